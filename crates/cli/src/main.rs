@@ -1,0 +1,3 @@
+//! The `jetstream` command-line tool.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The jetstream runtime: sockets, files and the drivers that run sessions over them.

@@ -1,0 +1,1 @@
+//! Datagram layout and frame encoding.

@@ -1,0 +1,1 @@
+//! Per-packet protection at the four cipher levels.

@@ -1,0 +1,1 @@
+//! The authenticated key agreement.

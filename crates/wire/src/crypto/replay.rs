@@ -1,0 +1,1 @@
+//! Replay window over received packet numbers.
