@@ -1,1 +1,735 @@
 //! Datagram layout and frame encoding.
+//!
+//! Every datagram starts with a plaintext header. Handshake datagrams carry one handshake
+//! message after `[kind][version][connection id]`. Protected datagrams carry
+//! `[kind][connection id][packet number]` (authenticated as AAD; the packet number is the AEAD
+//! nonce) followed by sealed frames. All integers are big-endian and fixed width, so a frame's
+//! size is known before it is written. Decoding never trusts a length: hostile bytes give an
+//! error, never a panic.
+
+use crate::files::{EntryKind, FileMeta};
+use std::ops::Range;
+
+/// The protocol version carried by handshake datagrams.
+pub const VERSION: u8 = 1;
+/// Length of a connection id.
+pub const CID_LEN: usize = 8;
+/// Length of the plaintext header of a protected datagram.
+pub const PROTECTED_HEADER_LEN: usize = 1 + CID_LEN + 8;
+/// Length of the header of a handshake datagram.
+pub const HANDSHAKE_HEADER_LEN: usize = 2 + CID_LEN;
+/// Bytes a DATA frame spends before its payload.
+pub const DATA_FRAME_OVERHEAD: usize = 1 + 4 + 8 + 2;
+/// Most ranges one ACK frame carries.
+pub const MAX_ACK_RANGES: usize = 64;
+/// Longest path a FILE frame may carry, in bytes.
+pub const MAX_PATH_LEN: usize = 1024;
+/// Longest message a CLOSE or RESULT frame carries, in bytes.
+pub const MAX_MESSAGE_LEN: usize = 512;
+
+/// A connection id, chosen by the initiator.
+pub type ConnectionId = [u8; CID_LEN];
+
+/// What a datagram is, from its first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum DatagramKind {
+    /// Initiator's first handshake message.
+    ClientHello = 1,
+    /// Responder's handshake answer.
+    ServerHello = 2,
+    /// Initiator's last handshake message.
+    ClientFinish = 3,
+    /// Frames sealed with the session keys.
+    Protected = 4,
+}
+
+/// Decoding failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// The input ended before the structure did.
+    #[error("truncated {0}")]
+    Truncated(&'static str),
+    /// An unknown datagram or frame kind.
+    #[error("unknown {what} kind {kind}")]
+    UnknownKind {
+        /// Datagram or frame.
+        what: &'static str,
+        /// The byte found.
+        kind: u8,
+    },
+    /// A protocol version this build does not speak.
+    #[error("unsupported protocol version {0}")]
+    Version(u8),
+    /// A field holds a value outside its domain.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+}
+
+/// The header of a received datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Header {
+    /// A handshake message; the message bytes follow at `HANDSHAKE_HEADER_LEN`.
+    Handshake {
+        /// Which handshake message.
+        kind: DatagramKind,
+        /// The connection.
+        cid: ConnectionId,
+    },
+    /// Sealed frames follow at `PROTECTED_HEADER_LEN`.
+    Protected {
+        /// The connection.
+        cid: ConnectionId,
+        /// Packet number (AEAD nonce).
+        pn: u64,
+    },
+}
+
+impl Header {
+    /// Parses the plaintext header of a datagram.
+    pub fn decode(datagram: &[u8]) -> Result<Header, CodecError> {
+        let mut r = Reader::new(datagram);
+        let kind = r.u8("datagram kind")?;
+        match kind {
+            1..=3 => {
+                let version = r.u8("version")?;
+                if version != VERSION {
+                    return Err(CodecError::Version(version));
+                }
+                let kind = match kind {
+                    1 => DatagramKind::ClientHello,
+                    2 => DatagramKind::ServerHello,
+                    _ => DatagramKind::ClientFinish,
+                };
+                Ok(Header::Handshake {
+                    kind,
+                    cid: r.array("connection id")?,
+                })
+            }
+            4 => Ok(Header::Protected {
+                cid: r.array("connection id")?,
+                pn: r.u64("packet number")?,
+            }),
+            kind => Err(CodecError::UnknownKind {
+                what: "datagram",
+                kind,
+            }),
+        }
+    }
+
+    /// The connection id of any datagram kind.
+    pub fn cid(&self) -> ConnectionId {
+        match *self {
+            Header::Handshake { cid, .. } | Header::Protected { cid, .. } => cid,
+        }
+    }
+}
+
+/// Writes a handshake datagram: header then `message`. Returns its length.
+pub fn encode_handshake(
+    kind: DatagramKind,
+    cid: &ConnectionId,
+    message: &[u8],
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut w = Writer::new(out);
+    w.u8(kind as u8)?;
+    w.u8(VERSION)?;
+    w.bytes(cid)?;
+    w.bytes(message)?;
+    Some(w.pos)
+}
+
+/// Writes the plaintext header of a protected datagram into `out[..PROTECTED_HEADER_LEN]`.
+pub fn encode_protected_header(cid: &ConnectionId, pn: u64, out: &mut [u8]) {
+    out[0] = DatagramKind::Protected as u8;
+    out[1..1 + CID_LEN].copy_from_slice(cid);
+    out[1 + CID_LEN..PROTECTED_HEADER_LEN].copy_from_slice(&pn.to_be_bytes());
+}
+
+/// What the sender asks of the receiver for one transfer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferHeader {
+    /// The sender's id of the transfer.
+    pub id: u64,
+    /// `TRANSFER_FLAG_*` bits.
+    pub flags: u32,
+    /// `OVERWRITE_*` mode.
+    pub overwrite: u8,
+    /// Modification times this close are equal (microseconds).
+    pub time_resolution_us: u64,
+    /// How many entries the transfer has.
+    pub total_files: u32,
+    /// Sum of the entries' sizes.
+    pub total_bytes: u64,
+    /// Directory below the receiver's root that receives the entries ("" for the root).
+    pub dest_dir: String,
+}
+
+/// A frame inside a protected datagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// File bytes.
+    Data {
+        /// File index within the transfer.
+        file: u32,
+        /// Offset of `data` in the file.
+        offset: u64,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// Packet numbers the receiver holds, highest range first.
+    Ack {
+        /// Time between the newest packet's arrival and this ACK, in microseconds.
+        delay_us: u32,
+        /// Received packet-number ranges, highest first.
+        ranges: Vec<Range<u64>>,
+    },
+    /// The transfer's parameters; first thing the sender sends.
+    Transfer(TransferHeader),
+    /// One entry of the transfer.
+    File {
+        /// File index within the transfer.
+        file: u32,
+        /// Path, kind, size, time, mode.
+        meta: FileMeta,
+    },
+    /// The receiver accepts the session (credentials checked).
+    Accept,
+    /// The sender has had every byte acknowledged.
+    Done,
+    /// The receiver's verdict on the whole transfer once it has finished every file.
+    Result {
+        /// 0 = every file is in place; otherwise an error code.
+        code: u8,
+        /// Why, when `code` is not 0.
+        message: String,
+    },
+    /// The session ends at once.
+    Close {
+        /// Error code (see [`crate::session::ErrorCode`]).
+        code: u8,
+        /// Why.
+        message: String,
+    },
+    /// Asks for a PONG; also elicits an ACK.
+    Ping {
+        /// Echoed in the PONG.
+        id: u64,
+    },
+    /// Answer to a PING.
+    Pong {
+        /// The PING's id.
+        id: u64,
+    },
+}
+
+const FRAME_DATA: u8 = 0x11;
+const FRAME_ACK: u8 = 0x12;
+const FRAME_TRANSFER: u8 = 0x13;
+const FRAME_FILE: u8 = 0x14;
+const FRAME_ACCEPT: u8 = 0x15;
+const FRAME_DONE: u8 = 0x16;
+const FRAME_RESULT: u8 = 0x17;
+const FRAME_CLOSE: u8 = 0x18;
+const FRAME_PING: u8 = 0x19;
+const FRAME_PONG: u8 = 0x1a;
+
+impl Frame<'_> {
+    /// Bytes this frame takes once encoded.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Frame::Data { data, .. } => DATA_FRAME_OVERHEAD + data.len(),
+            Frame::Ack { ranges, .. } => 1 + 4 + 2 + 16 * ranges.len(),
+            Frame::Transfer(t) => 1 + 8 + 4 + 1 + 8 + 4 + 8 + 2 + t.dest_dir.len(),
+            Frame::File { meta, .. } => 1 + 4 + 1 + 1 + 8 + 8 + 2 + meta.path.len(),
+            Frame::Accept | Frame::Done => 1,
+            Frame::Result { message, .. } | Frame::Close { message, .. } => {
+                1 + 1 + 2 + message.len().min(MAX_MESSAGE_LEN)
+            }
+            Frame::Ping { .. } | Frame::Pong { .. } => 1 + 8,
+        }
+    }
+
+    /// Appends the frame to `out` at `*pos`; `None` (and nothing written) if it does not fit.
+    pub fn encode(&self, out: &mut [u8], pos: &mut usize) -> Option<()> {
+        if out.len().saturating_sub(*pos) < self.encoded_len() {
+            return None;
+        }
+        let mut w = Writer {
+            buf: out,
+            pos: *pos,
+        };
+        match self {
+            Frame::Data { file, offset, data } => {
+                w.u8(FRAME_DATA)?;
+                w.u32(*file)?;
+                w.u64(*offset)?;
+                w.u16(u16::try_from(data.len()).ok()?)?;
+                w.bytes(data)?;
+            }
+            Frame::Ack { delay_us, ranges } => {
+                w.u8(FRAME_ACK)?;
+                w.u32(*delay_us)?;
+                w.u16(u16::try_from(ranges.len()).ok()?)?;
+                for r in ranges {
+                    w.u64(r.start)?;
+                    w.u64(r.end)?;
+                }
+            }
+            Frame::Transfer(t) => {
+                w.u8(FRAME_TRANSFER)?;
+                w.u64(t.id)?;
+                w.u32(t.flags)?;
+                w.u8(t.overwrite)?;
+                w.u64(t.time_resolution_us)?;
+                w.u32(t.total_files)?;
+                w.u64(t.total_bytes)?;
+                w.str16(&t.dest_dir)?;
+            }
+            Frame::File { file, meta } => {
+                w.u8(FRAME_FILE)?;
+                w.u32(*file)?;
+                w.u8(match meta.kind {
+                    EntryKind::File => 0,
+                    EntryKind::Directory => 1,
+                })?;
+                w.u8(u8::from(meta.executable))?;
+                w.u64(meta.size)?;
+                w.u64(meta.mtime_us as u64)?;
+                w.str16(&meta.path)?;
+            }
+            Frame::Accept => w.u8(FRAME_ACCEPT)?,
+            Frame::Done => w.u8(FRAME_DONE)?,
+            Frame::Result { code, message } | Frame::Close { code, message } => {
+                w.u8(if matches!(self, Frame::Result { .. }) {
+                    FRAME_RESULT
+                } else {
+                    FRAME_CLOSE
+                })?;
+                w.u8(*code)?;
+                w.str16(truncate_utf8(message, MAX_MESSAGE_LEN))?;
+            }
+            Frame::Ping { id } => {
+                w.u8(FRAME_PING)?;
+                w.u64(*id)?;
+            }
+            Frame::Pong { id } => {
+                w.u8(FRAME_PONG)?;
+                w.u64(*id)?;
+            }
+        }
+        *pos = w.pos;
+        Some(())
+    }
+}
+
+/// Writes the header of a DATA frame carrying `len` bytes at `out[pos..]`; the caller fills
+/// the `len` bytes that follow. Returns the position of the payload.
+pub fn encode_data_header(out: &mut [u8], pos: usize, file: u32, offset: u64, len: u16) -> usize {
+    out[pos] = FRAME_DATA;
+    out[pos + 1..pos + 5].copy_from_slice(&file.to_be_bytes());
+    out[pos + 5..pos + 13].copy_from_slice(&offset.to_be_bytes());
+    out[pos + 13..pos + 15].copy_from_slice(&len.to_be_bytes());
+    pos + DATA_FRAME_OVERHEAD
+}
+
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Iterates over the frames of a decrypted payload.
+pub struct Frames<'a> {
+    reader: Reader<'a>,
+}
+
+impl<'a> Frames<'a> {
+    /// Frames of `payload`.
+    pub fn new(payload: &'a [u8]) -> Self {
+        Frames {
+            reader: Reader::new(payload),
+        }
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<Frame<'a>, CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.reader.is_empty() {
+            return None;
+        }
+        let frame = decode_frame(&mut self.reader);
+        if frame.is_err() {
+            // Nothing after a malformed frame can be trusted.
+            self.reader.buf = &[];
+        }
+        Some(frame)
+    }
+}
+
+fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
+    let kind = r.u8("frame kind")?;
+    Ok(match kind {
+        FRAME_DATA => {
+            let file = r.u32("data file")?;
+            let offset = r.u64("data offset")?;
+            let len = r.u16("data length")? as usize;
+            let data = r.take(len, "data")?;
+            offset
+                .checked_add(len as u64)
+                .ok_or(CodecError::Invalid("data offset"))?;
+            Frame::Data { file, offset, data }
+        }
+        FRAME_ACK => {
+            let delay_us = r.u32("ack delay")?;
+            let count = r.u16("ack range count")? as usize;
+            if count == 0 || count > MAX_ACK_RANGES {
+                return Err(CodecError::Invalid("ack range count"));
+            }
+            let mut ranges = Vec::with_capacity(count);
+            for _ in 0..count {
+                let start = r.u64("ack range")?;
+                let end = r.u64("ack range")?;
+                if start >= end {
+                    return Err(CodecError::Invalid("ack range"));
+                }
+                ranges.push(start..end);
+            }
+            Frame::Ack { delay_us, ranges }
+        }
+        FRAME_TRANSFER => Frame::Transfer(TransferHeader {
+            id: r.u64("transfer id")?,
+            flags: r.u32("transfer flags")?,
+            overwrite: r.u8("overwrite mode")?,
+            time_resolution_us: r.u64("time resolution")?,
+            total_files: r.u32("total files")?,
+            total_bytes: r.u64("total bytes")?,
+            dest_dir: r.str16("destination directory", MAX_PATH_LEN)?,
+        }),
+        FRAME_FILE => {
+            let file = r.u32("file index")?;
+            let kind = match r.u8("entry kind")? {
+                0 => EntryKind::File,
+                1 => EntryKind::Directory,
+                _ => return Err(CodecError::Invalid("entry kind")),
+            };
+            let executable = match r.u8("file mode")? {
+                0 => false,
+                1 => true,
+                _ => return Err(CodecError::Invalid("file mode")),
+            };
+            let size = r.u64("file size")?;
+            let mtime_us = r.u64("file time")? as i64;
+            let path = r.str16("file path", MAX_PATH_LEN)?;
+            Frame::File {
+                file,
+                meta: FileMeta {
+                    path,
+                    kind,
+                    size,
+                    mtime_us,
+                    executable,
+                },
+            }
+        }
+        FRAME_ACCEPT => Frame::Accept,
+        FRAME_DONE => Frame::Done,
+        FRAME_RESULT | FRAME_CLOSE => {
+            let code = r.u8("code")?;
+            let message = r.str16("message", MAX_MESSAGE_LEN)?;
+            if kind == FRAME_RESULT {
+                Frame::Result { code, message }
+            } else {
+                Frame::Close { code, message }
+            }
+        }
+        FRAME_PING => Frame::Ping { id: r.u64("ping")? },
+        FRAME_PONG => Frame::Pong { id: r.u64("pong")? },
+        kind => return Err(CodecError::UnknownKind { what: "frame", kind }),
+    })
+}
+
+/// Credentials and other application data carried inside the encrypted handshake.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Auth {
+    /// Account name, empty for anonymous.
+    pub user: String,
+    /// Account password.
+    pub password: String,
+    /// Shared token.
+    pub token: String,
+}
+
+impl Auth {
+    /// Longest field, in bytes.
+    pub const MAX_FIELD: usize = 256;
+
+    /// Encodes the credentials; `None` if a field is longer than [`Auth::MAX_FIELD`].
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        let mut out = vec![0u8; 6 + self.user.len() + self.password.len() + self.token.len()];
+        let mut w = Writer::new(&mut out);
+        for field in [&self.user, &self.password, &self.token] {
+            if field.len() > Self::MAX_FIELD {
+                return None;
+            }
+            w.str16(field)?;
+        }
+        Some(out)
+    }
+
+    /// Decodes credentials sent by [`Auth::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Auth, CodecError> {
+        let mut r = Reader::new(bytes);
+        let auth = Auth {
+            user: r.str16("user name", Self::MAX_FIELD)?,
+            password: r.str16("password", Self::MAX_FIELD)?,
+            token: r.str16("token", Self::MAX_FIELD)?,
+        };
+        if !r.is_empty() {
+            return Err(CodecError::Invalid("credentials"));
+        }
+        Ok(auth)
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CodecError> {
+        if self.buf.len() < n {
+            return Err(CodecError::Truncated(what));
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], CodecError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, CodecError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn u16(&mut self, what: &'static str) -> Result<u16, CodecError> {
+        Ok(u16::from_be_bytes(self.array(what)?))
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, CodecError> {
+        Ok(u32::from_be_bytes(self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, CodecError> {
+        Ok(u64::from_be_bytes(self.array(what)?))
+    }
+
+    fn str16(&mut self, what: &'static str, max: usize) -> Result<String, CodecError> {
+        let len = self.u16(what)? as usize;
+        if len > max {
+            return Err(CodecError::Invalid(what));
+        }
+        let bytes = self.take(len, what)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| CodecError::Invalid(what))
+    }
+}
+
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, pos: 0 }
+    }
+
+    fn bytes(&mut self, b: &[u8]) -> Option<()> {
+        let end = self.pos.checked_add(b.len())?;
+        self.buf.get_mut(self.pos..end)?.copy_from_slice(b);
+        self.pos = end;
+        Some(())
+    }
+
+    fn u8(&mut self, v: u8) -> Option<()> {
+        self.bytes(&[v])
+    }
+
+    fn u16(&mut self, v: u16) -> Option<()> {
+        self.bytes(&v.to_be_bytes())
+    }
+
+    fn u32(&mut self, v: u32) -> Option<()> {
+        self.bytes(&v.to_be_bytes())
+    }
+
+    fn u64(&mut self, v: u64) -> Option<()> {
+        self.bytes(&v.to_be_bytes())
+    }
+
+    fn str16(&mut self, s: &str) -> Option<()> {
+        self.u16(u16::try_from(s.len()).ok()?)?;
+        self.bytes(s.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample_frames() -> Vec<Frame<'static>> {
+        vec![
+            Frame::Data {
+                file: 7,
+                offset: 1 << 40,
+                data: b"hello",
+            },
+            Frame::Ack {
+                delay_us: 250,
+                ranges: vec![100..200, 10..20],
+            },
+            Frame::Transfer(TransferHeader {
+                id: 9,
+                flags: 3,
+                overwrite: 4,
+                time_resolution_us: 1_000_000,
+                total_files: 2,
+                total_bytes: 5,
+                dest_dir: "in/box".into(),
+            }),
+            Frame::File {
+                file: 1,
+                meta: FileMeta {
+                    path: "a/b/ünïcode.txt".into(),
+                    kind: EntryKind::File,
+                    size: 5,
+                    mtime_us: -5,
+                    executable: true,
+                },
+            },
+            Frame::Accept,
+            Frame::Done,
+            Frame::Result {
+                code: 0,
+                message: String::new(),
+            },
+            Frame::Close {
+                code: 3,
+                message: "no".into(),
+            },
+            Frame::Ping { id: 1 },
+            Frame::Pong { id: 2 },
+        ]
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let frames = sample_frames();
+        let mut buf = vec![0u8; 4096];
+        let mut pos = 0;
+        for f in &frames {
+            let before = pos;
+            f.encode(&mut buf, &mut pos).unwrap();
+            assert_eq!(pos - before, f.encoded_len());
+        }
+        let decoded: Vec<_> = Frames::new(&buf[..pos]).collect::<Result<_, _>>().unwrap();
+        assert_eq!(decoded, frames);
+    }
+
+    #[test]
+    fn frame_that_does_not_fit_writes_nothing() {
+        let mut buf = [0u8; 8];
+        let mut pos = 2;
+        let frame = Frame::Ping { id: 1 };
+        assert!(frame.encode(&mut buf, &mut pos).is_none());
+        assert_eq!(pos, 2);
+        assert_eq!(buf, [0u8; 8]);
+    }
+
+    #[test]
+    fn headers_round_trip() {
+        let cid = [1, 2, 3, 4, 5, 6, 7, 8];
+        let mut buf = [0u8; 64];
+        encode_protected_header(&cid, 42, &mut buf);
+        assert_eq!(
+            Header::decode(&buf).unwrap(),
+            Header::Protected { cid, pn: 42 }
+        );
+        let n = encode_handshake(DatagramKind::ServerHello, &cid, b"msg", &mut buf).unwrap();
+        assert_eq!(
+            Header::decode(&buf[..n]).unwrap(),
+            Header::Handshake {
+                kind: DatagramKind::ServerHello,
+                cid
+            }
+        );
+        assert_eq!(&buf[HANDSHAKE_HEADER_LEN..n], b"msg");
+        buf[1] = 9;
+        assert_eq!(Header::decode(&buf[..n]), Err(CodecError::Version(9)));
+    }
+
+    #[test]
+    fn auth_round_trip_and_limits() {
+        let auth = Auth {
+            user: "alice".into(),
+            password: "pw".into(),
+            token: String::new(),
+        };
+        assert_eq!(Auth::decode(&auth.encode().unwrap()).unwrap(), auth);
+        let long = Auth {
+            user: "x".repeat(Auth::MAX_FIELD + 1),
+            ..Auth::default()
+        };
+        assert!(long.encode().is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn hostile_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = Header::decode(&bytes);
+            for frame in Frames::new(&bytes) {
+                let _ = frame;
+            }
+            let _ = Auth::decode(&bytes);
+        }
+
+        #[test]
+        fn truncation_is_an_error(cut in 0usize..200) {
+            let frames = sample_frames();
+            let mut buf = vec![0u8; 4096];
+            let mut pos = 0;
+            let mut boundaries = vec![0];
+            for f in &frames {
+                f.encode(&mut buf, &mut pos).unwrap();
+                boundaries.push(pos);
+            }
+            let end = pos - cut.min(pos);
+            let decoded: Result<Vec<_>, _> = Frames::new(&buf[..end]).collect();
+            match boundaries.iter().position(|&b| b == end) {
+                Some(n) => prop_assert_eq!(decoded.unwrap(), frames[..n].to_vec()),
+                None => prop_assert!(decoded.is_err()),
+            }
+        }
+    }
+}
