@@ -207,9 +207,10 @@ rate_gbps() {
 # record TOOL RUN SECONDS GBPS COMMAND [EXTRA_JSON]: one measured run, appended to $RUNS_FILE.
 record() {
     jq -nc --arg tool "$1" --argjson run "$2" --argjson seconds "$3" --argjson gbps "$4" \
-        --arg command "$5" --argjson extra "${6:-"{}"}" \
+        --arg command "$5" --argjson extra "${6:-"{}"}" --arg loadavg "$(cut -d' ' -f1 /proc/loadavg)" \
         '{tool: $tool, run: $run, seconds: $seconds, gbps: $gbps,
-          mbytes_per_s: ($gbps * 1000 / 8), command: $command} + $extra' >>"$RUNS_FILE"
+          mbytes_per_s: ($gbps * 1000 / 8), loadavg_1min: ($loadavg | tonumber),
+          command: $command} + $extra' >>"$RUNS_FILE"
     log "run $2/$RUNS $1: $(awk -v g="$4" -v s="$3" 'BEGIN {
         printf "%.0f MB/s (%.2f Gbit/s)%s", g * 125, g, (s == "null" ? "" : sprintf(" in %.2f s", s)) }')"
 }
@@ -248,6 +249,7 @@ run_scp() {
 
 run_iperf3() {
     local run=$1 prefix="$LOG_DIR/iperf3-$1" tries bps
+    : >"$prefix.server"
     iperf3 -s -1 --forceflush -B 127.0.0.1 -p "$IPERF_PORT" >"$prefix.server" 2>&1 &
     IPERF_PID=$!
     for tries in $(seq 50); do
