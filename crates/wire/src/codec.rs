@@ -7,7 +7,7 @@
 //! size is known before it is written. Decoding never trusts a length: hostile bytes give an
 //! error, never a panic.
 
-use crate::files::{EntryKind, FileMeta};
+use crate::files::{EntryKind, FileMeta, TransferHeader};
 use std::ops::Range;
 
 /// The protocol version carried by handshake datagrams.
@@ -145,25 +145,6 @@ pub fn encode_protected_header(cid: &ConnectionId, pn: u64, out: &mut [u8]) {
     out[0] = DatagramKind::Protected as u8;
     out[1..1 + CID_LEN].copy_from_slice(cid);
     out[1 + CID_LEN..PROTECTED_HEADER_LEN].copy_from_slice(&pn.to_be_bytes());
-}
-
-/// What the sender asks of the receiver for one transfer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TransferHeader {
-    /// The sender's id of the transfer.
-    pub id: u64,
-    /// `TRANSFER_FLAG_*` bits.
-    pub flags: u32,
-    /// `OVERWRITE_*` mode.
-    pub overwrite: u8,
-    /// Modification times this close are equal (microseconds).
-    pub time_resolution_us: u64,
-    /// How many entries the transfer has.
-    pub total_files: u32,
-    /// Sum of the entries' sizes.
-    pub total_bytes: u64,
-    /// Directory below the receiver's root that receives the entries ("" for the root).
-    pub dest_dir: String,
 }
 
 /// A frame inside a protected datagram.

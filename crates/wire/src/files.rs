@@ -44,6 +44,25 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {}
 
+/// What the sender asks of the receiver for one transfer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferHeader {
+    /// The sender's id of the transfer.
+    pub id: u64,
+    /// `TRANSFER_FLAG_*` bits.
+    pub flags: u32,
+    /// `OVERWRITE_*` mode.
+    pub overwrite: u8,
+    /// Modification times this close are equal (microseconds).
+    pub time_resolution_us: u64,
+    /// How many entries the transfer has.
+    pub total_files: u32,
+    /// Sum of the entries' sizes.
+    pub total_bytes: u64,
+    /// Directory below the receiver's root that receives the entries ("" for the root).
+    pub dest_dir: String,
+}
+
 /// Where a sending session takes file bytes from.
 pub trait DataSource {
     /// Fills `buf` with the bytes of file `file` starting at `offset`. The range is always
@@ -53,6 +72,11 @@ pub trait DataSource {
 
 /// Where a receiving session puts file bytes.
 pub trait DataSink {
+    /// A transfer begins: its header arrives before any of its entries.
+    fn begin(&mut self, header: &TransferHeader) -> Result<(), StorageError> {
+        let _ = header;
+        Ok(())
+    }
     /// A new entry was announced. Called once per file index before any of its data.
     fn open(&mut self, file: u32, meta: &FileMeta) -> Result<(), StorageError>;
     /// Bytes of `file` at `offset`. The same range may arrive more than once.

@@ -9,3 +9,4 @@ pub mod crypto;
 pub mod files;
 pub mod ranges;
 pub mod rate;
+pub mod session;

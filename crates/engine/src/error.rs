@@ -1,0 +1,101 @@
+//! The engine's error: one type with a stable code for every failure a caller can see.
+
+use jetstream_wire::session::{ErrorCode as WireCode, SessionError};
+use std::fmt;
+
+/// Stable error codes, shared with the TypeScript API (`CommandError.code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// Unknown object.
+    NotFound,
+    /// A parameter is missing, of the wrong type or out of range.
+    InvalidArgument,
+    /// The object is not in a state that allows the operation.
+    InvalidState,
+    /// The object exists already.
+    AlreadyExists,
+    /// Credentials or keys were refused.
+    AuthFailed,
+    /// Not allowed (for instance a path outside the receiver's root).
+    PermissionDenied,
+    /// The peer stopped answering.
+    TimedOut,
+    /// Reading or writing a file failed.
+    Io,
+    /// The peer broke the protocol.
+    Protocol,
+    /// The engine is closed or the peer unreachable.
+    Unavailable,
+    /// Anything else.
+    Internal,
+}
+
+impl Code {
+    /// The code's name as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::NotFound => "NOT_FOUND",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::InvalidState => "INVALID_STATE",
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::AuthFailed => "AUTH_FAILED",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::TimedOut => "TIMED_OUT",
+            Code::Io => "IO",
+            Code::Protocol => "PROTOCOL",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// An engine failure: a stable code and a message saying what and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    /// Stable code.
+    pub code: Code,
+    /// What went wrong and why.
+    pub message: String,
+}
+
+impl Error {
+    /// An error with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<SessionError> for Error {
+    fn from(e: SessionError) -> Self {
+        let code = match e.code {
+            WireCode::Ok | WireCode::Internal => Code::Internal,
+            WireCode::Protocol => Code::Protocol,
+            WireCode::AuthFailed => Code::AuthFailed,
+            WireCode::PermissionDenied => Code::PermissionDenied,
+            WireCode::Io => Code::Io,
+            WireCode::TimedOut => Code::TimedOut,
+            WireCode::Cancelled => Code::InvalidState,
+        };
+        Error::new(code, e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::new(Code::Io, e.to_string())
+    }
+}
+
+/// The engine's result type.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,843 @@
+//! The sending side of a session: handshake as initiator, then the transfer — the TRANSFER
+//! header, each entry's FILE frame just ahead of its data, file bytes at the paced rate without
+//! waiting for acknowledgements, repair of exactly what was lost before any new data, and the
+//! closing DONE/RESULT exchange that confirms every file is in place.
+
+use super::recovery::{Content, ControlItem, Recovery};
+use super::{ErrorCode, Protection, SessionError, HANDSHAKE_RTO, MAX_HANDSHAKE_RTO};
+use crate::codec::{
+    self, Auth, ConnectionId, DatagramKind, Frame, Frames, Header, DATA_FRAME_OVERHEAD,
+    HANDSHAKE_HEADER_LEN, PROTECTED_HEADER_LEN,
+};
+use crate::crypto::aead::CipherLevel;
+use crate::crypto::handshake::{Identity, Initiator, PublicKey};
+use crate::files::{DataSource, FileMeta, TransferHeader};
+use crate::ranges::RangeSet;
+use crate::rate::delivery::DeliverySampler;
+use crate::rate::model::ModelController;
+use crate::rate::pacer::Pacer;
+use crate::rate::{FixedController, RateController, RateLimits};
+use ring::rand::SecureRandom;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How a sender session behaves.
+#[derive(Clone, Debug)]
+pub struct SenderConfig {
+    /// Largest datagram to send (UDP payload bytes).
+    pub max_datagram: usize,
+    /// The lowest cipher level acceptable; the receiver may raise it.
+    pub cipher: CipherLevel,
+    /// The receiver's identity key, when it must be checked.
+    pub expected_key: Option<PublicKey>,
+    /// Credentials presented to the receiver.
+    pub auth: Auth,
+    /// Floor and cap of the sending rate, bytes per second.
+    pub limits: RateLimits,
+    /// `false` sends at `limits.max` (or `limits.min` without a cap) with no rate control.
+    pub rate_control: bool,
+    /// Fail when the receiver has not been heard for this long.
+    pub idle_timeout: Duration,
+    /// The receiver's longest acknowledgement delay.
+    pub max_ack_delay: Duration,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        SenderConfig {
+            max_datagram: 1472,
+            cipher: CipherLevel::Aes128Gcm,
+            expected_key: None,
+            auth: Auth::default(),
+            limits: RateLimits::default(),
+            rate_control: true,
+            idle_timeout: Duration::from_secs(10),
+            max_ack_delay: super::receiver::DEFAULT_MAX_ACK_DELAY,
+        }
+    }
+}
+
+/// What happened, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SenderEvent {
+    /// The receiver proved its identity; keys are agreed.
+    Connected {
+        /// The receiver's identity key.
+        peer: PublicKey,
+        /// The agreed cipher level.
+        cipher: CipherLevel,
+    },
+    /// The receiver accepted the credentials; data flows.
+    Accepted,
+    /// A file (or directory) is acknowledged in full.
+    FileComplete(u32),
+    /// The receiver confirmed every file is in place.
+    Complete,
+    /// The session failed.
+    Failed(SessionError),
+    /// A PING was answered.
+    Pong {
+        /// The PING's id.
+        id: u64,
+        /// Time from PING to PONG.
+        rtt: Duration,
+    },
+}
+
+/// Counters and live figures of a sender session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SenderStats {
+    /// File bytes sent, repairs included.
+    pub bytes_sent: u64,
+    /// File bytes acknowledged.
+    pub bytes_acked: u64,
+    /// File bytes sent again after a loss.
+    pub bytes_retransmitted: u64,
+    /// Datagrams sent.
+    pub packets_sent: u64,
+    /// Datagrams declared lost.
+    pub packets_lost: u64,
+    /// Datagrams received and authenticated.
+    pub packets_received: u64,
+    /// Datagrams dropped: malformed, replayed or forged.
+    pub packets_dropped: u64,
+    /// Entries acknowledged in full.
+    pub files_complete: u32,
+    /// Smoothed RTT.
+    pub rtt: Duration,
+    /// Smallest RTT seen.
+    pub min_rtt: Option<Duration>,
+    /// Current pacing rate after caps, bytes per second.
+    pub send_rate: u64,
+    /// Bytes in flight.
+    pub in_flight: u64,
+}
+
+#[derive(Debug)]
+enum State {
+    /// ClientHello sent, waiting for ServerHello.
+    Hello { initiator: Initiator, hello: Vec<u8> },
+    /// ClientFinish sent, waiting for ACCEPT.
+    Finish { finish: Vec<u8> },
+    /// Data flows.
+    Established,
+    /// Over: complete or failed.
+    Closed,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Done {
+    NotYet,
+    Sent { resend_at: Instant },
+    Confirmed,
+}
+
+/// A session sending one transfer.
+#[derive(Debug)]
+pub struct SenderSession {
+    cid: ConnectionId,
+    config: SenderConfig,
+    state: State,
+    handshake_resend_at: Instant,
+    handshake_rto: Duration,
+    protection: Option<Protection>,
+    header: TransferHeader,
+    files: Vec<FileMeta>,
+    /// Position of each file's first byte in the transfer's byte space.
+    bases: Vec<u64>,
+    acked: RangeSet,
+    meta_acked: RangeSet,
+    complete: RangeSet,
+    transfer_acked: bool,
+    control: VecDeque<ControlItem>,
+    meta_next: u32,
+    repair: VecDeque<(u64, u32)>,
+    cursor_file: u32,
+    cursor_offset: u64,
+    done: Done,
+    recovery: Recovery,
+    sampler: DeliverySampler,
+    controller: Box<dyn RateController>,
+    pacer: Pacer,
+    next_send_at: Option<Instant>,
+    probe_pending: bool,
+    close_pending: Option<(ErrorCode, String)>,
+    pings: VecDeque<(u64, Option<Instant>)>,
+    suspended: bool,
+    last_recv: Instant,
+    events: VecDeque<SenderEvent>,
+    stats: SenderStats,
+}
+
+impl SenderSession {
+    /// Starts a session for `files`, described to the receiver by `header`. The first datagram
+    /// (the ClientHello) is ready from `poll_transmit` at once.
+    pub fn new(
+        now: Instant,
+        rng: &dyn SecureRandom,
+        identity: &Identity,
+        config: SenderConfig,
+        header: TransferHeader,
+        files: Vec<FileMeta>,
+    ) -> Result<SenderSession, SessionError> {
+        let internal = |what: &str| SessionError::local(ErrorCode::Internal, what.to_string());
+        let mut cid = [0u8; codec::CID_LEN];
+        rng.fill(&mut cid).map_err(|_| internal("no randomness"))?;
+        let (initiator, hello) = Initiator::start(rng, identity, config.cipher)
+            .map_err(|e| internal(&format!("handshake: {e}")))?;
+        if u32::try_from(files.len()).is_err() {
+            return Err(SessionError::local(
+                ErrorCode::Internal,
+                "too many files in one transfer",
+            ));
+        }
+        let mut bases = Vec::with_capacity(files.len());
+        let mut total = 0u64;
+        for f in &files {
+            bases.push(total);
+            total += f.size;
+        }
+        let header = TransferHeader {
+            total_files: files.len() as u32,
+            total_bytes: total,
+            ..header
+        };
+        let controller: Box<dyn RateController> = if config.rate_control {
+            Box::new(ModelController::new(config.max_datagram))
+        } else {
+            Box::new(FixedController::new(
+                config.limits.max.unwrap_or(config.limits.min),
+            ))
+        };
+        Ok(SenderSession {
+            cid,
+            state: State::Hello { initiator, hello },
+            handshake_resend_at: now,
+            handshake_rto: HANDSHAKE_RTO,
+            protection: None,
+            header,
+            files,
+            bases,
+            acked: RangeSet::new(),
+            meta_acked: RangeSet::new(),
+            complete: RangeSet::new(),
+            transfer_acked: false,
+            control: VecDeque::from([ControlItem::Transfer]),
+            meta_next: 0,
+            repair: VecDeque::new(),
+            cursor_file: 0,
+            cursor_offset: 0,
+            done: Done::NotYet,
+            recovery: Recovery::new(0),
+            sampler: DeliverySampler::new(),
+            controller,
+            pacer: Pacer::new(config.max_datagram),
+            next_send_at: None,
+            probe_pending: false,
+            close_pending: None,
+            pings: VecDeque::new(),
+            suspended: false,
+            last_recv: now,
+            events: VecDeque::new(),
+            stats: SenderStats::default(),
+            config,
+        })
+    }
+
+    /// The connection id the receiver demultiplexes this session by.
+    pub fn connection_id(&self) -> ConnectionId {
+        self.cid
+    }
+
+    /// The transfer header as sent (with totals filled in).
+    pub fn header(&self) -> &TransferHeader {
+        &self.header
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> SenderStats {
+        SenderStats {
+            rtt: self.recovery.rtt().smoothed(),
+            min_rtt: self.recovery.rtt().min(),
+            send_rate: self.rate(),
+            in_flight: self.recovery.in_flight(),
+            bytes_acked: self.acked.len(),
+            files_complete: self.complete.len() as u32,
+            ..self.stats.clone()
+        }
+    }
+
+    /// Whether the session is over (complete or failed).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed) && self.close_pending.is_none()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<SenderEvent> {
+        self.events.pop_front()
+    }
+
+    /// Stops sending file data (control frames and keep-alives continue).
+    pub fn suspend(&mut self) {
+        self.suspended = true;
+    }
+
+    /// Sends file data again after [`SenderSession::suspend`].
+    pub fn resume(&mut self) {
+        self.suspended = false;
+    }
+
+    /// New floor and cap of the sending rate.
+    pub fn set_limits(&mut self, limits: RateLimits) {
+        self.config.limits = limits;
+    }
+
+    /// Sends a PING; its PONG gives a [`SenderEvent::Pong`].
+    pub fn ping(&mut self, id: u64) {
+        self.pings.push_back((id, None));
+    }
+
+    /// Ends the session at once, telling the receiver why.
+    pub fn close(&mut self, code: ErrorCode, message: impl Into<String>) {
+        if !matches!(self.state, State::Closed) {
+            let message = message.into();
+            self.fail(SessionError::local(code, message));
+        }
+    }
+
+    fn rate(&self) -> u64 {
+        self.config.limits.clamp(self.controller.pacing_rate())
+    }
+
+    fn fail(&mut self, error: SessionError) {
+        if matches!(self.state, State::Established | State::Finish { .. }) && !error.remote {
+            self.close_pending = Some((error.code, error.message.clone()));
+        }
+        self.state = State::Closed;
+        self.events.push_back(SenderEvent::Failed(error));
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_closed() {
+            return None;
+        }
+        let idle = self.last_recv + self.config.idle_timeout;
+        let mut t = match self.state {
+            State::Hello { .. } | State::Finish { .. } => self.handshake_resend_at.min(idle),
+            _ => idle,
+        };
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = t.min(x);
+            }
+        };
+        if matches!(self.state, State::Established) {
+            consider(self.recovery.loss_time());
+            consider(self.recovery.pto_deadline(self.config.max_ack_delay));
+            consider(self.next_send_at);
+            if let Done::Sent { resend_at } = self.done {
+                consider(Some(resend_at));
+            }
+        }
+        Some(t)
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        if now >= self.last_recv + self.config.idle_timeout {
+            let secs = self.config.idle_timeout.as_secs_f64();
+            let message = match self.state {
+                State::Hello { .. } => format!("receiver did not answer within {secs:.0} s"),
+                _ => format!("receiver stopped answering for {secs:.0} s"),
+            };
+            self.fail(SessionError::local(ErrorCode::TimedOut, message));
+            return;
+        }
+        if !matches!(self.state, State::Established) {
+            return;
+        }
+        if self.recovery.loss_time().is_some_and(|t| now >= t) {
+            let lost = self.recovery.on_loss_timeout(now);
+            self.on_lost(now, lost);
+        }
+        if self
+            .recovery
+            .pto_deadline(self.config.max_ack_delay)
+            .is_some_and(|t| now >= t)
+        {
+            self.recovery.on_pto();
+            self.probe_pending = true;
+        }
+        if let Done::Sent { resend_at } = self.done {
+            if now >= resend_at {
+                self.done = Done::NotYet;
+            }
+        }
+    }
+
+    /// Processes one received datagram (modified in place while it is opened).
+    pub fn handle_datagram(&mut self, now: Instant, datagram: &mut [u8]) {
+        let header = match Header::decode(datagram) {
+            Ok(h) if h.cid() == self.cid => h,
+            _ => {
+                self.stats.packets_dropped += 1;
+                return;
+            }
+        };
+        match (&self.state, header) {
+            (
+                State::Hello { .. },
+                Header::Handshake {
+                    kind: DatagramKind::ServerHello,
+                    ..
+                },
+            ) => self.on_server_hello(now, &datagram[HANDSHAKE_HEADER_LEN..]),
+            (State::Finish { .. } | State::Established, Header::Protected { .. }) => {
+                self.on_protected(now, datagram)
+            }
+            _ => self.stats.packets_dropped += 1,
+        }
+    }
+
+    fn on_server_hello(&mut self, now: Instant, message: &[u8]) {
+        let State::Hello { initiator, .. } = &self.state else {
+            return;
+        };
+        let Some(auth) = self.config.auth.encode() else {
+            self.fail(SessionError::local(
+                ErrorCode::AuthFailed,
+                "credentials are too long",
+            ));
+            return;
+        };
+        match initiator.finish(message, self.config.expected_key.as_ref(), &auth) {
+            Ok((keys, peer, finish)) => {
+                let cipher = keys.level;
+                self.protection = Some(Protection::new(self.cid, keys));
+                self.state = State::Finish { finish };
+                self.handshake_resend_at = now;
+                self.handshake_rto = HANDSHAKE_RTO;
+                self.last_recv = now;
+                self.stats.packets_received += 1;
+                self.events
+                    .push_back(SenderEvent::Connected { peer, cipher });
+            }
+            Err(crate::crypto::aead::CryptoError::KeyMismatch) => {
+                let expected = self
+                    .config
+                    .expected_key
+                    .map(|k| k.to_string())
+                    .unwrap_or_default();
+                self.fail(SessionError::local(
+                    ErrorCode::AuthFailed,
+                    format!("receiver's key does not match the expected key {expected}"),
+                ));
+            }
+            // Forged or corrupted: ignore it, the genuine answer may still come.
+            Err(_) => self.stats.packets_dropped += 1,
+        }
+    }
+
+    fn on_protected(&mut self, now: Instant, datagram: &mut [u8]) {
+        let Some(protection) = self.protection.as_mut() else {
+            return;
+        };
+        let Ok((_, payload)) = protection.open(datagram) else {
+            self.stats.packets_dropped += 1;
+            return;
+        };
+        self.stats.packets_received += 1;
+        self.last_recv = now;
+        for frame in Frames::new(&datagram[payload]) {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    self.protocol_error(format!("bad frame from receiver: {e}"));
+                    return;
+                }
+            };
+            match frame {
+                Frame::Accept => {
+                    if matches!(self.state, State::Finish { .. }) {
+                        self.state = State::Established;
+                        self.events.push_back(SenderEvent::Accepted);
+                    }
+                }
+                Frame::Ack { delay_us, ranges } => {
+                    if matches!(self.state, State::Established) {
+                        self.on_ack(now, &ranges, Duration::from_micros(delay_us.into()));
+                    }
+                }
+                Frame::Result { code, message } => {
+                    if self.done == Done::Confirmed || matches!(self.state, State::Closed) {
+                        continue;
+                    }
+                    if code == ErrorCode::Ok as u8 {
+                        self.done = Done::Confirmed;
+                        self.state = State::Closed;
+                        // Lets the receiver stop lingering at once; harmless if lost.
+                        self.close_pending = Some((ErrorCode::Ok, "complete".into()));
+                        self.events.push_back(SenderEvent::Complete);
+                    } else {
+                        self.fail(SessionError {
+                            code: ErrorCode::from_u8(code),
+                            message,
+                            remote: true,
+                        });
+                    }
+                }
+                Frame::Close { code, message } => {
+                    if !matches!(self.state, State::Closed) {
+                        self.fail(SessionError {
+                            code: ErrorCode::from_u8(code),
+                            message,
+                            remote: true,
+                        });
+                    }
+                    return;
+                }
+                Frame::Pong { id } => {
+                    if let Some(i) = self.pings.iter().position(|p| p.0 == id) {
+                        if let (_, Some(sent)) = self.pings[i] {
+                            self.pings.remove(i);
+                            self.events.push_back(SenderEvent::Pong {
+                                id,
+                                rtt: now.saturating_duration_since(sent),
+                            });
+                        }
+                    }
+                }
+                Frame::Ping { .. } => {}
+                other => {
+                    self.protocol_error(format!("unexpected frame from receiver: {other:?}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn protocol_error(&mut self, message: String) {
+        self.fail(SessionError::local(ErrorCode::Protocol, message));
+    }
+
+    fn on_ack(&mut self, now: Instant, ranges: &[std::ops::Range<u64>], delay: Duration) {
+        let outcome = self.recovery.on_ack(now, ranges, delay);
+        let mut acked_bytes = 0u64;
+        for (content, state, size) in outcome.acked {
+            self.sampler.on_acked(now, &state, u64::from(size));
+            acked_bytes += u64::from(size);
+            match content {
+                Content::Data { start, len } => {
+                    self.acked.insert(start..start + u64::from(len));
+                    let first = self.file_at(start);
+                    let last = self.file_at(start + u64::from(len) - 1);
+                    for file in first..=last {
+                        self.check_complete(file);
+                    }
+                }
+                Content::Control(items) => {
+                    for item in items.iter() {
+                        match *item {
+                            ControlItem::Transfer => self.transfer_acked = true,
+                            ControlItem::Meta(file) => {
+                                self.meta_acked.insert(u64::from(file)..u64::from(file) + 1);
+                                self.check_complete(file);
+                            }
+                        }
+                    }
+                }
+                Content::Probe => {}
+            }
+        }
+        let lost_bytes: u64 = outcome.lost.iter().map(|(_, size)| u64::from(*size)).sum();
+        if outcome.rtt_sampled {
+            if let Some(mut sample) = self.sampler.take_sample(now, self.recovery.rtt().latest())
+            {
+                sample.acked_bytes = acked_bytes;
+                sample.lost_bytes = lost_bytes;
+                self.controller
+                    .on_ack(now, &sample, self.recovery.in_flight());
+            }
+        }
+        self.on_lost(now, outcome.lost);
+    }
+
+    fn on_lost(&mut self, now: Instant, lost: Vec<(Content, u32)>) {
+        if lost.is_empty() {
+            return;
+        }
+        let bytes: u64 = lost.iter().map(|(_, s)| u64::from(*s)).sum();
+        self.stats.packets_lost += lost.len() as u64;
+        self.controller
+            .on_loss(now, bytes, self.recovery.in_flight());
+        for (content, _) in lost {
+            match content {
+                Content::Data { start, len } => self.repair.push_back((start, len)),
+                Content::Control(items) => {
+                    for item in items.iter() {
+                        let needed = match *item {
+                            ControlItem::Transfer => !self.transfer_acked,
+                            ControlItem::Meta(f) => !self.meta_acked.contains(u64::from(f)),
+                        };
+                        if needed {
+                            self.control.push_back(*item);
+                        }
+                    }
+                }
+                Content::Probe => {}
+            }
+        }
+    }
+
+    /// The file holding byte `pos` of the transfer's byte space.
+    fn file_at(&self, pos: u64) -> u32 {
+        (self.bases.partition_point(|&b| b <= pos) - 1) as u32
+    }
+
+    fn check_complete(&mut self, file: u32) {
+        let f = u64::from(file);
+        if self.complete.contains(f) || !self.meta_acked.contains(f) {
+            return;
+        }
+        let base = self.bases[file as usize];
+        if self.acked.covers(base..base + self.files[file as usize].size) {
+            self.complete.insert(f..f + 1);
+            self.events.push_back(SenderEvent::FileComplete(file));
+        }
+    }
+
+    fn all_complete(&self) -> bool {
+        self.transfer_acked && self.complete.len() == self.files.len() as u64
+    }
+
+    /// Writes the next datagram into `buf` (at least `max_datagram` bytes) and returns its
+    /// length, or `None` when nothing may be sent now (see `poll_timeout`). File bytes are read
+    /// from `source` straight into `buf` and sealed in place.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        source: &mut dyn DataSource,
+    ) -> Option<usize> {
+        match &self.state {
+            State::Hello { hello, .. } => return self.handshake_datagram(now, buf, hello.clone()),
+            State::Finish { finish } => return self.handshake_datagram(now, buf, finish.clone()),
+            State::Closed => return self.close_datagram(buf),
+            State::Established => {}
+        }
+        let payload_cap = self
+            .protection
+            .as_ref()?
+            .payload_capacity(self.config.max_datagram);
+        let start = PROTECTED_HEADER_LEN;
+        let end = start + payload_cap;
+        // Probes and PINGs go out whatever the window and the pacer say.
+        if self.probe_pending || self.pings.iter().any(|p| p.1.is_none()) {
+            self.probe_pending = false;
+            let mut pos = start;
+            for ping in self.pings.iter_mut().filter(|p| p.1.is_none()) {
+                if (Frame::Ping { id: ping.0 }).encode(&mut buf[..end], &mut pos).is_none() {
+                    break;
+                }
+                ping.1 = Some(now);
+            }
+            if pos == start {
+                (Frame::Ping { id: 0 }).encode(&mut buf[..end], &mut pos)?;
+            }
+            return Some(self.seal(now, buf, pos - start, Content::Probe));
+        }
+        if self.recovery.in_flight() + self.config.max_datagram as u64 > self.controller.window()
+        {
+            self.next_send_at = None;
+            return None;
+        }
+        let rate = self.rate();
+        if let Some(at) = self.pacer.delay(now, rate, self.config.max_datagram) {
+            self.next_send_at = Some(at);
+            return None;
+        }
+        self.next_send_at = None;
+        if rate < self.controller.pacing_rate() {
+            // Capped below what the path could take: samples are not the path's.
+            self.sampler.on_app_limited(self.recovery.in_flight());
+        }
+        if let Some(len) = self.control_datagram(now, buf, end) {
+            return Some(len);
+        }
+        if !self.suspended {
+            match self.data_datagram(now, buf, end, source) {
+                Ok(Some(len)) => return Some(len),
+                Ok(None) => {}
+                Err(e) => {
+                    self.fail(SessionError::local(ErrorCode::Io, e.to_string()));
+                    return self.close_datagram(buf);
+                }
+            }
+        }
+        if self.done == Done::NotYet && self.all_complete() {
+            let mut pos = start;
+            Frame::Done.encode(&mut buf[..end], &mut pos)?;
+            let resend_at = now + self.recovery.rtt().pto(self.config.max_ack_delay) * 2;
+            self.done = Done::Sent { resend_at };
+            return Some(self.seal(now, buf, pos - start, Content::Probe));
+        }
+        self.sampler.on_app_limited(self.recovery.in_flight());
+        None
+    }
+
+    fn handshake_datagram(&mut self, now: Instant, buf: &mut [u8], msg: Vec<u8>) -> Option<usize> {
+        if now < self.handshake_resend_at {
+            return None;
+        }
+        let kind = match self.state {
+            State::Hello { .. } => DatagramKind::ClientHello,
+            _ => DatagramKind::ClientFinish,
+        };
+        self.handshake_resend_at = now + self.handshake_rto;
+        self.handshake_rto = (self.handshake_rto * 2).min(MAX_HANDSHAKE_RTO);
+        self.stats.packets_sent += 1;
+        codec::encode_handshake(kind, &self.cid, &msg, buf)
+    }
+
+    fn close_datagram(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let (code, message) = self.close_pending.take()?;
+        let protection = self.protection.as_mut()?;
+        let end = PROTECTED_HEADER_LEN + protection.payload_capacity(self.config.max_datagram);
+        let mut pos = PROTECTED_HEADER_LEN;
+        Frame::Close {
+            code: code as u8,
+            message,
+        }
+        .encode(&mut buf[..end], &mut pos)?;
+        let (_, len) = protection.seal(buf, pos - PROTECTED_HEADER_LEN);
+        self.stats.packets_sent += 1;
+        Some(len)
+    }
+
+    fn seal(&mut self, now: Instant, buf: &mut [u8], payload_len: usize, content: Content) -> usize {
+        let protection = self
+            .protection
+            .as_mut()
+            .expect("established sessions have keys");
+        let (pn, len) = protection.seal(buf, payload_len);
+        let in_flight = self.recovery.in_flight();
+        let state = self.sampler.on_sent(now, len as u64, in_flight);
+        self.recovery.on_sent(pn, now, len as u32, state, content);
+        self.controller.on_sent(now, len as u64, in_flight + len as u64);
+        self.pacer.on_sent(len);
+        self.stats.packets_sent += 1;
+        len
+    }
+
+    /// Control frames that must be (re)sent, and the FILE frames the data cursor needs next.
+    fn control_datagram(&mut self, now: Instant, buf: &mut [u8], end: usize) -> Option<usize> {
+        let needs_meta = !self.suspended
+            && (self.meta_next as usize) < self.files.len()
+            && self.meta_next <= self.cursor_file;
+        if self.control.is_empty() && !needs_meta {
+            return None;
+        }
+        let start = PROTECTED_HEADER_LEN;
+        let mut pos = start;
+        let mut items = Vec::new();
+        while let Some(&item) = self.control.front() {
+            if self.encode_control(item, &mut buf[..end], &mut pos).is_none() {
+                break;
+            }
+            self.control.pop_front();
+            items.push(item);
+        }
+        while needs_meta && (self.meta_next as usize) < self.files.len() {
+            let item = ControlItem::Meta(self.meta_next);
+            if self.encode_control(item, &mut buf[..end], &mut pos).is_none() {
+                break;
+            }
+            self.meta_next += 1;
+            items.push(item);
+        }
+        if items.is_empty() {
+            return None;
+        }
+        Some(self.seal(now, buf, pos - start, Content::Control(items.into())))
+    }
+
+    fn encode_control(&self, item: ControlItem, out: &mut [u8], pos: &mut usize) -> Option<()> {
+        match item {
+            ControlItem::Transfer => Frame::Transfer(self.header.clone()).encode(out, pos),
+            ControlItem::Meta(file) => Frame::File {
+                file,
+                meta: self.files[file as usize].clone(),
+            }
+            .encode(out, pos),
+        }
+    }
+
+    /// One DATA frame: a repair first, else new bytes at the cursor.
+    fn data_datagram(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        end: usize,
+        source: &mut dyn DataSource,
+    ) -> Result<Option<usize>, crate::files::StorageError> {
+        let cap = (end - PROTECTED_HEADER_LEN - DATA_FRAME_OVERHEAD) as u64;
+        let (file, offset, len, repair) = loop {
+            if let Some((start, len)) = self.repair.pop_front() {
+                let range = start..start + u64::from(len);
+                let Some(gap) = self.acked.gaps(range.clone()).next() else {
+                    continue;
+                };
+                let n = (gap.end - gap.start).min(cap);
+                if gap.start + n < range.end {
+                    let rest = gap.start + n;
+                    self.repair.push_front((rest, (range.end - rest) as u32));
+                }
+                let file = self.file_at(gap.start);
+                break (file, gap.start - self.bases[file as usize], n, true);
+            }
+            // New data at the cursor, once its FILE frame has gone out.
+            while (self.cursor_file as usize) < self.files.len()
+                && self.cursor_offset >= self.files[self.cursor_file as usize].size
+            {
+                self.cursor_file += 1;
+                self.cursor_offset = 0;
+            }
+            if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next
+            {
+                return Ok(None);
+            }
+            let size = self.files[self.cursor_file as usize].size;
+            let n = (size - self.cursor_offset).min(cap);
+            let at = (self.cursor_file, self.cursor_offset, n, false);
+            self.cursor_offset += n;
+            break at;
+        };
+        let payload = codec::encode_data_header(
+            buf,
+            PROTECTED_HEADER_LEN,
+            file,
+            offset,
+            len as u16,
+        );
+        source.read_at(file, offset, &mut buf[payload..payload + len as usize])?;
+        self.stats.bytes_sent += len;
+        if repair {
+            self.stats.bytes_retransmitted += len;
+        }
+        let start = self.bases[file as usize] + offset;
+        let content = Content::Data {
+            start,
+            len: len as u32,
+        };
+        Ok(Some(self.seal(
+            now,
+            buf,
+            DATA_FRAME_OVERHEAD + len as usize,
+            content,
+        )))
+    }
+}

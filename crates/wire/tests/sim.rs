@@ -1,0 +1,147 @@
+//! Whole transfers through the simulated network, a representative part of the link matrix
+//! (`cargo stress` runs all of it), plus correctness under reordering, bursty loss, many small
+//! files, a rate cap and two competing flows.
+
+#[allow(dead_code)]
+mod support;
+
+use jetstream_wire::crypto::aead::CipherLevel;
+use jetstream_wire::rate::RateLimits;
+use std::time::Duration;
+use support::link::LinkConfig;
+use support::transfer::{assert_matrix_case, dir, file, run, Flow};
+
+const MBIT: u64 = 1_000_000;
+
+fn link(bandwidth_bps: u64, rtt: Duration, loss: f64, seed: u64) -> LinkConfig {
+    LinkConfig {
+        bandwidth_bps,
+        delay: rtt / 2,
+        jitter: Duration::ZERO,
+        loss,
+        burst_loss: None,
+        reorder: 0.0,
+        reorder_delay: Duration::ZERO,
+        queue_bytes: ((bandwidth_bps / 8) as f64 * rtt.as_secs_f64()).max(96_000.0) as usize,
+        seed,
+    }
+}
+
+#[test]
+fn matrix_100mbit_1ms_clean() {
+    assert_matrix_case(100 * MBIT, Duration::from_millis(1), 0.0, 1);
+}
+
+#[test]
+fn matrix_100mbit_100ms_5pct() {
+    assert_matrix_case(100 * MBIT, Duration::from_millis(100), 0.05, 2);
+}
+
+#[test]
+fn matrix_100mbit_600ms_1pct() {
+    assert_matrix_case(100 * MBIT, Duration::from_millis(600), 0.01, 3);
+}
+
+#[test]
+fn matrix_1gbit_1ms_10pct() {
+    assert_matrix_case(1000 * MBIT, Duration::from_millis(1), 0.10, 4);
+}
+
+#[test]
+fn tree_of_small_files_survives_loss_reordering_and_encryption() {
+    let mut files = vec![dir("tree"), dir("tree/empty"), dir("tree/a")];
+    files.push(file("tree/zero", 0));
+    files.push(file("tree/one", 1));
+    files.push(file("tree/a/256", 256));
+    for i in 0..2000 {
+        files.push(file(&format!("tree/a/f{i}"), (i * 97 % 5000) as u64));
+    }
+    files.push(file("tree/big", 3_000_000));
+    let total_files = files.len() as u64;
+    for cipher in [CipherLevel::Authenticated, CipherLevel::Aes128Gcm, CipherLevel::Aes256Gcm] {
+        let flow = Flow {
+            files: files.clone(),
+            cipher,
+            ..Flow::single(0)
+        };
+        let mut cfg = link(100 * MBIT, Duration::from_millis(20), 0.05, 7);
+        cfg.jitter = Duration::from_millis(2);
+        cfg.reorder = 0.01;
+        cfg.reorder_delay = Duration::from_millis(5);
+        let outcome = run(cfg, vec![flow], Duration::from_secs(120));
+        let f = &outcome.flows[0];
+        assert!(f.result.is_ok(), "{cipher:?}: {:?}", f.result);
+        assert_eq!(f.received_bytes, f.total_bytes);
+        assert_eq!(f.files_finished, total_files);
+    }
+}
+
+#[test]
+fn bursty_loss_is_repaired() {
+    let mut cfg = link(100 * MBIT, Duration::from_millis(50), 0.0, 11);
+    cfg.burst_loss = Some((0.002, 0.2));
+    let outcome = run(cfg, vec![Flow::single(50_000_000)], Duration::from_secs(120));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.received_bytes, 50_000_000);
+    assert!(outcome.lost_bytes > 0, "the burst model dropped nothing");
+}
+
+#[test]
+fn rate_never_exceeds_the_cap() {
+    let cap_bytes = 2_500_000; // 20 Mbit/s
+    let flow = Flow {
+        limits: RateLimits {
+            min: RateLimits::DEFAULT_MIN,
+            max: Some(cap_bytes),
+        },
+        ..Flow::single(30_000_000)
+    };
+    let outcome = run(
+        link(1000 * MBIT, Duration::from_millis(10), 0.0, 5),
+        vec![flow],
+        Duration::from_secs(60),
+    );
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    let window = outcome.rate_window.as_secs_f64();
+    // One window's worth at the cap, plus the pacer's burst of 2 datagrams at this rate.
+    let allowed = cap_bytes as f64 * window + 2.0 * 1500.0;
+    let peak = *f.sent_per_window.iter().max().unwrap() as f64;
+    assert!(peak <= allowed, "sent {peak} bytes in a window, cap allows {allowed}");
+    let goodput = f.goodput_bps() / 8.0;
+    assert!(goodput >= 0.85 * cap_bytes as f64, "goodput {goodput} B/s far below the cap");
+}
+
+#[test]
+fn two_flows_share_a_link_fairly() {
+    let size = 120_000_000;
+    let flows = vec![
+        Flow::single(size),
+        Flow {
+            start: Duration::from_millis(500),
+            ..Flow::single(size)
+        },
+    ];
+    let outcome = run(
+        link(200 * MBIT, Duration::from_millis(20), 0.0, 9),
+        flows,
+        Duration::from_secs(120),
+    );
+    for f in &outcome.flows {
+        assert!(f.result.is_ok(), "{:?}", f.result);
+        assert_eq!(f.received_bytes, size);
+    }
+    // Compare the two flows while both run: from 2 s after the second starts to the first end.
+    let first_end = outcome.flows.iter().map(|f| f.complete_at.unwrap()).min().unwrap();
+    let w = outcome.rate_window.as_secs_f64();
+    let from = (2.5 / w) as usize;
+    let to = (first_end.as_secs_f64() / w) as usize;
+    assert!(to > from + 10, "flows overlapped too briefly to compare");
+    let share = |f: &support::transfer::FlowOutcome| -> u64 {
+        f.delivered_per_window[from..to.min(f.delivered_per_window.len())].iter().sum()
+    };
+    let (a, b) = (share(&outcome.flows[0]) as f64, share(&outcome.flows[1]) as f64);
+    let gap = (a - b).abs() / a.max(b);
+    assert!(gap <= 0.20, "flows got {a} and {b} bytes: {:.0}% apart", gap * 100.0);
+}
