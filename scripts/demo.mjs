@@ -140,6 +140,8 @@ function start(args) {
       });
     }),
   };
+  // Marks a spawn failure as handled until someone awaits `exited` and sees it.
+  run.exited.catch(() => {});
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (text) => {
     run.stderr += text;
