@@ -1,0 +1,524 @@
+//! The receiver's file writer: [`FileSink`] puts a session's file data on disk beneath the
+//! sandbox root, and makes each file final (mode, times, rename) according to the overwrite mode.
+//!
+//! Hot path: contiguous writes of one file are gathered in one reusable buffer and leave in one
+//! `pwrite` per run, so a stream of packets costs neither a syscall nor an allocation each.
+//! Announced files hold no descriptor: a file is opened at its first write (or at finish when
+//! empty), a few descriptors are kept in an LRU, and each is closed at its file's finish.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::fs::{File, Permissions};
+use std::io;
+use std::mem;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::sync::Arc;
+
+use jetstream_wire::files::{DataSink, EntryKind, FileMeta, StorageError};
+
+use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, StatKind};
+use crate::source::Lru;
+
+/// Size of the buffer that gathers contiguous writes.
+pub const WRITE_BUFFER_BYTES: usize = 1 << 20;
+/// How many files the writer keeps open at once.
+pub const OPEN_FILES: usize = 64;
+/// Suffix of the file written in place of `NAME` until it is complete.
+pub const PART_SUFFIX: &str = ".jetpart";
+/// Suffix under which [`OverwriteMode::Backup`] keeps the replaced `NAME`.
+pub const BACKUP_SUFFIX: &str = ".jetbak";
+
+/// What to do with a destination file that exists (API `OVERWRITE_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverwriteMode {
+    /// Write the target directly; refuse the file if the target exists (0).
+    InPlaceNever,
+    /// Write the target directly, cut to the new size (1).
+    InPlaceAlways,
+    /// Write the target directly when it exists with the new size; otherwise behave like
+    /// [`OverwriteMode::Always`] (part file, renamed over the target) (2).
+    InPlaceSameSize,
+    /// Write `NAME.jetpart`, rename it to `NAME` at the end. If `NAME` exists when the file is
+    /// announced, the file is refused with a [`StorageError`]; if it appears during the
+    /// transfer, the finish is refused and the part file stays (3).
+    Never,
+    /// Write `NAME.jetpart`, rename it over `NAME` at the end (4).
+    Always,
+    /// Like [`OverwriteMode::Always`], but an existing `NAME` is first renamed `NAME.jetbak`
+    /// (replacing an older backup) (5).
+    Backup,
+}
+
+impl OverwriteMode {
+    /// The mode of an API `OVERWRITE_*` code.
+    pub fn from_u8(code: u8) -> Option<OverwriteMode> {
+        Some(match code {
+            0 => OverwriteMode::InPlaceNever,
+            1 => OverwriteMode::InPlaceAlways,
+            2 => OverwriteMode::InPlaceSameSize,
+            3 => OverwriteMode::Never,
+            4 => OverwriteMode::Always,
+            5 => OverwriteMode::Backup,
+            _ => return None,
+        })
+    }
+}
+
+/// How a [`FileSink`] writes one transfer.
+#[derive(Clone, Debug)]
+pub struct SinkOptions {
+    /// Directory below the root that receives the entries; `""` for the root itself.
+    pub dest_dir: String,
+    /// What to do with existing files.
+    pub overwrite: OverwriteMode,
+    /// Write files (`TRANSFER_FLAG_WRITE`); when false, data is checked against the announced
+    /// sizes and discarded, and no file is touched.
+    pub write: bool,
+    /// Set each file's modification time to the source's (`TRANSFER_FLAG_WRITE_MTIME`).
+    pub write_mtime: bool,
+    /// `Some(resolution_us)`: skip a file whose destination's mtime is as new as the source's
+    /// or newer, within `resolution_us` (`TRANSFER_FLAG_WRITE_ONLY_NEWER`).
+    pub only_newer: Option<i64>,
+}
+
+/// A file announced and not finished yet.
+struct Active {
+    /// Final path, relative to the root.
+    target: Box<str>,
+    /// Whether data goes to `target` + [`PART_SUFFIX`] rather than `target`.
+    part: bool,
+    size: u64,
+    mtime_us: i64,
+    executable: bool,
+    /// Created, sized and preallocated.
+    prepared: bool,
+    /// Written since the last [`FileSink::sync`].
+    unsynced: bool,
+}
+
+impl Active {
+    /// The path data is written to.
+    fn write_path(&self) -> String {
+        if self.part {
+            format!("{}{PART_SUFFIX}", self.target)
+        } else {
+            self.target.to_string()
+        }
+    }
+}
+
+/// What the sink knows of one file number.
+enum Slot {
+    File(Box<Active>),
+    Directory {
+        path: Box<str>,
+        mtime_us: i64,
+    },
+    /// Writing is off: data is checked against the size and dropped.
+    Discard {
+        size: u64,
+    },
+    /// Skipped because the destination is as new: data is dropped.
+    Skipped,
+    /// Finished: late duplicates are dropped.
+    Done,
+}
+
+/// The buffered run: bytes `offset..offset + buf.len()` of `file`.
+struct Run {
+    file: u32,
+    offset: u64,
+    /// The file's announced size, so the fast path checks bounds without a lookup.
+    size: u64,
+}
+
+/// Writes a receiving session's files beneath a [`Sandbox`]; see the module documentation.
+pub struct FileSink {
+    sandbox: Arc<Sandbox>,
+    /// `dest_dir`, checked and without a trailing slash.
+    dest: String,
+    opts: SinkOptions,
+    slots: HashMap<u32, Slot>,
+    files: Lru<u32, File>,
+    run: Option<Run>,
+    buf: Vec<u8>,
+    /// Directories known to exist (created or checked by this sink).
+    made_dirs: HashSet<Box<str>>,
+    /// Files written since the last sync, still active.
+    unsynced: Vec<u32>,
+    /// Final paths of files written since the last sync and finished since.
+    finished_unsynced: Vec<Box<str>>,
+    skipped: Vec<u32>,
+}
+
+fn error(file: u32, what: impl fmt::Display) -> StorageError {
+    StorageError {
+        file,
+        message: what.to_string(),
+    }
+}
+
+/// Gives `file` its final size and preallocates it; file systems without `fallocate` get a
+/// sparse file instead.
+fn prepare(file: &File, size: u64) -> io::Result<()> {
+    if size > 0 {
+        let len = libc::off_t::try_from(size)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "size out of range"))?;
+        // SAFETY: `file` is an open descriptor; fallocate only reads its arguments.
+        if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
+                return Err(e);
+            }
+        }
+    }
+    if file.metadata()?.len() != size {
+        file.set_len(size)?;
+    }
+    Ok(())
+}
+
+/// The descriptor slot of `active` (file `file`), opening and preparing it if needed.
+fn open_handle(
+    files: &mut Lru<u32, File>,
+    sandbox: &Sandbox,
+    file: u32,
+    active: &mut Active,
+) -> Result<usize, StorageError> {
+    if let Some(slot) = files.find(file) {
+        return Ok(slot);
+    }
+    let path = active.write_path();
+    let handle = sandbox
+        .open_file(&path, Access::ReadWriteCreate)
+        .map_err(|e| error(file, e))?;
+    if !active.prepared {
+        prepare(&handle, active.size).map_err(|e| error(file, format!("{path:?}: {e}")))?;
+        active.prepared = true;
+    }
+    Ok(files.insert(file, handle))
+}
+
+impl FileSink {
+    /// A writer of one transfer into `opts.dest_dir` beneath `sandbox`'s root; the destination
+    /// directory is created when writing is on. A malformed `dest_dir` is refused.
+    pub fn new(sandbox: Arc<Sandbox>, opts: SinkOptions) -> Result<FileSink, StorageError> {
+        let dest = check_path(&opts.dest_dir)
+            .map_err(|e| error(0, e))?
+            .to_owned();
+        let mut made_dirs = HashSet::new();
+        let buf = if opts.write {
+            sandbox.create_dirs(&dest).map_err(|e| error(0, e))?;
+            made_dirs.insert(dest.clone().into_boxed_str());
+            Vec::with_capacity(WRITE_BUFFER_BYTES)
+        } else {
+            Vec::new()
+        };
+        Ok(FileSink {
+            sandbox,
+            dest,
+            opts,
+            slots: HashMap::new(),
+            files: Lru::new(OPEN_FILES),
+            run: None,
+            buf,
+            made_dirs,
+            unsynced: Vec::new(),
+            finished_unsynced: Vec::new(),
+            skipped: Vec::new(),
+        })
+    }
+
+    /// File numbers skipped because their destination was as new or newer
+    /// ([`SinkOptions::only_newer`]), in the order they were announced.
+    pub fn skipped(&self) -> &[u32] {
+        &self.skipped
+    }
+
+    /// How many file descriptors the sink holds open (at most [`OPEN_FILES`]).
+    pub fn open_files(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Writes out the buffered run.
+    pub fn flush(&mut self) -> Result<(), StorageError> {
+        let Some(run) = self.run.take() else {
+            return Ok(());
+        };
+        let buf = mem::take(&mut self.buf);
+        let result = self.write_out(run.file, run.offset, &buf);
+        self.buf = buf;
+        self.buf.clear();
+        result
+    }
+
+    /// Flushes, then makes the data of every file written since the last sync durable
+    /// (`fdatasync`), for a checkpoint.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        self.flush()?;
+        for &file in &self.unsynced {
+            if let Some(Slot::File(active)) = self.slots.get_mut(&file) {
+                let slot = open_handle(&mut self.files, &self.sandbox, file, active)?;
+                let path = &active.target;
+                self.files
+                    .get(slot)
+                    .sync_data()
+                    .map_err(|e| error(file, format!("{path:?}: {e}")))?;
+                active.unsynced = false;
+            }
+        }
+        self.unsynced.clear();
+        for path in &self.finished_unsynced {
+            let handle = self
+                .sandbox
+                .open_file(path, Access::Read)
+                .map_err(|e| error(0, e))?;
+            handle
+                .sync_data()
+                .map_err(|e| error(0, format!("{path:?}: {e}")))?;
+        }
+        self.finished_unsynced.clear();
+        Ok(())
+    }
+
+    /// Writes `data` at `offset` of active file `file`.
+    fn write_out(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
+            return Err(error(file, "no file is being written under this number"));
+        };
+        let slot = open_handle(&mut self.files, &self.sandbox, file, active)?;
+        self.files
+            .get(slot)
+            .write_all_at(data, offset)
+            .map_err(|e| {
+                let path = active.write_path();
+                error(file, format!("writing {path:?}: {e}"))
+            })?;
+        if !active.unsynced {
+            active.unsynced = true;
+            self.unsynced.push(file);
+        }
+        Ok(())
+    }
+
+    /// Creates `dir` (and its parents) unless this sink already has.
+    fn make_dirs(&mut self, file: u32, dir: &str) -> Result<(), StorageError> {
+        if !self.made_dirs.contains(dir) {
+            self.sandbox.create_dirs(dir).map_err(|e| error(file, e))?;
+            self.made_dirs.insert(dir.into());
+        }
+        Ok(())
+    }
+
+    /// The checked destination path of an announced entry, relative to the root.
+    fn target(&self, file: u32, meta: &FileMeta) -> Result<String, StorageError> {
+        let rel = check_path(&meta.path).map_err(|e| error(file, e))?;
+        if rel.is_empty() {
+            return Err(error(file, "empty path"));
+        }
+        let target = if self.dest.is_empty() {
+            rel.to_owned()
+        } else {
+            format!("{}/{rel}", self.dest)
+        };
+        check_path(&target).map_err(|e| error(file, e))?;
+        Ok(target)
+    }
+
+    /// Decides how an announced file is written, or whether it is skipped.
+    fn open_file(
+        &mut self,
+        file: u32,
+        meta: &FileMeta,
+        target: String,
+    ) -> Result<Slot, StorageError> {
+        let parent = target.rsplit_once('/').map_or("", |(parent, _)| parent);
+        self.make_dirs(file, parent)?;
+        let existing = self.sandbox.stat(&target).map_err(|e| error(file, e))?;
+        if let Some(found) = existing {
+            if found.kind == StatKind::Directory {
+                return Err(error(file, format!("{target:?} exists and is a directory")));
+            }
+            if let Some(resolution) = self.opts.only_newer {
+                if found.kind == StatKind::File
+                    && found.mtime_us.saturating_add(resolution) >= meta.mtime_us
+                {
+                    self.skipped.push(file);
+                    return Ok(Slot::Skipped);
+                }
+            }
+        }
+        let mode = self.opts.overwrite;
+        if existing.is_some() && matches!(mode, OverwriteMode::InPlaceNever | OverwriteMode::Never)
+        {
+            return Err(error(
+                file,
+                format!("{target:?} exists and the overwrite mode is never"),
+            ));
+        }
+        let part = match mode {
+            OverwriteMode::InPlaceNever | OverwriteMode::InPlaceAlways => false,
+            OverwriteMode::InPlaceSameSize => {
+                !existing.is_some_and(|st| st.kind == StatKind::File && st.size == meta.size)
+            }
+            OverwriteMode::Never | OverwriteMode::Always | OverwriteMode::Backup => true,
+        };
+        if !part && existing.is_some_and(|st| st.kind != StatKind::File) {
+            return Err(error(
+                file,
+                format!("{target:?} exists and is not a regular file"),
+            ));
+        }
+        Ok(Slot::File(Box::new(Active {
+            target: target.into(),
+            part,
+            size: meta.size,
+            mtime_us: meta.mtime_us,
+            executable: meta.executable,
+            prepared: false,
+            unsynced: false,
+        })))
+    }
+
+    /// Makes a written file final: mode, times, close, rename into place.
+    fn complete(&mut self, file: u32, mut active: Active) -> Result<(), StorageError> {
+        let slot = open_handle(&mut self.files, &self.sandbox, file, &mut active)?;
+        let target = &active.target;
+        let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {target:?}: {e}"));
+        let handle = self.files.get(slot);
+        let mode = if active.executable { 0o755 } else { 0o644 };
+        handle
+            .set_permissions(Permissions::from_mode(mode))
+            .map_err(|e| fs_error("chmod", e))?;
+        if self.opts.write_mtime {
+            set_file_mtime(handle, active.mtime_us).map_err(|e| fs_error("set times of", e))?;
+        }
+        drop(self.files.remove(file));
+        if active.part {
+            let name = target.rsplit_once('/').map_or(&**target, |(_, name)| name);
+            let overwrite = self.opts.overwrite;
+            if overwrite == OverwriteMode::Backup {
+                match self
+                    .sandbox
+                    .rename(target, &format!("{name}{BACKUP_SUFFIX}"), true)
+                {
+                    Err(e) if !e.is_not_found() => return Err(error(file, e)),
+                    _ => {}
+                }
+            }
+            let replace = overwrite != OverwriteMode::Never;
+            self.sandbox
+                .rename(&active.write_path(), name, replace)
+                .map_err(|e| error(file, e))?;
+        }
+        if active.unsynced {
+            self.finished_unsynced.push(active.target);
+        }
+        Ok(())
+    }
+}
+
+impl DataSink for FileSink {
+    fn open(&mut self, file: u32, meta: &FileMeta) -> Result<(), StorageError> {
+        if self.slots.contains_key(&file) {
+            return Err(error(file, "announced twice"));
+        }
+        let target = self.target(file, meta)?;
+        let slot = match (self.opts.write, meta.kind) {
+            (false, EntryKind::File) => Slot::Discard { size: meta.size },
+            (false, EntryKind::Directory) => Slot::Discard { size: 0 },
+            (true, EntryKind::Directory) => {
+                self.make_dirs(file, &target)?;
+                Slot::Directory {
+                    path: target.into(),
+                    mtime_us: meta.mtime_us,
+                }
+            }
+            (true, EntryKind::File) => self.open_file(file, meta, target)?,
+        };
+        self.slots.insert(file, slot);
+        Ok(())
+    }
+
+    fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        let end = offset
+            .checked_add(data.len() as u64)
+            .ok_or_else(|| error(file, "offset out of range"))?;
+        let beyond = |size: u64| {
+            error(
+                file,
+                format!("data up to byte {end} beyond the size {size}"),
+            )
+        };
+        if let Some(run) = &self.run {
+            if run.file == file {
+                if end > run.size {
+                    return Err(beyond(run.size));
+                }
+                let run_end = run.offset + self.buf.len() as u64;
+                if offset >= run.offset
+                    && offset <= run_end
+                    && end - run.offset <= WRITE_BUFFER_BYTES as u64
+                {
+                    // Overwrites what overlaps the run (a duplicate), appends the rest.
+                    let start = (offset - run.offset) as usize;
+                    let overlap = (self.buf.len() - start).min(data.len());
+                    self.buf[start..start + overlap].copy_from_slice(&data[..overlap]);
+                    self.buf.extend_from_slice(&data[overlap..]);
+                    return Ok(());
+                }
+            }
+        }
+        let size = match self.slots.get(&file) {
+            None => return Err(error(file, "data for a file that was never announced")),
+            Some(Slot::Done | Slot::Skipped) => return Ok(()),
+            Some(Slot::Directory { .. }) => return Err(error(file, "data for a directory")),
+            Some(Slot::Discard { size }) => {
+                return if end > *size {
+                    Err(beyond(*size))
+                } else {
+                    Ok(())
+                };
+            }
+            Some(Slot::File(active)) => active.size,
+        };
+        if end > size {
+            return Err(beyond(size));
+        }
+        self.flush()?;
+        if data.len() >= WRITE_BUFFER_BYTES {
+            return self.write_out(file, offset, data);
+        }
+        self.run = Some(Run { file, offset, size });
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finish(&mut self, file: u32) -> Result<(), StorageError> {
+        if self.run.as_ref().is_some_and(|run| run.file == file) {
+            self.flush()?;
+        }
+        let slot = self
+            .slots
+            .get_mut(&file)
+            .ok_or_else(|| error(file, "finish of a file that was never announced"))?;
+        match mem::replace(slot, Slot::Done) {
+            Slot::Done | Slot::Skipped | Slot::Discard { .. } => Ok(()),
+            Slot::Directory { path, mtime_us } if self.opts.write_mtime => self
+                .sandbox
+                .set_mtime(&path, mtime_us)
+                .map_err(|e| error(file, e)),
+            Slot::Directory { .. } => Ok(()),
+            Slot::File(active) => self.complete(file, *active),
+        }
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "buffered file data lost when the writer closed");
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The sender's tree walk: turns `(destination, source)` mappings into the ordered entry list of
+//! a transfer, applying include/exclude globs and the symlink policy.
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use jetstream_wire::files::{EntryKind, FileMeta};
+
+use crate::sandbox::{check_path, unix_us, SandboxError};
+
+/// What the walk does with a symbolic link found inside a mapped directory. A mapped source
+/// that is itself a link is always followed: the caller named it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SymlinkPolicy {
+    /// Follow links and copy what they point to (`SYMLINKS_COPY_CONTENTS`, 0).
+    #[default]
+    CopyContents,
+    /// Skip links to files, follow links to directories (1).
+    IgnoreFiles,
+    /// Skip links to directories, follow links to files (2).
+    IgnoreDirectories,
+    /// Skip every link (3).
+    Ignore,
+    /// Recreate the link at the receiver (4). The wire has no link entry yet, so for now this
+    /// behaves exactly like [`SymlinkPolicy::CopyContents`].
+    Preserve,
+}
+
+impl SymlinkPolicy {
+    /// The policy of an API `SYMLINKS_*` code.
+    pub fn from_u8(code: u8) -> Option<SymlinkPolicy> {
+        Some(match code {
+            0 => SymlinkPolicy::CopyContents,
+            1 => SymlinkPolicy::IgnoreFiles,
+            2 => SymlinkPolicy::IgnoreDirectories,
+            3 => SymlinkPolicy::Ignore,
+            4 => SymlinkPolicy::Preserve,
+            _ => return None,
+        })
+    }
+
+    /// Whether a link whose target is (or is not) a directory is skipped.
+    fn skips(self, target_is_dir: bool) -> bool {
+        match self {
+            SymlinkPolicy::CopyContents | SymlinkPolicy::Preserve => false,
+            SymlinkPolicy::IgnoreFiles => !target_is_dir,
+            SymlinkPolicy::IgnoreDirectories => target_is_dir,
+            SymlinkPolicy::Ignore => true,
+        }
+    }
+}
+
+/// One entry of a transfer: where to read it and how the receiver sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalkEntry {
+    /// The file to read; empty for directories.
+    pub source: PathBuf,
+    /// The entry as announced to the receiver.
+    pub meta: FileMeta,
+}
+
+/// How to walk.
+#[derive(Clone, Debug, Default)]
+pub struct WalkOptions {
+    /// What to do with symbolic links inside mapped directories.
+    pub symlinks: SymlinkPolicy,
+    /// Globs a file must match (any of them) to be sent; empty: every file. Directories are
+    /// not filtered by `include`, so the tree's shape survives.
+    pub include: Vec<String>,
+    /// Globs of files and directories to leave out (a directory with all it contains).
+    pub exclude: Vec<String>,
+}
+
+/// Error of [`walk`]; each names the path concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    /// A mapped source does not exist.
+    #[error("source {} does not exist", path.display())]
+    Missing {
+        /// The source path.
+        path: PathBuf,
+    },
+    /// Reading a directory or a file's metadata failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path being read.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A name that cannot be sent (not UTF-8).
+    #[error("{}: name is not valid UTF-8", path.display())]
+    NonUtf8 {
+        /// The path with the name.
+        path: PathBuf,
+    },
+    /// The destination path of an entry would be refused by the receiver.
+    #[error("{}: {reason}", path.display())]
+    Destination {
+        /// The source path of the entry.
+        path: PathBuf,
+        /// Why the destination is refused.
+        reason: SandboxError,
+    },
+    /// A mapped file needs a non-empty destination name.
+    #[error("{}: a file needs a destination name", path.display())]
+    NoDestinationName {
+        /// The source path.
+        path: PathBuf,
+    },
+    /// A mapped source is neither a file nor a directory.
+    #[error("{}: neither a file nor a directory", path.display())]
+    Unsupported {
+        /// The source path.
+        path: PathBuf,
+    },
+    /// An include or exclude glob does not parse.
+    #[error("glob {pattern:?}: {source}")]
+    Glob {
+        /// The glob.
+        pattern: String,
+        /// The parse error.
+        source: globset::Error,
+    },
+}
+
+/// Walks `mappings` in order and returns the transfer's entries.
+///
+/// A file maps to `dest`; a directory maps its contents below `dest` and becomes a directory
+/// entry itself (unless `dest` is `""`, the destination root), so empty directories survive.
+/// Within a directory, entries come in byte order of their names, each directory right before
+/// its contents. Links are handled by [`SymlinkPolicy`]; a dangling link, a link back to a
+/// directory being walked (a loop) and special files (FIFOs, sockets, devices) are skipped with
+/// a warning. A name the receiver would refuse (see [`check_path`]) is an error.
+pub fn walk(
+    mappings: &[(String, PathBuf)],
+    opts: &WalkOptions,
+) -> Result<Vec<WalkEntry>, WalkError> {
+    let mut walker = Walker {
+        include: (!opts.include.is_empty())
+            .then(|| globs(&opts.include))
+            .transpose()?,
+        exclude: globs(&opts.exclude)?,
+        symlinks: opts.symlinks,
+        ancestors: Vec::new(),
+        entries: Vec::new(),
+    };
+    for (dest, source) in mappings {
+        let meta = fs::metadata(source).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => WalkError::Missing {
+                path: source.clone(),
+            },
+            _ => WalkError::Io {
+                path: source.clone(),
+                source: e,
+            },
+        })?;
+        let dest = check_path(dest).map_err(|reason| WalkError::Destination {
+            path: source.clone(),
+            reason,
+        })?;
+        if meta.is_dir() {
+            if !dest.is_empty() {
+                walker.push(source, dest.to_owned(), &meta);
+            }
+            walker.ancestors.push((meta.dev(), meta.ino()));
+            walker.dir(source, dest, "")?;
+            walker.ancestors.pop();
+        } else if meta.is_file() {
+            if dest.is_empty() {
+                return Err(WalkError::NoDestinationName {
+                    path: source.clone(),
+                });
+            }
+            let name = source
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if walker.wanted_file(name) {
+                walker.push(source, dest.to_owned(), &meta);
+            }
+        } else {
+            return Err(WalkError::Unsupported {
+                path: source.clone(),
+            });
+        }
+    }
+    Ok(walker.entries)
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, WalkError> {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern).map_err(|source| WalkError::Glob {
+            pattern: pattern.clone(),
+            source,
+        })?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|source| WalkError::Glob {
+        pattern: patterns.join(" "),
+        source,
+    })
+}
+
+fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+struct Walker {
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+    symlinks: SymlinkPolicy,
+    /// `(device, inode)` of the directories from the mapped root down to the current one.
+    ancestors: Vec<(u64, u64)>,
+    entries: Vec<WalkEntry>,
+}
+
+impl Walker {
+    /// Whether a file at `rel` (relative to its mapped source) is sent.
+    fn wanted_file(&self, rel: &str) -> bool {
+        !self.exclude.is_match(rel) && self.include.as_ref().is_none_or(|set| set.is_match(rel))
+    }
+
+    fn push(&mut self, source: &Path, dest: String, meta: &Metadata) {
+        let is_dir = meta.is_dir();
+        self.entries.push(WalkEntry {
+            source: if is_dir {
+                PathBuf::new()
+            } else {
+                source.to_owned()
+            },
+            meta: FileMeta {
+                path: dest,
+                kind: if is_dir {
+                    EntryKind::Directory
+                } else {
+                    EntryKind::File
+                },
+                size: if is_dir { 0 } else { meta.len() },
+                mtime_us: unix_us(meta.mtime(), meta.mtime_nsec()),
+                executable: !is_dir && meta.mode() & 0o111 != 0,
+            },
+        });
+    }
+
+    /// Walks the contents of directory `dir`, mapped to `dest`, at `rel` below its mapping.
+    fn dir(&mut self, dir: &Path, dest: &str, rel: &str) -> Result<(), WalkError> {
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| WalkError::Io { path, source }
+        };
+        let mut children = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
+            let path = entry.path();
+            let name = match entry.file_name().into_string() {
+                Ok(name) => name,
+                Err(_) => return Err(WalkError::NonUtf8 { path }),
+            };
+            children.push((name, path));
+        }
+        children.sort_unstable();
+        for (name, path) in children {
+            let child_rel = join(rel, &name);
+            let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
+            let meta = if meta.file_type().is_symlink() {
+                match fs::metadata(&path) {
+                    Ok(target) if self.symlinks.skips(target.is_dir()) => continue,
+                    Ok(target) => target,
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "skipping dangling link");
+                        continue;
+                    }
+                }
+            } else {
+                meta
+            };
+            let child_dest = join(dest, &name);
+            if let Err(reason) = check_path(&child_dest) {
+                return Err(WalkError::Destination { path, reason });
+            }
+            if meta.is_dir() {
+                if self.exclude.is_match(&child_rel) {
+                    continue;
+                }
+                let id = (meta.dev(), meta.ino());
+                if self.ancestors.contains(&id) {
+                    tracing::warn!(path = %path.display(), "skipping a directory loop");
+                    continue;
+                }
+                self.push(&path, child_dest.clone(), &meta);
+                self.ancestors.push(id);
+                self.dir(&path, &child_dest, &child_rel)?;
+                self.ancestors.pop();
+            } else if meta.is_file() {
+                if self.wanted_file(&child_rel) {
+                    self.push(&path, child_dest, &meta);
+                }
+            } else {
+                tracing::warn!(path = %path.display(), "skipping a special file");
+            }
+        }
+        Ok(())
+    }
+}
