@@ -380,7 +380,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 o
             })
             .collect(),
-        lost_bytes: stats.dropped_random_bytes + stats.dropped_queue_bytes,
+        lost_bytes: stats.dropped_random.bytes + stats.dropped_queue.bytes,
         rate_window,
     }
 }

@@ -1,0 +1,4 @@
+//! Shared support for the integration tests: the simulated network and whole transfers over it.
+
+pub mod link;
+pub mod transfer;
