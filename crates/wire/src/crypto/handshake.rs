@@ -24,7 +24,7 @@
 //! # Key schedule
 //!
 //! `Expand-Label(secret, label, context)` is HKDF-SHA256 expand with a TLS 1.3 style label
-//! (see [`expand_label`]); `H` is SHA-256.
+//! (see `crypto::expand_label`); `H` is SHA-256.
 //!
 //! ```text
 //! hs    = HKDF-Extract(salt = "jetstream v1 handshake", X25519(e_C, e_S))
@@ -47,6 +47,15 @@
 //! holder of `e_C`, the initiator only after authenticating the responder). The traffic secrets
 //! depend on the whole transcript. The initiator sends with `PacketKey::new(level, c_ap)` and
 //! receives with `s_ap`; the responder the other way round.
+//!
+//! # Retransmissions
+//!
+//! Both `finish` methods take `&self`, so a retransmitted message is processed again with the
+//! same outcome. ring's X25519 private key serves a single agreement, so the initiator agrees
+//! with the first ServerHello that passes the plaintext checks and then refuses any ServerHello
+//! carrying another ephemeral key ([`CryptoError::WrongHandshake`]). As with QUIC's Initial
+//! packets, an attacker who injects a forged ServerHello first can make the handshake fail (the
+//! caller then starts a new one) but cannot make it succeed.
 
 use std::fmt;
 use std::str::FromStr;
@@ -325,6 +334,12 @@ enum DhState {
 
 /// The initiator's side of a handshake, between its ClientHello and the ServerHello.
 pub struct Initiator {
+    /// Boxed: key schedules are large, and the state is moved around by its owner.
+    state: Box<InitiatorState>,
+}
+
+/// What an [`Initiator`] remembers.
+struct InitiatorState {
     identity: Identity,
     offered: CipherLevel,
     client_hello: [u8; CLIENT_HELLO_LEN],
@@ -334,8 +349,8 @@ pub struct Initiator {
 impl fmt::Debug for Initiator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Initiator")
-            .field("identity", &self.identity.public_key())
-            .field("offered", &self.offered)
+            .field("identity", &self.state.identity.public_key())
+            .field("offered", &self.state.offered)
             .finish_non_exhaustive()
     }
 }
@@ -352,10 +367,12 @@ impl Initiator {
         client_hello[..3].copy_from_slice(&[CLIENT_HELLO, VERSION, offered as u8]);
         client_hello[3..HELLO_HEAD_LEN].copy_from_slice(&public);
         let initiator = Initiator {
-            identity: identity.clone(),
-            offered,
-            client_hello,
-            dh: Mutex::new(DhState::Pending(private)),
+            state: Box::new(InitiatorState {
+                identity: identity.clone(),
+                offered,
+                client_hello,
+                dh: Mutex::new(DhState::Pending(private)),
+            }),
         };
         Ok((initiator, client_hello.to_vec()))
     }
@@ -382,13 +399,13 @@ impl Initiator {
             return Err(CryptoError::Malformed("ServerHello length"));
         }
         let hello = parse_hello_head(server_hello, SERVER_HELLO, "not a ServerHello")?;
-        if hello.level < self.offered {
+        if hello.level < self.state.offered {
             return Err(CryptoError::Unsupported);
         }
         let hs = self.handshake_secret(&hello.ephemeral)?;
 
         let head = &server_hello[..HELLO_HEAD_LEN];
-        let th1 = transcript(&[&self.client_hello, head]).finish();
+        let th1 = transcript(&[&self.state.client_hello, head]).finish();
         let server_keys = HandshakeKeys::new(&hs, b"s hs", th1.as_ref());
         let proof = server_keys.open(server_hello, HELLO_HEAD_LEN)?;
         let proof = proof
@@ -401,9 +418,9 @@ impl Initiator {
         }
         self.record_auth(auth)?;
 
-        let mut th = transcript(&[&self.client_hello, server_hello]);
+        let mut th = transcript(&[&self.state.client_hello, server_hello]);
         let client_keys = HandshakeKeys::new(&hs, b"c hs", th1.as_ref());
-        let proof = self.identity.prove(
+        let proof = self.state.identity.prove(
             &client_keys,
             INITIATOR_CONTEXT,
             th.clone().finish().as_ref(),
@@ -416,7 +433,7 @@ impl Initiator {
 
     /// `hs` for the server ephemeral key `server_ephemeral`, agreeing on first use.
     fn handshake_secret(&self, server_ephemeral: &[u8; KEY_LEN]) -> Result<hkdf::Prk, CryptoError> {
-        let mut dh = self.dh.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut dh = self.state.dh.lock().unwrap_or_else(PoisonError::into_inner);
         match std::mem::replace(&mut *dh, DhState::Failed) {
             DhState::Pending(private) => {
                 let hs = agree(private, server_ephemeral)?;
@@ -446,7 +463,7 @@ impl Initiator {
     /// the ClientFinish key and nonce are fixed by the ServerHello, so sealing another
     /// plaintext under them would reuse a nonce.
     fn record_auth(&self, auth: &[u8]) -> Result<(), CryptoError> {
-        let mut dh = self.dh.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut dh = self.state.dh.lock().unwrap_or_else(PoisonError::into_inner);
         match &mut *dh {
             DhState::Agreed {
                 auth: Some(sealed), ..
@@ -466,6 +483,12 @@ impl Initiator {
 /// a second `accept` picks a new ephemeral key, which the initiator refuses once it has
 /// processed the first ServerHello.
 pub struct Responder {
+    /// Boxed: key schedules are large, and the state is moved around by its owner.
+    state: Box<ResponderState>,
+}
+
+/// What a [`Responder`] remembers.
+struct ResponderState {
     level: CipherLevel,
     hs: hkdf::Prk,
     /// Transcript of ClientHello ‖ ServerHello.
@@ -476,7 +499,7 @@ pub struct Responder {
 impl fmt::Debug for Responder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Responder")
-            .field("level", &self.level)
+            .field("level", &self.state.level)
             .finish_non_exhaustive()
     }
 }
@@ -510,10 +533,12 @@ impl Responder {
         let server_hello = server_keys.seal(&head, &[&proof]);
 
         let responder = Responder {
-            level,
-            client_keys: HandshakeKeys::new(&hs, b"c hs", th1.as_ref()),
-            hs,
-            transcript: transcript(&[client_hello, &server_hello]),
+            state: Box::new(ResponderState {
+                level,
+                client_keys: HandshakeKeys::new(&hs, b"c hs", th1.as_ref()),
+                hs,
+                transcript: transcript(&[client_hello, &server_hello]),
+            }),
         };
         Ok((responder, server_hello))
     }
@@ -532,18 +557,31 @@ impl Responder {
             [CLIENT_FINISH, _] => return Err(CryptoError::Unsupported),
             _ => return Err(CryptoError::Malformed("not a ClientFinish")),
         }
-        let mut plaintext = self.client_keys.open(client_finish, FINISH_HEAD_LEN)?;
+        let mut plaintext = self
+            .state
+            .client_keys
+            .open(client_finish, FINISH_HEAD_LEN)?;
         let auth = plaintext.split_off(PROOF_LEN);
         let proof = plaintext
             .as_slice()
             .try_into()
             .map_err(|_| CryptoError::Malformed("ClientFinish proof length"))?;
-        let th2 = self.transcript.clone().finish();
-        let client = verify_proof(proof, &self.client_keys, INITIATOR_CONTEXT, th2.as_ref())?;
+        let th2 = self.state.transcript.clone().finish();
+        let client = verify_proof(
+            proof,
+            &self.state.client_keys,
+            INITIATOR_CONTEXT,
+            th2.as_ref(),
+        )?;
 
-        let mut th = self.transcript.clone();
+        let mut th = self.state.transcript.clone();
         th.update(client_finish);
-        let keys = SessionKeys::derive(self.level, &self.hs, th.finish().as_ref(), false);
+        let keys = SessionKeys::derive(
+            self.state.level,
+            &self.state.hs,
+            th.finish().as_ref(),
+            false,
+        );
         Ok((keys, client, auth))
     }
 }

@@ -1,7 +1,7 @@
 //! Session keys and packet protection: the handshake that agrees on them, the AEAD that seals
 //! every datagram with them and the replay window that refuses a packet number seen twice.
 //!
-//! Every key in this module is derived with [`expand_label`], an HKDF-SHA256 expand whose info
+//! Every key in this module is derived with `expand_label`, an HKDF-SHA256 expand whose info
 //! is laid out like the TLS 1.3 `HkdfLabel`, so that no two uses of a secret share a label.
 
 pub mod aead;

@@ -1,6 +1,6 @@
 //! Replay window over received packet numbers.
 //!
-//! A sliding bitmap remembers which of the last [`WINDOW`] packet numbers up to the highest one
+//! A sliding bitmap remembers which of the last 4,096 packet numbers up to the highest one
 //! received have been seen. A packet number is accepted once; anything older than the window is
 //! refused, since it can no longer be told apart from a replay.
 
