@@ -183,8 +183,8 @@ impl Identity {
     /// Public key ‖ signature over `context ‖ 0x00 ‖ th` ‖ MAC over `th ‖ public key`.
     fn prove(&self, keys: &HandshakeKeys, context: &[u8], th: &[u8]) -> [u8; PROOF_LEN] {
         let public = self.public_key();
-        let signature = self.pair.sign(&[context, &[0], th].concat());
-        let mac = hmac::sign(&keys.mac, &[th, &public.0].concat());
+        let signature = self.pair.sign(&signed_data(context, th));
+        let mac = hmac::sign(&keys.mac, &mac_data(th, &public.0));
         let mut proof = [0u8; PROOF_LEN];
         proof[..KEY_LEN].copy_from_slice(&public.0);
         proof[KEY_LEN..KEY_LEN + SIG_LEN].copy_from_slice(signature.as_ref());
@@ -203,12 +203,22 @@ fn verify_proof(
     let (public, rest) = proof.split_at(KEY_LEN);
     let (sig, mac) = rest.split_at(SIG_LEN);
     signature::UnparsedPublicKey::new(&signature::ED25519, public)
-        .verify(&[context, &[0], th].concat(), sig)
+        .verify(&signed_data(context, th), sig)
         .map_err(|_| CryptoError::BadSignature)?;
-    hmac::verify(&keys.mac, &[th, public].concat(), mac).map_err(|_| CryptoError::BadMac)?;
+    hmac::verify(&keys.mac, &mac_data(th, public), mac).map_err(|_| CryptoError::BadMac)?;
     let mut key = [0u8; KEY_LEN];
     key.copy_from_slice(public);
     Ok(PublicKey(key))
+}
+
+/// What an identity signs: `context ‖ 0x00 ‖ th`.
+fn signed_data(context: &[u8], th: &[u8]) -> Vec<u8> {
+    [context, &[0], th].concat()
+}
+
+/// What an identity MAC covers: `th ‖ public key`.
+fn mac_data(th: &[u8], public: &[u8]) -> Vec<u8> {
+    [th, public].concat()
 }
 
 /// The keys of a session, one per direction.
