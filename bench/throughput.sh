@@ -112,12 +112,14 @@ SUMMARY="$OUT_DIR/throughput-$STAMP.json"
 mkdir -p "$LOG_DIR" "$WORK_DIR/src" "$WORK_DIR/dst"
 : >"$RUNS_FILE"
 
-# Background processes of the current measurement (GNU time wrappers), ended on exit.
+# Processes of the current measurement (our receiver under GNU time, the iperf3 server, the
+# command being timed), ended on any exit; INT and TERM exit through the same path.
 RECV_PID=""
 IPERF_PID=""
+FG_PID=""
 cleanup() {
     local pid
-    for pid in "$RECV_PID" "$IPERF_PID"; do
+    for pid in "$FG_PID" "$RECV_PID" "$IPERF_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             pkill -TERM -P "$pid" 2>/dev/null || true
             kill "$pid" 2>/dev/null || true
@@ -125,6 +127,19 @@ cleanup() {
     done
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# foreground COMMAND...: run COMMAND and return its status, waiting in a way that a signal
+# interrupts (so cleanup ends COMMAND instead of waiting for it).
+foreground() {
+    local status=0
+    "$@" &
+    FG_PID=$!
+    wait "$FG_PID" || status=$?
+    FG_PID=""
+    return "$status"
+}
 
 # keystream N: N deterministic pseudo-random bytes at about 1 GB/s (see BENCHMARKING.md). The
 # producer dies of SIGPIPE when `head` has enough, so callers check the size they received.
@@ -225,7 +240,7 @@ timed_copy() {
     local tool=$1 run=$2 dest=$3 start end seconds
     shift 3
     start=$(now_seconds)
-    "$@" >"$LOG_DIR/$tool-$run.out" 2>"$LOG_DIR/$tool-$run.err" ||
+    foreground "$@" >"$LOG_DIR/$tool-$run.out" 2>"$LOG_DIR/$tool-$run.err" ||
         die "$tool failed (run $run): $(tail -n 3 "$LOG_DIR/$tool-$run.err")"
     end=$(now_seconds)
     seconds=$(elapsed "$start" "$end")
@@ -259,7 +274,7 @@ run_iperf3() {
     done
     grep -q 'Server listening' "$prefix.server" || die "iperf3 server not listening after $tries tries"
     local -a cmd=(iperf3 -c 127.0.0.1 -p "$IPERF_PORT" -t "$IPERF_SECONDS" -J)
-    "${cmd[@]}" >"$prefix.json" 2>"$prefix.err" || die "iperf3 client failed: $(cat "$prefix.err")"
+    foreground "${cmd[@]}" >"$prefix.json" 2>"$prefix.err" || die "iperf3 client failed: $(cat "$prefix.err")"
     wait_exit "$IPERF_PID" 10 || die "iperf3 server did not finish cleanly: $(cat "$prefix.server")"
     IPERF_PID=""
     bps=$(jq -e '.end.sum_received.bits_per_second' "$prefix.json") ||
@@ -296,7 +311,7 @@ run_ours() {
     local -a cmd=("$JETSTREAM" send "$SRC" --to "$RECV_ADDR" --cipher "$CIPHER"
         --destination-key "$RECV_KEY" --no-progress)
     start=$(now_seconds)
-    "$BENCH_GNU_TIME" -f '%M' -o "$prefix.send.rss" "${cmd[@]}" >"$prefix.send.out" 2>"$prefix.send.err" ||
+    foreground "$BENCH_GNU_TIME" -f '%M' -o "$prefix.send.rss" "${cmd[@]}" >"$prefix.send.out" 2>"$prefix.send.err" ||
         die "our sender failed (run $run): $(tail -n 3 "$prefix.send.err")"
     end=$(now_seconds)
     status=0
