@@ -306,6 +306,8 @@ start_receiver() {
 
 run_ours() {
     local run=$1 prefix="$LOG_DIR/ours-$1" dest start end seconds status line
+    # A JSON number, as the sender prints seconds and gbps.
+    local num='(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?'
     dest=$(fresh_dest ours)
     start_receiver "$dest" "$prefix"
     local -a cmd=("$JETSTREAM" send "$SRC" --to "$RECV_ADDR" --cipher "$CIPHER"
@@ -320,13 +322,14 @@ run_ours() {
     RECV_PID=""
     seconds=$(elapsed "$start" "$end")
     line=$(tail -n 1 "$prefix.send.out")
-    [[ "$line" =~ ^complete\ files=([0-9]+)\ bytes=([0-9]+)\ seconds=([0-9.eE+-]+)\ gbps=([0-9.eE+-]+)$ ]] ||
+    [[ "$line" =~ ^complete\ files=([0-9]+)\ bytes=([0-9]+)\ seconds=($num)\ gbps=($num)$ ]] ||
         die "our sender's last line is not 'complete files=N bytes=N seconds=F gbps=F': $line"
-    [[ "${BASH_REMATCH[1]}" == "$FILES" && "${BASH_REMATCH[2]}" == "$TOTAL_BYTES" ]] ||
-        die "our sender reports files=${BASH_REMATCH[1]} bytes=${BASH_REMATCH[2]}, expected files=$FILES bytes=$TOTAL_BYTES"
+    local files=${BASH_REMATCH[1]} bytes=${BASH_REMATCH[2]} reported_seconds=${BASH_REMATCH[3]} reported_gbps=${BASH_REMATCH[7]}
+    [[ "$files" == "$FILES" && "$bytes" == "$TOTAL_BYTES" ]] ||
+        die "our sender reports files=$files bytes=$bytes, expected files=$FILES bytes=$TOTAL_BYTES"
     verify_copy ours "$dest/$NAME"
     record ours "$run" "$seconds" "$(rate_gbps "$TOTAL_BYTES" "$seconds")" "$(quote "${cmd[@]}")" \
-        "$(jq -nc --argjson rs "${BASH_REMATCH[3]}" --argjson rg "${BASH_REMATCH[4]}" \
+        "$(jq -nc --argjson rs "$reported_seconds" --argjson rg "$reported_gbps" \
             --argjson send "$(tail -n 1 "$prefix.send.rss")" --argjson recv "$(tail -n 1 "$prefix.recv.rss")" \
             --arg recv_cmd "$(quote "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once)" \
             '{reported_seconds: $rs, reported_gbps: $rg, sender_max_rss_kib: $send,
