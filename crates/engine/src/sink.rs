@@ -75,7 +75,8 @@ pub struct SinkOptions {
     /// Write files (`TRANSFER_FLAG_WRITE`); when false, data is checked against the announced
     /// sizes and discarded, and no file is touched.
     pub write: bool,
-    /// Set each file's modification time to the source's (`TRANSFER_FLAG_WRITE_MTIME`).
+    /// Set each file's modification time to the source's (`TRANSFER_FLAG_WRITE_MTIME`). A
+    /// directory gets its time at its own finish; entries created in it later change it again.
     pub write_mtime: bool,
     /// `Some(resolution_us)`: skip a file whose destination's mtime is as new as the source's
     /// or newer, within `resolution_us` (`TRANSFER_FLAG_WRITE_ONLY_NEWER`).
@@ -147,8 +148,8 @@ pub struct FileSink {
     made_dirs: HashSet<Box<str>>,
     /// Files written since the last sync, still active.
     unsynced: Vec<u32>,
-    /// Final paths of files written since the last sync and finished since.
-    finished_unsynced: Vec<Box<str>>,
+    /// Files (number, final path) written since the last sync and finished since.
+    finished_unsynced: Vec<(u32, Box<str>)>,
     skipped: Vec<u32>,
 }
 
@@ -269,14 +270,14 @@ impl FileSink {
             }
         }
         self.unsynced.clear();
-        for path in &self.finished_unsynced {
+        for &(file, ref path) in &self.finished_unsynced {
             let handle = self
                 .sandbox
                 .open_file(path, Access::Read)
-                .map_err(|e| error(0, e))?;
+                .map_err(|e| error(file, e))?;
             handle
                 .sync_data()
-                .map_err(|e| error(0, format!("{path:?}: {e}")))?;
+                .map_err(|e| error(file, format!("{path:?}: {e}")))?;
         }
         self.finished_unsynced.clear();
         Ok(())
@@ -413,7 +414,7 @@ impl FileSink {
                 .map_err(|e| error(file, e))?;
         }
         if active.unsynced {
-            self.finished_unsynced.push(active.target);
+            self.finished_unsynced.push((file, active.target));
         }
         Ok(())
     }

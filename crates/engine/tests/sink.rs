@@ -1,0 +1,598 @@
+//! The file writer: overwrite modes, finishing, out-of-order data, WRITE off, hostile paths and
+//! bounded descriptors.
+
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use jetstream_engine::sandbox::Sandbox;
+use jetstream_engine::sink::{FileSink, OverwriteMode, SinkOptions, OPEN_FILES};
+use jetstream_wire::files::{DataSink, EntryKind, FileMeta};
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, RngCore, SeedableRng};
+use ring::digest::{digest, SHA256};
+
+/// The descriptor test counts this process's descriptors: it runs alone, the others together.
+static FDS: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    FDS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+const PIECE: usize = 1400;
+
+/// A temp dir holding `root` (the sandbox) and `outside` (must stay untouched).
+struct Fixture {
+    tmp: tempfile::TempDir,
+    sandbox: Arc<Sandbox>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp.path().join("root")).unwrap();
+        fs::create_dir(tmp.path().join("outside")).unwrap();
+        let sandbox = Arc::new(Sandbox::open(&tmp.path().join("root")).unwrap());
+        Fixture { tmp, sandbox }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.tmp.path().join("root")
+    }
+
+    fn outside(&self) -> PathBuf {
+        self.tmp.path().join("outside")
+    }
+
+    fn sink(&self, overwrite: OverwriteMode) -> FileSink {
+        self.sink_with(SinkOptions {
+            overwrite,
+            ..options()
+        })
+    }
+
+    fn sink_with(&self, opts: SinkOptions) -> FileSink {
+        FileSink::new(self.sandbox.clone(), opts).unwrap()
+    }
+}
+
+fn options() -> SinkOptions {
+    SinkOptions {
+        dest_dir: String::new(),
+        overwrite: OverwriteMode::Always,
+        write: true,
+        write_mtime: false,
+        only_newer: None,
+    }
+}
+
+fn file_meta(path: &str, size: usize) -> FileMeta {
+    FileMeta {
+        path: path.into(),
+        kind: EntryKind::File,
+        size: size as u64,
+        mtime_us: 1_234_567_890_123_456,
+        executable: false,
+    }
+}
+
+fn dir_meta(path: &str) -> FileMeta {
+    FileMeta {
+        kind: EntryKind::Directory,
+        ..file_meta(path, 0)
+    }
+}
+
+fn write_all(sink: &mut FileSink, file: u32, data: &[u8]) {
+    for (i, piece) in data.chunks(PIECE).enumerate() {
+        sink.write_at(file, (i * PIECE) as u64, piece).unwrap();
+    }
+}
+
+/// Announces, writes and finishes one file.
+fn send(sink: &mut FileSink, file: u32, path: &str, data: &[u8]) {
+    sink.open(file, &file_meta(path, data.len())).unwrap();
+    write_all(sink, file, data);
+    sink.finish(file).unwrap();
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn overwrite_modes_that_write_in_place() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let root = fx.root();
+    let new = b"fresh data".to_vec();
+
+    // InPlaceNever: an existing target refuses the file; a new one is written directly.
+    fs::write(root.join("old"), b"old content").unwrap();
+    let mut sink = fx.sink(OverwriteMode::InPlaceNever);
+    let err = sink.open(0, &file_meta("old", new.len())).unwrap_err();
+    assert!(err.message.contains("exists"), "{err}");
+    sink.open(1, &file_meta("new", new.len())).unwrap();
+    write_all(&mut sink, 1, &new);
+    sink.flush().unwrap();
+    assert_eq!(names(&root), ["new", "old"], "no part file in place");
+    sink.finish(1).unwrap();
+    assert_eq!(fs::read(root.join("new")).unwrap(), new);
+    assert_eq!(fs::read(root.join("old")).unwrap(), b"old content");
+
+    // InPlaceAlways: a longer target is written directly and cut to the new size.
+    fs::write(root.join("long"), b"a much longer old content").unwrap();
+    let mut sink = fx.sink(OverwriteMode::InPlaceAlways);
+    sink.open(0, &file_meta("long", new.len())).unwrap();
+    write_all(&mut sink, 0, &new);
+    sink.flush().unwrap();
+    assert_eq!(
+        fs::read(root.join("long")).unwrap(),
+        new,
+        "written before finish"
+    );
+    assert!(!root.join("long.jetpart").exists());
+    sink.finish(0).unwrap();
+    assert_eq!(fs::read(root.join("long")).unwrap(), new);
+
+    // InPlaceSameSize: same size in place; another size through a part file.
+    fs::write(root.join("same"), b"0123456789").unwrap();
+    fs::write(root.join("other"), b"0123").unwrap();
+    let mut sink = fx.sink(OverwriteMode::InPlaceSameSize);
+    sink.open(0, &file_meta("same", new.len())).unwrap();
+    sink.open(1, &file_meta("other", new.len())).unwrap();
+    write_all(&mut sink, 0, &new);
+    write_all(&mut sink, 1, &new);
+    sink.flush().unwrap();
+    assert_eq!(fs::read(root.join("same")).unwrap(), new);
+    assert!(!root.join("same.jetpart").exists());
+    assert_eq!(fs::read(root.join("other")).unwrap(), b"0123");
+    assert_eq!(fs::read(root.join("other.jetpart")).unwrap(), new);
+    sink.finish(0).unwrap();
+    sink.finish(1).unwrap();
+    assert_eq!(fs::read(root.join("other")).unwrap(), new);
+    assert!(!root.join("other.jetpart").exists());
+}
+
+#[test]
+fn overwrite_modes_with_part_files() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let root = fx.root();
+    let new = vec![7u8; 5000];
+
+    // Never: an existing target refuses the file at once.
+    fs::write(root.join("kept"), b"keep").unwrap();
+    let mut sink = fx.sink(OverwriteMode::Never);
+    let err = sink.open(0, &file_meta("kept", new.len())).unwrap_err();
+    assert!(err.message.contains("exists"), "{err}");
+    assert_eq!(fs::read(root.join("kept")).unwrap(), b"keep");
+    // ... a target that appears during the transfer refuses the finish and stays.
+    sink.open(1, &file_meta("racy", new.len())).unwrap();
+    write_all(&mut sink, 1, &new);
+    sink.flush().unwrap();
+    fs::write(root.join("racy"), b"theirs").unwrap();
+    assert!(sink.finish(1).is_err());
+    assert_eq!(fs::read(root.join("racy")).unwrap(), b"theirs");
+    assert_eq!(fs::read(root.join("racy.jetpart")).unwrap(), new);
+    // ... and a new target arrives through a part file.
+    sink.open(2, &file_meta("fresh", new.len())).unwrap();
+    write_all(&mut sink, 2, &new);
+    sink.flush().unwrap();
+    assert!(!root.join("fresh").exists());
+    assert_eq!(
+        fs::metadata(root.join("fresh.jetpart")).unwrap().len(),
+        5000
+    );
+    sink.finish(2).unwrap();
+    assert_eq!(fs::read(root.join("fresh")).unwrap(), new);
+
+    // Always: the old target stays readable until the finish replaces it.
+    fs::write(root.join("replaced"), b"old").unwrap();
+    let mut sink = fx.sink(OverwriteMode::Always);
+    sink.open(0, &file_meta("replaced", new.len())).unwrap();
+    write_all(&mut sink, 0, &new);
+    sink.flush().unwrap();
+    assert_eq!(fs::read(root.join("replaced")).unwrap(), b"old");
+    sink.finish(0).unwrap();
+    assert_eq!(fs::read(root.join("replaced")).unwrap(), new);
+
+    // Backup: the old target is kept as NAME.jetbak; no backup when there was nothing.
+    fs::write(root.join("backed"), b"previous").unwrap();
+    let mut sink = fx.sink(OverwriteMode::Backup);
+    send(&mut sink, 0, "backed", &new);
+    send(&mut sink, 1, "unbacked", &new);
+    assert_eq!(fs::read(root.join("backed")).unwrap(), new);
+    assert_eq!(fs::read(root.join("backed.jetbak")).unwrap(), b"previous");
+    assert_eq!(fs::read(root.join("unbacked")).unwrap(), new);
+    assert_eq!(
+        names(&root),
+        [
+            "backed",
+            "backed.jetbak",
+            "fresh",
+            "kept",
+            "racy",
+            "racy.jetpart",
+            "replaced",
+            "unbacked"
+        ]
+    );
+}
+
+#[test]
+fn exec_bit_and_mtime() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let root = fx.root();
+    let mut sink = fx.sink_with(SinkOptions {
+        write_mtime: true,
+        ..options()
+    });
+    let exec = FileMeta {
+        executable: true,
+        ..file_meta("d/run.sh", 3)
+    };
+    sink.open(0, &dir_meta("d")).unwrap();
+    sink.open(1, &exec).unwrap();
+    sink.open(2, &file_meta("d/data", 3)).unwrap();
+    sink.write_at(1, 0, b"#!/").unwrap();
+    sink.write_at(2, 0, b"abc").unwrap();
+    sink.finish(1).unwrap();
+    sink.finish(2).unwrap();
+    sink.finish(0).unwrap();
+    for (name, mode) in [("d/run.sh", 0o755), ("d/data", 0o644)] {
+        let meta = fs::metadata(root.join(name)).unwrap();
+        assert_eq!(meta.mode() & 0o777, mode, "{name}");
+        assert_eq!(
+            (meta.mtime(), meta.mtime_nsec()),
+            (1_234_567_890, 123_456_000),
+            "{name}"
+        );
+    }
+    assert_eq!(fs::metadata(root.join("d")).unwrap().mtime(), 1_234_567_890);
+
+    // Without WRITE_MTIME the file keeps the time it was written.
+    let mut sink = fx.sink(OverwriteMode::Always);
+    send(&mut sink, 0, "now", b"x");
+    assert!(fs::metadata(root.join("now")).unwrap().mtime() > 1_700_000_000);
+}
+
+#[test]
+fn empty_files_and_empty_directories() {
+    let _guard = shared();
+    for mode in [OverwriteMode::InPlaceAlways, OverwriteMode::Always] {
+        let fx = Fixture::new();
+        let root = fx.root();
+        let mut sink = fx.sink_with(SinkOptions {
+            dest_dir: "in/here/".into(),
+            ..fx_opts(mode)
+        });
+        sink.open(0, &dir_meta("a/b/empty")).unwrap();
+        sink.open(1, &file_meta("a/zero", 0)).unwrap();
+        sink.open(2, &file_meta("top", 0)).unwrap();
+        for file in 0..3 {
+            sink.finish(file).unwrap();
+        }
+        assert!(root.join("in/here/a/b/empty").is_dir());
+        assert_eq!(names(&root.join("in/here/a/b/empty")), Vec::<String>::new());
+        assert_eq!(fs::metadata(root.join("in/here/a/zero")).unwrap().len(), 0);
+        assert_eq!(names(&root.join("in/here")), ["a", "top"], "{mode:?}");
+        assert_eq!(sink.open_files(), 0);
+    }
+}
+
+fn fx_opts(overwrite: OverwriteMode) -> SinkOptions {
+    SinkOptions {
+        overwrite,
+        ..options()
+    }
+}
+
+#[test]
+fn a_large_file_in_shuffled_pieces_with_duplicates() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut rng = StdRng::seed_from_u64(42);
+    let big = 100_000_000;
+    let mut data = vec![0u8; big];
+    rng.fill_bytes(&mut data);
+    let small: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+
+    // Pieces in runs of up to 32 contiguous packets, runs shuffled, 5% duplicates, and the
+    // pieces of a second file interleaved.
+    let mut runs: Vec<Vec<(u32, usize)>> = Vec::new();
+    for (file, len) in [(0u32, big), (1, small.len())] {
+        let offsets: Vec<usize> = (0..len).step_by(PIECE).collect();
+        for run in offsets.chunks(32) {
+            runs.push(run.iter().map(|&o| (file, o)).collect());
+        }
+    }
+    runs.shuffle(&mut rng);
+    let mut order: Vec<(u32, usize)> = runs.into_iter().flatten().collect();
+    for _ in 0..order.len() / 20 {
+        let dup = order[rng.random_range(0..order.len())];
+        let at = rng.random_range(0..order.len());
+        order.insert(at, dup);
+    }
+
+    let mut sink = fx.sink(OverwriteMode::Always);
+    sink.open(0, &file_meta("big", big)).unwrap();
+    sink.open(1, &file_meta("small", small.len())).unwrap();
+    for (file, offset) in order {
+        let src = if file == 0 { &data } else { &small };
+        let end = (offset + PIECE).min(src.len());
+        sink.write_at(file, offset as u64, &src[offset..end])
+            .unwrap();
+    }
+    sink.finish(0).unwrap();
+    sink.finish(1).unwrap();
+    let written = fs::read(fx.root().join("big")).unwrap();
+    assert_eq!(written.len(), big);
+    assert_eq!(
+        digest(&SHA256, &written).as_ref(),
+        digest(&SHA256, &data).as_ref()
+    );
+    assert_eq!(fs::read(fx.root().join("small")).unwrap(), small);
+}
+
+#[test]
+fn write_off_touches_nothing() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut sink = fx.sink_with(SinkOptions {
+        dest_dir: "dest/dir".into(),
+        write: false,
+        write_mtime: true,
+        ..options()
+    });
+    sink.open(0, &dir_meta("d")).unwrap();
+    sink.open(1, &file_meta("d/f", 3000)).unwrap();
+    write_all(&mut sink, 1, &[9u8; 3000]);
+    assert!(
+        sink.write_at(1, 2999, b"xy").is_err(),
+        "bounds still checked"
+    );
+    assert!(
+        sink.open(2, &file_meta("../evil", 1)).is_err(),
+        "paths still checked"
+    );
+    sink.flush().unwrap();
+    sink.sync().unwrap();
+    sink.finish(1).unwrap();
+    sink.finish(0).unwrap();
+    drop(sink);
+    assert_eq!(names(&fx.root()), Vec::<String>::new());
+}
+
+#[test]
+fn hostile_paths_are_refused_and_nothing_appears_outside() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let root = fx.root();
+    let outside = fx.outside();
+    fs::write(outside.join("target"), b"precious").unwrap();
+    symlink(&outside, root.join("out_dir")).unwrap();
+    symlink(outside.join("target"), root.join("out_file")).unwrap();
+
+    let err = FileSink::new(
+        fx.sandbox.clone(),
+        SinkOptions {
+            dest_dir: "../x".into(),
+            ..options()
+        },
+    );
+    assert!(err.is_err());
+    let err = FileSink::new(
+        fx.sandbox.clone(),
+        SinkOptions {
+            dest_dir: "out_dir".into(),
+            ..options()
+        },
+    );
+    assert!(err.is_err());
+
+    for mode in [OverwriteMode::InPlaceAlways, OverwriteMode::Always] {
+        let mut sink = fx.sink(mode);
+        for (i, path) in [
+            "../escape",
+            "/tmp/abs",
+            "a/../../escape",
+            "a\\b",
+            "nul\0",
+            "./dot",
+            "a//b",
+            "out_dir/new",
+            "out_dir/target",
+            "out_dir/sub/new",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert!(sink.open(i as u32, &file_meta(path, 4)).is_err(), "{path}");
+        }
+        assert!(sink.open(20, &dir_meta("out_dir/newdir")).is_err());
+        assert!(sink.open(21, &file_meta("", 4)).is_err());
+        // A link as the file itself: never written through. In place it is refused; through a
+        // part file the rename replaces the link, not what it points to.
+        match mode {
+            OverwriteMode::InPlaceAlways => {
+                assert!(sink.open(30, &file_meta("out_file", 4)).is_err());
+            }
+            _ => {
+                send(&mut sink, 30, "out_file", b"mine");
+                assert!(!fs::symlink_metadata(root.join("out_file"))
+                    .unwrap()
+                    .is_symlink());
+            }
+        }
+    }
+    assert_eq!(names(&outside), ["target"]);
+    assert_eq!(fs::read(outside.join("target")).unwrap(), b"precious");
+    assert_eq!(names(fx.tmp.path()), ["outside", "root"]);
+    assert_eq!(names(&root), ["out_dir", "out_file"]);
+}
+
+#[test]
+fn only_newer_skips_and_reports() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let root = fx.root();
+    let src_us: i64 = 1_600_000_000_000_000;
+    for (name, dest_us) in [
+        ("newer", src_us + 5),
+        ("equal", src_us),
+        ("close", src_us - 500),
+        ("older", src_us - 5000),
+    ] {
+        fs::write(root.join(name), b"dest").unwrap();
+        let t = filetime::FileTime::from_unix_time(
+            dest_us.div_euclid(1_000_000),
+            (dest_us.rem_euclid(1_000_000) * 1000) as u32,
+        );
+        filetime::set_file_mtime(root.join(name), t).unwrap();
+    }
+    let mut sink = fx.sink_with(SinkOptions {
+        only_newer: Some(1000),
+        ..options()
+    });
+    for (i, name) in ["newer", "equal", "close", "older", "absent"]
+        .into_iter()
+        .enumerate()
+    {
+        let meta = FileMeta {
+            mtime_us: src_us,
+            ..file_meta(name, 6)
+        };
+        sink.open(i as u32, &meta).unwrap();
+        sink.write_at(i as u32, 0, b"source").unwrap();
+        sink.finish(i as u32).unwrap();
+    }
+    assert_eq!(sink.skipped(), [0, 1, 2]);
+    for name in ["newer", "equal", "close"] {
+        assert_eq!(fs::read(root.join(name)).unwrap(), b"dest", "{name}");
+    }
+    for name in ["older", "absent"] {
+        assert_eq!(fs::read(root.join(name)).unwrap(), b"source", "{name}");
+    }
+}
+
+#[test]
+fn protocol_misuse_is_an_error() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut sink = fx.sink(OverwriteMode::Always);
+    sink.open(0, &file_meta("f", 10)).unwrap();
+    sink.open(1, &dir_meta("d")).unwrap();
+    assert!(
+        sink.open(0, &file_meta("g", 10)).is_err(),
+        "announced twice"
+    );
+    assert!(sink.write_at(0, 8, b"abc").is_err(), "beyond the size");
+    assert!(sink.write_at(0, u64::MAX, b"a").is_err(), "offset overflow");
+    assert!(sink.write_at(1, 0, b"a").is_err(), "data for a directory");
+    assert!(sink.write_at(5, 0, b"a").is_err(), "never announced");
+    assert!(sink.finish(5).is_err());
+    sink.write_at(0, 0, b"0123456789").unwrap();
+    sink.finish(0).unwrap();
+    sink.write_at(0, 0, b"late").unwrap();
+    assert_eq!(fs::read(fx.root().join("f")).unwrap(), b"0123456789");
+}
+
+#[test]
+fn flush_and_sync_put_buffered_data_on_disk() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut sink = fx.sink(OverwriteMode::InPlaceAlways);
+    sink.open(0, &file_meta("a", 6)).unwrap();
+    sink.open(1, &file_meta("b", 6)).unwrap();
+    sink.write_at(0, 0, b"abc").unwrap();
+    assert_eq!(
+        fs::read(fx.root().join("a")).unwrap_or_default(),
+        Vec::<u8>::new()
+    );
+    sink.sync().unwrap();
+    assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abc\0\0\0");
+    sink.write_at(1, 0, b"xyz123").unwrap();
+    sink.finish(1).unwrap();
+    sink.write_at(0, 3, b"def").unwrap();
+    sink.sync().unwrap();
+    assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abcdef");
+    sink.finish(0).unwrap();
+    sink.sync().unwrap();
+}
+
+fn open_descriptors() -> usize {
+    fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn descriptors_stay_bounded_with_ten_thousand_announced_files() {
+    let _guard = FDS.write().unwrap_or_else(|e| e.into_inner());
+    let fx = Fixture::new();
+    let before = open_descriptors();
+    let mut sink = fx.sink(OverwriteMode::Always);
+    let count = 10_000u32;
+    for file in 0..count {
+        sink.open(file, &file_meta(&format!("d{}/f{file}", file % 50), 8))
+            .unwrap();
+    }
+    assert!(open_descriptors() <= before + 2, "announcing opens nothing");
+    // Data for many more files than the writer keeps open, two passes, then the finishes.
+    let written = 0..(4 * OPEN_FILES as u32);
+    for file in written.clone() {
+        sink.write_at(file, 0, &file.to_le_bytes()).unwrap();
+    }
+    for file in written.clone() {
+        sink.write_at(file, 4, &[0xAA; 4]).unwrap();
+    }
+    assert_eq!(sink.open_files(), OPEN_FILES);
+    assert!(open_descriptors() <= before + OPEN_FILES + 2);
+    for file in written.clone() {
+        sink.finish(file).unwrap();
+    }
+    assert_eq!(sink.open_files(), 0);
+    assert!(open_descriptors() <= before + 2);
+    let last = written.end - 1;
+    let check = fs::read(fx.root().join(format!("d{}/f{last}", last % 50))).unwrap();
+    assert_eq!(check, [&last.to_le_bytes()[..], &[0xAA; 4]].concat());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn any_order_of_overlapping_pieces_rebuilds_the_file(
+        data in proptest::collection::vec(any::<u8>(), 1..20_000),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
+        extra in proptest::collection::vec((any::<prop::sample::Index>(), 1usize..3000), 0..20),
+        seed in any::<u64>(),
+    ) {
+        let _guard = shared();
+        let fx = Fixture::new();
+        let mut bounds: Vec<usize> = cuts.iter().map(|i| i.index(data.len())).collect();
+        bounds.extend([0, data.len()]);
+        bounds.sort_unstable();
+        bounds.dedup();
+        let mut pieces: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+        for (start, len) in extra {
+            let start = start.index(data.len());
+            pieces.push((start, (start + len).min(data.len())));
+        }
+        pieces.shuffle(&mut StdRng::seed_from_u64(seed));
+        let mut sink = fx.sink(OverwriteMode::Backup);
+        sink.open(3, &file_meta("p", data.len())).unwrap();
+        for (start, end) in pieces {
+            sink.write_at(3, start as u64, &data[start..end]).unwrap();
+        }
+        sink.finish(3).unwrap();
+        prop_assert_eq!(fs::read(fx.root().join("p")).unwrap(), data);
+    }
+}
