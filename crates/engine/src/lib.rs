@@ -1,6 +1,12 @@
 //! The jetstream runtime: sockets, files and the drivers that run sessions over them.
 
+pub mod error;
+pub mod flags;
+pub mod identity;
+mod pace;
+pub mod receive;
 pub mod sandbox;
+pub mod send;
 pub mod sink;
 pub mod source;
 pub mod udp;

@@ -157,7 +157,8 @@ pub async fn send(
                 session.handle_datagram(at, datagram);
             }
         })
-        .await?;
+        .await
+        .map_err(|e| socket_error(e, opts.to))?;
         if session.poll_timeout().is_some_and(|t| t <= now) {
             session.handle_timeout(now);
         }
@@ -181,7 +182,7 @@ pub async fn send(
             endpoint
                 .send(opts.to, &out[..len], segment)
                 .await
-                .map_err(|e| Error::new(Code::Unavailable, format!("cannot send to {}: {e}", opts.to)))?;
+                .map_err(|e| socket_error(e, opts.to))?;
         }
         while let Some(event) = session.poll_event() {
             match event {
@@ -238,7 +239,17 @@ pub async fn send(
                 session.handle_datagram(at, datagram);
             }
         })
-        .await?;
+        .await
+        .map_err(|e| socket_error(e, opts.to))?;
+    }
+}
+
+/// A socket error while talking to `to`, worded for the user.
+fn socket_error(e: std::io::Error, to: SocketAddr) -> Error {
+    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        Error::new(Code::Unavailable, format!("no receiver at {to} (connection refused)"))
+    } else {
+        Error::new(Code::Unavailable, format!("cannot talk to {to}: {e}"))
     }
 }
 

@@ -1,0 +1,329 @@
+//! Receiving transfers: one UDP endpoint serving many [`ReceiverSession`]s demultiplexed by
+//! connection id, each writing through its own [`FileSink`] confined to the receiver's root,
+//! with the receiver's policy on sender keys and credentials.
+
+use crate::error::{Code, Error, Result};
+use crate::flags;
+use crate::pace;
+use crate::sandbox::Sandbox;
+use crate::sink::{FileSink, OverwriteMode, SinkOptions};
+use crate::udp::{max_datagram_for, UdpEndpoint};
+use jetstream_wire::codec::{ConnectionId, DatagramKind, Header};
+use jetstream_wire::crypto::aead::CipherLevel;
+use jetstream_wire::crypto::handshake::{Identity, PublicKey};
+use jetstream_wire::files::{DataSink, FileMeta, StorageError, TransferHeader};
+use jetstream_wire::session::{
+    ErrorCode, ReceiverConfig, ReceiverEvent, ReceiverSession, ReceiverStats, SessionError,
+};
+use ring::rand::SystemRandom;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most sessions served at once; further ClientHellos are ignored until one ends.
+const MAX_SESSIONS: usize = 1024;
+
+/// How the receiver listens and whom it accepts.
+#[derive(Clone, Debug)]
+pub struct ReceiveOptions {
+    /// UDP address to bind (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Nothing is ever written outside this directory.
+    pub root: PathBuf,
+    /// Lowest cipher level accepted.
+    pub min_cipher: CipherLevel,
+    /// A session whose sender is silent this long fails.
+    pub idle_timeout: Duration,
+    /// When set, only senders with one of these keys are accepted.
+    pub authorized_keys: Option<Vec<PublicKey>>,
+}
+
+/// What the receiver reports about its sessions.
+#[derive(Clone, Debug)]
+pub enum ReceiveEvent {
+    /// A sender was accepted and announced its transfer.
+    Started {
+        /// Sender's address.
+        peer: SocketAddr,
+        /// Sender's identity key.
+        key: PublicKey,
+        /// The transfer's header.
+        header: TransferHeader,
+    },
+    /// A session ended.
+    Finished {
+        /// Sender's address.
+        peer: SocketAddr,
+        /// The transfer's header, if it arrived.
+        header: Option<TransferHeader>,
+        /// Counters, or why it failed.
+        result: std::result::Result<ReceiverStats, Error>,
+    },
+}
+
+struct Active {
+    session: ReceiverSession,
+    storage: Storage,
+    peer: SocketAddr,
+    outcome: Option<std::result::Result<(), SessionError>>,
+}
+
+/// A receiver bound to its UDP port.
+pub struct Receiver {
+    endpoint: UdpEndpoint,
+    identity: Identity,
+    sandbox: Arc<Sandbox>,
+    opts: ReceiveOptions,
+    sessions: HashMap<ConnectionId, Active>,
+}
+
+impl Receiver {
+    /// Binds the receiver's port and opens its root.
+    pub fn bind(identity: Identity, opts: ReceiveOptions) -> Result<Receiver> {
+        let sandbox = Sandbox::open(&opts.root).map_err(|e| {
+            Error::new(
+                Code::InvalidArgument,
+                format!("receiver root {}: {e}", opts.root.display()),
+            )
+        })?;
+        let endpoint = UdpEndpoint::bind(opts.listen).map_err(|e| {
+            Error::new(Code::Unavailable, format!("cannot listen on {}: {e}", opts.listen))
+        })?;
+        Ok(Receiver {
+            endpoint,
+            identity,
+            sandbox: Arc::new(sandbox),
+            opts,
+            sessions: HashMap::new(),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.endpoint.local_addr()
+    }
+
+    /// The receiver's identity key, which senders may check.
+    pub fn public_key(&self) -> PublicKey {
+        self.identity.public_key()
+    }
+
+    /// Serves sessions, reporting each start and end to `on_event`, until it returns
+    /// `ControlFlow::Break`.
+    pub async fn run(
+        &mut self,
+        on_event: &mut dyn FnMut(ReceiveEvent) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let mut inbuf = vec![0u8; self.endpoint.recv_buffer_len()];
+        let mut out = vec![0u8; max_datagram_for(&self.opts.listen)];
+        let rng = SystemRandom::new();
+        let config = ReceiverConfig {
+            max_datagram: max_datagram_for(&self.opts.listen),
+            min_cipher: self.opts.min_cipher,
+            idle_timeout: self.opts.idle_timeout,
+            ..ReceiverConfig::default()
+        };
+        loop {
+            let now = Instant::now();
+            let deadline = self
+                .sessions
+                .values()
+                .filter_map(|a| a.session.poll_timeout())
+                .min()
+                .unwrap_or(now + Duration::from_secs(1));
+            let Receiver {
+                endpoint,
+                identity,
+                sandbox,
+                sessions,
+                ..
+            } = self;
+            let mut handle = |at: Instant, peer: SocketAddr, datagram: &mut [u8]| {
+                let Ok(header) = Header::decode(datagram) else {
+                    return;
+                };
+                if let Some(active) = sessions.get_mut(&header.cid()) {
+                    active.session.handle_datagram(at, datagram, &mut active.storage);
+                    return;
+                }
+                let is_hello = matches!(
+                    header,
+                    Header::Handshake {
+                        kind: DatagramKind::ClientHello,
+                        ..
+                    }
+                );
+                if !is_hello || sessions.len() >= MAX_SESSIONS {
+                    return;
+                }
+                match ReceiverSession::accept(at, &rng, identity, config.clone(), datagram) {
+                    Ok(session) => {
+                        sessions.insert(
+                            header.cid(),
+                            Active {
+                                session,
+                                storage: Storage::new(sandbox.clone()),
+                                peer,
+                                outcome: None,
+                            },
+                        );
+                    }
+                    Err(e) => tracing::debug!(%peer, "refused a ClientHello: {e}"),
+                }
+            };
+            pace::recv_until(endpoint, &mut inbuf, deadline, &mut handle).await?;
+            if self.service(&mut out, on_event).await?.is_break() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Timers, events and transmissions of every session; ends the finished ones.
+    async fn service(
+        &mut self,
+        out: &mut [u8],
+        on_event: &mut dyn FnMut(ReceiveEvent) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>> {
+        let now = Instant::now();
+        let mut flow = ControlFlow::Continue(());
+        for active in self.sessions.values_mut() {
+            let session = &mut active.session;
+            if session.poll_timeout().is_some_and(|t| t <= now) {
+                session.handle_timeout(now);
+            }
+            while let Some(event) = session.poll_event() {
+                match event {
+                    ReceiverEvent::Authenticate { peer, auth } => {
+                        session.authorize(authorize(&self.opts, &peer, &auth));
+                    }
+                    ReceiverEvent::TransferStarted(header) => {
+                        let key = session.peer_key().expect("keys precede the transfer");
+                        if on_event(ReceiveEvent::Started {
+                            peer: active.peer,
+                            key,
+                            header,
+                        })
+                        .is_break()
+                        {
+                            flow = ControlFlow::Break(());
+                        }
+                    }
+                    ReceiverEvent::Complete => active.outcome = Some(Ok(())),
+                    ReceiverEvent::Failed(e) => active.outcome = Some(Err(e)),
+                    ReceiverEvent::FileComplete(_) => {}
+                }
+            }
+            while let Some(n) = session.poll_transmit(now, out) {
+                if let Err(e) = self.endpoint.send(active.peer, &out[..n], n).await {
+                    tracing::debug!(peer = %active.peer, "send failed: {e}");
+                }
+            }
+        }
+        let ended: Vec<ConnectionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, a)| a.session.is_closed())
+            .map(|(cid, _)| *cid)
+            .collect();
+        for cid in ended {
+            let active = self.sessions.remove(&cid).expect("listed above");
+            let result = match active.outcome {
+                Some(Ok(())) => Ok(active.session.stats()),
+                Some(Err(e)) => Err(Error::from(e)),
+                None => Err(Error::new(Code::Internal, "session ended without a result")),
+            };
+            if on_event(ReceiveEvent::Finished {
+                peer: active.peer,
+                header: active.session.header().cloned(),
+                result,
+            })
+            .is_break()
+            {
+                flow = ControlFlow::Break(());
+            }
+        }
+        Ok(flow)
+    }
+}
+
+/// The receiver's verdict on a sender's key and credentials.
+fn authorize(
+    opts: &ReceiveOptions,
+    key: &PublicKey,
+    auth: &jetstream_wire::codec::Auth,
+) -> std::result::Result<(), SessionError> {
+    let refuse = |message: String| {
+        Err(SessionError {
+            code: ErrorCode::AuthFailed,
+            message,
+            remote: false,
+        })
+    };
+    if let Some(keys) = &opts.authorized_keys {
+        if !keys.contains(key) {
+            return refuse(format!("sender key {key} is not authorized"));
+        }
+    }
+    if !auth.user.is_empty() || !auth.password.is_empty() || !auth.token.is_empty() {
+        return refuse("this receiver has no accounts or tokens to check credentials against".into());
+    }
+    Ok(())
+}
+
+/// A session's storage: the sink is made once the transfer's header says how to write.
+struct Storage {
+    sandbox: Arc<Sandbox>,
+    sink: Option<FileSink>,
+}
+
+impl Storage {
+    fn new(sandbox: Arc<Sandbox>) -> Self {
+        Storage {
+            sandbox,
+            sink: None,
+        }
+    }
+
+    fn sink(&mut self, file: u32) -> std::result::Result<&mut FileSink, StorageError> {
+        self.sink.as_mut().ok_or_else(|| StorageError {
+            file,
+            message: "file data before the transfer header".into(),
+        })
+    }
+}
+
+impl DataSink for Storage {
+    fn begin(&mut self, header: &TransferHeader) -> std::result::Result<(), StorageError> {
+        let refuse = |message: String| StorageError { file: 0, message };
+        if header.flags & !flags::ALL != 0 {
+            return Err(refuse(format!("unknown transfer flags {:#x}", header.flags)));
+        }
+        let overwrite = OverwriteMode::from_u8(header.overwrite)
+            .ok_or_else(|| refuse(format!("unknown overwrite mode {}", header.overwrite)))?;
+        let opts = SinkOptions {
+            dest_dir: header.dest_dir.clone(),
+            overwrite,
+            write: header.flags & flags::WRITE != 0,
+            write_mtime: header.flags & flags::WRITE_MTIME != 0,
+            only_newer: (header.flags & flags::WRITE_ONLY_NEWER != 0)
+                .then_some(header.time_resolution_us as i64),
+        };
+        self.sink = Some(FileSink::new(self.sandbox.clone(), opts)?);
+        Ok(())
+    }
+
+    fn open(&mut self, file: u32, meta: &FileMeta) -> std::result::Result<(), StorageError> {
+        self.sink(file)?.open(file, meta)
+    }
+
+    fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> std::result::Result<(), StorageError> {
+        self.sink(file)?.write_at(file, offset, data)
+    }
+
+    fn finish(&mut self, file: u32) -> std::result::Result<(), StorageError> {
+        self.sink(file)?.finish(file)
+    }
+}
