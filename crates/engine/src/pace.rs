@@ -14,7 +14,7 @@ const SPIN_BELOW: Duration = Duration::from_millis(2);
 pub async fn drain(
     endpoint: &UdpEndpoint,
     buf: &mut [u8],
-    handle: &mut dyn FnMut(Instant, SocketAddr, &mut [u8]),
+    handle: &mut (dyn FnMut(Instant, SocketAddr, &mut [u8]) + Send),
 ) -> io::Result<usize> {
     let mut count = 0;
     loop {
@@ -36,7 +36,7 @@ pub async fn recv_until(
     endpoint: &UdpEndpoint,
     buf: &mut [u8],
     deadline: Instant,
-    handle: &mut dyn FnMut(Instant, SocketAddr, &mut [u8]),
+    handle: &mut (dyn FnMut(Instant, SocketAddr, &mut [u8]) + Send),
 ) -> io::Result<()> {
     if deadline.saturating_duration_since(Instant::now()) >= SPIN_BELOW {
         let batch = tokio::select! {

@@ -115,7 +115,7 @@ impl Receiver {
     /// `ControlFlow::Break`.
     pub async fn run(
         &mut self,
-        on_event: &mut dyn FnMut(ReceiveEvent) -> ControlFlow<()>,
+        on_event: &mut (dyn FnMut(ReceiveEvent) -> ControlFlow<()> + Send),
     ) -> Result<()> {
         let mut inbuf = vec![0u8; self.endpoint.recv_buffer_len()];
         let mut out = vec![0u8; max_datagram_for(&self.opts.listen)];
@@ -185,7 +185,7 @@ impl Receiver {
     async fn service(
         &mut self,
         out: &mut [u8],
-        on_event: &mut dyn FnMut(ReceiveEvent) -> ControlFlow<()>,
+        on_event: &mut (dyn FnMut(ReceiveEvent) -> ControlFlow<()> + Send),
     ) -> Result<ControlFlow<()>> {
         let now = Instant::now();
         let mut flow = ControlFlow::Continue(());

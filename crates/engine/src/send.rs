@@ -106,7 +106,7 @@ pub async fn send(
     identity: &Identity,
     opts: &SendOptions,
     entries: Vec<WalkEntry>,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<SendReport> {
     let local: SocketAddr = match opts.to {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
