@@ -20,7 +20,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "jetstream", version, about = "Fast, encrypted file transfer over UDP")]
+#[command(
+    name = "jetstream",
+    version,
+    about = "Fast, encrypted file transfer over UDP"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,7 +123,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("jetstream: cannot start: {e}");
@@ -141,7 +148,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_identity(path: Option<&Path>) -> Result<jetstream_wire::crypto::handshake::Identity, Error> {
+fn load_identity(
+    path: Option<&Path>,
+) -> Result<jetstream_wire::crypto::handshake::Identity, Error> {
     match path {
         Some(p) => identity::load_or_create(p),
         None => identity::generate(),
@@ -246,7 +255,10 @@ async fn send_files(args: SendArgs) -> Result<(), Error> {
     let report = send::send(&identity, &opts, entries, &mut |p| {
         bar.set_length(p.total_bytes);
         bar.set_position(p.stats.bytes_acked);
-        bar.set_message(format!("{}/{} files", p.stats.files_complete, p.total_files));
+        bar.set_message(format!(
+            "{}/{} files",
+            p.stats.files_complete, p.total_files
+        ));
     })
     .await;
     bar.finish_and_clear();

@@ -90,7 +90,10 @@ impl Receiver {
             )
         })?;
         let endpoint = UdpEndpoint::bind(opts.listen).map_err(|e| {
-            Error::new(Code::Unavailable, format!("cannot listen on {}: {e}", opts.listen))
+            Error::new(
+                Code::Unavailable,
+                format!("cannot listen on {}: {e}", opts.listen),
+            )
         })?;
         Ok(Receiver {
             endpoint,
@@ -146,7 +149,9 @@ impl Receiver {
                     return;
                 };
                 if let Some(active) = sessions.get_mut(&header.cid()) {
-                    active.session.handle_datagram(at, datagram, &mut active.storage);
+                    active
+                        .session
+                        .handle_datagram(at, datagram, &mut active.storage);
                     return;
                 }
                 let is_hello = matches!(
@@ -268,7 +273,9 @@ fn authorize(
         }
     }
     if !auth.user.is_empty() || !auth.password.is_empty() || !auth.token.is_empty() {
-        return refuse("this receiver has no accounts or tokens to check credentials against".into());
+        return refuse(
+            "this receiver has no accounts or tokens to check credentials against".into(),
+        );
     }
     Ok(())
 }
@@ -299,7 +306,10 @@ impl DataSink for Storage {
     fn begin(&mut self, header: &TransferHeader) -> std::result::Result<(), StorageError> {
         let refuse = |message: String| StorageError { file: 0, message };
         if header.flags & !flags::ALL != 0 {
-            return Err(refuse(format!("unknown transfer flags {:#x}", header.flags)));
+            return Err(refuse(format!(
+                "unknown transfer flags {:#x}",
+                header.flags
+            )));
         }
         let overwrite = OverwriteMode::from_u8(header.overwrite)
             .ok_or_else(|| refuse(format!("unknown overwrite mode {}", header.overwrite)))?;
@@ -319,7 +329,12 @@ impl DataSink for Storage {
         self.sink(file)?.open(file, meta)
     }
 
-    fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> std::result::Result<(), StorageError> {
+    fn write_at(
+        &mut self,
+        file: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> std::result::Result<(), StorageError> {
         self.sink(file)?.write_at(file, offset, data)
     }
 

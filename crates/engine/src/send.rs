@@ -115,7 +115,8 @@ pub async fn send(
     let endpoint = UdpEndpoint::bind(local)
         .map_err(|e| Error::new(Code::Unavailable, format!("cannot open a UDP socket: {e}")))?;
     let segment = max_datagram_for(&opts.to);
-    let (sources, metas): (Vec<_>, Vec<_>) = entries.into_iter().map(|e| (e.source, e.meta)).unzip();
+    let (sources, metas): (Vec<_>, Vec<_>) =
+        entries.into_iter().map(|e| (e.source, e.meta)).unzip();
     let mut source: Box<dyn DataSource> = if opts.flags & flags::READ != 0 {
         Box::new(FileSource::new(sources))
     } else {
@@ -141,8 +142,9 @@ pub async fn send(
         dest_dir: opts.dest_dir.clone(),
     };
     let start = Instant::now();
-    let mut session = SenderSession::new(start, &SystemRandom::new(), identity, config, header, metas)
-        .map_err(Error::from)?;
+    let mut session =
+        SenderSession::new(start, &SystemRandom::new(), identity, config, header, metas)
+            .map_err(Error::from)?;
     let (total_files, total_bytes) = (session.header().total_files, session.header().total_bytes);
     let batch = endpoint.max_gso_segments().clamp(1, MAX_BATCH);
     let mut out = vec![0u8; segment * batch];
@@ -215,7 +217,8 @@ pub async fn send(
                         receiver_key,
                     });
                 }
-                SenderEvent::Accepted | SenderEvent::FileComplete(_) | SenderEvent::Pong { .. } => {}
+                SenderEvent::Accepted | SenderEvent::FileComplete(_) | SenderEvent::Pong { .. } => {
+                }
             }
         }
         if now >= next_progress {
@@ -234,11 +237,16 @@ pub async fn send(
             .poll_timeout()
             .unwrap_or(now + PROGRESS_EVERY)
             .min(next_progress);
-        pace::recv_until(&endpoint, &mut inbuf, deadline, &mut |at, addr, datagram| {
-            if addr == opts.to {
-                session.handle_datagram(at, datagram);
-            }
-        })
+        pace::recv_until(
+            &endpoint,
+            &mut inbuf,
+            deadline,
+            &mut |at, addr, datagram| {
+                if addr == opts.to {
+                    session.handle_datagram(at, datagram);
+                }
+            },
+        )
         .await
         .map_err(|e| socket_error(e, opts.to))?;
     }
@@ -247,7 +255,10 @@ pub async fn send(
 /// A socket error while talking to `to`, worded for the user.
 fn socket_error(e: std::io::Error, to: SocketAddr) -> Error {
     if e.kind() == std::io::ErrorKind::ConnectionRefused {
-        Error::new(Code::Unavailable, format!("no receiver at {to} (connection refused)"))
+        Error::new(
+            Code::Unavailable,
+            format!("no receiver at {to} (connection refused)"),
+        )
     } else {
         Error::new(Code::Unavailable, format!("cannot talk to {to}: {e}"))
     }

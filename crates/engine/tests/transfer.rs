@@ -27,7 +27,11 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
         for entry in fs::read_dir(dir).unwrap() {
             let entry = entry.unwrap();
             let path = entry.path();
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let meta = fs::symlink_metadata(&path).unwrap();
             if meta.is_dir() {
                 out.insert(rel, "dir".into());
@@ -84,7 +88,11 @@ fn make_tree(root: &Path, seed: u64) {
     .unwrap();
     for i in 0..20 {
         let size = rng.random_range(0..200_000);
-        write_random(&root.join(format!("nested/deeper/deepest/f{i}")), size, &mut rng);
+        write_random(
+            &root.join(format!("nested/deeper/deepest/f{i}")),
+            size,
+            &mut rng,
+        );
     }
     write_random(&root.join("big.bin"), 5_000_000, &mut rng);
     let mut t = 1_600_000_000;
@@ -181,7 +189,11 @@ async fn tree_arrives_identical_at_every_cipher_level() {
             .unwrap();
         let stats = rx.task.await.unwrap().unwrap();
         assert_eq!(stats.files_complete, report.files);
-        assert_eq!(snapshot(&tree), snapshot(&dst.path().join("tree")), "{cipher:?}");
+        assert_eq!(
+            snapshot(&tree),
+            snapshot(&dst.path().join("tree")),
+            "{cipher:?}"
+        );
     }
 }
 
@@ -200,9 +212,14 @@ async fn ten_thousand_small_files() {
     }
     let dst = tempfile::tempdir().unwrap();
     let rx = start_receiver(dst.path(), CipherLevel::None);
-    let report = send_to(rx.addr, Some(rx.key), CipherLevel::Aes128Gcm, tree_entries(&tree, "many"))
-        .await
-        .unwrap();
+    let report = send_to(
+        rx.addr,
+        Some(rx.key),
+        CipherLevel::Aes128Gcm,
+        tree_entries(&tree, "many"),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.files, 10_101);
     rx.task.await.unwrap().unwrap();
     assert_eq!(snapshot(&tree), snapshot(&dst.path().join("many")));
@@ -230,7 +247,10 @@ async fn one_gibibyte_file() {
     assert_eq!(report.bytes, 1 << 30);
     rx.task.await.unwrap().unwrap();
     let mut want = BTreeMap::new();
-    want.insert("gib.bin".to_string(), snapshot(src.path())["gib.bin"].clone());
+    want.insert(
+        "gib.bin".to_string(),
+        snapshot(src.path())["gib.bin"].clone(),
+    );
     assert_eq!(snapshot(dst.path()), want);
 }
 
@@ -299,9 +319,14 @@ async fn lossy_reordering_path() {
     let dst = tempfile::tempdir().unwrap();
     let rx = start_receiver(dst.path(), CipherLevel::None);
     let via = forwarder(rx.addr, 0.05, 0.01, false).await;
-    send_to(via, Some(rx.key), CipherLevel::Aes128Gcm, tree_entries(&tree, "tree"))
-        .await
-        .unwrap();
+    send_to(
+        via,
+        Some(rx.key),
+        CipherLevel::Aes128Gcm,
+        tree_entries(&tree, "tree"),
+    )
+    .await
+    .unwrap();
     rx.task.await.unwrap().unwrap();
     assert_eq!(snapshot(&tree), snapshot(&dst.path().join("tree")));
 }
@@ -314,9 +339,14 @@ async fn hostile_datagrams_are_dropped_and_counted() {
     let dst = tempfile::tempdir().unwrap();
     let rx = start_receiver(dst.path(), CipherLevel::None);
     let via = forwarder(rx.addr, 0.0, 0.0, true).await;
-    send_to(via, Some(rx.key), CipherLevel::Aes128Gcm, tree_entries(&tree, "tree"))
-        .await
-        .unwrap();
+    send_to(
+        via,
+        Some(rx.key),
+        CipherLevel::Aes128Gcm,
+        tree_entries(&tree, "tree"),
+    )
+    .await
+    .unwrap();
     let stats = rx.task.await.unwrap().unwrap();
     assert_eq!(snapshot(&tree), snapshot(&dst.path().join("tree")));
     assert!(stats.packets_forged > 0, "{stats:?}");
@@ -346,11 +376,24 @@ async fn path_escape_is_refused_and_nothing_lands_outside() {
             .await
             .unwrap_err();
         assert_eq!(err.code, Code::Io, "{path}: {err}");
-        assert!(err.message.contains(path.trim_start_matches('/')) || err.message.contains(".."), "{err}");
+        assert!(
+            err.message.contains(path.trim_start_matches('/')) || err.message.contains(".."),
+            "{err}"
+        );
         rx.task.await.unwrap().unwrap_err();
-        let names: Vec<PathBuf> = fs::read_dir(outer.path()).unwrap().map(|e| e.unwrap().path()).collect();
-        assert_eq!(names.len(), 2, "something landed outside the root: {names:?}");
-        assert!(fs::read_dir(&root).unwrap().next().is_none(), "{path} left something in the root");
+        let names: Vec<PathBuf> = fs::read_dir(outer.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "something landed outside the root: {names:?}"
+        );
+        assert!(
+            fs::read_dir(&root).unwrap().next().is_none(),
+            "{path} left something in the root"
+        );
     }
 }
 
@@ -361,9 +404,14 @@ async fn wrong_destination_key_is_refused() {
     let other = identity::generate().unwrap().public_key();
     let src = tempfile::tempdir().unwrap();
     fs::write(src.path().join("f"), b"x").unwrap();
-    let err = send_to(rx.addr, Some(other), CipherLevel::Aes128Gcm, tree_entries(src.path(), "d"))
-        .await
-        .unwrap_err();
+    let err = send_to(
+        rx.addr,
+        Some(other),
+        CipherLevel::Aes128Gcm,
+        tree_entries(src.path(), "d"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code, Code::AuthFailed, "{err}");
     assert!(err.message.contains(&other.to_string()), "{err}");
     rx.task.abort();
@@ -379,9 +427,14 @@ async fn receiver_down_is_reported() {
     fs::write(src.path().join("f"), b"x").unwrap();
     let mut opts = SendOptions::new(addr);
     opts.idle_timeout = Duration::from_secs(2);
-    let err = send::send(&identity::generate().unwrap(), &opts, tree_entries(src.path(), "d"), &mut |_| {})
-        .await
-        .unwrap_err();
+    let err = send::send(
+        &identity::generate().unwrap(),
+        &opts,
+        tree_entries(src.path(), "d"),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code, Code::Unavailable, "{err}");
     assert!(err.message.contains(&addr.to_string()), "{err}");
 }

@@ -434,7 +434,12 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
         }
         FRAME_PING => Frame::Ping { id: r.u64("ping")? },
         FRAME_PONG => Frame::Pong { id: r.u64("pong")? },
-        kind => return Err(CodecError::UnknownKind { what: "frame", kind }),
+        kind => {
+            return Err(CodecError::UnknownKind {
+                what: "frame",
+                kind,
+            })
+        }
     })
 }
 

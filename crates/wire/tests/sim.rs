@@ -58,7 +58,11 @@ fn tree_of_small_files_survives_loss_reordering_and_encryption() {
     }
     files.push(file("tree/big", 3_000_000));
     let total_files = files.len() as u64;
-    for cipher in [CipherLevel::Authenticated, CipherLevel::Aes128Gcm, CipherLevel::Aes256Gcm] {
+    for cipher in [
+        CipherLevel::Authenticated,
+        CipherLevel::Aes128Gcm,
+        CipherLevel::Aes256Gcm,
+    ] {
         let flow = Flow {
             files: files.clone(),
             cipher,
@@ -80,7 +84,11 @@ fn tree_of_small_files_survives_loss_reordering_and_encryption() {
 fn bursty_loss_is_repaired() {
     let mut cfg = link(100 * MBIT, Duration::from_millis(50), 0.0, 11);
     cfg.burst_loss = Some((0.002, 0.2));
-    let outcome = run(cfg, vec![Flow::single(50_000_000)], Duration::from_secs(120));
+    let outcome = run(
+        cfg,
+        vec![Flow::single(50_000_000)],
+        Duration::from_secs(120),
+    );
     let f = &outcome.flows[0];
     assert!(f.result.is_ok(), "{:?}", f.result);
     assert_eq!(f.received_bytes, 50_000_000);
@@ -108,9 +116,15 @@ fn rate_never_exceeds_the_cap() {
     // One window's worth at the cap, plus the pacer's burst of 2 datagrams at this rate.
     let allowed = cap_bytes as f64 * window + 2.0 * 1500.0;
     let peak = *f.sent_per_window.iter().max().unwrap() as f64;
-    assert!(peak <= allowed, "sent {peak} bytes in a window, cap allows {allowed}");
+    assert!(
+        peak <= allowed,
+        "sent {peak} bytes in a window, cap allows {allowed}"
+    );
     let goodput = f.goodput_bps() / 8.0;
-    assert!(goodput >= 0.85 * cap_bytes as f64, "goodput {goodput} B/s far below the cap");
+    assert!(
+        goodput >= 0.85 * cap_bytes as f64,
+        "goodput {goodput} B/s far below the cap"
+    );
 }
 
 #[test]
@@ -133,15 +147,29 @@ fn two_flows_share_a_link_fairly() {
         assert_eq!(f.received_bytes, size);
     }
     // Compare the two flows while both run: from 2 s after the second starts to the first end.
-    let first_end = outcome.flows.iter().map(|f| f.complete_at.unwrap()).min().unwrap();
+    let first_end = outcome
+        .flows
+        .iter()
+        .map(|f| f.complete_at.unwrap())
+        .min()
+        .unwrap();
     let w = outcome.rate_window.as_secs_f64();
     let from = (2.5 / w) as usize;
     let to = (first_end.as_secs_f64() / w) as usize;
     assert!(to > from + 10, "flows overlapped too briefly to compare");
     let share = |f: &support::transfer::FlowOutcome| -> u64 {
-        f.delivered_per_window[from..to.min(f.delivered_per_window.len())].iter().sum()
+        f.delivered_per_window[from..to.min(f.delivered_per_window.len())]
+            .iter()
+            .sum()
     };
-    let (a, b) = (share(&outcome.flows[0]) as f64, share(&outcome.flows[1]) as f64);
+    let (a, b) = (
+        share(&outcome.flows[0]) as f64,
+        share(&outcome.flows[1]) as f64,
+    );
     let gap = (a - b).abs() / a.max(b);
-    assert!(gap <= 0.20, "flows got {a} and {b} bytes: {:.0}% apart", gap * 100.0);
+    assert!(
+        gap <= 0.20,
+        "flows got {a} and {b} bytes: {:.0}% apart",
+        gap * 100.0
+    );
 }

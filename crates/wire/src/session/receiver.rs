@@ -100,7 +100,10 @@ pub struct ReceiverStats {
 #[derive(Debug)]
 enum State {
     /// ServerHello sent, waiting for ClientFinish.
-    AwaitFinish { responder: Responder, hello: Vec<u8> },
+    AwaitFinish {
+        responder: Responder,
+        hello: Vec<u8>,
+    },
     /// Credentials handed to the application, waiting for its verdict.
     AwaitVerdict,
     /// Receiving.
@@ -349,10 +352,7 @@ impl ReceiverSession {
             self.stats.packets_malformed += 1;
             return;
         };
-        if !matches!(
-            self.state,
-            State::Established | State::Draining { .. }
-        ) {
+        if !matches!(self.state, State::Established | State::Draining { .. }) {
             return;
         }
         let (pn, payload) = match protection.open(datagram) {
@@ -418,7 +418,11 @@ impl ReceiverSession {
     }
 
     /// Returns Ok(false) when the frame depends on one not received yet.
-    fn on_frame(&mut self, frame: Frame<'_>, sink: &mut dyn DataSink) -> Result<bool, SessionError> {
+    fn on_frame(
+        &mut self,
+        frame: Frame<'_>,
+        sink: &mut dyn DataSink,
+    ) -> Result<bool, SessionError> {
         let protocol = |m: String| SessionError::local(ErrorCode::Protocol, m);
         match frame {
             Frame::Transfer(header) => match &self.header {
@@ -574,9 +578,7 @@ impl ReceiverSession {
                     code: code as u8,
                     message,
                 };
-                if frame.encode(out, &mut pos).is_none() {
-                    return None;
-                }
+                frame.encode(out, &mut pos)?;
             }
             while let Some(&id) = self.pongs.last() {
                 if (Frame::Pong { id }).encode(out, &mut pos).is_none() {
@@ -585,7 +587,12 @@ impl ReceiverSession {
                 self.pongs.pop();
             }
             if self.ack_deadline.is_some_and(|d| now >= d) && !self.received_pns.is_empty() {
-                let ranges: Vec<_> = self.received_pns.iter().rev().take(MAX_ACK_RANGES).collect();
+                let ranges: Vec<_> = self
+                    .received_pns
+                    .iter()
+                    .rev()
+                    .take(MAX_ACK_RANGES)
+                    .collect();
                 let delay = self
                     .largest_received_at
                     .map_or(0, |t| now.saturating_duration_since(t).as_micros());

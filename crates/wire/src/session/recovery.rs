@@ -164,7 +164,14 @@ impl Recovery {
     }
 
     /// Records a packet just sent. Packet numbers must be consecutive.
-    pub fn on_sent(&mut self, pn: u64, now: Instant, size: u32, state: PacketState, content: Content) {
+    pub fn on_sent(
+        &mut self,
+        pn: u64,
+        now: Instant,
+        size: u32,
+        state: PacketState,
+        content: Content,
+    ) {
         debug_assert_eq!(pn, self.base + self.sent.len() as u64);
         if self.sent.is_empty() {
             self.base = pn;
@@ -202,7 +209,8 @@ impl Recovery {
                 if let Some(p) = slot.take() {
                     self.in_flight -= u64::from(p.size);
                     if pn == largest && self.largest_acked.is_none_or(|l| largest > l) {
-                        self.rtt.update(now.saturating_duration_since(p.time), ack_delay);
+                        self.rtt
+                            .update(now.saturating_duration_since(p.time), ack_delay);
                         out.rtt_sampled = true;
                     }
                     out.acked.push((p.content, p.state, p.size));

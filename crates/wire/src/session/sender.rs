@@ -116,7 +116,10 @@ pub struct SenderStats {
 #[derive(Debug)]
 enum State {
     /// ClientHello sent, waiting for ServerHello.
-    Hello { initiator: Initiator, hello: Vec<u8> },
+    Hello {
+        initiator: Initiator,
+        hello: Vec<u8>,
+    },
     /// ClientFinish sent, waiting for ACCEPT.
     Finish { finish: Vec<u8> },
     /// Data flows.
@@ -555,8 +558,7 @@ impl SenderSession {
         }
         let lost_bytes: u64 = outcome.lost.iter().map(|(_, size)| u64::from(*size)).sum();
         if outcome.rtt_sampled {
-            if let Some(mut sample) = self.sampler.take_sample(now, self.recovery.rtt().latest())
-            {
+            if let Some(mut sample) = self.sampler.take_sample(now, self.recovery.rtt().latest()) {
                 sample.acked_bytes = acked_bytes;
                 sample.lost_bytes = lost_bytes;
                 self.controller
@@ -604,7 +606,10 @@ impl SenderSession {
             return;
         }
         let base = self.bases[file as usize];
-        if self.acked.covers(base..base + self.files[file as usize].size) {
+        if self
+            .acked
+            .covers(base..base + self.files[file as usize].size)
+        {
             self.complete.insert(f..f + 1);
             self.events.push_back(SenderEvent::FileComplete(file));
         }
@@ -640,7 +645,10 @@ impl SenderSession {
             self.probe_pending = false;
             let mut pos = start;
             for ping in self.pings.iter_mut().filter(|p| p.1.is_none()) {
-                if (Frame::Ping { id: ping.0 }).encode(&mut buf[..end], &mut pos).is_none() {
+                if (Frame::Ping { id: ping.0 })
+                    .encode(&mut buf[..end], &mut pos)
+                    .is_none()
+                {
                     break;
                 }
                 ping.1 = Some(now);
@@ -650,8 +658,7 @@ impl SenderSession {
             }
             return Some(self.seal(now, buf, pos - start, Content::Probe));
         }
-        if self.recovery.in_flight() + self.config.max_datagram as u64 > self.controller.window()
-        {
+        if self.recovery.in_flight() + self.config.max_datagram as u64 > self.controller.window() {
             self.next_send_at = None;
             return None;
         }
@@ -718,7 +725,13 @@ impl SenderSession {
         Some(len)
     }
 
-    fn seal(&mut self, now: Instant, buf: &mut [u8], payload_len: usize, content: Content) -> usize {
+    fn seal(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        payload_len: usize,
+        content: Content,
+    ) -> usize {
         let protection = self
             .protection
             .as_mut()
@@ -727,7 +740,8 @@ impl SenderSession {
         let in_flight = self.recovery.in_flight();
         let state = self.sampler.on_sent(now, len as u64, in_flight);
         self.recovery.on_sent(pn, now, len as u32, state, content);
-        self.controller.on_sent(now, len as u64, in_flight + len as u64);
+        self.controller
+            .on_sent(now, len as u64, in_flight + len as u64);
         self.pacer.on_sent(len);
         self.stats.packets_sent += 1;
         len
@@ -745,7 +759,10 @@ impl SenderSession {
         let mut pos = start;
         let mut items = Vec::new();
         while let Some(&item) = self.control.front() {
-            if self.encode_control(item, &mut buf[..end], &mut pos).is_none() {
+            if self
+                .encode_control(item, &mut buf[..end], &mut pos)
+                .is_none()
+            {
                 break;
             }
             self.control.pop_front();
@@ -753,7 +770,10 @@ impl SenderSession {
         }
         while needs_meta && (self.meta_next as usize) < self.files.len() {
             let item = ControlItem::Meta(self.meta_next);
-            if self.encode_control(item, &mut buf[..end], &mut pos).is_none() {
+            if self
+                .encode_control(item, &mut buf[..end], &mut pos)
+                .is_none()
+            {
                 break;
             }
             self.meta_next += 1;
@@ -806,8 +826,7 @@ impl SenderSession {
                 self.cursor_file += 1;
                 self.cursor_offset = 0;
             }
-            if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next
-            {
+            if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next {
                 return Ok(None);
             }
             let size = self.files[self.cursor_file as usize].size;
@@ -816,13 +835,8 @@ impl SenderSession {
             self.cursor_offset += n;
             break at;
         };
-        let payload = codec::encode_data_header(
-            buf,
-            PROTECTED_HEADER_LEN,
-            file,
-            offset,
-            len as u16,
-        );
+        let payload =
+            codec::encode_data_header(buf, PROTECTED_HEADER_LEN, file, offset, len as u16);
         source.read_at(file, offset, &mut buf[payload..payload + len as usize])?;
         self.stats.bytes_sent += len;
         if repair {

@@ -6,7 +6,9 @@ use super::link::{Link, LinkConfig};
 use jetstream_wire::codec::{Header, HANDSHAKE_HEADER_LEN};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::Identity;
-use jetstream_wire::files::{DataSink, DataSource, EntryKind, FileMeta, StorageError, TransferHeader};
+use jetstream_wire::files::{
+    DataSink, DataSource, EntryKind, FileMeta, StorageError, TransferHeader,
+};
 use jetstream_wire::ranges::RangeSet;
 use jetstream_wire::rate::RateLimits;
 use jetstream_wire::session::{
@@ -70,12 +72,18 @@ impl DataSink for CheckingSink {
     }
 
     fn open(&mut self, file: u32, meta: &FileMeta) -> Result<(), StorageError> {
-        assert!(self.metas.insert(file, meta.clone()).is_none(), "file {file} opened twice");
+        assert!(
+            self.metas.insert(file, meta.clone()).is_none(),
+            "file {file} opened twice"
+        );
         Ok(())
     }
 
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
-        assert!(self.metas.contains_key(&file), "data before the file was opened");
+        assert!(
+            self.metas.contains_key(&file),
+            "data before the file was opened"
+        );
         self.scratch.resize(data.len(), 0);
         generate(file, offset, &mut self.scratch);
         assert!(self.scratch == data, "file {file} bytes at {offset} differ");
@@ -84,7 +92,11 @@ impl DataSink for CheckingSink {
             .entry(file)
             .or_default()
             .insert(offset..offset + data.len() as u64);
-        assert_eq!(new, data.len() as u64, "file {file} bytes at {offset} written twice");
+        assert_eq!(
+            new,
+            data.len() as u64,
+            "file {file} bytes at {offset} written twice"
+        );
         self.bytes += new;
         Ok(())
     }
@@ -92,8 +104,14 @@ impl DataSink for CheckingSink {
     fn finish(&mut self, file: u32) -> Result<(), StorageError> {
         let size = self.metas[&file].size;
         let have = self.written.get(&file).map_or(0, |w| w.len());
-        assert_eq!(have, size, "file {file} finished with {have} of {size} bytes");
-        assert_eq!(self.finished.insert(u64::from(file)..u64::from(file) + 1), 1);
+        assert_eq!(
+            have, size,
+            "file {file} finished with {have} of {size} bytes"
+        );
+        assert_eq!(
+            self.finished.insert(u64::from(file)..u64::from(file) + 1),
+            1
+        );
         Ok(())
     }
 }
@@ -280,14 +298,22 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
         }
         // Arrivals.
         while let Some(mut d) = fwd.poll_deliver(now) {
-            let Ok(header) = Header::decode(&d) else { continue };
-            let Some(&i) = by_cid.get(&header.cid()) else { continue };
+            let Ok(header) = Header::decode(&d) else {
+                continue;
+            };
+            let Some(&i) = by_cid.get(&header.cid()) else {
+                continue;
+            };
             let r = &mut running[i];
             match r.receiver.as_mut() {
                 Some(rx) => {
                     let before = r.sink.bytes;
                     rx.handle_datagram(now, &mut d, &mut r.sink);
-                    add(&mut r.outcome.delivered_per_window, window_of(now), r.sink.bytes - before);
+                    add(
+                        &mut r.outcome.delivered_per_window,
+                        window_of(now),
+                        r.sink.bytes - before,
+                    );
                 }
                 None => {
                     assert!(d.len() > HANDSHAKE_HEADER_LEN);
@@ -301,7 +327,9 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
             }
         }
         while let Some(mut d) = rev.poll_deliver(now) {
-            let Ok(header) = Header::decode(&d) else { continue };
+            let Ok(header) = Header::decode(&d) else {
+                continue;
+            };
             if let Some(&i) = by_cid.get(&header.cid()) {
                 running[i].sender.handle_datagram(now, &mut d);
             }
