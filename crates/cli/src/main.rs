@@ -183,13 +183,18 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
             }
             ReceiveEvent::Finished { peer, result, .. } => {
                 match &result {
-                    Ok(stats) => println!(
-                        "received files={} bytes={} from={peer}",
-                        stats.files_complete, stats.bytes_received
-                    ),
+                    // Whoever started us may have stopped reading: that is no reason to fail.
+                    Ok(stats) => {
+                        let mut out = std::io::stdout();
+                        let _ = writeln!(
+                            out,
+                            "received files={} bytes={} from={peer}",
+                            stats.files_complete, stats.bytes_received
+                        );
+                        let _ = out.flush();
+                    }
                     Err(e) => eprintln!("transfer from {peer} failed: {}", e.message),
                 }
-                let _ = std::io::stdout().flush();
                 if once {
                     outcome = result.map(|_| ());
                     ControlFlow::Break(())
