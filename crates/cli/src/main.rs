@@ -212,16 +212,18 @@ async fn send_files(args: SendArgs) -> Result<(), Error> {
     let identity = load_identity(args.key_file.as_deref())?;
     let mut mappings = Vec::new();
     for path in &args.paths {
+        let not_found = |why: String| {
+            Error::new(
+                jetstream_engine::error::Code::NotFound,
+                format!("cannot read {}: {why}", path.display()),
+            )
+        };
         let name = path
             .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .ok_or_else(|| {
-                Error::new(
-                    jetstream_engine::error::Code::NotFound,
-                    format!("cannot read {}", path.display()),
-                )
-            })?;
+            .map_err(|e| not_found(e.to_string()))?
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| not_found("it has no name to send it under".into()))?;
         mappings.push((name, path.clone()));
     }
     let entries = walk(

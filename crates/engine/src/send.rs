@@ -114,6 +114,10 @@ pub async fn send(
     };
     let endpoint = UdpEndpoint::bind(local)
         .map_err(|e| Error::new(Code::Unavailable, format!("cannot open a UDP socket: {e}")))?;
+    endpoint
+        .connect(opts.to)
+        .await
+        .map_err(|e| socket_error(e, opts.to))?;
     let segment = max_datagram_for(&opts.to);
     let (sources, metas): (Vec<_>, Vec<_>) =
         entries.into_iter().map(|e| (e.source, e.meta)).unzip();
@@ -195,7 +199,7 @@ pub async fn send(
                     if err.code == Code::TimedOut && receiver_key.is_none() {
                         err = Error::new(
                             Code::Unavailable,
-                            format!("no receiver answering at {}: {}", opts.to, err.message),
+                            format!("no receiver answering at {}", opts.to),
                         );
                     }
                     return Err(err);
@@ -203,6 +207,7 @@ pub async fn send(
                 SenderEvent::Complete => {
                     flush(&mut session, &endpoint, opts.to, &mut out, source.as_mut()).await;
                     let stats = session.stats();
+                    tracing::info!(?stats, "transfer complete");
                     progress(&Progress {
                         stats: stats.clone(),
                         total_files,

@@ -170,6 +170,12 @@ impl UdpEndpoint {
         Ok(endpoint)
     }
 
+    /// Restricts the socket to datagrams from `peer`; the kernel then reports an unreachable
+    /// peer (an ICMP port-unreachable answer) as `ConnectionRefused` on the next receive.
+    pub async fn connect(&self, peer: SocketAddr) -> io::Result<()> {
+        self.socket.connect(peer).await
+    }
+
     /// The address the socket is bound to (with the port the kernel chose for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
