@@ -10,7 +10,8 @@
 //! Congestion is judged once per measurement period (at least one round and enough datagrams):
 //! an RTT that stays above the minimum by more than `max(5 ms, min_rtt / 4)` for the whole
 //! period means a queue is building; losses count only together with a smaller rise in the mean
-//! delay that is not this flow's own probe, or when they are far above any plausible random loss
+//! delay (over the lowest mean of recent periods, which holds what ACK delays and jitter always
+//! add) that is not this flow's own probe, or when they are far above any plausible random loss
 //! (more than 30% of the period, a full queue). On congestion the estimate drops to the best
 //! rate delivered during the period, forgetting what the filter only remembered, and the
 //! controller drains. Random loss alone never lowers the rate.
@@ -19,6 +20,7 @@
 //! not shrink (a longer path, jitter, a queue others keep full) is taken as part of the path's
 //! RTT instead, and any lower RTT sample lowers the minimum again at once.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::filter::MaxFilter;
@@ -51,8 +53,11 @@ const WINDOW_FLOOR_DATAGRAMS: u64 = 64;
 /// The queueing-delay target is the larger of this and a quarter of the min RTT.
 const QUEUE_DELAY_FLOOR: Duration = Duration::from_millis(5);
 /// Losses count as congestion when the mean delay rose by more than the larger of this and a
-/// thirty-second of the min RTT (a queue too short to reach the target, filling up).
+/// thirty-second of the min RTT (a queue too short to reach the target, filling up)...
 const RAISED_DELAY_FLOOR: Duration = Duration::from_millis(2);
+/// ...above the lowest mean delay of this many recent periods, which holds what ACK delays and
+/// jitter always add.
+const QUIET_PERIODS: usize = 16;
 /// A loss fraction above this over a period is a full queue, not random loss.
 const CONGESTION_LOSS_RATE: f64 = 0.3;
 /// A measurement period covers at least this many datagrams' worth of acked or lost bytes...
@@ -124,6 +129,8 @@ pub struct ModelController {
     reacted_at: Option<Duration>,
     /// Reactions in a row that did not shrink the queue.
     futile: u32,
+    /// The mean queueing delay of the last [`QUIET_PERIODS`] periods, oldest first.
+    recent_means: VecDeque<Duration>,
     /// Rounds (one per window of delivered data) counted so far.
     round: u64,
     /// The round ends when a packet sent after this many bytes were delivered is acknowledged.
@@ -146,6 +153,7 @@ impl ModelController {
             min_rtt: None,
             reacted_at: None,
             futile: 0,
+            recent_means: VecDeque::with_capacity(QUIET_PERIODS),
             round: 0,
             next_round_delivered: 0,
             full_bw: 0,
@@ -232,22 +240,30 @@ impl ModelController {
         let standing = period_min.saturating_sub(min_rtt);
         let mean = (period.rtt_sum / period.samples).saturating_sub(min_rtt);
 
+        if self.recent_means.len() == QUIET_PERIODS {
+            self.recent_means.pop_front();
+        }
+        self.recent_means.push_back(mean);
+        let quiet = self.recent_means.iter().min().copied().unwrap_or(mean);
+
         let target = QUEUE_DELAY_FLOOR.max(min_rtt / 4);
         let delayed = standing > target;
         let heavy_loss = period.lost as f64 / bytes as f64 > CONGESTION_LOSS_RATE;
         // Losses while a queue builds that is not this flow's own probe: a full queue too short
         // to reach the target. Random losses without a queue are not congestion.
-        let queue_loss =
-            period.lost > 0 && !period.probed && mean > RAISED_DELAY_FLOOR.max(min_rtt / 32);
+        let queue_loss = period.lost > 0
+            && !period.probed
+            && mean > quiet + RAISED_DELAY_FLOOR.max(min_rtt / 32);
         if !(delayed || heavy_loss || queue_loss) {
             self.reacted_at = None;
             self.futile = 0;
             return;
         }
         match self.mode {
-            // Startup's estimate never ran ahead of the path: keep it and drain. Losses with a
-            // short queue are left to the bandwidth plateau, as startup causes them itself.
-            Mode::Startup if delayed || heavy_loss => self.enter_drain(),
+            // Startup's estimate never ran ahead of the path: keep it and drain. Losses are left
+            // to the bandwidth plateau: startup causes them itself when the queue is short, and
+            // a sender that does not know the RTT yet may declare losses early.
+            Mode::Startup if delayed => self.enter_drain(),
             Mode::ProbeBw { .. } => {
                 if !heavy_loss {
                     let shrank = self.reacted_at.is_none_or(|last| mean + target / 8 < last);

@@ -21,6 +21,48 @@ struct Feed {
     delivered: u64,
 }
 
+/// A stretch of synthetic feedback.
+#[derive(Clone, Copy)]
+struct Phase {
+    rounds: u32,
+    rate: u64,
+    rtt: Duration,
+    /// Every other ACK comes this much later (a receiver's ACK delay).
+    ack_delay: Duration,
+    /// The fraction of datagrams lost.
+    loss: f64,
+    app_limited: bool,
+}
+
+/// `rounds` rounds at `rate` and `rtt`, nothing lost, nothing delayed.
+fn phase(rounds: u32, rate: u64, rtt: Duration) -> Phase {
+    Phase {
+        rounds,
+        rate,
+        rtt,
+        ack_delay: Duration::ZERO,
+        loss: 0.0,
+        app_limited: false,
+    }
+}
+
+impl Phase {
+    fn loss(self, loss: f64) -> Self {
+        Self { loss, ..self }
+    }
+
+    fn ack_delay(self, ack_delay: Duration) -> Self {
+        Self { ack_delay, ..self }
+    }
+
+    fn app_limited(self) -> Self {
+        Self {
+            app_limited: true,
+            ..self
+        }
+    }
+}
+
 /// What the pacing rate did during [`Feed::run`].
 struct Seen {
     lowest_pacing: u64,
@@ -34,33 +76,32 @@ impl Feed {
             now: Instant::now(),
             delivered: 0,
         };
-        feed.run(20, RATE, RTT, 0.0, false);
+        feed.run(phase(20, RATE, RTT));
         feed
     }
 
-    /// `rounds` rounds of ACKs at `rate` and `rtt`, a `loss` fraction of datagrams lost.
-    fn run(&mut self, rounds: u32, rate: u64, rtt: Duration, loss: f64, app_limited: bool) -> Seen {
-        let pipe = bytes_in(rate, rtt).max(MTU);
-        let acks = pipe / MTU * u64::from(rounds);
-        let gap = Duration::from_nanos(MTU * 1_000_000_000 / rate);
+    fn run(&mut self, p: Phase) -> Seen {
+        let pipe = bytes_in(p.rate, p.rtt).max(MTU);
+        let acks = pipe / MTU * u64::from(p.rounds);
+        let gap = Duration::from_nanos(MTU * 1_000_000_000 / p.rate);
         let mut lowest_pacing = u64::MAX;
         let mut lost_credit = 0.0;
-        for _ in 0..acks {
+        for i in 0..acks {
             self.now += gap;
             self.delivered += MTU;
-            lost_credit += loss / (1.0 - loss);
+            lost_credit += p.loss / (1.0 - p.loss);
             while lost_credit >= 1.0 {
                 lost_credit -= 1.0;
                 self.c.on_loss(self.now, MTU, pipe);
             }
             let prior = self.delivered.saturating_sub(pipe);
             let sample = RateSample {
-                delivery_rate: rate,
-                rtt,
-                interval: rtt,
+                delivery_rate: p.rate,
+                rtt: p.rtt + p.ack_delay * (i % 2) as u32,
+                interval: p.rtt,
                 delivered: self.delivered - prior,
                 prior_delivered: prior,
-                is_app_limited: app_limited,
+                is_app_limited: p.app_limited,
                 acked_bytes: MTU,
                 lost_bytes: 0,
             };
@@ -98,7 +139,7 @@ fn before_any_sample_the_initial_window_is_paced_out() {
 fn random_loss_without_delay_keeps_the_estimate() {
     let mut feed = Feed::steady();
     // 10% lost, the delivery rate down by as much, the RTT unchanged: not congestion.
-    let seen = feed.run(8, RATE * 9 / 10, RTT, 0.1, false);
+    let seen = feed.run(phase(8, RATE * 9 / 10, RTT).loss(0.1));
     assert_eq!(feed.c.bandwidth(), RATE);
     assert!(
         seen.lowest_pacing >= RATE * 3 / 4,
@@ -111,7 +152,7 @@ fn random_loss_without_delay_keeps_the_estimate() {
 fn a_queue_above_target_lowers_the_estimate_at_once() {
     let mut feed = Feed::steady();
     // 20 ms of standing queue (the target is 10 ms) while half the rate gets through.
-    let seen = feed.run(3, RATE / 2, RTT + 20 * MS, 0.0, false);
+    let seen = feed.run(phase(3, RATE / 2, RTT + 20 * MS));
     // Far sooner than the 10-round filter would forget the old rate.
     assert_eq!(feed.c.bandwidth(), RATE / 2);
     assert!(
@@ -124,7 +165,7 @@ fn a_queue_above_target_lowers_the_estimate_at_once() {
 #[test]
 fn a_queue_below_target_alone_is_not_congestion() {
     let mut feed = Feed::steady();
-    let seen = feed.run(8, RATE * 6 / 10, RTT + 4 * MS, 0.0, false);
+    let seen = feed.run(phase(8, RATE * 6 / 10, RTT + 4 * MS));
     assert_eq!(feed.c.bandwidth(), RATE);
     assert!(seen.lowest_pacing >= RATE * 3 / 4);
 }
@@ -133,14 +174,32 @@ fn a_queue_below_target_alone_is_not_congestion() {
 fn losses_with_a_smaller_rise_in_delay_are_congestion() {
     let mut feed = Feed::steady();
     // 4 ms more (under the 10 ms target, over the 2 ms floor) with 10% lost.
-    feed.run(8, RATE * 6 / 10, RTT + 4 * MS, 0.1, false);
+    feed.run(phase(8, RATE * 6 / 10, RTT + 4 * MS).loss(0.1));
     assert_eq!(feed.c.bandwidth(), RATE * 6 / 10);
+}
+
+#[test]
+fn a_steady_ack_delay_with_random_loss_is_not_congestion() {
+    // Every other ACK 8 ms late from the start: the mean delay sits 4 ms over the minimum.
+    let mut feed = Feed {
+        c: ModelController::new(MTU as usize),
+        now: Instant::now(),
+        delivered: 0,
+    };
+    feed.run(phase(30, RATE, RTT).ack_delay(8 * MS));
+    let seen = feed.run(phase(8, RATE * 9 / 10, RTT).ack_delay(8 * MS).loss(0.1));
+    assert_eq!(feed.c.bandwidth(), RATE);
+    assert!(
+        seen.lowest_pacing >= RATE * 3 / 4,
+        "it drained: {}",
+        seen.lowest_pacing
+    );
 }
 
 #[test]
 fn heavy_loss_is_congestion() {
     let mut feed = Feed::steady();
-    feed.run(3, RATE * 6 / 10, RTT, 0.4, false);
+    feed.run(phase(3, RATE * 6 / 10, RTT).loss(0.4));
     assert_eq!(feed.c.bandwidth(), RATE * 6 / 10);
 }
 
@@ -148,23 +207,23 @@ fn heavy_loss_is_congestion() {
 fn a_delay_that_draining_does_not_shrink_becomes_the_path_rtt() {
     let mut feed = Feed::steady();
     // The path gets 30 ms longer; the rate does not change.
-    feed.run(30, RATE, RTT + 30 * MS, 0.0, false);
+    feed.run(phase(30, RATE, RTT + 30 * MS));
     assert_eq!(feed.c.min_rtt(), Some(RTT + 30 * MS));
     assert_eq!(feed.c.bandwidth(), RATE);
-    let seen = feed.run(10, RATE, RTT + 30 * MS, 0.0, false);
+    let seen = feed.run(phase(10, RATE, RTT + 30 * MS));
     assert!(seen.lowest_pacing >= RATE * 3 / 4, "still reacting");
     // A shorter RTT is taken at once.
-    feed.run(1, RATE, RTT, 0.0, false);
+    feed.run(phase(1, RATE, RTT));
     assert_eq!(feed.c.min_rtt(), Some(RTT));
 }
 
 #[test]
 fn app_limited_samples_below_the_estimate_are_ignored() {
     let mut feed = Feed::steady();
-    feed.run(15, RATE / 5, RTT, 0.0, true);
+    feed.run(phase(15, RATE / 5, RTT).app_limited());
     assert_eq!(feed.c.bandwidth(), RATE);
     // The same rate without the app-limited mark is the path's: the old maximum ages out.
-    feed.run(15, RATE / 5, RTT, 0.0, false);
+    feed.run(phase(15, RATE / 5, RTT));
     assert_eq!(feed.c.bandwidth(), RATE / 5);
 }
 
