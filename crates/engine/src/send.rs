@@ -228,6 +228,7 @@ pub async fn send(
         }
         if now >= next_progress {
             next_progress = now + PROGRESS_EVERY;
+            tracing::debug!(stats = ?session.stats(), "progress");
             progress(&Progress {
                 stats: session.stats(),
                 total_files,

@@ -21,6 +21,9 @@ use ring::rand::SecureRandom;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// The longest burst of acknowledgements the window allows for.
+const ACK_AGGREGATION: Duration = Duration::from_millis(4);
+
 /// How a sender session behaves.
 #[derive(Clone, Debug)]
 pub struct SenderConfig {
@@ -306,6 +309,16 @@ impl SenderSession {
             let message = message.into();
             self.fail(SessionError::local(code, message));
         }
+    }
+
+    /// The most bytes in flight: the controller's window, but never less than what the current
+    /// rate sends in [`ACK_AGGREGATION`], since ACKs arrive in bursts (receive batching, GRO)
+    /// and a window smaller than one burst would stall the sender between them.
+    fn window(&self) -> u64 {
+        let burst = u128::from(self.rate()) * ACK_AGGREGATION.as_nanos() / 1_000_000_000;
+        self.controller
+            .window()
+            .max(u64::try_from(burst).unwrap_or(u64::MAX))
     }
 
     fn rate(&self) -> u64 {
@@ -658,7 +671,7 @@ impl SenderSession {
             }
             return Some(self.seal(now, buf, pos - start, Content::Probe));
         }
-        if self.recovery.in_flight() + self.config.max_datagram as u64 > self.controller.window() {
+        if self.recovery.in_flight() + self.config.max_datagram as u64 > self.window() {
             self.next_send_at = None;
             return None;
         }
