@@ -154,17 +154,18 @@ pub async fn send(
     let mut out = vec![0u8; segment * batch];
     let mut inbuf = vec![0u8; endpoint.recv_buffer_len()];
     let mut receiver_key = None;
+    let mut refusals = Refusals::default();
     let mut next_progress = start;
     loop {
         let now = Instant::now();
         // Take whatever has arrived, without waiting.
-        pace::drain(&endpoint, &mut inbuf, &mut |at, addr, datagram| {
+        let drained = pace::drain(&endpoint, &mut inbuf, &mut |at, addr, datagram| {
             if addr == opts.to {
                 session.handle_datagram(at, datagram);
             }
         })
-        .await
-        .map_err(|e| socket_error(e, opts.to))?;
+        .await;
+        refusals.check(drained.map(drop), receiver_key.is_some(), opts.to)?;
         if session.poll_timeout().is_some_and(|t| t <= now) {
             session.handle_timeout(now);
         }
@@ -185,10 +186,8 @@ pub async fn send(
         }
         let full_batch = count == batch;
         if len > 0 {
-            endpoint
-                .send(opts.to, &out[..len], segment)
-                .await
-                .map_err(|e| socket_error(e, opts.to))?;
+            let sent = endpoint.send(opts.to, &out[..len], segment).await;
+            refusals.check(sent, receiver_key.is_some(), opts.to)?;
         }
         while let Some(event) = session.poll_event() {
             match event {
@@ -255,6 +254,33 @@ pub async fn send(
         )
         .await
         .map_err(|e| socket_error(e, opts.to))?;
+    }
+}
+
+/// The kernel reports an ICMP "port unreachable" answer as `ConnectionRefused` on the next
+/// socket call. One can be stale or spurious; several before the receiver ever answered mean
+/// nothing listens there. Once the receiver has answered, the idle timeout decides.
+#[derive(Default)]
+struct Refusals {
+    count: u32,
+}
+
+impl Refusals {
+    const BEFORE_GIVING_UP: u32 = 2;
+
+    fn check(&mut self, result: std::io::Result<()>, heard: bool, to: SocketAddr) -> Result<()> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                self.count += 1;
+                if !heard && self.count >= Self::BEFORE_GIVING_UP {
+                    Err(socket_error(e, to))
+                } else {
+                    Ok(())
+                }
+            }
+            Err(e) => Err(socket_error(e, to)),
+        }
     }
 }
 
