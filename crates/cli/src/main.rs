@@ -89,6 +89,10 @@ struct SendArgs {
     /// Fail when the receiver is silent this many seconds.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// Largest IP packet to send (default: probe up to what the route allows; 1500 keeps
+    /// every datagram within an Ethernet frame).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1228..))]
+    mtu: Option<u16>,
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -241,6 +245,7 @@ async fn send_files(args: SendArgs) -> Result<(), Error> {
     opts.expected_key = args.destination_key;
     opts.auth = Auth::default();
     opts.idle_timeout = Duration::from_secs(args.timeout);
+    opts.mtu = args.mtu.map(usize::from);
     if let Some(kbps) = args.rate {
         opts.limits = RateLimits {
             min: RateLimits::DEFAULT_MIN.min(kbps * 125),

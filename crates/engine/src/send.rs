@@ -18,6 +18,8 @@ use ring::rand::SystemRandom;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+/// The smallest datagram the protocol works with (room for the handshake messages).
+const MIN_DATAGRAM: usize = 1200;
 /// Most datagrams handed to the kernel in one call.
 const MAX_BATCH: usize = 64;
 /// How often the progress callback runs.
@@ -50,6 +52,8 @@ pub struct SendOptions {
     pub idle_timeout: Duration,
     /// The sender's id of the transfer.
     pub transfer_id: u64,
+    /// Largest IP packet to send; `None` probes up to what the route to the receiver allows.
+    pub mtu: Option<usize>,
 }
 
 impl SendOptions {
@@ -68,6 +72,7 @@ impl SendOptions {
             time_resolution_us: 0,
             idle_timeout: Duration::from_secs(10),
             transfer_id: 1,
+            mtu: None,
         }
     }
 }
@@ -118,7 +123,15 @@ pub async fn send(
         .connect(opts.to)
         .await
         .map_err(|e| socket_error(e, opts.to))?;
-    let segment = max_datagram_for(&opts.to);
+    // Start at the size any 1,500-byte path carries; probe up to what the route allows.
+    let base = max_datagram_for(&opts.to);
+    // IP and UDP headers: what a 1,500-byte packet holds beyond the base datagram.
+    let ip_udp = 1500 - base;
+    let limit = match opts.mtu {
+        Some(mtu) => mtu.saturating_sub(ip_udp).max(MIN_DATAGRAM),
+        None => endpoint.path_max_datagram().unwrap_or(base),
+    };
+    let base = base.min(limit);
     let (sources, metas): (Vec<_>, Vec<_>) =
         entries.into_iter().map(|e| (e.source, e.meta)).unzip();
     let mut source: Box<dyn DataSource> = if opts.flags & flags::READ != 0 {
@@ -127,7 +140,8 @@ pub async fn send(
         Box::new(GeneratedSource)
     };
     let config = SenderConfig {
-        max_datagram: segment,
+        max_datagram: base,
+        max_datagram_limit: limit,
         cipher: opts.cipher,
         expected_key: opts.expected_key,
         auth: opts.auth.clone(),
@@ -150,8 +164,8 @@ pub async fn send(
         SenderSession::new(start, &SystemRandom::new(), identity, config, header, metas)
             .map_err(Error::from)?;
     let (total_files, total_bytes) = (session.header().total_files, session.header().total_bytes);
-    let batch = endpoint.max_gso_segments().clamp(1, MAX_BATCH);
-    let mut out = vec![0u8; segment * batch];
+    let gso = endpoint.max_gso_segments().clamp(1, MAX_BATCH);
+    let mut out = vec![0u8; (base * gso).max(2 * limit)];
     let mut inbuf = vec![0u8; endpoint.recv_buffer_len()];
     let mut receiver_key = None;
     let mut refusals = Refusals::default();
@@ -169,15 +183,16 @@ pub async fn send(
         if session.poll_timeout().is_some_and(|t| t <= now) {
             session.handle_timeout(now);
         }
-        let mut len = 0;
-        let mut count = 0;
-        while count < batch {
-            let slot = &mut out[len..len + segment];
-            match session.poll_transmit(now, slot, source.as_mut()) {
+        // A run of full-size datagrams for one GSO call; a shorter one ends it, and a longer
+        // one (a path MTU probe) goes in a call of its own.
+        let segment = session.max_datagram();
+        let batch = (out.len() / segment).min(gso);
+        let (mut len, mut last, mut count) = (0, 0, 0);
+        while count < batch && out.len() - len >= segment {
+            match session.poll_transmit(now, &mut out[len..], source.as_mut()) {
                 Some(n) => {
-                    len += n;
-                    count += 1;
-                    if n < segment {
+                    (last, len, count) = (len, len + n, count + 1);
+                    if n != segment {
                         break;
                     }
                 }
@@ -185,9 +200,23 @@ pub async fn send(
             }
         }
         let full_batch = count == batch;
-        if len > 0 {
-            let sent = endpoint.send(opts.to, &out[..len], segment).await;
-            refusals.check(sent, receiver_key.is_some(), opts.to)?;
+        let runs = if len - last > segment {
+            [(0, last, segment), (last, len, len - last)]
+        } else {
+            [(0, len, segment), (len, len, 0)]
+        };
+        for (from, to, size) in runs {
+            if from == to {
+                continue;
+            }
+            match endpoint.send(opts.to, &out[from..to], size).await {
+                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                    // The path shrank below the size in use: back to the safe size; what
+                    // was refused is repaired as lost.
+                    session.on_datagram_too_large();
+                }
+                sent => refusals.check(sent, receiver_key.is_some(), opts.to)?,
+            }
         }
         while let Some(event) = session.poll_event() {
             match event {

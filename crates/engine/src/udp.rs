@@ -201,6 +201,20 @@ impl UdpEndpoint {
         }
     }
 
+    /// The largest UDP payload the kernel knows the path to the connected peer carries: the
+    /// route's MTU (or a smaller one learnt from the network) less the IP and UDP headers, and
+    /// never more than one datagram can hold. `None` before [`UdpEndpoint::connect`] or where
+    /// the platform does not tell.
+    pub fn path_max_datagram(&self) -> Option<usize> {
+        let peer = self.socket.peer_addr().ok()?;
+        let mtu = sys::path_mtu(&self.socket, &peer)?;
+        let headers = match peer {
+            SocketAddr::V4(_) => 20 + 8,
+            SocketAddr::V6(_) => 40 + 8,
+        };
+        Some(mtu.checked_sub(headers)?.min(max_payload_per_call(&peer)))
+    }
+
     /// The socket buffer sizes the kernel granted (recv, send), as the kernel reports them.
     pub fn buffer_sizes(&self) -> (usize, usize) {
         self.buffer_sizes
@@ -487,6 +501,35 @@ mod sys {
         Ok(())
     }
 
+    /// The path MTU the kernel holds for a connected socket (IP_MTU / IPV6_MTU).
+    pub(super) fn path_mtu(socket: &impl AsRawFd, peer: &SocketAddr) -> Option<usize> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let (level, name) = match peer {
+                SocketAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_MTU),
+                SocketAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_MTU),
+            };
+            let mut value: libc::c_int = 0;
+            let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: `value` and `len` outlive the call and `len` is the size of `value`.
+            let rc = unsafe {
+                libc::getsockopt(
+                    socket.as_raw_fd(),
+                    level,
+                    name,
+                    &mut value as *mut libc::c_int as *mut libc::c_void,
+                    &mut len,
+                )
+            };
+            (rc == 0).then(|| usize::try_from(value).ok()).flatten()
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = (socket, peer);
+            None
+        }
+    }
+
     fn set_option(
         socket: &impl AsRawFd,
         level: libc::c_int,
@@ -528,5 +571,9 @@ mod sys {
 
     pub(super) fn disable_gro(_: &UdpSocket) -> io::Result<()> {
         Ok(())
+    }
+
+    pub(super) fn path_mtu(_: &tokio::net::UdpSocket, _: &SocketAddr) -> Option<usize> {
+        None
     }
 }

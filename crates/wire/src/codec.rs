@@ -193,6 +193,8 @@ pub enum Frame<'a> {
         /// Why.
         message: String,
     },
+    /// Zero bytes that fill a datagram to a size (path MTU probes).
+    Padding(usize),
     /// Asks for a PONG; also elicits an ACK.
     Ping {
         /// Echoed in the PONG.
@@ -205,6 +207,7 @@ pub enum Frame<'a> {
     },
 }
 
+const FRAME_PADDING: u8 = 0x00;
 const FRAME_DATA: u8 = 0x11;
 const FRAME_ACK: u8 = 0x12;
 const FRAME_TRANSFER: u8 = 0x13;
@@ -225,6 +228,7 @@ impl Frame<'_> {
             Frame::Transfer(t) => 1 + 8 + 4 + 1 + 8 + 4 + 8 + 2 + t.dest_dir.len(),
             Frame::File { meta, .. } => 1 + 4 + 1 + 1 + 8 + 8 + 2 + meta.path.len(),
             Frame::Accept | Frame::Done => 1,
+            Frame::Padding(len) => *len,
             Frame::Result { message, .. } | Frame::Close { message, .. } => {
                 1 + 1 + 2 + message.len().min(MAX_MESSAGE_LEN)
             }
@@ -281,6 +285,11 @@ impl Frame<'_> {
                 w.str16(&meta.path)?;
             }
             Frame::Accept => w.u8(FRAME_ACCEPT)?,
+            Frame::Padding(len) => {
+                let end = w.pos + len;
+                w.buf.get_mut(w.pos..end)?.fill(FRAME_PADDING);
+                w.pos = end;
+            }
             Frame::Done => w.u8(FRAME_DONE)?,
             Frame::Result { code, message } | Frame::Close { code, message } => {
                 w.u8(if matches!(self, Frame::Result { .. }) {
@@ -359,6 +368,11 @@ impl<'a> Iterator for Frames<'a> {
 fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
     let kind = r.u8("frame kind")?;
     Ok(match kind {
+        FRAME_PADDING => {
+            let run = 1 + r.buf.iter().take_while(|&&b| b == FRAME_PADDING).count();
+            r.take(run - 1, "padding")?;
+            Frame::Padding(run)
+        }
         FRAME_DATA => {
             let file = r.u32("data file")?;
             let offset = r.u64("data offset")?;
@@ -625,6 +639,7 @@ mod tests {
                 message: "no".into(),
             },
             Frame::Ping { id: 1 },
+            Frame::Padding(7),
             Frame::Pong { id: 2 },
         ]
     }

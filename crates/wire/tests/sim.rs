@@ -173,3 +173,38 @@ fn two_flows_share_a_link_fairly() {
         gap * 100.0
     );
 }
+
+#[test]
+fn larger_datagrams_where_the_path_allows_them() {
+    let cfg = link(1000 * MBIT, Duration::from_millis(10), 0.0, 21);
+    // The path carries jumbo frames: the sender finds out and uses them.
+    let jumbo = Flow {
+        datagram_limit: 20_000,
+        path_max_datagram: 8972,
+        ..Flow::single(50_000_000)
+    };
+    let outcome = run(cfg.clone(), vec![jumbo], Duration::from_secs(60));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.received_bytes, 50_000_000);
+    assert_eq!(f.longest_datagram, 20_000, "the largest size was probed");
+    assert_eq!(f.final_datagram, 8972);
+    // A path that carries only 1,500-byte frames: probes are lost, data is not.
+    let narrow = Flow {
+        datagram_limit: 20_000,
+        path_max_datagram: 1472,
+        ..Flow::single(50_000_000)
+    };
+    let outcome = run(cfg, vec![narrow], Duration::from_secs(60));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.received_bytes, 50_000_000);
+    assert_eq!(f.final_datagram, 1472);
+    // Probes dropped by the narrow path are not data: only what the link lost is repaired.
+    assert!(
+        f.retransmitted as f64 <= 1.1 * outcome.lost_bytes as f64,
+        "retransmitted {} for {} lost on the link",
+        f.retransmitted,
+        outcome.lost_bytes
+    );
+}

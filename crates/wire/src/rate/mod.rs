@@ -62,6 +62,11 @@ pub trait RateController: Send + std::fmt::Debug {
     fn window(&self) -> u64;
     /// The smallest recent RTT, once one was measured.
     fn min_rtt(&self) -> Option<Duration>;
+    /// Datagrams are now up to `size` bytes (the path MTU grew): floors counted in datagrams
+    /// follow.
+    fn set_max_datagram(&mut self, size: usize) {
+        let _ = size;
+    }
     /// A short stable name for statistics (`rateControlMethod`).
     fn name(&self) -> &'static str;
 }

@@ -390,6 +390,10 @@ impl RateController for ModelController {
         self.min_rtt
     }
 
+    fn set_max_datagram(&mut self, size: usize) {
+        self.max_datagram = size.max(1) as u64;
+    }
+
     fn name(&self) -> &'static str {
         "model"
     }

@@ -32,8 +32,8 @@ pub struct ReceiverConfig {
     pub min_cipher: CipherLevel,
     /// Fail when the sender has not been heard for this long.
     pub idle_timeout: Duration,
-    /// Acknowledge after this many packets...
-    pub ack_every: u32,
+    /// Acknowledge once this many bytes arrived...
+    pub ack_every_bytes: u64,
     /// ...or this long after the first unacknowledged one.
     pub max_ack_delay: Duration,
     /// How long to keep answering a repeated DONE after the RESULT.
@@ -46,7 +46,7 @@ impl Default for ReceiverConfig {
             max_datagram: 1472,
             min_cipher: CipherLevel::None,
             idle_timeout: Duration::from_secs(10),
-            ack_every: 32,
+            ack_every_bytes: 32 * 1472,
             max_ack_delay: DEFAULT_MAX_ACK_DELAY,
             linger: Duration::from_secs(3),
         }
@@ -133,7 +133,7 @@ pub struct ReceiverSession {
     completed: RangeSet,
     received_pns: RangeSet,
     largest_received_at: Option<Instant>,
-    unacked: u32,
+    unacked_bytes: u64,
     ack_deadline: Option<Instant>,
     hello_pending: bool,
     accept_pending: bool,
@@ -184,7 +184,7 @@ impl ReceiverSession {
             completed: RangeSet::new(),
             received_pns: RangeSet::new(),
             largest_received_at: None,
-            unacked: 0,
+            unacked_bytes: 0,
             ack_deadline: None,
             hello_pending: true,
             accept_pending: false,
@@ -409,8 +409,8 @@ impl ReceiverSession {
         if self.received_pns.max() == Some(pn) {
             self.largest_received_at = Some(now);
         }
-        self.unacked += 1;
-        if self.unacked >= self.config.ack_every {
+        self.unacked_bytes += datagram.len() as u64;
+        if self.unacked_bytes >= self.config.ack_every_bytes {
             self.ack_deadline = Some(now);
         } else if self.ack_deadline.is_none() {
             self.ack_deadline = Some(now + self.config.max_ack_delay);
@@ -479,6 +479,7 @@ impl ReceiverSession {
                 }
             }
             Frame::Done => self.on_done(),
+            Frame::Padding(_) => {}
             Frame::Ping { id } => {
                 if self.pongs.len() < MAX_PENDING_PONGS {
                     self.pongs.push(id);
@@ -601,7 +602,7 @@ impl ReceiverSession {
                     ranges,
                 };
                 if frame.encode(out, &mut pos).is_some() {
-                    self.unacked = 0;
+                    self.unacked_bytes = 0;
                     self.ack_deadline = None;
                     self.stats.acks_sent += 1;
                 }

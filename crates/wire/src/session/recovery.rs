@@ -18,6 +18,7 @@ const MIN_PTO: Duration = Duration::from_millis(10);
 #[derive(Clone, Copy, Debug)]
 pub struct RttEstimator {
     latest: Duration,
+    latest_adjusted: Duration,
     smoothed: Option<Duration>,
     var: Duration,
     min: Option<Duration>,
@@ -27,6 +28,7 @@ impl RttEstimator {
     fn new() -> Self {
         RttEstimator {
             latest: Duration::ZERO,
+            latest_adjusted: Duration::ZERO,
             smoothed: None,
             var: Duration::ZERO,
             min: None,
@@ -43,6 +45,7 @@ impl RttEstimator {
         } else {
             sample
         };
+        self.latest_adjusted = adjusted;
         match self.smoothed {
             None => {
                 self.smoothed = Some(adjusted);
@@ -66,9 +69,10 @@ impl RttEstimator {
         self.min
     }
 
-    /// Newest sample.
-    pub fn latest(&self) -> Duration {
-        self.latest
+    /// Newest sample less the time the receiver held its acknowledgement back, as long as
+    /// that leaves at least the minimum: the path's delay, for the rate controller.
+    pub fn latest_adjusted(&self) -> Duration {
+        self.latest_adjusted
     }
 
     fn loss_delay(&self) -> Duration {
@@ -94,6 +98,8 @@ pub enum Content {
     },
     /// Reliable control frames.
     Control(Box<[ControlItem]>),
+    /// A padded PING probing whether the path carries datagrams of this size.
+    MtuProbe(usize),
     /// Nothing that needs repair (PING, CLOSE).
     Probe,
 }

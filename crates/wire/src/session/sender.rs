@@ -27,8 +27,11 @@ const ACK_AGGREGATION: Duration = Duration::from_millis(4);
 /// How a sender session behaves.
 #[derive(Clone, Debug)]
 pub struct SenderConfig {
-    /// Largest datagram to send (UDP payload bytes).
+    /// Datagram size to start with (UDP payload bytes), safe on any path it is meant for.
     pub max_datagram: usize,
+    /// Largest datagram the path might carry; above `max_datagram`, the session probes for it
+    /// (packetization-layer path MTU discovery, RFC 8899) and uses it once one is acknowledged.
+    pub max_datagram_limit: usize,
     /// The lowest cipher level acceptable; the receiver may raise it.
     pub cipher: CipherLevel,
     /// The receiver's identity key, when it must be checked.
@@ -49,6 +52,7 @@ impl Default for SenderConfig {
     fn default() -> Self {
         SenderConfig {
             max_datagram: 1472,
+            max_datagram_limit: 1472,
             cipher: CipherLevel::Aes128Gcm,
             expected_key: None,
             auth: Auth::default(),
@@ -131,6 +135,47 @@ enum State {
     Closed,
 }
 
+/// Path MTU probing: the sizes still to try, largest first, and the tries of the current one.
+#[derive(Debug)]
+struct MtuSearch {
+    candidates: Vec<usize>,
+    tries: u32,
+    in_flight: bool,
+}
+
+impl MtuSearch {
+    /// A probe size is given up after this many losses.
+    const TRIES: u32 = 2;
+    /// The jumbo-frame payload, tried when the largest size fails.
+    const JUMBO: usize = 8972;
+
+    fn new(base: usize, limit: usize) -> Self {
+        let mut candidates = vec![Self::JUMBO, limit];
+        candidates.retain(|&c| c > base && c <= limit);
+        candidates.dedup();
+        MtuSearch {
+            candidates,
+            tries: 0,
+            in_flight: false,
+        }
+    }
+
+    fn next_size(&self) -> Option<usize> {
+        (!self.in_flight)
+            .then(|| self.candidates.last().copied())
+            .flatten()
+    }
+
+    fn on_lost(&mut self) {
+        self.in_flight = false;
+        self.tries += 1;
+        if self.tries >= Self::TRIES {
+            self.candidates.pop();
+            self.tries = 0;
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Done {
     NotYet,
@@ -166,6 +211,9 @@ pub struct SenderSession {
     controller: Box<dyn RateController>,
     pacer: Pacer,
     next_send_at: Option<Instant>,
+    /// Size of the datagrams sent now.
+    datagram: usize,
+    mtu: MtuSearch,
     probe_pending: bool,
     close_pending: Option<(ErrorCode, String)>,
     pings: VecDeque<(u64, Option<Instant>)>,
@@ -239,6 +287,8 @@ impl SenderSession {
             controller,
             pacer: Pacer::new(config.max_datagram),
             next_send_at: None,
+            datagram: config.max_datagram,
+            mtu: MtuSearch::new(config.max_datagram, config.max_datagram_limit),
             probe_pending: false,
             close_pending: None,
             pings: VecDeque::new(),
@@ -248,6 +298,21 @@ impl SenderSession {
             stats: SenderStats::default(),
             config,
         })
+    }
+
+    /// The size of the datagrams sent now: full data datagrams have exactly this length.
+    pub fn max_datagram(&self) -> usize {
+        self.datagram
+    }
+
+    /// The path refused a datagram as too large: go back to the starting size.
+    pub fn on_datagram_too_large(&mut self) {
+        if self.datagram > self.config.max_datagram {
+            self.datagram = self.config.max_datagram;
+            self.pacer = Pacer::new(self.datagram);
+            self.controller.set_max_datagram(self.datagram);
+        }
+        self.mtu.candidates.clear();
     }
 
     /// The connection id the receiver demultiplexes this session by.
@@ -527,7 +592,7 @@ impl SenderSession {
                         }
                     }
                 }
-                Frame::Ping { .. } => {}
+                Frame::Ping { .. } | Frame::Padding(_) => {}
                 other => {
                     self.protocol_error(format!("unexpected frame from receiver: {other:?}"));
                     return;
@@ -566,12 +631,24 @@ impl SenderSession {
                         }
                     }
                 }
+                Content::MtuProbe(size) => {
+                    self.mtu.in_flight = false;
+                    self.mtu.candidates.retain(|&c| c > size);
+                    if size > self.datagram {
+                        self.datagram = size;
+                        self.pacer = Pacer::new(size);
+                        self.controller.set_max_datagram(size);
+                    }
+                }
                 Content::Probe => {}
             }
         }
         let lost_bytes: u64 = outcome.lost.iter().map(|(_, size)| u64::from(*size)).sum();
         if outcome.rtt_sampled {
-            if let Some(mut sample) = self.sampler.take_sample(now, self.recovery.rtt().latest()) {
+            if let Some(mut sample) = self
+                .sampler
+                .take_sample(now, self.recovery.rtt().latest_adjusted())
+            {
                 sample.acked_bytes = acked_bytes;
                 sample.lost_bytes = lost_bytes;
                 self.controller
@@ -585,10 +662,17 @@ impl SenderSession {
         if lost.is_empty() {
             return;
         }
-        let bytes: u64 = lost.iter().map(|(_, s)| u64::from(*s)).sum();
+        // A lost MTU probe says the path is narrower, not congested (RFC 8899, 3).
+        let bytes: u64 = lost
+            .iter()
+            .filter(|(c, _)| !matches!(c, Content::MtuProbe(_)))
+            .map(|(_, s)| u64::from(*s))
+            .sum();
         self.stats.packets_lost += lost.len() as u64;
-        self.controller
-            .on_loss(now, bytes, self.recovery.in_flight());
+        if bytes > 0 {
+            self.controller
+                .on_loss(now, bytes, self.recovery.in_flight());
+        }
         for (content, _) in lost {
             match content {
                 Content::Data { start, len } => self.repair.push_back((start, len)),
@@ -603,6 +687,7 @@ impl SenderSession {
                         }
                     }
                 }
+                Content::MtuProbe(_) => self.mtu.on_lost(),
                 Content::Probe => {}
             }
         }
@@ -647,10 +732,7 @@ impl SenderSession {
             State::Closed => return self.close_datagram(buf),
             State::Established => {}
         }
-        let payload_cap = self
-            .protection
-            .as_ref()?
-            .payload_capacity(self.config.max_datagram);
+        let payload_cap = self.protection.as_ref()?.payload_capacity(self.datagram);
         let start = PROTECTED_HEADER_LEN;
         let end = start + payload_cap;
         // Probes and PINGs go out whatever the window and the pacer say.
@@ -671,12 +753,12 @@ impl SenderSession {
             }
             return Some(self.seal(now, buf, pos - start, Content::Probe));
         }
-        if self.recovery.in_flight() + self.config.max_datagram as u64 > self.window() {
+        if self.recovery.in_flight() + self.datagram as u64 > self.window() {
             self.next_send_at = None;
             return None;
         }
         let rate = self.rate();
-        if let Some(at) = self.pacer.delay(now, rate, self.config.max_datagram) {
+        if let Some(at) = self.pacer.delay(now, rate, self.datagram) {
             self.next_send_at = Some(at);
             return None;
         }
@@ -686,6 +768,9 @@ impl SenderSession {
             self.sampler.on_app_limited(self.recovery.in_flight());
         }
         if let Some(len) = self.control_datagram(now, buf, end) {
+            return Some(len);
+        }
+        if let Some(len) = self.mtu_probe(now, buf) {
             return Some(len);
         }
         if !self.suspended {
@@ -707,6 +792,26 @@ impl SenderSession {
         }
         self.sampler.on_app_limited(self.recovery.in_flight());
         None
+    }
+
+    /// A PING padded to the next size to try, when one is due and `buf` can hold it.
+    fn mtu_probe(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let size = self.mtu.next_size()?;
+        let protection = self.protection.as_ref()?;
+        if buf.len() < size || self.suspended {
+            return None;
+        }
+        let end = PROTECTED_HEADER_LEN + protection.payload_capacity(size);
+        let mut pos = PROTECTED_HEADER_LEN;
+        Frame::Ping { id: 0 }.encode(&mut buf[..end], &mut pos)?;
+        Frame::Padding(end - pos).encode(&mut buf[..end], &mut pos)?;
+        self.mtu.in_flight = true;
+        Some(self.seal(
+            now,
+            buf,
+            pos - PROTECTED_HEADER_LEN,
+            Content::MtuProbe(size),
+        ))
     }
 
     fn handshake_datagram(&mut self, now: Instant, buf: &mut [u8], msg: Vec<u8>) -> Option<usize> {

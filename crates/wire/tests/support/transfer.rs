@@ -124,6 +124,10 @@ pub struct Flow {
     pub limits: RateLimits,
     /// Virtual time at which the flow starts.
     pub start: Duration,
+    /// The largest datagram the sender may probe for.
+    pub datagram_limit: usize,
+    /// The path drops datagrams longer than this.
+    pub path_max_datagram: usize,
 }
 
 impl Flow {
@@ -134,6 +138,8 @@ impl Flow {
             cipher: CipherLevel::None,
             limits: RateLimits::default(),
             start: Duration::ZERO,
+            datagram_limit: 1472,
+            path_max_datagram: 65_535,
         }
     }
 }
@@ -175,6 +181,9 @@ pub struct FlowOutcome {
     pub delivered_per_window: Vec<u64>,
     /// Datagram bytes the sender emitted in each window of `rate_window`.
     pub sent_per_window: Vec<u64>,
+    /// The longest datagram the sender emitted, and its size for data once the flow ended.
+    pub longest_datagram: usize,
+    pub final_datagram: usize,
 }
 
 impl FlowOutcome {
@@ -201,6 +210,7 @@ struct Running {
     outcome: FlowOutcome,
     started: bool,
     start: Duration,
+    path_max_datagram: usize,
 }
 
 /// Runs `flows` over one forward and one reverse link until every flow ends or `limit` of
@@ -222,6 +232,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
         .map(|flow| {
             let total: u64 = flow.files.iter().map(|f| f.size).sum();
             let config = SenderConfig {
+                max_datagram_limit: flow.datagram_limit,
                 cipher: flow.cipher,
                 expected_key: Some(receiver_id.public_key()),
                 limits: flow.limits,
@@ -260,9 +271,12 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     retransmitted: 0,
                     delivered_per_window: Vec::new(),
                     sent_per_window: Vec::new(),
+                    longest_datagram: 0,
+                    final_datagram: 0,
                 },
                 started: false,
                 start: flow.start,
+                path_max_datagram: flow.path_max_datagram,
             }
         })
         .collect();
@@ -271,7 +285,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
         .enumerate()
         .map(|(i, r)| (r.sender.connection_id(), i))
         .collect();
-    let mut buf = vec![0u8; 2048];
+    let mut buf = vec![0u8; 65_536];
     let mut now = base;
     let window_of = |t: Instant| ((t - base).as_nanos() / rate_window.as_nanos()) as usize;
     let add = |v: &mut Vec<u64>, w: usize, n: u64| {
@@ -366,7 +380,10 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
             }
             while let Some(len) = r.sender.poll_transmit(now, &mut buf, &mut source) {
                 add(&mut r.outcome.sent_per_window, window_of(now), len as u64);
-                fwd.send(now, buf[..len].to_vec());
+                r.outcome.longest_datagram = r.outcome.longest_datagram.max(len);
+                if len <= r.path_max_datagram {
+                    fwd.send(now, buf[..len].to_vec());
+                }
             }
             if let Some(rx) = r.receiver.as_mut() {
                 while let Some(len) = rx.poll_transmit(now, &mut buf) {
@@ -405,6 +422,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 o.received_bytes = r.sink.bytes;
                 o.files_finished = r.sink.finished.len();
                 o.retransmitted = r.sender.stats().bytes_retransmitted;
+                o.final_datagram = r.sender.max_datagram();
                 o
             })
             .collect(),
