@@ -9,5 +9,6 @@ pub mod sandbox;
 pub mod send;
 pub mod sink;
 pub mod source;
+pub mod store;
 pub mod udp;
 pub mod walk;

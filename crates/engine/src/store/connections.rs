@@ -1,0 +1,223 @@
+//! Connections: one per remote receiver address and port (and relay), shared by the
+//! destinations that reach it; rate bounds, rate control and traffic counters.
+
+use super::{delete, get, query, sql_limit, update, ConnectionState, Record, Result, Store, Table};
+use rusqlite::{params, Connection as Db, Row};
+use serde::Serialize;
+
+/// A new connection's address and rate settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewConnection {
+    /// The receiver's IP address.
+    pub destination_ip: String,
+    /// The receiver's UDP port.
+    pub destination_port: u16,
+    /// The relay's IP address, if any.
+    pub relay_ip: Option<String>,
+    /// The relay's port, if any.
+    pub relay_port: Option<u16>,
+    /// Current send rate in kbit/s.
+    pub send_rate: f64,
+    /// Lower rate bound in kbit/s.
+    pub send_rate_min: f64,
+    /// Upper rate bound in kbit/s; `None` for none.
+    pub send_rate_max: Option<f64>,
+    /// Whether the rate controller adjusts the rate.
+    pub rate_controller_active: bool,
+    /// Rate control method (reserved for debugging).
+    pub rate_control_method: u32,
+}
+
+/// A connection as the API returns it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    /// Positive, never reused.
+    pub connection_id: u64,
+    /// The receiver's IP address.
+    #[serde(rename = "destinationIP")]
+    pub destination_ip: String,
+    /// The receiver's UDP port.
+    pub destination_port: u16,
+    /// Current send rate in kbit/s.
+    pub send_rate: f64,
+    /// Lower rate bound in kbit/s.
+    pub send_rate_min: f64,
+    /// Upper rate bound in kbit/s; `None` for none.
+    pub send_rate_max: Option<f64>,
+    /// Whether the rate controller adjusts the rate.
+    pub rate_controller_active: bool,
+    /// Rate control method.
+    pub rate_control_method: u32,
+    /// Last measured round-trip time.
+    pub round_trip_time_ms: Option<f64>,
+    /// Fraction of packets lost, 0 to 1.
+    pub loss_rate: f64,
+    /// Bytes sent over the connection.
+    pub bytes_sent: u64,
+    /// Packets sent over the connection.
+    pub packets_sent: u64,
+    /// State of the encrypted channel.
+    pub encrypted_connection_state: ConnectionState,
+    /// The relay's IP address, if any.
+    #[serde(rename = "relayIP")]
+    pub relay_ip: Option<String>,
+    /// The relay's port, if any.
+    pub relay_port: Option<u16>,
+    /// When a datagram last arrived (Unix µs).
+    pub last_recv_time: Option<i64>,
+    /// When a datagram was last sent (Unix µs).
+    pub last_send_time: Option<i64>,
+    /// Transfers pending, sending or resuming over this connection.
+    pub num_transfers_queued: u64,
+}
+
+/// Changes to a connection: every `Some` field is written, `None` fields are left alone;
+/// `send_rate_max: Some(None)` removes the cap.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConnectionUpdate {
+    /// Current send rate in kbit/s.
+    pub send_rate: Option<f64>,
+    /// Lower rate bound in kbit/s.
+    pub send_rate_min: Option<f64>,
+    /// Upper rate bound in kbit/s.
+    pub send_rate_max: Option<Option<f64>>,
+    /// Whether the rate controller adjusts the rate.
+    pub rate_controller_active: Option<bool>,
+    /// Rate control method.
+    pub rate_control_method: Option<u32>,
+    /// Measured round-trip time.
+    pub round_trip_time_ms: Option<f64>,
+    /// Fraction of packets lost.
+    pub loss_rate: Option<f64>,
+    /// Bytes sent so far.
+    pub bytes_sent: Option<u64>,
+    /// Packets sent so far.
+    pub packets_sent: Option<u64>,
+    /// State of the encrypted channel.
+    pub encrypted_connection_state: Option<ConnectionState>,
+    /// Last receive time (Unix µs).
+    pub last_recv_time: Option<i64>,
+    /// Last send time (Unix µs).
+    pub last_send_time: Option<i64>,
+}
+
+impl Record for Connection {
+    const TABLE: Table = Table {
+        name: "connections",
+        key: "id",
+        what: "connection",
+    };
+    const SELECT: &'static str = concat!(
+        "SELECT c.*, (SELECT COUNT(*) FROM transfers t JOIN destinations d",
+        " ON t.destination_id = d.id WHERE d.connection_id = c.id AND t.status IN ",
+        queued_statuses_sql!(),
+        ") AS queued FROM connections c"
+    );
+
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Connection {
+            connection_id: row.get("id")?,
+            destination_ip: row.get("destination_ip")?,
+            destination_port: row.get("destination_port")?,
+            send_rate: row.get("send_rate")?,
+            send_rate_min: row.get("send_rate_min")?,
+            send_rate_max: row.get("send_rate_max")?,
+            rate_controller_active: row.get("rate_controller_active")?,
+            rate_control_method: row.get("rate_control_method")?,
+            round_trip_time_ms: row.get("round_trip_time_ms")?,
+            loss_rate: row.get("loss_rate")?,
+            bytes_sent: row.get("bytes_sent")?,
+            packets_sent: row.get("packets_sent")?,
+            encrypted_connection_state: row.get("connection_state")?,
+            relay_ip: row.get("relay_ip")?,
+            relay_port: row.get("relay_port")?,
+            last_recv_time: row.get("last_recv_time")?,
+            last_send_time: row.get("last_send_time")?,
+            num_transfers_queued: row.get("queued")?,
+        })
+    }
+
+    fn attach(&mut self, _db: &Db) -> Result<()> {
+        // Connections carry no user data.
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Adds a connection with a new id.
+    pub fn insert_connection(&mut self, new: &NewConnection) -> Result<Connection> {
+        self.db
+            .prepare_cached(
+                "INSERT INTO connections (destination_ip, destination_port, relay_ip, relay_port,
+                     send_rate, send_rate_min, send_rate_max, rate_controller_active,
+                     rate_control_method)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                new.destination_ip,
+                new.destination_port,
+                new.relay_ip,
+                new.relay_port,
+                new.send_rate,
+                new.send_rate_min,
+                new.send_rate_max,
+                new.rate_controller_active,
+                new.rate_control_method,
+            ])?;
+        let id = self.db.last_insert_rowid();
+        get(&self.db, id)
+    }
+
+    /// The connection `id`.
+    pub fn get_connection(&self, id: u64) -> Result<Connection> {
+        get(&self.db, id)
+    }
+
+    /// The oldest connection to this receiver address and port through this relay (or none).
+    pub fn find_connection(
+        &self,
+        destination_ip: &str,
+        destination_port: u16,
+        relay_ip: Option<&str>,
+        relay_port: Option<u16>,
+    ) -> Result<Option<Connection>> {
+        let found = query(
+            &self.db,
+            "WHERE destination_ip = ?1 AND destination_port = ?2 AND relay_ip IS ?3
+               AND relay_port IS ?4
+             ORDER BY id LIMIT 1",
+            params![destination_ip, destination_port, relay_ip, relay_port],
+        )?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Connections in creation order, at most `limit` of them.
+    pub fn list_connections(&self, limit: Option<usize>) -> Result<Vec<Connection>> {
+        query(&self.db, "ORDER BY id LIMIT ?1", [sql_limit(limit)])
+    }
+
+    /// Writes the `Some` fields of `changes` to connection `id`.
+    pub fn update_connection(&mut self, id: u64, changes: &ConnectionUpdate) -> Result<()> {
+        let sets = assignments!(changes;
+            send_rate => "send_rate",
+            send_rate_min => "send_rate_min",
+            send_rate_max => "send_rate_max",
+            rate_controller_active => "rate_controller_active",
+            rate_control_method => "rate_control_method",
+            round_trip_time_ms => "round_trip_time_ms",
+            loss_rate => "loss_rate",
+            bytes_sent => "bytes_sent",
+            packets_sent => "packets_sent",
+            encrypted_connection_state => "connection_state",
+            last_recv_time => "last_recv_time",
+            last_send_time => "last_send_time",
+        );
+        update(&self.db, &Connection::TABLE, id, &sets)
+    }
+
+    /// Deletes connection `id`; its destinations keep going without one.
+    pub fn delete_connection(&mut self, id: u64) -> Result<()> {
+        delete(&self.db, &Connection::TABLE, id)
+    }
+}
