@@ -163,7 +163,19 @@ async fn send_to(
     cipher: CipherLevel,
     entries: Vec<WalkEntry>,
 ) -> Result<SendReport, Error> {
+    send_with_mtu(to, key, cipher, entries, None).await
+}
+
+/// `mtu` pins the datagram size; `None` lets the sender probe the path.
+async fn send_with_mtu(
+    to: SocketAddr,
+    key: Option<jetstream_wire::crypto::handshake::PublicKey>,
+    cipher: CipherLevel,
+    entries: Vec<WalkEntry>,
+    mtu: Option<usize>,
+) -> Result<SendReport, Error> {
     let mut opts = SendOptions::new(to);
+    opts.mtu = mtu;
     opts.cipher = cipher;
     opts.expected_key = key;
     opts.idle_timeout = Duration::from_secs(10);
