@@ -15,6 +15,8 @@
 #   --files N            N files in one directory instead of one file
 #   --file-size SIZE     size of each of the --files (default 64K)
 #   --cipher C           our cipher: none, auth, aes128 (default) or aes256
+#   --mtu N              pass --mtu N to our sender (default: it probes what the path allows;
+#                        1500 keeps every datagram within an Ethernet frame)
 #   --ssh-cipher C       the peers' ssh cipher (default aes128-gcm@openssh.com,
 #                        aes256-gcm@openssh.com with --cipher aes256; OpenSSH has no null cipher)
 #   --runs N             measured runs (default 3); medians are reported
@@ -36,6 +38,7 @@ SIZE=4G
 FILES=0
 FILE_SIZE=64K
 CIPHER=aes128
+MTU=""
 SSH_CIPHER=""
 RUNS=3
 TOOLS=ours,rsync,scp,iperf3
@@ -61,6 +64,7 @@ while (($#)); do
     --files) FILES=$(value "$@") ;;
     --file-size) FILE_SIZE=$(value "$@") ;;
     --cipher) CIPHER=$(value "$@") ;;
+    --mtu) MTU=$(value "$@") ;;
     --ssh-cipher) SSH_CIPHER=$(value "$@") ;;
     --runs) RUNS=$(value "$@") ;;
     --tools) TOOLS=$(value "$@") ;;
@@ -311,7 +315,7 @@ run_ours() {
     dest=$(fresh_dest ours)
     start_receiver "$dest" "$prefix"
     local -a cmd=("$JETSTREAM" send "$SRC" --to "$RECV_ADDR" --cipher "$CIPHER"
-        --destination-key "$RECV_KEY" --no-progress)
+        --destination-key "$RECV_KEY" --no-progress ${MTU:+--mtu "$MTU"})
     start=$(now_seconds)
     foreground "$BENCH_GNU_TIME" -f '%M' -o "$prefix.send.rss" "${cmd[@]}" >"$prefix.send.out" 2>"$prefix.send.err" ||
         die "our sender failed (run $run): $(tail -n 3 "$prefix.send.err")"

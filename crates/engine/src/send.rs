@@ -188,6 +188,8 @@ pub async fn send(
         let segment = session.max_datagram();
         let batch = (out.len() / segment).min(gso);
         let (mut len, mut last, mut count) = (0, 0, 0);
+        // Whether the session may have more to send right now (it did not say `None`).
+        let mut more = true;
         while count < batch && out.len() - len >= segment {
             match session.poll_transmit(now, &mut out[len..], source.as_mut()) {
                 Some(n) => {
@@ -196,10 +198,12 @@ pub async fn send(
                         break;
                     }
                 }
-                None => break,
+                None => {
+                    more = false;
+                    break;
+                }
             }
         }
-        let full_batch = count == batch;
         let runs = if len - last > segment {
             [(0, last, segment), (last, len, len - last)]
         } else {
@@ -264,7 +268,7 @@ pub async fn send(
                 elapsed: now - start,
             });
         }
-        if full_batch {
+        if more {
             continue;
         }
         let deadline = session
