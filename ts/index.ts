@@ -16,3 +16,5 @@ export type { ErrorCode } from './errors.js';
 export function nativeVersion(): string {
   return callNative(() => binding().version());
 }
+
+export * from './api/index.js';

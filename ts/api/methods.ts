@@ -1,0 +1,149 @@
+/**
+ * The method table of the API: for every method of `SendInterface`, `RecvInterface` and
+ * `ServerInterface`, its required and optional parameter names in documented order. The
+ * calling convention (`args.ts`), the option types (`options.ts`) and the interface classes
+ * are all driven by this one table.
+ *
+ * @module
+ */
+
+/** The parameter lists of one method, in documented order. */
+export interface MethodSpec {
+  /** Parameters that must be given, positionally. */
+  readonly required: readonly string[];
+  /** Parameters that may be given positionally after the required ones, or by name. */
+  readonly optional: readonly string[];
+}
+
+/** Request tracking, served by the send and server interfaces alike. */
+const REQUEST_METHODS = {
+  getRequestStatus: { required: ['requestId'], optional: [] },
+  getRequestResult: { required: ['requestId'], optional: ['timeoutSeconds'] },
+} as const satisfies Record<string, MethodSpec>;
+
+/** `SendInterface`: every method of the vendor's page, plus request tracking. */
+export const SEND_METHODS = {
+  createDestination: {
+    required: ['destinationAddress'],
+    optional: [
+      'sendRateMax',
+      'destinationPort',
+      'authenticateDestination',
+      'destinationPublicKey',
+      'relayAddress',
+      'relayPort',
+      'senderPort',
+      'exclusive',
+      'permanent',
+    ],
+  },
+  createManifest: { required: [], optional: ['fileMappings', 'mappings', 'symlinkOptions'] },
+  createSharedToken: {
+    required: ['manifestId'],
+    optional: ['password', 'downloadLimit', 'timeLimitSeconds', 'description'],
+  },
+  createTransfer: {
+    required: ['destinationId', 'manifestId'],
+    optional: [
+      'destinationPath',
+      'userName',
+      'password',
+      'priority',
+      'transferFlags',
+      'checkpointFrequencySeconds',
+      'sendRateMax',
+      'priorityLane',
+      'overwriteMode',
+      'minCipher',
+      'fileTimeResolutionMicroseconds',
+      'timeoutSeconds',
+      'userData',
+      'token',
+      'transferLog',
+    ],
+  },
+  deleteDestination: { required: ['destinationId'], optional: [] },
+  deleteManifest: { required: ['manifestId'], optional: [] },
+  deleteObjectUserData: { required: ['objId', 'key'], optional: [] },
+  deleteSharedToken: { required: ['token'], optional: [] },
+  deleteTransfer: { required: ['transferId'], optional: [] },
+  failTransfer: { required: ['transferId'], optional: ['errorMessage'] },
+  getConnection: { required: ['connectionId'], optional: [] },
+  getConnections: { required: [], optional: ['limit'] },
+  getDestination: { required: ['destinationId'], optional: [] },
+  getDestinations: { required: [], optional: ['limit'] },
+  getManifest: { required: ['manifestId'], optional: [] },
+  getManifestFiles: { required: ['manifestId'], optional: ['limit'] },
+  getManifests: { required: [], optional: ['before', 'after', 'limit'] },
+  getSharedToken: { required: ['token'], optional: [] },
+  getSharedTokens: { required: [], optional: ['limit'] },
+  getTransfer: { required: ['transferId'], optional: ['getCompleteFlags'] },
+  getTransfers: { required: [], optional: ['destinationId', 'before', 'after', 'limit'] },
+  resumeTransferAsync: { required: ['transferId'], optional: [] },
+  schedulePingAsync: { required: ['destinationId', 'pingCount'], optional: [] },
+  setPriorityLanesAsync: { required: ['destinationId', 'priorityLanes'], optional: [] },
+  setSendRateMaxAsync: { required: ['destinationId', 'sendRateMax'], optional: [] },
+  setTransferPriorityAsync: { required: ['transferId'], optional: ['priority', 'priorityLane'] },
+  setTransferSendRateMaxAsync: { required: ['transferId', 'sendRateMax'], optional: [] },
+  suspendTransferAsync: { required: ['transferId'], optional: [] },
+  updateConnectionParamsAsync: {
+    required: ['connectionId'],
+    optional: ['sendRateMin', 'sendRateMax', 'sendRate', 'rateControlEnabled', 'rateControlMethod'],
+  },
+  updateObjectUserData: { required: ['objId', 'key'], optional: ['value'] },
+  updateSharedToken: { required: ['token'], optional: ['timeLimitSeconds', 'description'] },
+  updateTransferDefaults: {
+    required: ['destinationId'],
+    optional: [
+      'priority',
+      'transferFlags',
+      'checkpointFrequencySeconds',
+      'sendRateMax',
+      'priorityLane',
+      'overwriteMode',
+      'minCipher',
+      'fileTimeResolutionMicroseconds',
+    ],
+  },
+  waitForManifest: { required: ['manifestId'], optional: [] },
+  waitForTransfer: { required: ['transferId'], optional: [] },
+  ...REQUEST_METHODS,
+} as const satisfies Record<string, MethodSpec>;
+
+/** `RecvInterface`: sources, received transfers and the authorized sender keys. */
+export const RECV_METHODS = {
+  getSourcesAsync: { required: [], optional: ['limit'] },
+  getTransfersAsync: { required: [], optional: ['before', 'after', 'limit'] },
+  addAuthorizedClientAsync: { required: ['publicKey'], optional: [] },
+  removeAuthorizedClientAsync: { required: ['publicKey'], optional: [] },
+  allowOnlyAuthorizedClientsAsync: { required: ['enabled'], optional: [] },
+} as const satisfies Record<string, MethodSpec>;
+
+/** `ServerInterface`: the server's description and request tracking. */
+export const SERVER_METHODS = {
+  getServerInfo: { required: [], optional: [] },
+  ...REQUEST_METHODS,
+} as const satisfies Record<string, MethodSpec>;
+
+/** A method name of `SendInterface`. */
+export type SendMethod = keyof typeof SEND_METHODS;
+/** A method name of `RecvInterface`. */
+export type RecvMethod = keyof typeof RECV_METHODS;
+/** A method of request tracking, served by `SendInterface` and `ServerInterface`. */
+export type RequestMethod = keyof typeof REQUEST_METHODS;
+/** A method name of `ServerInterface`. */
+export type ServerMethod = keyof typeof SERVER_METHODS;
+
+/**
+ * Parameters whose value may itself be a plain object (a structure standing for an id, a
+ * mapping or user data). A trailing plain object with keys that are not option names is
+ * taken positionally only when it lands on one of these.
+ */
+export const OBJECT_PARAMETERS: ReadonlySet<string> = new Set([
+  'destinationId',
+  'before',
+  'after',
+  'fileMappings',
+  'mappings',
+  'userData',
+]);

@@ -1,0 +1,79 @@
+/**
+ * `RecvInterface`: the receiving side of a server — where data came from, what was received,
+ * and which sender keys may connect. Every method is asynchronous: it resolves to a Request
+ * whose result `getRequestResult` returns.
+ *
+ * @module
+ */
+
+import { RECV_METHODS, type RecvMethod } from './methods.js';
+import type { GetReceivedTransfersOptions, LimitOptions } from './options.js';
+import { CommandInterface, type CommandTransport } from './transport.js';
+import type { IdOr, Request, Transfer } from './types.js';
+
+/** Controls the receiving side of a server: its sources, received transfers and sender keys. */
+export class RecvInterface extends CommandInterface<RecvMethod> {
+  /** @param transport where commands are run (the embedded engine or a remote server) */
+  constructor(transport: CommandTransport) {
+    super(transport, RECV_METHODS);
+  }
+
+  /**
+   * Queues a listing of the senders that have sent to this receiver.
+   *
+   * @param options `limit`: at most this many
+   */
+  getSourcesAsync(options?: LimitOptions): Promise<Request>;
+  /** {@inheritDoc RecvInterface.(getSourcesAsync:1)} Optional parameters positionally. */
+  getSourcesAsync(limit?: number): Promise<Request>;
+  getSourcesAsync(...args: unknown[]): Promise<unknown> {
+    return this.call('getSourcesAsync', args);
+  }
+
+  /**
+   * Queues a listing of the transfers this receiver has received, optionally a page of them.
+   *
+   * @param options `before`/`after`: only transfers before/after this one (excluded), by id
+   *   or structure; `limit`: at most this many
+   */
+  getTransfersAsync(options?: GetReceivedTransfersOptions): Promise<Request>;
+  /** {@inheritDoc RecvInterface.(getTransfersAsync:1)} Optional parameters positionally. */
+  getTransfersAsync(
+    before?: IdOr<Transfer>,
+    after?: IdOr<Transfer>,
+    limit?: number,
+  ): Promise<Request>;
+  getTransfersAsync(...args: unknown[]): Promise<unknown> {
+    return this.call('getTransfersAsync', args);
+  }
+
+  /**
+   * Queues the addition of a sender's public key to the authorized clients.
+   *
+   * @param publicKey the sender's public key
+   */
+  addAuthorizedClientAsync(publicKey: string): Promise<Request>;
+  addAuthorizedClientAsync(...args: unknown[]): Promise<unknown> {
+    return this.call('addAuthorizedClientAsync', args);
+  }
+
+  /**
+   * Queues the removal of a sender's public key from the authorized clients.
+   *
+   * @param publicKey the sender's public key
+   */
+  removeAuthorizedClientAsync(publicKey: string): Promise<Request>;
+  removeAuthorizedClientAsync(...args: unknown[]): Promise<unknown> {
+    return this.call('removeAuthorizedClientAsync', args);
+  }
+
+  /**
+   * Queues turning on or off the rule that only authorized clients may connect.
+   *
+   * @param enabled true: refuse senders whose key is not authorized
+   */
+  allowOnlyAuthorizedClientsAsync(enabled: boolean): Promise<Request>;
+  allowOnlyAuthorizedClientsAsync(...args: unknown[]): Promise<unknown> {
+    return this.call('allowOnlyAuthorizedClientsAsync', args);
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The structures the API returns and accepts: plain objects with the documented camelCase
+ * keys. Times are Unix microseconds (UTC), `null` until reached; rates are kilobits per
+ * second. Implementations may add fields; these are the ones every implementation fills.
+ *
+ * @module
+ */
+
+/** String keys and string values attached to a destination, manifest, transfer or token. */
+export type UserData = Record<string, string>;
+
+/** Lane name → proportion of the send rate, in lane order. */
+export type PriorityLanes = Record<string, number>;
+
+/** Encryption state of the link to a receiver. */
+export type EncryptedConnectionState = 'disconnected' | 'negotiating' | 'connected';
+
+/** Values `createTransfer` uses for the parameters it is not given; `null` is the engine's own default. */
+export interface TransferDefaults {
+  priority: number | null;
+  transferFlags: number | null;
+  checkpointFrequencySeconds: number | null;
+  sendRateMax: number | null;
+  priorityLane: string | null;
+  overwriteMode: number | null;
+  minCipher: number | null;
+  fileTimeResolutionMicroseconds: number | null;
+}
+
+/** Where transfers go: a receiver address and port, optionally through a relay, with its key. */
+export interface Destination {
+  /** 32 hex digits. */
+  destinationId: string;
+  destinationAddress: string;
+  /** The resolved address, once known. */
+  destinationIP: string | null;
+  destinationPort: number;
+  connectionId: number | null;
+  sendRateMax: number | null;
+  senderPort: number;
+  relayAddress: string | null;
+  relayPort: number | null;
+  authenticateDestination: boolean;
+  destinationPublicKey: string | null;
+  exclusive: boolean;
+  permanent: boolean;
+  encryptedConnectionState: EncryptedConnectionState;
+  lastError: string | null;
+  lastErrorMessage: string | null;
+  lastRecvTime: number | null;
+  lastSendTime: number | null;
+  lastDestinationServerId: string | null;
+  /** Filled by a ping response. */
+  lastReceiverDestinationId: string | null;
+  roundTripTimeMs: number | null;
+  numTransfersQueued: number;
+  priorityLanes: PriorityLanes;
+  transferDefaults: TransferDefaults;
+  userData: UserData;
+}
+
+/** One remote receiver address and port, shared by the destinations that reach it. */
+export interface Connection {
+  connectionId: number;
+  destinationIP: string;
+  destinationPort: number;
+  sendRate: number;
+  sendRateMin: number;
+  sendRateMax: number | null;
+  rateControllerActive: boolean;
+  rateControlMethod: number;
+  roundTripTimeMs: number | null;
+  lossRate: number;
+  bytesSent: number;
+  packetsSent: number;
+  encryptedConnectionState: EncryptedConnectionState;
+  relayIP: string | null;
+  relayPort: number | null;
+  lastRecvTime: number | null;
+  lastSendTime: number | null;
+  numTransfersQueued: number;
+}
+
+/** A set of files to send, collected from the file system (or described without I/O). */
+export interface Manifest {
+  /** 32 hex digits. */
+  manifestId: string;
+  status: 'pending' | 'complete' | 'error';
+  /** True while the file system is still being walked. */
+  processing: boolean;
+  errorMessage: string | null;
+  totalFiles: number;
+  totalSize: number;
+  symlinkOptions: number;
+  creationTime: number;
+  userData: UserData;
+}
+
+/** One entry of a manifest: where it is read from and where it is written to. */
+export interface ManifestFileMapping {
+  srcPath: string;
+  destPath: string;
+  fileSize: number;
+  isEmptyDir: boolean;
+  executable: boolean;
+  modificationTime: number | null;
+}
+
+/** The entries of a manifest. */
+export interface ManifestFiles {
+  manifestId: string;
+  fileMappings: ManifestFileMapping[];
+}
+
+/** Life cycle of a transfer: `processing` is true while pending, sending or resuming. */
+export type TransferStatus = 'pending' | 'sending' | 'complete' | 'suspended' | 'resuming' | 'error';
+
+/** A manifest being sent to a destination, with its settings and progress. Never the password. */
+export interface Transfer {
+  transferId: number;
+  destinationId: string;
+  manifestId: string;
+  destinationPath: string | null;
+  status: TransferStatus;
+  processing: boolean;
+  errorMessage: string | null;
+  priority: number;
+  priorityLane: string;
+  sendRateMax: number | null;
+  sendRate: number;
+  overwriteMode: number;
+  transferFlags: number;
+  minCipher: number;
+  /** The cipher level negotiated, once connected. */
+  cipher: number | null;
+  checkpointFrequencySeconds: number;
+  fileTimeResolutionMicroseconds: number;
+  timeoutSeconds: number;
+  userName: string | null;
+  usesToken: boolean;
+  transferLog: boolean;
+  totalFiles: number;
+  filesComplete: number;
+  totalBytes: number;
+  bytesSent: number;
+  bytesAcked: number;
+  /** Bytes per block (256). */
+  blockSize: number;
+  totalBlocks: number;
+  blocksSent: number;
+  blocksAcked: number;
+  blocksRetransmitted: number;
+  packetsSent: number;
+  packetsRecv: number;
+  requestTime: number;
+  queueTime: number | null;
+  startTime: number | null;
+  endTime: number | null;
+  userData: UserData;
+  /** Per file, in manifest order, whether it is complete; only with `getCompleteFlags`. */
+  completeFlags?: boolean[];
+}
+
+/** A shared token giving its holder access to one manifest. Never the password. */
+export interface Token {
+  token: string;
+  manifestId: string;
+  description: string | null;
+  passwordRequired: boolean;
+  downloadLimit: number | null;
+  downloadCount: number;
+  creationTime: number;
+  expiryTime: number | null;
+  userData: UserData;
+}
+
+/** What a server says about itself. */
+export interface ServerInfo {
+  /** New at each start. */
+  serverId: string;
+  /** Stable across starts. */
+  serverUid: string;
+  serverName: string;
+  hostName: string;
+  version: string;
+  apiVersion: string;
+  publicKey: string;
+  recvAddress: string;
+  recvPort: number;
+  apiControlPort: number | null;
+  sandboxDir: string | null;
+  minCipher: number;
+  encryptionAvailable: boolean;
+  multiplexAvailable: boolean;
+  authRequired: boolean;
+  onlyAuthorizedClientsAllowed: boolean;
+}
+
+/** The handle of a queued asynchronous command. */
+export interface Request {
+  /** Positive, increasing. */
+  requestId: number;
+}
+
+/** Where an asynchronous command stands. */
+export interface RequestStatus {
+  requestId: number;
+  /** True while pending or processing. */
+  processing: boolean;
+  status: 'pending' | 'processing' | 'complete' | 'error';
+  errorMessage: string | null;
+}
+
+/** A source of the I/O-free form of a manifest mapping. */
+export interface ManifestSource {
+  /** Source path; it must exist when the transfer starts. */
+  src: string;
+  /** Size in bytes. */
+  size?: number;
+  /** `FILETYPE_DIRECTORY` or `FILETYPE_REGULAR_FILE`. */
+  flags?: number;
+  /** `'x'` marks the file executable. */
+  access?: string;
+  /** Glob patterns of names to keep below `src`. */
+  include?: string[];
+  /** Glob patterns of names to leave out below `src`. */
+  exclude?: string[];
+}
+
+/** Any structure that stands for its own id. */
+export type Structure = Destination | Connection | Manifest | Transfer | Token | Request;
+
+/**
+ * An id or the structure holding it: integer ids for connections, transfers and requests,
+ * strings for destinations, manifests and tokens. The engine normalises either form.
+ */
+export type IdOr<T extends Structure> =
+  | T
+  | (T extends Connection | Transfer | Request ? number : string);
