@@ -56,7 +56,8 @@ export function toParams(
     const all = [...spec.required, ...spec.optional];
     throw shapeError(
       method,
-      `too many arguments: ${args.length} given, at most ${all.length} accepted (${all.join(', ') || 'none'})`,
+      `too many arguments: ${args.length} given, at most ${all.length} accepted ` +
+        `(${all.join(', ') || 'none'})`,
     );
   }
   rest.forEach((value, index) => {
@@ -81,11 +82,7 @@ export function toParams(
  * Removes the named-form object from the end of `rest` and returns it, or returns `{}` when the
  * call has no named form.
  */
-function takeNamed(
-  method: string,
-  spec: MethodSpec,
-  rest: unknown[],
-): Record<string, unknown> {
+function takeNamed(method: string, spec: MethodSpec, rest: unknown[]): Record<string, unknown> {
   const last = rest.at(-1);
   if (spec.optional.length === 0 || !isPlainObject(last)) {
     return {};
@@ -100,8 +97,5 @@ function takeNamed(
     return {};
   }
   const why = spec.required.includes(unknown) ? 'is required, give it positionally' : 'is unknown';
-  throw shapeError(
-    method,
-    `option '${unknown}' ${why} (options: ${spec.optional.join(', ')})`,
-  );
+  throw shapeError(method, `option '${unknown}' ${why} (options: ${spec.optional.join(', ')})`);
 }

@@ -130,7 +130,10 @@ export type CreateSharedTokenOptions = OptionsOf<Send['createSharedToken']>;
 export type CreateTransferOptions = OptionsOf<Send['createTransfer']>;
 /** Options of `failTransfer`. */
 export type FailTransferOptions = OptionsOf<Send['failTransfer']>;
-/** Options of `getConnections`, `getDestinations`, `getSharedTokens`, `getManifestFiles` and `getSourcesAsync`. */
+/**
+ * Options of `getConnections`, `getDestinations`, `getSharedTokens`, `getManifestFiles` and
+ * `getSourcesAsync`.
+ */
 export type LimitOptions = OptionsOf<Send['getConnections']>;
 /** Options of `getManifests`. */
 export type GetManifestsOptions = OptionsOf<

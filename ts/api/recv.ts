@@ -24,7 +24,7 @@ export class RecvInterface extends CommandInterface<RecvMethod> {
    * @param options `limit`: at most this many
    */
   getSourcesAsync(options?: LimitOptions): Promise<Request>;
-  /** {@inheritDoc RecvInterface.(getSourcesAsync:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getSourcesAsync(limit?: number): Promise<Request>;
   getSourcesAsync(...args: unknown[]): Promise<unknown> {
     return this.call('getSourcesAsync', args);
@@ -37,7 +37,7 @@ export class RecvInterface extends CommandInterface<RecvMethod> {
    *   or structure; `limit`: at most this many
    */
   getTransfersAsync(options?: GetReceivedTransfersOptions): Promise<Request>;
-  /** {@inheritDoc RecvInterface.(getTransfersAsync:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getTransfersAsync(
     before?: IdOr<Transfer>,
     after?: IdOr<Transfer>,

@@ -35,7 +35,7 @@ export abstract class RequestTracking<Method extends string> extends CommandInte
     requestId: IdOr<Request>,
     options?: GetRequestResultOptions,
   ): Promise<T>;
-  /** {@inheritDoc RequestTracking.(getRequestResult:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getRequestResult<T = unknown>(requestId: IdOr<Request>, timeoutSeconds?: number): Promise<T>;
   getRequestResult(...args: unknown[]): Promise<unknown> {
     return this.call('getRequestResult', args);

@@ -64,7 +64,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
     destinationAddress: string,
     options?: CreateDestinationOptions,
   ): Promise<Destination>;
-  /** {@inheritDoc SendInterface.(createDestination:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   createDestination(
     destinationAddress: string,
     sendRateMax?: number,
@@ -90,7 +90,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    *   `fileMappings` (deprecated: source → destination), `symlinkOptions` (`SYMLINKS_*`)
    */
   createManifest(options?: CreateManifestOptions): Promise<Manifest>;
-  /** {@inheritDoc SendInterface.(createManifest:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   createManifest(
     fileMappings?: Record<string, string>,
     mappings?: Record<string, string | ManifestSource>,
@@ -110,7 +110,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
     manifestId: IdOr<Manifest>,
     options?: CreateSharedTokenOptions,
   ): Promise<Token>;
-  /** {@inheritDoc SendInterface.(createSharedToken:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   createSharedToken(
     manifestId: IdOr<Manifest>,
     password?: string,
@@ -139,7 +139,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
     manifestId: IdOr<Manifest>,
     options?: CreateTransferOptions,
   ): Promise<Transfer>;
-  /** {@inheritDoc SendInterface.(createTransfer:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   createTransfer(
     destinationId: IdOr<Destination>,
     manifestId: IdOr<Manifest>,
@@ -221,7 +221,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `errorMessage`
    */
   failTransfer(transferId: IdOr<Transfer>, options?: FailTransferOptions): Promise<void>;
-  /** {@inheritDoc SendInterface.(failTransfer:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   failTransfer(transferId: IdOr<Transfer>, errorMessage?: string): Promise<void>;
   failTransfer(...args: unknown[]): Promise<unknown> {
     return this.call('failTransfer', args);
@@ -244,7 +244,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `limit`: at most this many
    */
   getConnections(options?: LimitOptions): Promise<Connection[]>;
-  /** {@inheritDoc SendInterface.(getConnections:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getConnections(limit?: number): Promise<Connection[]>;
   getConnections(...args: unknown[]): Promise<unknown> {
     return this.call('getConnections', args);
@@ -266,7 +266,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `limit`: at most this many
    */
   getDestinations(options?: LimitOptions): Promise<Destination[]>;
-  /** {@inheritDoc SendInterface.(getDestinations:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getDestinations(limit?: number): Promise<Destination[]>;
   getDestinations(...args: unknown[]): Promise<unknown> {
     return this.call('getDestinations', args);
@@ -289,7 +289,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `limit`: at most this many entries
    */
   getManifestFiles(manifestId: IdOr<Manifest>, options?: LimitOptions): Promise<ManifestFiles>;
-  /** {@inheritDoc SendInterface.(getManifestFiles:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getManifestFiles(manifestId: IdOr<Manifest>, limit?: number): Promise<ManifestFiles>;
   getManifestFiles(...args: unknown[]): Promise<unknown> {
     return this.call('getManifestFiles', args);
@@ -302,7 +302,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    *   or structure; `limit`: at most this many
    */
   getManifests(options?: GetManifestsOptions): Promise<Manifest[]>;
-  /** {@inheritDoc SendInterface.(getManifests:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getManifests(
     before?: IdOr<Manifest>,
     after?: IdOr<Manifest>,
@@ -328,7 +328,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `limit`: at most this many
    */
   getSharedTokens(options?: LimitOptions): Promise<Token[]>;
-  /** {@inheritDoc SendInterface.(getSharedTokens:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getSharedTokens(limit?: number): Promise<Token[]>;
   getSharedTokens(...args: unknown[]): Promise<unknown> {
     return this.call('getSharedTokens', args);
@@ -341,7 +341,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `getCompleteFlags`: include the per-file completion list
    */
   getTransfer(transferId: IdOr<Transfer>, options?: GetTransferOptions): Promise<Transfer>;
-  /** {@inheritDoc SendInterface.(getTransfer:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getTransfer(transferId: IdOr<Transfer>, getCompleteFlags?: boolean): Promise<Transfer>;
   getTransfer(...args: unknown[]): Promise<unknown> {
     return this.call('getTransfer', args);
@@ -354,7 +354,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    *   only transfers before/after this one (excluded); `limit`: at most this many
    */
   getTransfers(options?: GetTransfersOptions): Promise<Transfer[]>;
-  /** {@inheritDoc SendInterface.(getTransfers:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   getTransfers(
     destinationId?: IdOr<Destination>,
     before?: IdOr<Transfer>,
@@ -426,7 +426,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
     transferId: IdOr<Transfer>,
     options?: SetTransferPriorityOptions,
   ): Promise<Request>;
-  /** {@inheritDoc SendInterface.(setTransferPriorityAsync:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   setTransferPriorityAsync(
     transferId: IdOr<Transfer>,
     priority?: number,
@@ -469,7 +469,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
     connectionId: IdOr<Connection>,
     options?: UpdateConnectionParamsOptions,
   ): Promise<Request>;
-  /** {@inheritDoc SendInterface.(updateConnectionParamsAsync:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   updateConnectionParamsAsync(
     connectionId: IdOr<Connection>,
     sendRateMin?: number,
@@ -494,7 +494,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
     key: string,
     options?: UpdateObjectUserDataOptions,
   ): Promise<void>;
-  /** {@inheritDoc SendInterface.(updateObjectUserData:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   updateObjectUserData(objId: IdOr<Structure>, key: string, value?: string): Promise<void>;
   updateObjectUserData(...args: unknown[]): Promise<unknown> {
     return this.call('updateObjectUserData', args);
@@ -507,7 +507,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `timeLimitSeconds` (from now), `description`
    */
   updateSharedToken(token: IdOr<Token>, options?: UpdateSharedTokenOptions): Promise<void>;
-  /** {@inheritDoc SendInterface.(updateSharedToken:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   updateSharedToken(
     token: IdOr<Token>,
     timeLimitSeconds?: number,
@@ -529,7 +529,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
     destinationId: IdOr<Destination>,
     options?: UpdateTransferDefaultsOptions,
   ): Promise<void>;
-  /** {@inheritDoc SendInterface.(updateTransferDefaults:1)} Optional parameters positionally. */
+  /** The same, with the optional parameters positionally in documented order. */
   updateTransferDefaults(
     destinationId: IdOr<Destination>,
     priority?: number,

@@ -10,7 +10,7 @@ import { RequestTracking } from './requests.js';
 import type { CommandTransport } from './transport.js';
 import type { ServerInfo } from './types.js';
 
-/** Describes the server; follows its asynchronous requests like every interface that queues them. */
+/** Describes the server, and follows its asynchronous requests. */
 export class ServerInterface extends RequestTracking<ServerMethod> {
   /** @param transport where commands are run (the embedded engine or a remote server) */
   constructor(transport: CommandTransport) {

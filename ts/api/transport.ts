@@ -41,7 +41,10 @@ export abstract class CommandInterface<Method extends string> {
    * @param transport where commands are run
    * @param methods the method table of this interface
    */
-  protected constructor(transport: CommandTransport, methods: Readonly<Record<Method, MethodSpec>>) {
+  protected constructor(
+    transport: CommandTransport,
+    methods: Readonly<Record<Method, MethodSpec>>,
+  ) {
     this.#transport = transport;
     this.#methods = methods;
   }

@@ -15,7 +15,10 @@ export type PriorityLanes = Record<string, number>;
 /** Encryption state of the link to a receiver. */
 export type EncryptedConnectionState = 'disconnected' | 'negotiating' | 'connected';
 
-/** Values `createTransfer` uses for the parameters it is not given; `null` is the engine's own default. */
+/**
+ * Values `createTransfer` uses for the parameters it is not given; `null` is the engine's own
+ * default.
+ */
 export interface TransferDefaults {
   priority: number | null;
   transferFlags: number | null;
@@ -113,7 +116,13 @@ export interface ManifestFiles {
 }
 
 /** Life cycle of a transfer: `processing` is true while pending, sending or resuming. */
-export type TransferStatus = 'pending' | 'sending' | 'complete' | 'suspended' | 'resuming' | 'error';
+export type TransferStatus =
+  | 'pending'
+  | 'sending'
+  | 'complete'
+  | 'suspended'
+  | 'resuming'
+  | 'error';
 
 /** A manifest being sent to a destination, with its settings and progress. Never the password. */
 export interface Transfer {
