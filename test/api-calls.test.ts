@@ -146,6 +146,66 @@ async function expectShapeError(
   expect(transport.calls).toStrictEqual([]);
 }
 
+/** The documented signatures (optional parameters marked `?`), as the vendor's page gives them. */
+const DOCUMENTED: Record<string, string> = {
+  createDestination:
+    'destinationAddress, sendRateMax?, destinationPort?, authenticateDestination?, ' +
+    'destinationPublicKey?, relayAddress?, relayPort?, senderPort?, exclusive?, permanent?',
+  createManifest: 'fileMappings?, mappings?, symlinkOptions?',
+  createSharedToken: 'manifestId, password?, downloadLimit?, timeLimitSeconds?, description?',
+  createTransfer:
+    'destinationId, manifestId, destinationPath?, userName?, password?, priority?, ' +
+    'transferFlags?, checkpointFrequencySeconds?, sendRateMax?, priorityLane?, overwriteMode?, ' +
+    'minCipher?, fileTimeResolutionMicroseconds?, timeoutSeconds?, userData?, token?, transferLog?',
+  deleteDestination: 'destinationId',
+  deleteManifest: 'manifestId',
+  deleteObjectUserData: 'objId, key',
+  deleteSharedToken: 'token',
+  deleteTransfer: 'transferId',
+  failTransfer: 'transferId, errorMessage?',
+  getConnection: 'connectionId',
+  getConnections: 'limit?',
+  getDestination: 'destinationId',
+  getDestinations: 'limit?',
+  getManifest: 'manifestId',
+  getManifestFiles: 'manifestId, limit?',
+  getManifests: 'before?, after?, limit?',
+  getSharedToken: 'token',
+  getSharedTokens: 'limit?',
+  getTransfer: 'transferId, getCompleteFlags?',
+  getTransfers: 'destinationId?, before?, after?, limit?',
+  resumeTransferAsync: 'transferId',
+  schedulePingAsync: 'destinationId, pingCount',
+  setPriorityLanesAsync: 'destinationId, priorityLanes',
+  setSendRateMaxAsync: 'destinationId, sendRateMax',
+  setTransferPriorityAsync: 'transferId, priority?, priorityLane?',
+  setTransferSendRateMaxAsync: 'transferId, sendRateMax',
+  suspendTransferAsync: 'transferId',
+  updateConnectionParamsAsync:
+    'connectionId, sendRateMin?, sendRateMax?, sendRate?, rateControlEnabled?, rateControlMethod?',
+  updateObjectUserData: 'objId, key, value?',
+  updateSharedToken: 'token, timeLimitSeconds?, description?',
+  updateTransferDefaults:
+    'destinationId, priority?, transferFlags?, checkpointFrequencySeconds?, sendRateMax?, ' +
+    'priorityLane?, overwriteMode?, minCipher?, fileTimeResolutionMicroseconds?',
+  waitForManifest: 'manifestId',
+  waitForTransfer: 'transferId',
+  getRequestStatus: 'requestId',
+  getRequestResult: 'requestId, timeoutSeconds?',
+};
+
+describe('method table', () => {
+  it('has the documented parameters of every SendInterface method, in order', () => {
+    const table = Object.fromEntries(
+      Object.entries(SEND_METHODS as Record<string, MethodSpec>).map(([method, spec]) => [
+        method,
+        [...spec.required, ...spec.optional.map((name) => `${name}?`)].join(', '),
+      ]),
+    );
+    expect(table).toStrictEqual(DOCUMENTED);
+  });
+});
+
 describe.each(INTERFACES)('$name', ({ table, make }) => {
   it('offers exactly the methods of its table', () => {
     expect(methodsOf(make(new RecordingTransport()))).toStrictEqual(Object.keys(table).sort());

@@ -7,10 +7,9 @@
  */
 
 export { RecvInterface } from './recv.js';
-export { RequestTracking } from './requests.js';
 export { SendInterface } from './send.js';
 export { ServerInterface } from './server.js';
-export { CommandInterface, jsonTransport } from './transport.js';
+export { jsonTransport } from './transport.js';
 export type { CommandTransport } from './transport.js';
 export type * from './options.js';
 export type * from './types.js';
