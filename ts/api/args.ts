@@ -10,7 +10,7 @@ import { CommandError } from '../errors.js';
 import { OBJECT_PARAMETERS, type MethodSpec } from './methods.js';
 
 /** Whether `value` is a plain object (an object literal or parsed JSON), not an array or class. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) {
     return false;
   }
