@@ -1,5 +1,6 @@
 //! The jetstream runtime: sockets, files and the drivers that run sessions over them.
 
+pub mod command;
 pub mod error;
 pub mod flags;
 pub mod identity;

@@ -1,0 +1,356 @@
+//! Reading one method's parameters out of a JSON object: one generic reader per kind of value
+//! (text, integer in a range, rate, flag bits, id-or-structure, ...), and the bookkeeping that
+//! refuses missing, mistyped, out-of-range and unknown parameters with a message naming them.
+
+use super::error::CommandError;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+/// The longest rendering of a caller's value kept in a message.
+const SHOW_MAX: usize = 80;
+
+/// `text`, cut to [`SHOW_MAX`] characters with an ellipsis when longer.
+pub(super) fn shorten(text: &str) -> String {
+    match text.char_indices().nth(SHOW_MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// A caller's value as it appears in a message.
+pub(super) fn show(value: &Value) -> String {
+    shorten(&value.to_string())
+}
+
+/// One kind of parameter value: how to read it and how to describe a valid one.
+pub(super) trait Kind {
+    /// The typed value.
+    type Out;
+    /// What a valid value looks like, completing "must be ...".
+    fn expected(&self) -> String;
+    /// The typed value, or `None` when `value` is not valid.
+    fn read(&self, value: &Value) -> Option<Self::Out>;
+}
+
+/// The parameters of one method (or one nested object), read one by one.
+pub(super) struct Args<'a> {
+    method: &'static str,
+    /// Put before each parameter name in messages (`mappings["/a"].` for a nested entry).
+    prefix: String,
+    map: &'a Map<String, Value>,
+    /// The names read so far; any other name present is unknown.
+    read: Vec<&'static str>,
+}
+
+impl<'a> Args<'a> {
+    /// The parameters `map` of `method`.
+    pub(super) fn new(method: &'static str, map: &'a Map<String, Value>) -> Self {
+        Self::nested(method, String::new(), map)
+    }
+
+    /// The fields of an object nested in a parameter, named `prefix` + field in messages.
+    pub(super) fn nested(
+        method: &'static str,
+        prefix: String,
+        map: &'a Map<String, Value>,
+    ) -> Self {
+        Args {
+            method,
+            prefix,
+            map,
+            read: Vec::new(),
+        }
+    }
+
+    /// The method these parameters belong to.
+    pub(super) fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The name of parameter `key` as messages show it.
+    pub(super) fn name(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    /// Optional parameter `key` of kind `kind`: `None` when absent or null.
+    pub(super) fn opt<K: Kind>(
+        &mut self,
+        key: &'static str,
+        kind: &K,
+    ) -> Result<Option<K::Out>, CommandError> {
+        self.opt_with(key, |args, value| {
+            kind.read(value)
+                .ok_or_else(|| args.invalid(key, kind.expected(), value))
+        })
+    }
+
+    /// Required parameter `key` of kind `kind`.
+    pub(super) fn req<K: Kind>(
+        &mut self,
+        key: &'static str,
+        kind: &K,
+    ) -> Result<K::Out, CommandError> {
+        self.opt(key, kind)?.ok_or_else(|| self.missing(key))
+    }
+
+    /// Optional parameter `key`, read by `read` when present and not null.
+    pub(super) fn opt_with<T>(
+        &mut self,
+        key: &'static str,
+        read: impl FnOnce(&Self, &'a Value) -> Result<T, CommandError>,
+    ) -> Result<Option<T>, CommandError> {
+        self.read.push(key);
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => read(self, value).map(Some),
+        }
+    }
+
+    /// Required parameter `key`, read by `read`.
+    pub(super) fn req_with<T>(
+        &mut self,
+        key: &'static str,
+        read: impl FnOnce(&Self, &'a Value) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        self.opt_with(key, read)?.ok_or_else(|| self.missing(key))
+    }
+
+    /// Required parameter `key` is absent or null.
+    fn missing(&self, key: &str) -> CommandError {
+        CommandError::Missing {
+            method: self.method,
+            param: self.name(key),
+        }
+    }
+
+    /// Parameter `key` has the value `got`, which is not `expected`.
+    pub(super) fn invalid(&self, key: &str, expected: String, got: &Value) -> CommandError {
+        CommandError::Invalid {
+            method: self.method,
+            param: self.name(key),
+            expected,
+            got: show(got),
+        }
+    }
+
+    /// Parameters that cannot go together, for the reason given (which names them).
+    pub(super) fn conflict(&self, reason: String) -> CommandError {
+        CommandError::Conflict {
+            method: self.method,
+            reason,
+        }
+    }
+
+    /// Fails on the first parameter present that was never read: it is not one of the method's.
+    pub(super) fn finish(self) -> Result<(), CommandError> {
+        match self
+            .map
+            .keys()
+            .find(|key| !self.read.contains(&key.as_str()))
+        {
+            Some(unknown) => Err(CommandError::UnknownParameter {
+                method: self.method,
+                param: self.name(&shorten(unknown)),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Any string.
+pub(super) struct Text;
+
+impl Kind for Text {
+    type Out = String;
+    fn expected(&self) -> String {
+        "a string".into()
+    }
+    fn read(&self, value: &Value) -> Option<String> {
+        value.as_str().map(str::to_owned)
+    }
+}
+
+/// A string with something other than white space in it.
+pub(super) struct NonBlank;
+
+impl Kind for NonBlank {
+    type Out = String;
+    fn expected(&self) -> String {
+        "a non-blank string".into()
+    }
+    fn read(&self, value: &Value) -> Option<String> {
+        value
+            .as_str()
+            .filter(|text| !text.trim().is_empty())
+            .map(str::to_owned)
+    }
+}
+
+/// `true` or `false`.
+pub(super) struct Bool;
+
+impl Kind for Bool {
+    type Out = bool;
+    fn expected(&self) -> String {
+        "true or false".into()
+    }
+    fn read(&self, value: &Value) -> Option<bool> {
+        value.as_bool()
+    }
+}
+
+/// The integer a JSON number holds, if it holds one (`5.0` counts: JavaScript has no other).
+fn integer(value: &Value) -> Option<i128> {
+    let number = value.as_number()?;
+    if let Some(i) = number.as_i64() {
+        return Some(i.into());
+    }
+    if let Some(u) = number.as_u64() {
+        return Some(u.into());
+    }
+    let f = number.as_f64()?;
+    // Beyond 2^64 no integer parameter can hold it; the bound also keeps the cast exact.
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 18_446_744_073_709_551_616.0)
+        .then_some(f as i128)
+}
+
+/// An integer from `min` to `max`, as `T` (which holds that whole range).
+pub(super) struct Int<T> {
+    min: i128,
+    max: i128,
+    out: PhantomData<fn() -> T>,
+}
+
+impl<T> Int<T> {
+    /// Integers from `min` to `max` inclusive.
+    pub(super) const fn new(min: i128, max: i128) -> Self {
+        Int {
+            min,
+            max,
+            out: PhantomData,
+        }
+    }
+}
+
+impl<T: TryFrom<i128>> Kind for Int<T> {
+    type Out = T;
+    fn expected(&self) -> String {
+        if self.max >= i128::from(i64::MAX) {
+            format!("an integer of at least {}", self.min)
+        } else {
+            format!("an integer from {} to {}", self.min, self.max)
+        }
+    }
+    fn read(&self, value: &Value) -> Option<T> {
+        integer(value)
+            .filter(|i| (self.min..=self.max).contains(i))
+            .and_then(|i| T::try_from(i).ok())
+    }
+}
+
+/// An integer made only of the bits in `known`.
+pub(super) struct Bits {
+    /// Every bit that may be set.
+    pub(super) known: u32,
+}
+
+impl Kind for Bits {
+    type Out = u32;
+    fn expected(&self) -> String {
+        format!(
+            "an integer made of the known flag bits (a subset of {:#x})",
+            self.known
+        )
+    }
+    fn read(&self, value: &Value) -> Option<u32> {
+        integer(value)
+            .and_then(|i| u32::try_from(i).ok())
+            .filter(|bits| bits & !self.known == 0)
+    }
+}
+
+/// A finite number of at least 0, or exactly -1 when `minus_one` ("no limit") is allowed.
+pub(super) struct Number {
+    /// Whether -1 is accepted.
+    pub(super) minus_one: bool,
+}
+
+impl Kind for Number {
+    type Out = f64;
+    fn expected(&self) -> String {
+        if self.minus_one {
+            "a number of at least 0, or -1 for no limit".into()
+        } else {
+            "a number of at least 0".into()
+        }
+    }
+    fn read(&self, value: &Value) -> Option<f64> {
+        value
+            .as_f64()
+            .filter(|f| f.is_finite() && (*f >= 0.0 || (self.minus_one && *f == -1.0)))
+    }
+}
+
+/// An id given alone or inside the structure that holds it under `field` ("(str, dict)" and
+/// "(int, dict)" parameters); the structure's other fields are ignored.
+pub(super) struct Ref<K> {
+    /// The kind of the id itself.
+    pub(super) id: K,
+    /// What the id is, for messages ("a destination id").
+    pub(super) what: &'static str,
+    /// The structure's field holding the id.
+    pub(super) field: &'static str,
+}
+
+impl<K: Kind> Kind for Ref<K> {
+    type Out = K::Out;
+    fn expected(&self) -> String {
+        format!(
+            "{} ({}) or a structure holding {}",
+            self.what,
+            self.id.expected(),
+            self.field
+        )
+    }
+    fn read(&self, value: &Value) -> Option<K::Out> {
+        match value {
+            Value::Object(structure) => structure.get(self.field).and_then(|id| self.id.read(id)),
+            id => self.id.read(id),
+        }
+    }
+}
+
+/// An object of string keys and string values.
+pub(super) struct StringMap;
+
+impl Kind for StringMap {
+    type Out = BTreeMap<String, String>;
+    fn expected(&self) -> String {
+        "an object of string values".into()
+    }
+    fn read(&self, value: &Value) -> Option<Self::Out> {
+        value
+            .as_object()?
+            .iter()
+            .map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+            .collect()
+    }
+}
+
+/// An array of strings.
+pub(super) struct StringList;
+
+impl Kind for StringList {
+    type Out = Vec<String>;
+    fn expected(&self) -> String {
+        "an array of strings".into()
+    }
+    fn read(&self, value: &Value) -> Option<Self::Out> {
+        value
+            .as_array()?
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect()
+    }
+}

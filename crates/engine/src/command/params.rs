@@ -1,0 +1,761 @@
+//! The typed parameters of every method: one struct per parameter list, fields in documented
+//! order with their documented (camelCase) names, optional ones as `Option`, and how each is
+//! read and checked from JSON.
+
+use super::args::{Args, Bits, Bool, Int, Kind, NonBlank, Number, Ref, StringMap, Text};
+use super::error::CommandError;
+use super::lanes::read_lanes;
+use super::mappings::{read_mappings, FileMappings, Mappings};
+use crate::flags;
+use crate::store::{PriorityLanes, TransferDefaults};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Reading a parameter list from a method's arguments.
+pub(super) trait FromArgs: Sized {
+    /// Reads and checks every parameter this list holds.
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError>;
+}
+
+/// A positive integer id (transfers, connections, requests).
+const POSITIVE: Int<u64> = Int::new(1, u64::MAX as i128);
+/// A destination id or a Destination structure.
+const DESTINATION_ID: Ref<NonBlank> = Ref {
+    id: NonBlank,
+    what: "a destination id",
+    field: "destinationId",
+};
+/// A manifest id or a Manifest structure.
+const MANIFEST_ID: Ref<NonBlank> = Ref {
+    id: NonBlank,
+    what: "a manifest id",
+    field: "manifestId",
+};
+/// A shared token or a Token structure.
+const TOKEN: Ref<NonBlank> = Ref {
+    id: NonBlank,
+    what: "a shared token",
+    field: "token",
+};
+/// A transfer id or a Transfer structure.
+const TRANSFER_ID: Ref<Int<u64>> = Ref {
+    id: POSITIVE,
+    what: "a transfer id",
+    field: "transferId",
+};
+/// A connection id or a Connection structure.
+const CONNECTION_ID: Ref<Int<u64>> = Ref {
+    id: POSITIVE,
+    what: "a connection id",
+    field: "connectionId",
+};
+/// A request id or a Request structure.
+const REQUEST_ID: Ref<Int<u64>> = Ref {
+    id: POSITIVE,
+    what: "a request id",
+    field: "requestId",
+};
+/// A transfer priority (lower goes first).
+const PRIORITY: Int<u32> = Int::new(0, u32::MAX as i128);
+/// A UDP port.
+const PORT: Int<u16> = Int::new(0, u16::MAX as i128);
+/// The sender's UDP port: 0 picks one, -1 multiplexes the receive port.
+const SENDER_PORT: Int<i32> = Int::new(-1, u16::MAX as i128);
+/// An `OVERWRITE_*` mode.
+const OVERWRITE_MODE: Int<u32> = Int::new(0, flags::OVERWRITE_BACKUP as i128);
+/// A `MIN_CIPHER_*` level.
+const MIN_CIPHER: Int<u32> = Int::new(0, 3);
+/// `TRANSFER_FLAG_*` bits.
+const TRANSFER_FLAGS: Bits = Bits { known: flags::ALL };
+/// A count of seconds, microseconds or results.
+const COUNT_U32: Int<u32> = Int::new(0, u32::MAX as i128);
+/// A count of seconds or microseconds.
+const COUNT_U64: Int<u64> = Int::new(0, u64::MAX as i128);
+/// The most results a list returns.
+const LIMIT: Int<usize> = Int::new(0, usize::MAX as i128);
+/// A rate in kbit/s.
+const RATE: Number = Number { minus_one: false };
+/// A rate in kbit/s, or -1 for no throttling.
+const RATE_OR_UNLIMITED: Number = Number { minus_one: true };
+/// A duration in seconds.
+const SECONDS: Number = Number { minus_one: false };
+
+/// The parameters of a method that takes none.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NoParams {}
+
+impl FromArgs for NoParams {
+    fn from_args(_: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(NoParams {})
+    }
+}
+
+/// Defines a parameter list holding one required id.
+macro_rules! id_params {
+    ($(#[$meta:meta])* $name:ident { $field:ident: $ty:ty = $key:literal, $kind:expr }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Serialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            #[doc = concat!("`", $key, "`, from the id or the structure holding it.")]
+            pub $field: $ty,
+        }
+
+        impl FromArgs for $name {
+            fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+                Ok($name {
+                    $field: args.req($key, &$kind)?,
+                })
+            }
+        }
+    };
+}
+
+id_params! {
+    /// `(destinationId)`: getDestination, deleteDestination.
+    DestinationRef { destination_id: String = "destinationId", DESTINATION_ID }
+}
+id_params! {
+    /// `(manifestId)`: getManifest, deleteManifest, waitForManifest.
+    ManifestRef { manifest_id: String = "manifestId", MANIFEST_ID }
+}
+id_params! {
+    /// `(token)`: getSharedToken, deleteSharedToken.
+    TokenRef { token: String = "token", TOKEN }
+}
+id_params! {
+    /// `(transferId)`: deleteTransfer, resumeTransferAsync, suspendTransferAsync, waitForTransfer.
+    TransferRef { transfer_id: u64 = "transferId", TRANSFER_ID }
+}
+id_params! {
+    /// `(connectionId)`: getConnection.
+    ConnectionRef { connection_id: u64 = "connectionId", CONNECTION_ID }
+}
+id_params! {
+    /// `(requestId)`: getRequestStatus.
+    RequestRef { request_id: u64 = "requestId", REQUEST_ID }
+}
+id_params! {
+    /// `(publicKey)`: addAuthorizedClientAsync, removeAuthorizedClientAsync.
+    ClientKey { public_key: String = "publicKey", NonBlank }
+}
+
+/// `(limit=None)`: getConnections, getDestinations, getSharedTokens, getSourcesAsync,
+/// getTransfersAsync.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limit {
+    /// At most this many results; all when `None`.
+    pub limit: Option<usize>,
+}
+
+impl FromArgs for Limit {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(Limit {
+            limit: args.opt("limit", &LIMIT)?,
+        })
+    }
+}
+
+/// `createDestination(destinationAddress, sendRateMax, destinationPort, authenticateDestination,
+/// destinationPublicKey, relayAddress, relayPort, senderPort, exclusive, permanent)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDestination {
+    /// Host name or IP of the receiver.
+    pub destination_address: String,
+    /// Rate cap in kbit/s (ignored when the destination exists).
+    pub send_rate_max: Option<f64>,
+    /// The receiver's UDP port.
+    pub destination_port: Option<u16>,
+    /// Only connect to a receiver proving `destination_public_key`.
+    pub authenticate_destination: Option<bool>,
+    /// The receiver's expected public key.
+    pub destination_public_key: Option<String>,
+    /// Relay host, when the receiver is reached through one.
+    pub relay_address: Option<String>,
+    /// Relay port.
+    pub relay_port: Option<u16>,
+    /// Local UDP port: 0 or `None` picks one, -1 multiplexes the receive port.
+    pub sender_port: Option<i32>,
+    /// Always create a new destination.
+    pub exclusive: Option<bool>,
+    /// Keep the destination when its last transfer is deleted.
+    pub permanent: Option<bool>,
+}
+
+impl FromArgs for CreateDestination {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        let params = CreateDestination {
+            destination_address: args.req("destinationAddress", &NonBlank)?,
+            send_rate_max: args.opt("sendRateMax", &RATE)?,
+            destination_port: args.opt("destinationPort", &PORT)?,
+            authenticate_destination: args.opt("authenticateDestination", &Bool)?,
+            destination_public_key: args.opt("destinationPublicKey", &NonBlank)?,
+            relay_address: args.opt("relayAddress", &NonBlank)?,
+            relay_port: args.opt("relayPort", &PORT)?,
+            sender_port: args.opt("senderPort", &SENDER_PORT)?,
+            exclusive: args.opt("exclusive", &Bool)?,
+            permanent: args.opt("permanent", &Bool)?,
+        };
+        if params.authenticate_destination == Some(true) && params.destination_public_key.is_none()
+        {
+            return Err(args.conflict(
+                "authenticateDestination needs the key to check: destinationPublicKey is missing"
+                    .into(),
+            ));
+        }
+        Ok(params)
+    }
+}
+
+/// `createManifest(fileMappings, mappings, symlinkOptions)`; exactly one of the mappings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateManifest {
+    /// Deprecated: source path → destination path.
+    pub file_mappings: Option<FileMappings>,
+    /// Destination path → source path or I/O-free entry.
+    pub mappings: Option<Mappings>,
+    /// A `SYMLINKS_*` policy.
+    pub symlink_options: Option<u32>,
+}
+
+impl FromArgs for CreateManifest {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        let params = CreateManifest {
+            file_mappings: args.opt("fileMappings", &StringMap)?,
+            mappings: args.opt_with("mappings", read_mappings)?,
+            symlink_options: args.opt("symlinkOptions", &Int::new(0, 4))?,
+        };
+        if params.file_mappings.is_some() == params.mappings.is_some() {
+            return Err(
+                args.conflict("give exactly one of mappings and fileMappings (deprecated)".into())
+            );
+        }
+        Ok(params)
+    }
+}
+
+/// `createSharedToken(manifestId, password, downloadLimit, timeLimitSeconds, description)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSharedToken {
+    /// The manifest the token grants.
+    pub manifest_id: String,
+    /// A password required with the token.
+    pub password: Option<String>,
+    /// How many transfers the token may start.
+    pub download_limit: Option<u32>,
+    /// Seconds from now until the token expires.
+    pub time_limit_seconds: Option<u64>,
+    /// What the token represents.
+    pub description: Option<String>,
+}
+
+impl FromArgs for CreateSharedToken {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(CreateSharedToken {
+            manifest_id: args.req("manifestId", &MANIFEST_ID)?,
+            password: args.opt("password", &Text)?,
+            download_limit: args.opt("downloadLimit", &COUNT_U32)?,
+            time_limit_seconds: args.opt("timeLimitSeconds", &COUNT_U64)?,
+            description: args.opt("description", &Text)?,
+        })
+    }
+}
+
+/// The transfer settings shared by `createTransfer` and `updateTransferDefaults`, in their
+/// documented order (priority … fileTimeResolutionMicroseconds).
+impl FromArgs for TransferDefaults {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(TransferDefaults {
+            priority: args.opt("priority", &PRIORITY)?,
+            transfer_flags: args.opt("transferFlags", &TRANSFER_FLAGS)?,
+            checkpoint_frequency_seconds: args.opt("checkpointFrequencySeconds", &COUNT_U32)?,
+            send_rate_max: args.opt("sendRateMax", &RATE)?,
+            priority_lane: args.opt("priorityLane", &NonBlank)?,
+            overwrite_mode: args.opt("overwriteMode", &OVERWRITE_MODE)?,
+            min_cipher: args.opt("minCipher", &MIN_CIPHER)?,
+            file_time_resolution_microseconds: args
+                .opt("fileTimeResolutionMicroseconds", &COUNT_U64)?,
+        })
+    }
+}
+
+/// `createTransfer(destinationId, manifestId, destinationPath, userName, password, priority,
+/// transferFlags, checkpointFrequencySeconds, sendRateMax, priorityLane, overwriteMode,
+/// minCipher, fileTimeResolutionMicroseconds, timeoutSeconds, userData, token, transferLog)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTransfer {
+    /// The destination.
+    pub destination_id: String,
+    /// The manifest to send.
+    pub manifest_id: String,
+    /// Directory below the receiver's root that receives the files.
+    pub destination_path: Option<String>,
+    /// User the receiver authenticates (not with `token`).
+    pub user_name: Option<String>,
+    /// Password of `user_name` or `token`.
+    pub password: Option<String>,
+    /// priority, transferFlags, checkpointFrequencySeconds, sendRateMax, priorityLane,
+    /// overwriteMode, minCipher, fileTimeResolutionMicroseconds.
+    #[serde(flatten)]
+    pub settings: TransferDefaults,
+    /// Fail after this many seconds disconnected; 0 never.
+    pub timeout_seconds: Option<f64>,
+    /// Initial user data of the transfer.
+    pub user_data: Option<BTreeMap<String, String>>,
+    /// Shared token the receiver authenticates (not with `user_name`).
+    pub token: Option<String>,
+    /// Write a per-transfer log.
+    pub transfer_log: Option<bool>,
+}
+
+impl FromArgs for CreateTransfer {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        let params = CreateTransfer {
+            destination_id: args.req("destinationId", &DESTINATION_ID)?,
+            manifest_id: args.req("manifestId", &MANIFEST_ID)?,
+            destination_path: args.opt("destinationPath", &Text)?,
+            user_name: args.opt("userName", &NonBlank)?,
+            password: args.opt("password", &Text)?,
+            settings: TransferDefaults::from_args(args)?,
+            timeout_seconds: args.opt("timeoutSeconds", &SECONDS)?,
+            user_data: args.opt("userData", &StringMap)?,
+            token: args.opt("token", &NonBlank)?,
+            transfer_log: args.opt("transferLog", &Bool)?,
+        };
+        if params.user_name.is_some() && params.token.is_some() {
+            return Err(args.conflict("give only one of userName and token".into()));
+        }
+        Ok(params)
+    }
+}
+
+/// The object a piece of user data belongs to, as the caller named it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectId {
+    /// A string id given alone: a destination, manifest or token id, told apart by lookup.
+    Text(String),
+    /// A transfer id given alone, or any Transfer structure.
+    Transfer(u64),
+    /// A Destination structure.
+    Destination(String),
+    /// A Manifest structure.
+    Manifest(String),
+    /// A Token structure.
+    Token(String),
+}
+
+impl Serialize for ObjectId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (field, id) = match self {
+            ObjectId::Text(id) => return serializer.serialize_str(id),
+            ObjectId::Transfer(id) => return serializer.serialize_u64(*id),
+            ObjectId::Destination(id) => ("destinationId", id),
+            ObjectId::Manifest(id) => ("manifestId", id),
+            ObjectId::Token(id) => ("token", id),
+        };
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(field, id)?;
+        map.end()
+    }
+}
+
+/// An `objId`: an id of any kind, or a Destination, Manifest, Transfer or Token structure.
+struct ObjectIdKind;
+
+impl Kind for ObjectIdKind {
+    type Out = ObjectId;
+    fn expected(&self) -> String {
+        "an object id (a non-blank string or a positive integer) or a Destination, Manifest, \
+         Transfer or Token structure"
+            .into()
+    }
+    fn read(&self, value: &Value) -> Option<ObjectId> {
+        let Value::Object(structure) = value else {
+            return match value {
+                Value::String(_) => NonBlank.read(value).map(ObjectId::Text),
+                _ => POSITIVE.read(value).map(ObjectId::Transfer),
+            };
+        };
+        // A Transfer structure also holds destinationId and manifestId, and a Token structure
+        // manifestId: look for the most specific id first.
+        if let Some(id) = structure.get("transferId") {
+            POSITIVE.read(id).map(ObjectId::Transfer)
+        } else if let Some(id) = structure.get("token") {
+            NonBlank.read(id).map(ObjectId::Token)
+        } else if let Some(id) = structure.get("destinationId") {
+            NonBlank.read(id).map(ObjectId::Destination)
+        } else {
+            NonBlank
+                .read(structure.get("manifestId")?)
+                .map(ObjectId::Manifest)
+        }
+    }
+}
+
+/// `deleteObjectUserData(objId, key)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteObjectUserData {
+    /// The object.
+    pub obj_id: ObjectId,
+    /// The user data key to remove.
+    pub key: String,
+}
+
+impl FromArgs for DeleteObjectUserData {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(DeleteObjectUserData {
+            obj_id: args.req("objId", &ObjectIdKind)?,
+            key: args.req("key", &Text)?,
+        })
+    }
+}
+
+/// `updateObjectUserData(objId, key, value)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateObjectUserData {
+    /// The object.
+    pub obj_id: ObjectId,
+    /// The user data key to set.
+    pub key: String,
+    /// The value to associate with the key.
+    pub value: Option<String>,
+}
+
+impl FromArgs for UpdateObjectUserData {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(UpdateObjectUserData {
+            obj_id: args.req("objId", &ObjectIdKind)?,
+            key: args.req("key", &Text)?,
+            value: args.opt("value", &Text)?,
+        })
+    }
+}
+
+/// `failTransfer(transferId, errorMessage)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailTransfer {
+    /// The transfer.
+    pub transfer_id: u64,
+    /// Why it failed.
+    pub error_message: Option<String>,
+}
+
+impl FromArgs for FailTransfer {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(FailTransfer {
+            transfer_id: args.req("transferId", &TRANSFER_ID)?,
+            error_message: args.opt("errorMessage", &Text)?,
+        })
+    }
+}
+
+/// `getManifestFiles(manifestId, limit)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetManifestFiles {
+    /// The manifest.
+    pub manifest_id: String,
+    /// At most this many file mappings.
+    pub limit: Option<usize>,
+}
+
+impl FromArgs for GetManifestFiles {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(GetManifestFiles {
+            manifest_id: args.req("manifestId", &MANIFEST_ID)?,
+            limit: args.opt("limit", &LIMIT)?,
+        })
+    }
+}
+
+/// `getManifests(before, after, limit)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetManifests {
+    /// Only manifests created before this one.
+    pub before: Option<String>,
+    /// Only manifests created after this one.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+impl FromArgs for GetManifests {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(GetManifests {
+            before: args.opt("before", &MANIFEST_ID)?,
+            after: args.opt("after", &MANIFEST_ID)?,
+            limit: args.opt("limit", &LIMIT)?,
+        })
+    }
+}
+
+/// `getTransfer(transferId, getCompleteFlags)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetTransfer {
+    /// The transfer.
+    pub transfer_id: u64,
+    /// Include the per-file completion flags.
+    pub get_complete_flags: Option<bool>,
+}
+
+impl FromArgs for GetTransfer {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(GetTransfer {
+            transfer_id: args.req("transferId", &TRANSFER_ID)?,
+            get_complete_flags: args.opt("getCompleteFlags", &Bool)?,
+        })
+    }
+}
+
+/// `getTransfers(destinationId, before, after, limit)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetTransfers {
+    /// Only this destination's transfers.
+    pub destination_id: Option<String>,
+    /// Only transfers created before this one.
+    pub before: Option<u64>,
+    /// Only transfers created after this one.
+    pub after: Option<u64>,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+impl FromArgs for GetTransfers {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(GetTransfers {
+            destination_id: args.opt("destinationId", &DESTINATION_ID)?,
+            before: args.opt("before", &TRANSFER_ID)?,
+            after: args.opt("after", &TRANSFER_ID)?,
+            limit: args.opt("limit", &LIMIT)?,
+        })
+    }
+}
+
+/// `schedulePingAsync(destinationId, pingCount)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulePing {
+    /// The destination to ping.
+    pub destination_id: String,
+    /// How many pings (at least 1).
+    pub ping_count: u32,
+}
+
+impl FromArgs for SchedulePing {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(SchedulePing {
+            destination_id: args.req("destinationId", &DESTINATION_ID)?,
+            ping_count: args.req("pingCount", &Int::new(1, u32::MAX as i128))?,
+        })
+    }
+}
+
+/// `setPriorityLanesAsync(destinationId, priorityLanes)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetPriorityLanes {
+    /// The destination.
+    pub destination_id: String,
+    /// Every lane, with its share of the rate.
+    pub priority_lanes: PriorityLanes,
+}
+
+impl FromArgs for SetPriorityLanes {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(SetPriorityLanes {
+            destination_id: args.req("destinationId", &DESTINATION_ID)?,
+            priority_lanes: args.req_with("priorityLanes", read_lanes)?,
+        })
+    }
+}
+
+/// `setSendRateMaxAsync(destinationId, sendRateMax)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetSendRateMax {
+    /// The destination.
+    pub destination_id: String,
+    /// Rate cap in kbit/s.
+    pub send_rate_max: f64,
+}
+
+impl FromArgs for SetSendRateMax {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(SetSendRateMax {
+            destination_id: args.req("destinationId", &DESTINATION_ID)?,
+            send_rate_max: args.req("sendRateMax", &RATE)?,
+        })
+    }
+}
+
+/// `setTransferPriorityAsync(transferId, priority, priorityLane)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetTransferPriority {
+    /// The transfer.
+    pub transfer_id: u64,
+    /// New priority (lower goes first).
+    pub priority: Option<u32>,
+    /// New priority lane.
+    pub priority_lane: Option<String>,
+}
+
+impl FromArgs for SetTransferPriority {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(SetTransferPriority {
+            transfer_id: args.req("transferId", &TRANSFER_ID)?,
+            priority: args.opt("priority", &PRIORITY)?,
+            priority_lane: args.opt("priorityLane", &NonBlank)?,
+        })
+    }
+}
+
+/// `setTransferSendRateMaxAsync(transferId, sendRateMax)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetTransferSendRateMax {
+    /// The transfer.
+    pub transfer_id: u64,
+    /// Rate cap in kbit/s; -1 turns throttling off.
+    pub send_rate_max: f64,
+}
+
+impl FromArgs for SetTransferSendRateMax {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(SetTransferSendRateMax {
+            transfer_id: args.req("transferId", &TRANSFER_ID)?,
+            send_rate_max: args.req("sendRateMax", &RATE_OR_UNLIMITED)?,
+        })
+    }
+}
+
+/// `updateConnectionParamsAsync(connectionId, sendRateMin, sendRateMax, sendRate,
+/// rateControlEnabled, rateControlMethod)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateConnectionParams {
+    /// The connection.
+    pub connection_id: u64,
+    /// Lower rate bound in kbit/s.
+    pub send_rate_min: Option<f64>,
+    /// Upper rate bound in kbit/s.
+    pub send_rate_max: Option<f64>,
+    /// Desired rate in kbit/s.
+    pub send_rate: Option<f64>,
+    /// Whether the rate controller adjusts the rate.
+    pub rate_control_enabled: Option<bool>,
+    /// Rate control method (internal and debugging use).
+    pub rate_control_method: Option<u32>,
+}
+
+impl FromArgs for UpdateConnectionParams {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        let params = UpdateConnectionParams {
+            connection_id: args.req("connectionId", &CONNECTION_ID)?,
+            send_rate_min: args.opt("sendRateMin", &RATE)?,
+            send_rate_max: args.opt("sendRateMax", &RATE)?,
+            send_rate: args.opt("sendRate", &RATE)?,
+            rate_control_enabled: args.opt("rateControlEnabled", &Bool)?,
+            rate_control_method: args.opt("rateControlMethod", &COUNT_U32)?,
+        };
+        if let (Some(min), Some(max)) = (params.send_rate_min, params.send_rate_max) {
+            if min > max {
+                return Err(args.conflict(format!(
+                    "sendRateMin ({min}) must not exceed sendRateMax ({max})"
+                )));
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// `updateSharedToken(token, timeLimitSeconds, description)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateSharedToken {
+    /// The token.
+    pub token: String,
+    /// Seconds from now until the token expires.
+    pub time_limit_seconds: Option<u64>,
+    /// What the token represents.
+    pub description: Option<String>,
+}
+
+impl FromArgs for UpdateSharedToken {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(UpdateSharedToken {
+            token: args.req("token", &TOKEN)?,
+            time_limit_seconds: args.opt("timeLimitSeconds", &COUNT_U64)?,
+            description: args.opt("description", &Text)?,
+        })
+    }
+}
+
+/// `updateTransferDefaults(destinationId, priority, transferFlags, checkpointFrequencySeconds,
+/// sendRateMax, priorityLane, overwriteMode, minCipher, fileTimeResolutionMicroseconds)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateTransferDefaults {
+    /// The destination.
+    pub destination_id: String,
+    /// The values to change; `None` fields stay as they are.
+    #[serde(flatten)]
+    pub defaults: TransferDefaults,
+}
+
+impl FromArgs for UpdateTransferDefaults {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(UpdateTransferDefaults {
+            destination_id: args.req("destinationId", &DESTINATION_ID)?,
+            defaults: TransferDefaults::from_args(args)?,
+        })
+    }
+}
+
+/// `getRequestResult(requestId, timeoutSeconds)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetRequestResult {
+    /// The request.
+    pub request_id: u64,
+    /// How long to wait for the request to end.
+    pub timeout_seconds: Option<f64>,
+}
+
+impl FromArgs for GetRequestResult {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(GetRequestResult {
+            request_id: args.req("requestId", &REQUEST_ID)?,
+            timeout_seconds: args.opt("timeoutSeconds", &SECONDS)?,
+        })
+    }
+}
+
+/// `allowOnlyAuthorizedClientsAsync(enabled)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllowOnlyAuthorizedClients {
+    /// Refuse senders whose key is not authorized.
+    pub enabled: bool,
+}
+
+impl FromArgs for AllowOnlyAuthorizedClients {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(AllowOnlyAuthorizedClients {
+            enabled: args.req("enabled", &Bool)?,
+        })
+    }
+}
