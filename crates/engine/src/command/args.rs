@@ -354,3 +354,80 @@ impl Kind for StringList {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integers_come_from_any_integral_json_number() {
+        assert_eq!(integer(&json!(-5)), Some(-5));
+        assert_eq!(integer(&json!(u64::MAX)), Some(u64::MAX.into()));
+        assert_eq!(integer(&json!(3.0)), Some(3));
+        for not_integer in [
+            json!(1.5),
+            json!(1e20),
+            json!("3"),
+            json!(true),
+            json!(null),
+        ] {
+            assert_eq!(integer(&not_integer), None, "{not_integer}");
+        }
+    }
+
+    #[test]
+    fn ranges_read_their_bounds_and_describe_them() {
+        let priority = Int::<u32>::new(0, u32::MAX.into());
+        assert_eq!(priority.read(&json!(4_294_967_295u64)), Some(u32::MAX));
+        assert_eq!(priority.read(&json!(4_294_967_296u64)), None);
+        assert_eq!(priority.read(&json!(-1)), None);
+        assert_eq!(priority.expected(), "an integer from 0 to 4294967295");
+        let limit = Int::<u64>::new(0, u64::MAX.into());
+        assert_eq!(limit.expected(), "an integer of at least 0");
+    }
+
+    #[test]
+    fn rates_accept_minus_one_only_when_it_means_no_limit() {
+        let unlimited = Number { minus_one: true };
+        assert_eq!(unlimited.read(&json!(-1)), Some(-1.0));
+        assert_eq!(unlimited.read(&json!(-0.5)), None);
+        assert_eq!(Number { minus_one: false }.read(&json!(-1)), None);
+        assert_eq!(Number { minus_one: false }.read(&json!(0)), Some(0.0));
+    }
+
+    #[test]
+    fn references_take_the_id_or_the_structure_holding_it() {
+        let id = Ref {
+            id: NonBlank,
+            what: "a destination id",
+            field: "destinationId",
+        };
+        assert_eq!(id.read(&json!("d1")), Some("d1".to_owned()));
+        assert_eq!(
+            id.read(&json!({ "destinationId": "d1", "destinationPort": 1 })),
+            Some("d1".to_owned())
+        );
+        assert_eq!(id.read(&json!({ "manifestId": "m1" })), None);
+        assert!(id.expected().contains("destinationId"));
+    }
+
+    #[test]
+    fn unread_names_are_unknown_and_carry_the_nesting() {
+        let map = json!({ "src": "/a", "mode": 1 });
+        let map = map.as_object().expect("an object");
+        let mut args = Args::nested("createManifest", "mappings[\"/d\"].".into(), map);
+        assert_eq!(args.req("src", &NonBlank), Ok("/a".to_owned()));
+        let err = args.finish().expect_err("mode is unknown");
+        assert_eq!(err.param(), Some("mappings[\"/d\"].mode"));
+    }
+
+    #[test]
+    fn long_values_are_shortened_on_a_character_boundary() {
+        let long = "é".repeat(200);
+        let short = shorten(&long);
+        assert_eq!(short.chars().count(), SHOW_MAX + 1);
+        assert!(short.ends_with('…'));
+        assert_eq!(shorten("short"), "short");
+    }
+}

@@ -46,3 +46,28 @@ pub(super) fn read_lanes(args: &Args<'_>, value: &Value) -> Result<PriorityLanes
     }
     Ok(PriorityLanes(lanes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lanes(value: Value) -> Result<PriorityLanes, CommandError> {
+        let params = serde_json::Map::new();
+        read_lanes(&Args::new("setPriorityLanesAsync", &params), &value)
+    }
+
+    #[test]
+    fn the_sum_may_miss_one_by_the_tolerance_only() {
+        assert!(lanes(json!({ "a": 0.5, "b": 0.5 + 0.5e-9 })).is_ok());
+        let err = lanes(json!({ "a": 0.5, "b": 0.5 + 2e-9 })).expect_err("sum too far from 1");
+        assert_eq!(err.param(), Some("priorityLanes"));
+    }
+
+    #[test]
+    fn one_idle_lane_is_allowed() {
+        let read = lanes(json!({ "Busy": 1.0, "Idle": 0.0 })).expect("valid lanes");
+        assert_eq!(read.0.len(), 2);
+        assert!(read.0.contains(&("Idle".to_owned(), 0.0)));
+    }
+}
