@@ -8,6 +8,7 @@ mod error;
 mod lanes;
 mod mappings;
 mod params;
+mod transfers;
 
 pub use error::CommandError;
 pub use mappings::{
@@ -15,11 +16,14 @@ pub use mappings::{
 };
 pub use params::{
     AllowOnlyAuthorizedClients, ClientKey, ConnectionRef, CreateDestination, CreateManifest,
-    CreateSharedToken, CreateTransfer, DeleteObjectUserData, DestinationRef, FailTransfer,
-    GetManifestFiles, GetManifests, GetRequestResult, GetTransfer, GetTransfers, Limit,
-    ManifestRef, NoParams, ObjectId, RequestRef, SchedulePing, SetPriorityLanes, SetSendRateMax,
-    SetTransferPriority, SetTransferSendRateMax, TokenRef, TransferRef, UpdateConnectionParams,
-    UpdateObjectUserData, UpdateSharedToken, UpdateTransferDefaults,
+    CreateSharedToken, DeleteObjectUserData, DestinationRef, GetManifestFiles, GetManifests,
+    GetRequestResult, Limit, ManifestRef, NoParams, ObjectId, RequestRef, SchedulePing,
+    SetPriorityLanes, SetSendRateMax, TokenRef, TransferRef, UpdateConnectionParams,
+    UpdateObjectUserData, UpdateSharedToken,
+};
+pub use transfers::{
+    CreateTransfer, FailTransfer, GetTransfer, GetTransfers, SetTransferPriority,
+    SetTransferSendRateMax, UpdateTransferDefaults,
 };
 
 use args::{shorten, show, Args};

@@ -1,17 +1,16 @@
-//! The typed parameters of every method: one struct per parameter list, fields in documented
-//! order with their documented (camelCase) names, optional ones as `Option`, and how each is
-//! read and checked from JSON.
+//! The typed parameters of every method but the transfer ones: one struct per parameter list,
+//! fields in documented order with their documented (camelCase) names, optional ones as
+//! `Option`, and how each is read and checked from JSON; and the kinds of value they share.
 
 use super::args::{Args, Bits, Bool, Int, Kind, NonBlank, Number, Ref, StringMap, Text};
 use super::error::CommandError;
 use super::lanes::read_lanes;
 use super::mappings::{read_mappings, FileMappings, Mappings};
 use crate::flags;
-use crate::store::{PriorityLanes, TransferDefaults};
+use crate::store::PriorityLanes;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// Reading a parameter list from a method's arguments.
 pub(super) trait FromArgs: Sized {
@@ -20,67 +19,67 @@ pub(super) trait FromArgs: Sized {
 }
 
 /// A positive integer id (transfers, connections, requests).
-const POSITIVE: Int<u64> = Int::new(1, u64::MAX as i128);
+pub(super) const POSITIVE: Int<u64> = Int::new(1, u64::MAX as i128);
 /// A destination id or a Destination structure.
-const DESTINATION_ID: Ref<NonBlank> = Ref {
+pub(super) const DESTINATION_ID: Ref<NonBlank> = Ref {
     id: NonBlank,
     what: "a destination id",
     field: "destinationId",
 };
 /// A manifest id or a Manifest structure.
-const MANIFEST_ID: Ref<NonBlank> = Ref {
+pub(super) const MANIFEST_ID: Ref<NonBlank> = Ref {
     id: NonBlank,
     what: "a manifest id",
     field: "manifestId",
 };
 /// A shared token or a Token structure.
-const TOKEN: Ref<NonBlank> = Ref {
+pub(super) const TOKEN: Ref<NonBlank> = Ref {
     id: NonBlank,
     what: "a shared token",
     field: "token",
 };
 /// A transfer id or a Transfer structure.
-const TRANSFER_ID: Ref<Int<u64>> = Ref {
+pub(super) const TRANSFER_ID: Ref<Int<u64>> = Ref {
     id: POSITIVE,
     what: "a transfer id",
     field: "transferId",
 };
 /// A connection id or a Connection structure.
-const CONNECTION_ID: Ref<Int<u64>> = Ref {
+pub(super) const CONNECTION_ID: Ref<Int<u64>> = Ref {
     id: POSITIVE,
     what: "a connection id",
     field: "connectionId",
 };
 /// A request id or a Request structure.
-const REQUEST_ID: Ref<Int<u64>> = Ref {
+pub(super) const REQUEST_ID: Ref<Int<u64>> = Ref {
     id: POSITIVE,
     what: "a request id",
     field: "requestId",
 };
 /// A transfer priority (lower goes first).
-const PRIORITY: Int<u32> = Int::new(0, u32::MAX as i128);
+pub(super) const PRIORITY: Int<u32> = Int::new(0, u32::MAX as i128);
 /// A UDP port.
-const PORT: Int<u16> = Int::new(0, u16::MAX as i128);
+pub(super) const PORT: Int<u16> = Int::new(0, u16::MAX as i128);
 /// The sender's UDP port: 0 picks one, -1 multiplexes the receive port.
-const SENDER_PORT: Int<i32> = Int::new(-1, u16::MAX as i128);
+pub(super) const SENDER_PORT: Int<i32> = Int::new(-1, u16::MAX as i128);
 /// An `OVERWRITE_*` mode.
-const OVERWRITE_MODE: Int<u32> = Int::new(0, flags::OVERWRITE_BACKUP as i128);
+pub(super) const OVERWRITE_MODE: Int<u32> = Int::new(0, flags::OVERWRITE_BACKUP as i128);
 /// A `MIN_CIPHER_*` level.
-const MIN_CIPHER: Int<u32> = Int::new(0, 3);
+pub(super) const MIN_CIPHER: Int<u32> = Int::new(0, 3);
 /// `TRANSFER_FLAG_*` bits.
-const TRANSFER_FLAGS: Bits = Bits { known: flags::ALL };
+pub(super) const TRANSFER_FLAGS: Bits = Bits { known: flags::ALL };
 /// A count of seconds, microseconds or results.
-const COUNT_U32: Int<u32> = Int::new(0, u32::MAX as i128);
+pub(super) const COUNT_U32: Int<u32> = Int::new(0, u32::MAX as i128);
 /// A count of seconds or microseconds.
-const COUNT_U64: Int<u64> = Int::new(0, u64::MAX as i128);
+pub(super) const COUNT_U64: Int<u64> = Int::new(0, u64::MAX as i128);
 /// The most results a list returns.
-const LIMIT: Int<usize> = Int::new(0, usize::MAX as i128);
+pub(super) const LIMIT: Int<usize> = Int::new(0, usize::MAX as i128);
 /// A rate in kbit/s.
-const RATE: Number = Number { minus_one: false };
+pub(super) const RATE: Number = Number { minus_one: false };
 /// A rate in kbit/s, or -1 for no throttling.
-const RATE_OR_UNLIMITED: Number = Number { minus_one: true };
+pub(super) const RATE_OR_UNLIMITED: Number = Number { minus_one: true };
 /// A duration in seconds.
-const SECONDS: Number = Number { minus_one: false };
+pub(super) const SECONDS: Number = Number { minus_one: false };
 
 /// The parameters of a method that takes none.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -267,75 +266,6 @@ impl FromArgs for CreateSharedToken {
     }
 }
 
-/// The transfer settings shared by `createTransfer` and `updateTransferDefaults`, in their
-/// documented order (priority … fileTimeResolutionMicroseconds).
-impl FromArgs for TransferDefaults {
-    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
-        Ok(TransferDefaults {
-            priority: args.opt("priority", &PRIORITY)?,
-            transfer_flags: args.opt("transferFlags", &TRANSFER_FLAGS)?,
-            checkpoint_frequency_seconds: args.opt("checkpointFrequencySeconds", &COUNT_U32)?,
-            send_rate_max: args.opt("sendRateMax", &RATE)?,
-            priority_lane: args.opt("priorityLane", &NonBlank)?,
-            overwrite_mode: args.opt("overwriteMode", &OVERWRITE_MODE)?,
-            min_cipher: args.opt("minCipher", &MIN_CIPHER)?,
-            file_time_resolution_microseconds: args
-                .opt("fileTimeResolutionMicroseconds", &COUNT_U64)?,
-        })
-    }
-}
-
-/// `createTransfer(destinationId, manifestId, destinationPath, userName, password, priority,
-/// transferFlags, checkpointFrequencySeconds, sendRateMax, priorityLane, overwriteMode,
-/// minCipher, fileTimeResolutionMicroseconds, timeoutSeconds, userData, token, transferLog)`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateTransfer {
-    /// The destination.
-    pub destination_id: String,
-    /// The manifest to send.
-    pub manifest_id: String,
-    /// Directory below the receiver's root that receives the files.
-    pub destination_path: Option<String>,
-    /// User the receiver authenticates (not with `token`).
-    pub user_name: Option<String>,
-    /// Password of `user_name` or `token`.
-    pub password: Option<String>,
-    /// priority, transferFlags, checkpointFrequencySeconds, sendRateMax, priorityLane,
-    /// overwriteMode, minCipher, fileTimeResolutionMicroseconds.
-    #[serde(flatten)]
-    pub settings: TransferDefaults,
-    /// Fail after this many seconds disconnected; 0 never.
-    pub timeout_seconds: Option<f64>,
-    /// Initial user data of the transfer.
-    pub user_data: Option<BTreeMap<String, String>>,
-    /// Shared token the receiver authenticates (not with `user_name`).
-    pub token: Option<String>,
-    /// Write a per-transfer log.
-    pub transfer_log: Option<bool>,
-}
-
-impl FromArgs for CreateTransfer {
-    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
-        let params = CreateTransfer {
-            destination_id: args.req("destinationId", &DESTINATION_ID)?,
-            manifest_id: args.req("manifestId", &MANIFEST_ID)?,
-            destination_path: args.opt("destinationPath", &Text)?,
-            user_name: args.opt("userName", &NonBlank)?,
-            password: args.opt("password", &Text)?,
-            settings: TransferDefaults::from_args(args)?,
-            timeout_seconds: args.opt("timeoutSeconds", &SECONDS)?,
-            user_data: args.opt("userData", &StringMap)?,
-            token: args.opt("token", &NonBlank)?,
-            transfer_log: args.opt("transferLog", &Bool)?,
-        };
-        if params.user_name.is_some() && params.token.is_some() {
-            return Err(args.conflict("give only one of userName and token".into()));
-        }
-        Ok(params)
-    }
-}
-
 /// The object a piece of user data belongs to, as the caller named it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ObjectId {
@@ -440,25 +370,6 @@ impl FromArgs for UpdateObjectUserData {
     }
 }
 
-/// `failTransfer(transferId, errorMessage)`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FailTransfer {
-    /// The transfer.
-    pub transfer_id: u64,
-    /// Why it failed.
-    pub error_message: Option<String>,
-}
-
-impl FromArgs for FailTransfer {
-    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
-        Ok(FailTransfer {
-            transfer_id: args.req("transferId", &TRANSFER_ID)?,
-            error_message: args.opt("errorMessage", &Text)?,
-        })
-    }
-}
-
 /// `getManifestFiles(manifestId, limit)`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -495,50 +406,6 @@ impl FromArgs for GetManifests {
         Ok(GetManifests {
             before: args.opt("before", &MANIFEST_ID)?,
             after: args.opt("after", &MANIFEST_ID)?,
-            limit: args.opt("limit", &LIMIT)?,
-        })
-    }
-}
-
-/// `getTransfer(transferId, getCompleteFlags)`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GetTransfer {
-    /// The transfer.
-    pub transfer_id: u64,
-    /// Include the per-file completion flags.
-    pub get_complete_flags: Option<bool>,
-}
-
-impl FromArgs for GetTransfer {
-    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
-        Ok(GetTransfer {
-            transfer_id: args.req("transferId", &TRANSFER_ID)?,
-            get_complete_flags: args.opt("getCompleteFlags", &Bool)?,
-        })
-    }
-}
-
-/// `getTransfers(destinationId, before, after, limit)`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GetTransfers {
-    /// Only this destination's transfers.
-    pub destination_id: Option<String>,
-    /// Only transfers created before this one.
-    pub before: Option<u64>,
-    /// Only transfers created after this one.
-    pub after: Option<u64>,
-    /// At most this many.
-    pub limit: Option<usize>,
-}
-
-impl FromArgs for GetTransfers {
-    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
-        Ok(GetTransfers {
-            destination_id: args.opt("destinationId", &DESTINATION_ID)?,
-            before: args.opt("before", &TRANSFER_ID)?,
-            after: args.opt("after", &TRANSFER_ID)?,
             limit: args.opt("limit", &LIMIT)?,
         })
     }
@@ -601,47 +468,6 @@ impl FromArgs for SetSendRateMax {
     }
 }
 
-/// `setTransferPriorityAsync(transferId, priority, priorityLane)`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SetTransferPriority {
-    /// The transfer.
-    pub transfer_id: u64,
-    /// New priority (lower goes first).
-    pub priority: Option<u32>,
-    /// New priority lane.
-    pub priority_lane: Option<String>,
-}
-
-impl FromArgs for SetTransferPriority {
-    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
-        Ok(SetTransferPriority {
-            transfer_id: args.req("transferId", &TRANSFER_ID)?,
-            priority: args.opt("priority", &PRIORITY)?,
-            priority_lane: args.opt("priorityLane", &NonBlank)?,
-        })
-    }
-}
-
-/// `setTransferSendRateMaxAsync(transferId, sendRateMax)`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SetTransferSendRateMax {
-    /// The transfer.
-    pub transfer_id: u64,
-    /// Rate cap in kbit/s; -1 turns throttling off.
-    pub send_rate_max: f64,
-}
-
-impl FromArgs for SetTransferSendRateMax {
-    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
-        Ok(SetTransferSendRateMax {
-            transfer_id: args.req("transferId", &TRANSFER_ID)?,
-            send_rate_max: args.req("sendRateMax", &RATE_OR_UNLIMITED)?,
-        })
-    }
-}
-
 /// `updateConnectionParamsAsync(connectionId, sendRateMin, sendRateMax, sendRate,
 /// rateControlEnabled, rateControlMethod)`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -700,27 +526,6 @@ impl FromArgs for UpdateSharedToken {
             token: args.req("token", &TOKEN)?,
             time_limit_seconds: args.opt("timeLimitSeconds", &COUNT_U64)?,
             description: args.opt("description", &Text)?,
-        })
-    }
-}
-
-/// `updateTransferDefaults(destinationId, priority, transferFlags, checkpointFrequencySeconds,
-/// sendRateMax, priorityLane, overwriteMode, minCipher, fileTimeResolutionMicroseconds)`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateTransferDefaults {
-    /// The destination.
-    pub destination_id: String,
-    /// The values to change; `None` fields stay as they are.
-    #[serde(flatten)]
-    pub defaults: TransferDefaults,
-}
-
-impl FromArgs for UpdateTransferDefaults {
-    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
-        Ok(UpdateTransferDefaults {
-            destination_id: args.req("destinationId", &DESTINATION_ID)?,
-            defaults: TransferDefaults::from_args(args)?,
         })
     }
 }
