@@ -717,7 +717,11 @@ mod tests {
 
         #[test]
         fn truncation_is_an_error(cut in 0usize..200) {
-            let frames = sample_frames();
+            // Padding has no length of its own: a cut one is still padding.
+            let frames: Vec<_> = sample_frames()
+                .into_iter()
+                .filter(|f| !matches!(f, Frame::Padding(_)))
+                .collect();
             let mut buf = vec![0u8; 4096];
             let mut pos = 0;
             let mut boundaries = vec![0];
