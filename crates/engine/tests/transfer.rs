@@ -188,12 +188,7 @@ async fn tree_arrives_identical_at_every_cipher_level() {
     let src = tempfile::tempdir().unwrap();
     let tree = src.path().join("tree");
     make_tree(&tree, 1);
-    for cipher in [
-        CipherLevel::None,
-        CipherLevel::Authenticated,
-        CipherLevel::Aes128Gcm,
-        CipherLevel::Aes256Gcm,
-    ] {
+    for cipher in CipherLevel::ALL {
         let dst = tempfile::tempdir().unwrap();
         let rx = start_receiver(dst.path(), CipherLevel::None);
         let report = send_to(rx.addr, Some(rx.key), cipher, tree_entries(&tree, "tree"))
@@ -299,28 +294,44 @@ async fn forwarder(receiver: SocketAddr, loss: f64, reorder: f64, hostile: bool)
                         }
                         if seen.len() < 1000 { seen.push(d.clone()); }
                     }
-                    if rng.random_bool(loss) { continue; }
-                    if rng.random_bool(reorder) { held_fwd.push(d); continue; }
-                    let _ = back.send_to(&d, receiver).await;
-                    if !held_fwd.is_empty() && rng.random_bool(0.3) {
-                        for h in held_fwd.drain(..) { let _ = back.send_to(&h, receiver).await; }
-                    }
+                    relay(&back, receiver, d, &mut held_fwd, &mut rng, loss, reorder).await;
                 }
                 r = back.recv_from(&mut b) => {
                     let Ok((n, _)) = r else { return };
                     let Some(to) = sender else { continue };
                     let d = b[..n].to_vec();
-                    if rng.random_bool(loss) { continue; }
-                    if rng.random_bool(reorder) { held_back.push(d); continue; }
-                    let _ = front.send_to(&d, to).await;
-                    if !held_back.is_empty() && rng.random_bool(0.3) {
-                        for h in held_back.drain(..) { let _ = front.send_to(&h, to).await; }
-                    }
+                    relay(&front, to, d, &mut held_back, &mut rng, loss, reorder).await;
                 }
             }
         }
     });
     addr
+}
+
+/// One direction of the forwarder: drops `loss` of the datagrams, holds `reorder` of them back
+/// and now and then releases what it holds after a later one.
+async fn relay(
+    sock: &UdpSocket,
+    to: SocketAddr,
+    datagram: Vec<u8>,
+    held: &mut Vec<Vec<u8>>,
+    rng: &mut rand::rngs::StdRng,
+    loss: f64,
+    reorder: f64,
+) {
+    if rng.random_bool(loss) {
+        return;
+    }
+    if rng.random_bool(reorder) {
+        held.push(datagram);
+        return;
+    }
+    let _ = sock.send_to(&datagram, to).await;
+    if !held.is_empty() && rng.random_bool(0.3) {
+        for h in held.drain(..) {
+            let _ = sock.send_to(&h, to).await;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,11 +342,14 @@ async fn lossy_reordering_path() {
     let dst = tempfile::tempdir().unwrap();
     let rx = start_receiver(dst.path(), CipherLevel::None);
     let via = forwarder(rx.addr, 0.05, 0.01, false).await;
-    send_to(
+    // 1,500-byte packets, so that loss and reordering hit many datagrams.
+    let entries = tree_entries(&tree, "tree");
+    send_with_mtu(
         via,
         Some(rx.key),
         CipherLevel::Aes128Gcm,
-        tree_entries(&tree, "tree"),
+        entries,
+        Some(1500),
     )
     .await
     .unwrap();
@@ -351,11 +365,13 @@ async fn hostile_datagrams_are_dropped_and_counted() {
     let dst = tempfile::tempdir().unwrap();
     let rx = start_receiver(dst.path(), CipherLevel::None);
     let via = forwarder(rx.addr, 0.0, 0.0, true).await;
-    send_to(
+    let entries = tree_entries(&tree, "tree");
+    send_with_mtu(
         via,
         Some(rx.key),
         CipherLevel::Aes128Gcm,
-        tree_entries(&tree, "tree"),
+        entries,
+        Some(1500),
     )
     .await
     .unwrap();

@@ -8,24 +8,9 @@ mod support;
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::rate::RateLimits;
 use std::time::Duration;
-use support::link::LinkConfig;
-use support::transfer::{assert_matrix_case, dir, file, run, Flow};
+use support::transfer::{assert_matrix_case, dir, file, link, run, Flow};
 
 const MBIT: u64 = 1_000_000;
-
-fn link(bandwidth_bps: u64, rtt: Duration, loss: f64, seed: u64) -> LinkConfig {
-    LinkConfig {
-        bandwidth_bps,
-        delay: rtt / 2,
-        jitter: Duration::ZERO,
-        loss,
-        burst_loss: None,
-        reorder: 0.0,
-        reorder_delay: Duration::ZERO,
-        queue_bytes: ((bandwidth_bps / 8) as f64 * rtt.as_secs_f64()).max(96_000.0) as usize,
-        seed,
-    }
-}
 
 #[test]
 fn matrix_100mbit_1ms_clean() {

@@ -39,6 +39,14 @@ pub enum CipherLevel {
 }
 
 impl CipherLevel {
+    /// Every level, weakest first.
+    pub const ALL: [CipherLevel; 4] = [
+        CipherLevel::None,
+        CipherLevel::Authenticated,
+        CipherLevel::Aes128Gcm,
+        CipherLevel::Aes256Gcm,
+    ];
+
     /// The level whose wire value is `v`, if any.
     pub fn from_u8(v: u8) -> Option<CipherLevel> {
         match v {
@@ -253,12 +261,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const LEVELS: [CipherLevel; 4] = [
-        CipherLevel::None,
-        CipherLevel::Authenticated,
-        CipherLevel::Aes128Gcm,
-        CipherLevel::Aes256Gcm,
-    ];
+    const LEVELS: [CipherLevel; 4] = CipherLevel::ALL;
     const PROTECTED: [CipherLevel; 3] = [
         CipherLevel::Authenticated,
         CipherLevel::Aes128Gcm,

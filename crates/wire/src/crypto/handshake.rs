@@ -602,12 +602,7 @@ mod tests {
     use proptest::prelude::*;
     use ring::rand::SystemRandom;
 
-    const LEVELS: [CipherLevel; 4] = [
-        CipherLevel::None,
-        CipherLevel::Authenticated,
-        CipherLevel::Aes128Gcm,
-        CipherLevel::Aes256Gcm,
-    ];
+    const LEVELS: [CipherLevel; 4] = CipherLevel::ALL;
 
     fn identity() -> Identity {
         Identity::generate(&SystemRandom::new()).expect("identity")

@@ -431,14 +431,11 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
     }
 }
 
-/// Runs one cell of the link matrix and asserts what every cell must show: the bytes arrive
-/// intact, goodput ≥ 0.85 × (1 − loss) × link, and retransmissions ≤ 1.1 × lost + one window.
-pub fn assert_matrix_case(bandwidth_bps: u64, rtt: Duration, loss: f64, seed: u64) {
+/// A link of `bandwidth_bps` with `rtt`, random `loss` and a queue of one bandwidth-delay
+/// product (at least 64 datagrams).
+pub fn link(bandwidth_bps: u64, rtt: Duration, loss: f64, seed: u64) -> LinkConfig {
     let bdp = (bandwidth_bps as f64 / 8.0 * rtt.as_secs_f64()) as u64;
-    // Long enough that start-up (about a dozen round trips) is under a tenth of the transfer.
-    let duration = (rtt * 150).max(Duration::from_secs(2));
-    let size = (bandwidth_bps as f64 / 8.0 * duration.as_secs_f64() * (1.0 - loss)) as u64;
-    let link = LinkConfig {
+    LinkConfig {
         bandwidth_bps,
         delay: rtt / 2,
         jitter: Duration::ZERO,
@@ -448,8 +445,21 @@ pub fn assert_matrix_case(bandwidth_bps: u64, rtt: Duration, loss: f64, seed: u6
         reorder_delay: Duration::ZERO,
         queue_bytes: bdp.max(64 * 1500) as usize,
         seed,
-    };
-    let outcome = run(link, vec![Flow::single(size)], duration * 4);
+    }
+}
+
+/// Runs one cell of the link matrix and asserts what every cell must show: the bytes arrive
+/// intact, goodput ≥ 0.85 × (1 − loss) × link, and retransmissions ≤ 1.1 × lost + one window.
+pub fn assert_matrix_case(bandwidth_bps: u64, rtt: Duration, loss: f64, seed: u64) {
+    let bdp = (bandwidth_bps as f64 / 8.0 * rtt.as_secs_f64()) as u64;
+    // Long enough that start-up (about a dozen round trips) is under a tenth of the transfer.
+    let duration = (rtt * 150).max(Duration::from_secs(2));
+    let size = (bandwidth_bps as f64 / 8.0 * duration.as_secs_f64() * (1.0 - loss)) as u64;
+    let outcome = run(
+        link(bandwidth_bps, rtt, loss, seed),
+        vec![Flow::single(size)],
+        duration * 4,
+    );
     let flow = &outcome.flows[0];
     assert!(flow.result.is_ok(), "transfer failed: {:?}", flow.result);
     assert_eq!(flow.received_bytes, size);
