@@ -135,6 +135,7 @@ pub struct ReceiverSession {
     largest_received_at: Option<Instant>,
     unacked_bytes: u64,
     ack_deadline: Option<Instant>,
+    last_ack_sent: Option<Instant>,
     hello_pending: bool,
     accept_pending: bool,
     result_pending: Option<(ErrorCode, String)>,
@@ -186,6 +187,7 @@ impl ReceiverSession {
             largest_received_at: None,
             unacked_bytes: 0,
             ack_deadline: None,
+            last_ack_sent: None,
             hello_pending: true,
             accept_pending: false,
             result_pending: None,
@@ -413,7 +415,16 @@ impl ReceiverSession {
         if self.unacked_bytes >= self.config.ack_every_bytes {
             self.ack_deadline = Some(now);
         } else if self.ack_deadline.is_none() {
-            self.ack_deadline = Some(now + self.config.max_ack_delay);
+            // After a quiet spell (a slow sender) acknowledge at once: a delayed ACK would
+            // stretch every RTT sample and hold the sender's rate estimate down.
+            let quiet = self
+                .last_ack_sent
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.config.max_ack_delay);
+            self.ack_deadline = Some(if quiet {
+                now
+            } else {
+                now + self.config.max_ack_delay
+            });
         }
     }
 
@@ -604,6 +615,7 @@ impl ReceiverSession {
                 if frame.encode(out, &mut pos).is_some() {
                     self.unacked_bytes = 0;
                     self.ack_deadline = None;
+                    self.last_ack_sent = Some(now);
                     self.stats.acks_sent += 1;
                 }
             }
