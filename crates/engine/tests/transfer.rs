@@ -334,37 +334,15 @@ async fn relay(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lossy_reordering_path() {
+/// Sends a tree through a forwarder with 1,500-byte packets (so that loss and reordering hit
+/// many datagrams), checks that it arrived intact and returns the receiver's counters.
+async fn through_forwarder(seed: u64, loss: f64, reorder: f64, hostile: bool) -> ReceiverStats {
     let src = tempfile::tempdir().unwrap();
     let tree = src.path().join("tree");
-    make_tree(&tree, 5);
+    make_tree(&tree, seed);
     let dst = tempfile::tempdir().unwrap();
     let rx = start_receiver(dst.path(), CipherLevel::None);
-    let via = forwarder(rx.addr, 0.05, 0.01, false).await;
-    // 1,500-byte packets, so that loss and reordering hit many datagrams.
-    let entries = tree_entries(&tree, "tree");
-    send_with_mtu(
-        via,
-        Some(rx.key),
-        CipherLevel::Aes128Gcm,
-        entries,
-        Some(1500),
-    )
-    .await
-    .unwrap();
-    rx.task.await.unwrap().unwrap();
-    assert_eq!(snapshot(&tree), snapshot(&dst.path().join("tree")));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_datagrams_are_dropped_and_counted() {
-    let src = tempfile::tempdir().unwrap();
-    let tree = src.path().join("tree");
-    make_tree(&tree, 6);
-    let dst = tempfile::tempdir().unwrap();
-    let rx = start_receiver(dst.path(), CipherLevel::None);
-    let via = forwarder(rx.addr, 0.0, 0.0, true).await;
+    let via = forwarder(rx.addr, loss, reorder, hostile).await;
     let entries = tree_entries(&tree, "tree");
     send_with_mtu(
         via,
@@ -377,6 +355,17 @@ async fn hostile_datagrams_are_dropped_and_counted() {
     .unwrap();
     let stats = rx.task.await.unwrap().unwrap();
     assert_eq!(snapshot(&tree), snapshot(&dst.path().join("tree")));
+    stats
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lossy_reordering_path() {
+    through_forwarder(5, 0.05, 0.01, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_datagrams_are_dropped_and_counted() {
+    let stats = through_forwarder(6, 0.0, 0.0, true).await;
     assert!(stats.packets_forged > 0, "{stats:?}");
     assert!(stats.packets_replayed > 0, "{stats:?}");
 }
