@@ -122,14 +122,16 @@ fn transfer_on_ipv6_loopback() {
 
 #[test]
 fn receiver_down() {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+    // 127.0.0.2, where no test's receiver listens: a port freed here cannot be taken by the
+    // receiver of a test running beside this one.
+    let port = std::net::UdpSocket::bind("127.0.0.2:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let src = tempfile::tempdir().unwrap();
     fs::write(src.path().join("f"), b"x").unwrap();
-    let to = format!("127.0.0.1:{port}");
+    let to = format!("127.0.0.2:{port}");
     let out = send(&[src.path().join("f").to_str().unwrap(), "--to", &to]);
     let err = one_line_error(&out);
     assert!(err.contains(&to), "{err}");

@@ -179,7 +179,14 @@ impl Receiver {
                     Err(e) => tracing::debug!(%peer, "refused a ClientHello: {e}"),
                 }
             };
-            pace::recv_until(endpoint, &mut inbuf, deadline, &mut handle).await?;
+            if let Err(e) = pace::recv_until(endpoint, &mut inbuf, deadline, &mut handle).await {
+                // An ICMP answer to one of our datagrams (a sender that went away) surfaces
+                // here; it concerns that sender alone, whose session times out.
+                if !is_transient(&e) {
+                    return Err(Error::new(Code::Io, format!("receive failed: {e}")));
+                }
+                tracing::debug!("ignored a socket error: {e}");
+            }
             if self.service(&mut out, on_event).await?.is_break() {
                 return Ok(());
             }
@@ -252,6 +259,15 @@ impl Receiver {
         }
         Ok(flow)
     }
+}
+
+/// Socket errors that report on one peer (ICMP unreachable answers), not on the socket.
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionReset | HostUnreachable | NetworkUnreachable | Interrupted
+    )
 }
 
 /// The receiver's verdict on a sender's key and credentials.

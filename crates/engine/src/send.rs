@@ -275,7 +275,7 @@ pub async fn send(
             .poll_timeout()
             .unwrap_or(now + PROGRESS_EVERY)
             .min(next_progress);
-        pace::recv_until(
+        let received = pace::recv_until(
             &endpoint,
             &mut inbuf,
             deadline,
@@ -285,8 +285,8 @@ pub async fn send(
                 }
             },
         )
-        .await
-        .map_err(|e| socket_error(e, opts.to))?;
+        .await;
+        refusals.check(received, receiver_key.is_some(), opts.to)?;
     }
 }
 
@@ -306,6 +306,7 @@ impl Refusals {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 self.count += 1;
+                tracing::debug!(count = self.count, heard, "port unreachable from {to}");
                 if !heard && self.count >= Self::BEFORE_GIVING_UP {
                     Err(socket_error(e, to))
                 } else {

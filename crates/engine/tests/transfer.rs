@@ -436,8 +436,9 @@ async fn wrong_destination_key_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receiver_down_is_reported() {
-    // A port with nothing behind it.
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // A port with nothing behind it, on 127.0.0.2 where no test's receiver listens (so the
+    // receiver of a test running beside this one cannot take it over).
+    let sock = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
     let addr = sock.local_addr().unwrap();
     drop(sock);
     let src = tempfile::tempdir().unwrap();
@@ -454,4 +455,59 @@ async fn receiver_down_is_reported() {
     .unwrap_err();
     assert_eq!(err.code, Code::Unavailable, "{err}");
     assert!(err.message.contains(&addr.to_string()), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_that_vanishes_does_not_stop_the_receiver() {
+    let dst = tempfile::tempdir().unwrap();
+    let opts = ReceiveOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        root: dst.path().to_path_buf(),
+        min_cipher: CipherLevel::None,
+        idle_timeout: Duration::from_secs(10),
+        authorized_keys: None,
+    };
+    let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
+    let (addr, key) = (receiver.local_addr(), receiver.public_key());
+    // Serves until a session completes.
+    let task = tokio::spawn(async move {
+        receiver
+            .run(&mut |event| match event {
+                ReceiveEvent::Finished { result: Ok(_), .. } => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            })
+            .await
+    });
+    // A ClientHello from a socket that is closed before the answer comes back: the kernel
+    // answers the receiver's ServerHello with "port unreachable".
+    {
+        let rng = ring::rand::SystemRandom::new();
+        let id = identity::generate().unwrap();
+        let (_, hello) =
+            jetstream_wire::crypto::handshake::Initiator::start(&rng, &id, CipherLevel::Aes128Gcm)
+                .unwrap();
+        let mut datagram = vec![0u8; 1500];
+        let n = jetstream_wire::codec::encode_handshake(
+            jetstream_wire::codec::DatagramKind::ClientHello,
+            &[7; 8],
+            &hello,
+            &mut datagram,
+        )
+        .unwrap();
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.send_to(&datagram[..n], addr).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("f"), b"still here").unwrap();
+    send_to(
+        addr,
+        Some(key),
+        CipherLevel::Aes128Gcm,
+        tree_entries(src.path(), "d"),
+    )
+    .await
+    .unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(fs::read(dst.path().join("d/f")).unwrap(), b"still here");
 }
