@@ -7,6 +7,7 @@ pub mod identity;
 mod pace;
 pub mod receive;
 pub mod sandbox;
+pub mod schedule;
 pub mod send;
 pub mod sink;
 pub mod source;
