@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jetstream_engine::clients::Clients;
 use jetstream_engine::error::Error;
 use jetstream_engine::identity;
 use jetstream_engine::receive::{ReceiveEvent, ReceiveOptions, Receiver};
@@ -168,7 +169,11 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
         root: args.root,
         min_cipher: args.min_cipher.into(),
         idle_timeout: Duration::from_secs(args.timeout),
-        authorized_keys: (!args.authorized_keys.is_empty()).then_some(args.authorized_keys),
+        clients: if args.authorized_keys.is_empty() {
+            Clients::default()
+        } else {
+            Clients::only(&args.authorized_keys)
+        },
     };
     let mut receiver = Receiver::bind(identity, opts)?;
     println!("listening {}", receiver.local_addr());

@@ -31,6 +31,26 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code.
+    pub const ALL: [Code; 11] = [
+        Code::NotFound,
+        Code::InvalidArgument,
+        Code::InvalidState,
+        Code::AlreadyExists,
+        Code::AuthFailed,
+        Code::PermissionDenied,
+        Code::TimedOut,
+        Code::Io,
+        Code::Protocol,
+        Code::Unavailable,
+        Code::Internal,
+    ];
+
+    /// The code named `name` (as [`Code::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|code| code.as_str() == name)
+    }
+
     /// The code's name as the API spells it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,5 +1,6 @@
 //! The jetstream runtime: sockets, files and the drivers that run sessions over them.
 
+pub mod clients;
 pub mod command;
 pub mod error;
 pub mod flags;
@@ -9,6 +10,7 @@ pub mod receive;
 pub mod sandbox;
 pub mod schedule;
 pub mod send;
+pub mod server;
 pub mod sink;
 pub mod source;
 pub mod store;

@@ -2,6 +2,7 @@
 //! connection id, each writing through its own [`FileSink`] confined to the receiver's root,
 //! with the receiver's policy on sender keys and credentials.
 
+use crate::clients::Clients;
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::pace;
@@ -37,8 +38,8 @@ pub struct ReceiveOptions {
     pub min_cipher: CipherLevel,
     /// A session whose sender is silent this long fails.
     pub idle_timeout: Duration,
-    /// When set, only senders with one of these keys are accepted.
-    pub authorized_keys: Option<Vec<PublicKey>>,
+    /// Which sender keys are accepted.
+    pub clients: Clients,
 }
 
 /// What the receiver reports about its sessions.
@@ -283,10 +284,8 @@ fn authorize(
             remote: false,
         })
     };
-    if let Some(keys) = &opts.authorized_keys {
-        if !keys.contains(key) {
-            return refuse(format!("sender key {key} is not authorized"));
-        }
+    if !opts.clients.allows(key) {
+        return refuse(format!("sender key {key} is not authorized"));
     }
     if !auth.user.is_empty() || !auth.password.is_empty() || !auth.token.is_empty() {
         return refuse(

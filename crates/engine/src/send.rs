@@ -13,10 +13,11 @@ use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use jetstream_wire::files::{DataSource, TransferHeader};
 use jetstream_wire::rate::RateLimits;
-use jetstream_wire::session::{SenderConfig, SenderEvent, SenderSession, SenderStats};
+use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession, SenderStats};
 use ring::rand::SystemRandom;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// The smallest datagram the protocol works with (room for the handshake messages).
 const MIN_DATAGRAM: usize = 1200;
@@ -54,6 +55,21 @@ pub struct SendOptions {
     pub transfer_id: u64,
     /// Largest IP packet to send; `None` probes up to what the route to the receiver allows.
     pub mtu: Option<usize>,
+    /// Changes made while the transfer runs (suspend, rate limits, failure, pings).
+    pub control: Option<watch::Receiver<Controls>>,
+}
+
+/// What a caller can change while a transfer runs; the sender applies each new value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Controls {
+    /// Stop sending file data (the session stays up).
+    pub suspended: bool,
+    /// Rate floor and cap, bytes per second.
+    pub limits: RateLimits,
+    /// End the transfer with this message.
+    pub fail: Option<String>,
+    /// Pings asked for so far; each increase sends one.
+    pub pings: u64,
 }
 
 impl SendOptions {
@@ -73,6 +89,7 @@ impl SendOptions {
             idle_timeout: Duration::from_secs(10),
             transfer_id: 1,
             mtu: None,
+            control: None,
         }
     }
 }
@@ -88,6 +105,12 @@ pub struct Progress {
     pub total_bytes: u64,
     /// Time since the transfer started.
     pub elapsed: Duration,
+    /// The cipher agreed with the receiver, once connected.
+    pub cipher: Option<CipherLevel>,
+    /// The receiver's identity key, once connected.
+    pub receiver_key: Option<PublicKey>,
+    /// Round trip of the latest answered ping.
+    pub pong_rtt: Option<Duration>,
 }
 
 /// What a finished transfer did.
@@ -134,7 +157,7 @@ pub async fn send(
     let base = base.min(limit);
     let (sources, metas): (Vec<_>, Vec<_>) =
         entries.into_iter().map(|e| (e.source, e.meta)).unzip();
-    let mut source: Box<dyn DataSource> = if opts.flags & flags::READ != 0 {
+    let mut source: Box<dyn DataSource + Send> = if opts.flags & flags::READ != 0 {
         Box::new(FileSource::new(sources))
     } else {
         Box::new(GeneratedSource)
@@ -167,11 +190,42 @@ pub async fn send(
     let gso = endpoint.max_gso_segments().clamp(1, MAX_BATCH);
     let mut out = vec![0u8; (base * gso).max(2 * limit)];
     let mut inbuf = vec![0u8; endpoint.recv_buffer_len()];
-    let mut receiver_key = None;
+    let mut report = Progress {
+        stats: SenderStats::default(),
+        total_files,
+        total_bytes,
+        elapsed: Duration::ZERO,
+        cipher: None,
+        receiver_key: None,
+        pong_rtt: None,
+    };
+    let mut control = opts.control.clone();
+    let mut pings_sent = opts.control.as_ref().map_or(0, |c| c.borrow().pings);
     let mut refusals = Refusals::default();
     let mut next_progress = start;
     loop {
         let now = Instant::now();
+        if let Some(control) = control
+            .as_mut()
+            .filter(|c| c.has_changed().unwrap_or(false))
+        {
+            let controls = control.borrow_and_update().clone();
+            if let Some(message) = controls.fail {
+                session.close(ErrorCode::Cancelled, message.clone());
+                flush(&mut session, &endpoint, opts.to, &mut out, source.as_mut()).await;
+                return Err(Error::new(Code::InvalidState, message));
+            }
+            if controls.suspended {
+                session.suspend();
+            } else {
+                session.resume();
+            }
+            session.set_limits(controls.limits);
+            while pings_sent < controls.pings {
+                pings_sent += 1;
+                session.ping(pings_sent);
+            }
+        }
         // Take whatever has arrived, without waiting.
         let drained = pace::drain(&endpoint, &mut inbuf, &mut |at, addr, datagram| {
             if addr == opts.to {
@@ -179,7 +233,7 @@ pub async fn send(
             }
         })
         .await;
-        refusals.check(drained.map(drop), receiver_key.is_some(), opts.to)?;
+        refusals.check(drained.map(drop), report.receiver_key.is_some(), opts.to)?;
         if session.poll_timeout().is_some_and(|t| t <= now) {
             session.handle_timeout(now);
         }
@@ -219,16 +273,20 @@ pub async fn send(
                     // was refused is repaired as lost.
                     session.on_datagram_too_large();
                 }
-                sent => refusals.check(sent, receiver_key.is_some(), opts.to)?,
+                sent => refusals.check(sent, report.receiver_key.is_some(), opts.to)?,
             }
         }
         while let Some(event) = session.poll_event() {
             match event {
-                SenderEvent::Connected { peer, .. } => receiver_key = Some(peer),
+                SenderEvent::Connected { peer, cipher } => {
+                    report.receiver_key = Some(peer);
+                    report.cipher = Some(cipher);
+                }
+                SenderEvent::Pong { rtt, .. } => report.pong_rtt = Some(rtt),
                 SenderEvent::Failed(e) => {
                     flush(&mut session, &endpoint, opts.to, &mut out, source.as_mut()).await;
                     let mut err = Error::from(e);
-                    if err.code == Code::TimedOut && receiver_key.is_none() {
+                    if err.code == Code::TimedOut && report.receiver_key.is_none() {
                         err = Error::new(
                             Code::Unavailable,
                             format!("no receiver answering at {}", opts.to),
@@ -240,33 +298,26 @@ pub async fn send(
                     flush(&mut session, &endpoint, opts.to, &mut out, source.as_mut()).await;
                     let stats = session.stats();
                     tracing::info!(?stats, "transfer complete");
-                    progress(&Progress {
-                        stats: stats.clone(),
-                        total_files,
-                        total_bytes,
-                        elapsed: start.elapsed(),
-                    });
+                    report.stats = stats.clone();
+                    report.elapsed = start.elapsed();
+                    progress(&report);
                     return Ok(SendReport {
                         files: total_files,
                         bytes: total_bytes,
                         elapsed: start.elapsed(),
                         stats,
-                        receiver_key,
+                        receiver_key: report.receiver_key,
                     });
                 }
-                SenderEvent::Accepted | SenderEvent::FileComplete(_) | SenderEvent::Pong { .. } => {
-                }
+                SenderEvent::Accepted | SenderEvent::FileComplete(_) => {}
             }
         }
         if now >= next_progress {
             next_progress = now + PROGRESS_EVERY;
             tracing::debug!(stats = ?session.stats(), "progress");
-            progress(&Progress {
-                stats: session.stats(),
-                total_files,
-                total_bytes,
-                elapsed: now - start,
-            });
+            report.stats = session.stats();
+            report.elapsed = now - start;
+            progress(&report);
         }
         if more {
             continue;
@@ -286,7 +337,7 @@ pub async fn send(
             },
         )
         .await;
-        refusals.check(received, receiver_key.is_some(), opts.to)?;
+        refusals.check(received, report.receiver_key.is_some(), opts.to)?;
     }
 }
 
@@ -336,7 +387,7 @@ async fn flush(
     endpoint: &UdpEndpoint,
     to: SocketAddr,
     out: &mut [u8],
-    source: &mut dyn DataSource,
+    source: &mut (dyn DataSource + Send),
 ) {
     let now = Instant::now();
     while let Some(n) = session.poll_transmit(now, out, source) {

@@ -124,7 +124,7 @@ fn start_receiver(root: &Path, min_cipher: CipherLevel) -> TestReceiver {
         root: root.to_path_buf(),
         min_cipher,
         idle_timeout: Duration::from_secs(10),
-        authorized_keys: None,
+        clients: Default::default(),
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();
@@ -465,7 +465,7 @@ async fn a_sender_that_vanishes_does_not_stop_the_receiver() {
         root: dst.path().to_path_buf(),
         min_cipher: CipherLevel::None,
         idle_timeout: Duration::from_secs(10),
-        authorized_keys: None,
+        clients: Default::default(),
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let (addr, key) = (receiver.local_addr(), receiver.public_key());

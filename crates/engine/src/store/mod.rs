@@ -82,6 +82,7 @@ mod codec;
 mod connections;
 mod destinations;
 mod manifests;
+mod received;
 mod requests;
 mod schema;
 mod tokens;
@@ -93,6 +94,7 @@ pub use destinations::{
     Destination, DestinationUpdate, NewDestination, PriorityLanes, TransferDefaults,
 };
 pub use manifests::{Manifest, ManifestFile, ManifestFiles, ManifestStatus};
+pub use received::{NewReceived, ReceivedTransfer, Source};
 pub use requests::{Request, RequestStatus, REQUEST_KEEP_COUNT, REQUEST_KEEP_MICROS};
 pub use schema::SCHEMA_VERSION;
 pub use tokens::{DownloadCheck, NewToken, Token};
@@ -381,7 +383,10 @@ impl Store {
         schema::migrate(&mut db)?;
         db.execute_batch(
             "UPDATE destinations SET connection_state = 'disconnected';
-             UPDATE connections SET connection_state = 'disconnected';",
+             UPDATE connections SET connection_state = 'disconnected';
+             UPDATE received_transfers SET status = 'error',
+                 error_message = 'the receiver stopped during the transfer'
+                 WHERE status = 'receiving';",
         )?;
         Ok(Store {
             db,

@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: every object kind.
 ///
@@ -206,3 +206,33 @@ pub(super) fn migrate(db: &mut Db) -> Result<()> {
         tx.commit()?;
     }
 }
+
+/// Version 2: the receiver's side: transfers received, authorized sender keys and settings.
+const V2: &str = "
+CREATE TABLE received_transfers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender_key TEXT NOT NULL,
+    sender_address TEXT NOT NULL,
+    sender_transfer_id INTEGER NOT NULL,
+    destination_path TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error_message TEXT,
+    total_files INTEGER NOT NULL,
+    total_bytes INTEGER NOT NULL,
+    files_complete INTEGER NOT NULL DEFAULT 0,
+    bytes_received INTEGER NOT NULL DEFAULT 0,
+    start_time INTEGER NOT NULL,
+    end_time INTEGER
+);
+CREATE INDEX received_transfers_sender ON received_transfers (sender_key, id);
+
+CREATE TABLE authorized_clients (
+    public_key TEXT PRIMARY KEY,
+    added_time INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+";

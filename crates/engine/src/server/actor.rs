@@ -1,0 +1,354 @@
+//! The actor: the one task that owns the object store, the running transfers and the waiting
+//! callers. Commands, traversal results, transfer progress and receiver events all arrive as
+//! [`Msg`]s and are handled one at a time, so no state is shared and nothing is locked.
+
+use super::info::{self, ServerInfo, API_VERSION};
+use super::receiving::ReceiverHandle;
+use super::runner::{Outcome, Running};
+use super::ServerOptions;
+use crate::command::Command;
+use crate::error::{Code, Error, Result};
+use crate::identity;
+use crate::receive::ReceiveEvent;
+use crate::send::Progress;
+use crate::store::{ManifestFile, Store};
+use jetstream_wire::codec::Auth;
+use jetstream_wire::crypto::handshake::Identity;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the actor handles.
+pub(super) enum Msg {
+    /// A client's command and where its answer goes.
+    Execute {
+        command: Command,
+        reply: oneshot::Sender<Result<Value>>,
+    },
+    /// A manifest's traversal ended.
+    Walked {
+        manifest_id: String,
+        files: std::result::Result<Vec<ManifestFile>, String>,
+    },
+    /// A running transfer's latest figures.
+    Progress {
+        transfer_id: u64,
+        progress: Progress,
+    },
+    /// A running transfer ended.
+    Ended { transfer_id: u64, outcome: Outcome },
+    /// A ping session of a destination ended.
+    Pinged {
+        destination_id: String,
+        responder: Responder,
+        result: Result<super::destinations::PingReply>,
+    },
+    /// The receiver accepted or finished a transfer.
+    Received(ReceiveEvent),
+    /// Stop everything.
+    Close { reply: oneshot::Sender<()> },
+}
+
+/// Where a command's result goes.
+pub(super) enum Responder {
+    /// A caller waiting for the result itself.
+    Caller(oneshot::Sender<Result<Value>>),
+    /// A caller of an `*Async` method, waiting for its Request structure: answered as soon as
+    /// the command is accepted (or refused).
+    Async {
+        reply: oneshot::Sender<Result<Value>>,
+        method: &'static str,
+    },
+    /// A request already answered: its result is recorded in the store.
+    Request(u64),
+}
+
+/// The actor's state.
+pub(super) struct Actor {
+    pub(super) store: Store,
+    pub(super) identity: Arc<Identity>,
+    pub(super) info: ServerInfo,
+    pub(super) opts: ServerOptions,
+    pub(super) tx: mpsc::UnboundedSender<Msg>,
+    pub(super) receiver: ReceiverHandle,
+    /// Transfers with a session running, by transfer id.
+    pub(super) running: HashMap<u64, Running>,
+    /// Credentials of transfers not ended yet, by transfer id (never stored).
+    pub(super) credentials: HashMap<u64, Auth>,
+    /// Callers of `waitForManifest`, by manifest id.
+    pub(super) manifest_waiters: HashMap<String, Vec<Responder>>,
+    /// Callers of `waitForTransfer`, by transfer id.
+    pub(super) transfer_waiters: HashMap<u64, Vec<Responder>>,
+    /// Callers of `getRequestResult`, by request id.
+    pub(super) request_waiters: HashMap<u64, Vec<Responder>>,
+}
+
+/// The current Unix time in microseconds.
+pub(super) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// `value` as JSON.
+pub(super) fn to_json<T: Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| Error::new(Code::Internal, e.to_string()))
+}
+
+impl Actor {
+    /// Opens the state directory (store, identity) and starts the receiver.
+    pub(super) fn open(opts: ServerOptions, tx: mpsc::UnboundedSender<Msg>) -> Result<Actor> {
+        let io = |what: &str, e: std::io::Error| Error::new(Code::Io, format!("{what}: {e}"));
+        std::fs::create_dir_all(&opts.state_dir)
+            .map_err(|e| io(&format!("state directory {}", opts.state_dir.display()), e))?;
+        std::fs::create_dir_all(&opts.sandbox_dir)
+            .map_err(|e| io(&format!("sandbox {}", opts.sandbox_dir.display()), e))?;
+        // The sender and the receiver each own a copy of the one identity key.
+        let key_file = opts.state_dir.join("identity.pk8");
+        let identity = Arc::new(identity::load_or_create(&key_file)?);
+        let store = Store::open(&opts.state_dir.join("jetstream.db"))?;
+        let public_key = identity.public_key().to_string();
+        let server_id = info::new_server_id()?;
+        let receiver = ReceiverHandle::start(
+            identity::load_or_create(&key_file)?,
+            &opts,
+            &store,
+            tx.clone(),
+        )?;
+        let local = receiver.local_addr();
+        let host = info::host_name();
+        let info = ServerInfo {
+            server_id,
+            server_uid: public_key[..32].to_owned(),
+            server_name: host.clone(),
+            host_name: host,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            api_version: API_VERSION.to_owned(),
+            public_key,
+            recv_address: local.ip().to_string(),
+            recv_port: local.port(),
+            api_control_port: None,
+            sandbox_dir: opts.sandbox_dir.display().to_string(),
+            min_cipher: u32::from(opts.min_cipher as u8),
+            encryption_available: true,
+            multiplex_available: false,
+            auth_required: false,
+            only_authorized_clients_allowed: receiver.clients().only_authorized,
+        };
+        Ok(Actor {
+            store,
+            identity,
+            info,
+            opts,
+            tx,
+            receiver,
+            running: HashMap::new(),
+            credentials: HashMap::new(),
+            manifest_waiters: HashMap::new(),
+            transfer_waiters: HashMap::new(),
+            request_waiters: HashMap::new(),
+        })
+    }
+
+    pub(super) fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// Handles messages until `Close` (or until every handle is gone).
+    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        self.recover();
+        let mut prune = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            let msg = tokio::select! {
+                msg = rx.recv() => msg,
+                _ = prune.tick() => {
+                    if let Err(e) = self.store.prune_requests(now_us()) {
+                        tracing::warn!("pruning requests: {e}");
+                    }
+                    continue;
+                }
+            };
+            match msg {
+                Some(Msg::Close { reply }) => {
+                    self.shutdown().await;
+                    let _ = reply.send(());
+                    return;
+                }
+                None => {
+                    self.shutdown().await;
+                    return;
+                }
+                Some(msg) => self.handle(msg),
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Execute { command, reply } => {
+                let responder = if command.is_async() {
+                    Responder::Async {
+                        reply,
+                        method: command.method(),
+                    }
+                } else {
+                    Responder::Caller(reply)
+                };
+                self.dispatch(command, responder);
+            }
+            Msg::Walked { manifest_id, files } => self.on_walked(&manifest_id, files),
+            Msg::Progress {
+                transfer_id,
+                progress,
+            } => self.on_progress(transfer_id, &progress),
+            Msg::Ended {
+                transfer_id,
+                outcome,
+            } => self.on_ended(transfer_id, outcome),
+            Msg::Pinged {
+                destination_id,
+                responder,
+                result,
+            } => self.on_pinged(&destination_id, responder, result),
+            Msg::Received(event) => self.on_received(event),
+            Msg::Close { .. } => unreachable!("handled by run"),
+        }
+    }
+
+    /// Runs one command; its result goes to `responder`, now or later.
+    fn dispatch(&mut self, command: Command, responder: Responder) {
+        use Command as C;
+        let result = match command {
+            C::CreateDestination(p) => self.create_destination(&p),
+            C::GetDestination(p) => self.get_destination(&p.destination_id),
+            C::GetDestinations(p) => self.get_destinations(p.limit),
+            C::DeleteDestination(p) => self.delete_destination(&p.destination_id),
+            C::SetSendRateMaxAsync(p) => self.set_send_rate_max(&p),
+            C::SetPriorityLanesAsync(p) => self.set_priority_lanes(&p),
+            C::UpdateTransferDefaults(p) => self.update_transfer_defaults(&p),
+            C::SchedulePingAsync(p) => return self.schedule_ping(&p, responder),
+            C::GetConnection(p) => self
+                .store
+                .get_connection(p.connection_id)
+                .map_err(Error::from)
+                .and_then(|c| to_json(&c)),
+            C::GetConnections(p) => self
+                .store
+                .list_connections(p.limit)
+                .map_err(Error::from)
+                .and_then(|c| to_json(&c)),
+            C::UpdateConnectionParamsAsync(p) => self.update_connection_params(&p),
+            C::CreateManifest(p) => self.create_manifest(&p),
+            C::GetManifest(p) => self.get_manifest(&p.manifest_id),
+            C::GetManifests(p) => self.get_manifests(&p),
+            C::GetManifestFiles(p) => self.get_manifest_files(&p),
+            C::DeleteManifest(p) => self.delete_manifest(&p.manifest_id),
+            C::WaitForManifest(p) => return self.wait_for_manifest(p.manifest_id, responder),
+            C::CreateTransfer(p) => self.create_transfer(&p),
+            C::GetTransfer(p) => self.get_transfer(&p),
+            C::GetTransfers(p) => self.get_transfers(&p),
+            C::DeleteTransfer(p) => self.delete_transfer(p.transfer_id),
+            C::FailTransfer(p) => self.fail_transfer(&p),
+            C::SuspendTransferAsync(p) => self.suspend_transfer(p.transfer_id),
+            C::ResumeTransferAsync(p) => self.resume_transfer(p.transfer_id),
+            C::SetTransferPriorityAsync(p) => self.set_transfer_priority(&p),
+            C::SetTransferSendRateMaxAsync(p) => self.set_transfer_send_rate_max(&p),
+            C::WaitForTransfer(p) => return self.wait_for_transfer(p.transfer_id, responder),
+            C::CreateSharedToken(p) => self.create_shared_token(&p),
+            C::GetSharedToken(p) => self.get_shared_token(&p.token),
+            C::GetSharedTokens(p) => self.get_shared_tokens(p.limit),
+            C::UpdateSharedToken(p) => self.update_shared_token(&p),
+            C::DeleteSharedToken(p) => self.delete_shared_token(&p.token),
+            C::UpdateObjectUserData(p) => self.update_object_user_data(&p),
+            C::DeleteObjectUserData(p) => self.delete_object_user_data(&p),
+            C::GetRequestStatus(p) => self.get_request_status(p.request_id),
+            C::GetRequestResult(p) => return self.get_request_result(p.request_id, responder),
+            C::GetSourcesAsync(p) => self.get_sources(p.limit),
+            C::GetTransfersAsync(p) => self.get_received_transfers(p.limit),
+            C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.public_key),
+            C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.public_key),
+            C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),
+            C::GetServerInfo(_) => to_json(&self.info),
+        };
+        self.respond(responder, result);
+    }
+
+    /// Sends `result` where `responder` says.
+    pub(super) fn respond(&mut self, responder: Responder, result: Result<Value>) {
+        match responder {
+            Responder::Caller(reply) => {
+                let _ = reply.send(result);
+            }
+            Responder::Async { reply, method } => {
+                // Refused before anything changed: the call itself fails, no request is kept.
+                let answer = match result {
+                    Err(e) => Err(e),
+                    Ok(value) => self.record_request(method, &value),
+                };
+                let _ = reply.send(answer);
+            }
+            Responder::Request(id) => self.finish_request(id, result),
+        }
+    }
+
+    /// Answers an `*Async` caller at once with a new request that stays processing; the
+    /// returned responder records its result later. Other responders are returned as they are.
+    pub(super) fn defer(&mut self, responder: Responder) -> Responder {
+        let Responder::Async { reply, method } = responder else {
+            return responder;
+        };
+        let now = now_us();
+        let id = self
+            .store
+            .insert_request(method, now)
+            .and_then(|id| self.store.start_request(id).map(|()| id));
+        match id {
+            Ok(id) => {
+                let _ = reply.send(Ok(json!({ "requestId": id })));
+                Responder::Request(id)
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+                // Nobody waits for this result any more.
+                Responder::Request(0)
+            }
+        }
+    }
+
+    /// Records a request that completed as it was accepted; its Request structure.
+    fn record_request(&mut self, method: &str, result: &Value) -> Result<Value> {
+        let now = now_us();
+        let id = self.store.insert_request(method, now)?;
+        self.store.complete_request(id, result, now)?;
+        Ok(json!({ "requestId": id }))
+    }
+
+    /// Queues a waiter for transfer `id`'s end.
+    pub(super) fn wait_transfer(&mut self, id: u64, responder: Responder) {
+        self.transfer_waiters.entry(id).or_default().push(responder);
+    }
+
+    /// Stops every running session; transfers keep their stored state and restart at the next
+    /// open.
+    async fn shutdown(&mut self) {
+        let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
+        for run in running {
+            run.stop().await;
+        }
+        self.receiver.stop().await;
+        let pending = std::mem::take(&mut self.manifest_waiters)
+            .into_values()
+            .chain(std::mem::take(&mut self.transfer_waiters).into_values())
+            .chain(std::mem::take(&mut self.request_waiters).into_values())
+            .flatten();
+        for responder in pending.collect::<Vec<_>>() {
+            self.respond(
+                responder,
+                Err(Error::new(Code::Unavailable, "the engine is closing")),
+            );
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Destinations and connections: creating and matching destinations, resolving them to a
+//! connection per receiver address, rate caps, lanes, transfer defaults, pings, and the
+//! connection parameters that bound the rate controller.
+
+use super::actor::{now_us, to_json, Actor, Msg, Responder};
+use crate::command::{
+    CreateDestination, SchedulePing, SetPriorityLanes, SetSendRateMax, UpdateConnectionParams,
+    UpdateTransferDefaults,
+};
+use crate::error::{Code, Error, Result};
+use crate::flags;
+use crate::schedule;
+use crate::send::{self, SendOptions};
+use crate::store::{
+    ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, NewConnection,
+    NewDestination,
+};
+use jetstream_wire::crypto::handshake::PublicKey;
+use serde_json::{json, Value};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// The receiver port of a destination created without one (`DEFAULT_API_PORT`, over UDP).
+pub const DEFAULT_RECEIVE_PORT: u16 = 8886;
+
+/// What a ping session learned.
+pub(super) struct PingReply {
+    /// The receiver's identity key.
+    key: Option<PublicKey>,
+    /// The shortest round trip seen.
+    rtt: Duration,
+}
+
+/// Rates of the API (kbit/s) in bytes per second.
+pub(super) fn kbps_to_bytes(kbps: f64) -> u64 {
+    // Saturating float-to-int conversion is what we want for absurdly large caps.
+    (kbps * 125.0) as u64
+}
+
+impl Actor {
+    pub(super) fn create_destination(&mut self, p: &CreateDestination) -> Result<Value> {
+        let new = NewDestination {
+            destination_address: p.destination_address.clone(),
+            destination_port: p.destination_port.unwrap_or(DEFAULT_RECEIVE_PORT),
+            send_rate_max: p.send_rate_max,
+            sender_port: p.sender_port.unwrap_or(0),
+            relay_address: p.relay_address.clone(),
+            relay_port: p.relay_port,
+            authenticate_destination: p.authenticate_destination.unwrap_or(false),
+            destination_public_key: p.destination_public_key.clone(),
+            exclusive: p.exclusive.unwrap_or(false),
+            permanent: p.permanent.unwrap_or(false),
+        };
+        if let Some(key) = &new.destination_public_key {
+            key.parse::<PublicKey>().map_err(|e| {
+                Error::new(
+                    Code::InvalidArgument,
+                    format!("createDestination: destinationPublicKey: {e}"),
+                )
+            })?;
+        } else if new.authenticate_destination {
+            return Err(Error::new(
+                Code::InvalidArgument,
+                "createDestination: authenticateDestination needs a destinationPublicKey",
+            ));
+        }
+        if new.relay_address.is_some() {
+            return Err(Error::new(
+                Code::InvalidArgument,
+                "createDestination: relayAddress: relays are not supported by this server",
+            ));
+        }
+        if !new.exclusive {
+            if let Some(found) = self.store.find_matching_destination(&new)? {
+                return to_json(&found);
+            }
+        }
+        let destination = self.store.insert_destination(&new)?;
+        self.attach_connection(&destination)?;
+        self.get_destination(&destination.destination_id)
+    }
+
+    /// Resolves the destination's address and links it to the connection of that address and
+    /// port (made if new). An address that does not resolve now is left unresolved: it is
+    /// resolved again when a transfer starts.
+    fn attach_connection(&mut self, destination: &Destination) -> Result<()> {
+        let Ok(addr) = resolve(destination) else {
+            return Ok(());
+        };
+        let ip = addr.ip().to_string();
+        let connection = match self.store.find_connection(&ip, addr.port(), None, None)? {
+            Some(connection) => connection,
+            None => self.store.insert_connection(&NewConnection {
+                destination_ip: ip.clone(),
+                destination_port: addr.port(),
+                relay_ip: None,
+                relay_port: None,
+                send_rate: 0.0,
+                send_rate_min: 0.0,
+                send_rate_max: None,
+                rate_controller_active: true,
+                rate_control_method: 0,
+            })?,
+        };
+        self.store.update_destination(
+            &destination.destination_id,
+            &DestinationUpdate {
+                destination_ip: Some(Some(ip)),
+                connection_id: Some(Some(connection.connection_id)),
+                ..DestinationUpdate::default()
+            },
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn get_destination(&self, id: &str) -> Result<Value> {
+        to_json(&self.store.get_destination(id)?)
+    }
+
+    pub(super) fn get_destinations(&self, limit: Option<usize>) -> Result<Value> {
+        to_json(&self.store.list_destinations(limit)?)
+    }
+
+    pub(super) fn delete_destination(&mut self, id: &str) -> Result<Value> {
+        let destination = self.store.get_destination(id)?;
+        if destination.num_transfers_queued > 0 || self.running_for(id).next().is_some() {
+            return Err(Error::new(
+                Code::InvalidState,
+                format!(
+                    "deleteDestination: destination {id} has {} active transfer(s)",
+                    destination.num_transfers_queued.max(1)
+                ),
+            ));
+        }
+        self.store.delete_destination(id)?;
+        Ok(Value::Null)
+    }
+
+    pub(super) fn set_send_rate_max(&mut self, p: &SetSendRateMax) -> Result<Value> {
+        self.store.update_destination(
+            &p.destination_id,
+            &DestinationUpdate {
+                send_rate_max: Some(Some(p.send_rate_max)),
+                ..DestinationUpdate::default()
+            },
+        )?;
+        self.rebalance(&p.destination_id);
+        Ok(json!({ "sendRateMax": p.send_rate_max }))
+    }
+
+    pub(super) fn set_priority_lanes(&mut self, p: &SetPriorityLanes) -> Result<Value> {
+        let destination = self.store.get_destination(&p.destination_id)?;
+        let busy = self.busy_lanes(&p.destination_id)?;
+        let busy: Vec<&str> = busy.iter().map(String::as_str).collect();
+        schedule::lane_change_allowed(&destination.priority_lanes, &p.priority_lanes, &busy)
+            .map_err(|reason| {
+                Error::new(
+                    Code::InvalidArgument,
+                    format!("setPriorityLanesAsync: priorityLanes: {reason}"),
+                )
+            })?;
+        self.store.update_destination(
+            &p.destination_id,
+            &DestinationUpdate {
+                priority_lanes: Some(p.priority_lanes.clone()),
+                ..DestinationUpdate::default()
+            },
+        )?;
+        self.rebalance(&p.destination_id);
+        to_json(&p.priority_lanes)
+    }
+
+    pub(super) fn update_transfer_defaults(&mut self, p: &UpdateTransferDefaults) -> Result<Value> {
+        self.store
+            .merge_transfer_defaults(&p.destination_id, &p.defaults)?;
+        Ok(Value::Null)
+    }
+
+    pub(super) fn update_connection_params(&mut self, p: &UpdateConnectionParams) -> Result<Value> {
+        let connection = self.store.get_connection(p.connection_id)?;
+        let min = p.send_rate_min.unwrap_or(connection.send_rate_min);
+        let max = p.send_rate_max.or(connection.send_rate_max);
+        if let Some(max) = max.filter(|max| *max < min) {
+            return Err(Error::new(
+                Code::InvalidArgument,
+                format!(
+                    "updateConnectionParamsAsync: sendRateMax {max} is below sendRateMin {min}"
+                ),
+            ));
+        }
+        if p.rate_control_method.is_some_and(|m| m != 0) {
+            return Err(Error::new(
+                Code::InvalidArgument,
+                "updateConnectionParamsAsync: rateControlMethod: only 0 (the default \
+                 model-based controller) exists",
+            ));
+        }
+        self.store.update_connection(
+            p.connection_id,
+            &ConnectionUpdate {
+                send_rate_min: p.send_rate_min,
+                send_rate_max: p.send_rate_max.map(Some),
+                send_rate: p.send_rate,
+                rate_controller_active: p.rate_control_enabled,
+                rate_control_method: p.rate_control_method,
+                ..ConnectionUpdate::default()
+            },
+        )?;
+        let destinations: Vec<String> = self
+            .store
+            .list_destinations(None)?
+            .into_iter()
+            .filter(|d| d.connection_id == Some(p.connection_id))
+            .map(|d| d.destination_id)
+            .collect();
+        for id in &destinations {
+            self.rebalance(id);
+        }
+        to_json(&self.store.get_connection(p.connection_id)?)
+    }
+
+    /// Starts `pingCount` handshakes with the destination's receiver, one after another; the
+    /// request completes with the shortest round trip, which also goes to the destination.
+    pub(super) fn schedule_ping(&mut self, p: &SchedulePing, responder: Responder) {
+        let destination = match self.store.get_destination(&p.destination_id) {
+            Ok(destination) => destination,
+            Err(e) => return self.respond(responder, Err(e.into())),
+        };
+        let to = match resolve(&destination) {
+            Ok(to) => to,
+            Err(e) => return self.respond(responder, Err(e)),
+        };
+        let responder = self.defer(responder);
+        let mut opts = SendOptions::new(to);
+        opts.flags = flags::NONE;
+        opts.expected_key = expected_key(&destination);
+        opts.idle_timeout = Duration::from_secs(5);
+        let identity = self.identity.clone();
+        let tx = self.tx.clone();
+        let count = p.ping_count.max(1);
+        let destination_id = p.destination_id.clone();
+        tokio::spawn(async move {
+            let mut best: Option<PingReply> = None;
+            let mut result = Ok(());
+            for _ in 0..count {
+                match send::send(&identity, &opts, Vec::new(), &mut |_| {}).await {
+                    Ok(report) => {
+                        let rtt = report.stats.min_rtt.unwrap_or(report.stats.rtt);
+                        if best.as_ref().is_none_or(|b| rtt < b.rtt) {
+                            best = Some(PingReply {
+                                key: report.receiver_key,
+                                rtt,
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            let result = result.and(best.ok_or_else(|| Error::new(Code::Internal, "no ping")));
+            let _ = tx.send(Msg::Pinged {
+                destination_id,
+                responder,
+                result,
+            });
+        });
+    }
+
+    pub(super) fn on_pinged(
+        &mut self,
+        destination_id: &str,
+        responder: Responder,
+        result: Result<PingReply>,
+    ) {
+        let now = now_us();
+        let update = match &result {
+            Ok(reply) => {
+                let key = reply.key.map(|k| k.to_string());
+                DestinationUpdate {
+                    round_trip_time_ms: Some(reply.rtt.as_secs_f64() * 1000.0),
+                    last_receiver_destination_id: key.clone(),
+                    last_destination_server_id: key,
+                    last_recv_time: Some(now),
+                    last_send_time: Some(now),
+                    last_error: Some(None),
+                    last_error_message: Some(None),
+                    ..DestinationUpdate::default()
+                }
+            }
+            Err(e) => DestinationUpdate {
+                last_send_time: Some(now),
+                last_error: Some(Some(e.code.as_str().to_owned())),
+                last_error_message: Some(Some(e.message.clone())),
+                ..DestinationUpdate::default()
+            },
+        };
+        // The destination may have been deleted meanwhile; the request still gets its answer.
+        let _ = self.store.update_destination(destination_id, &update);
+        let answer = result.map(|reply| {
+            json!({
+                "destinationId": destination_id,
+                "roundTripTimeMs": reply.rtt.as_secs_f64() * 1000.0,
+                "lastReceiverDestinationId": reply.key.map(|k| k.to_string()),
+            })
+        });
+        self.respond(responder, answer);
+    }
+
+    /// Marks the destination (and its connection) connected or not.
+    pub(super) fn set_connection_state(
+        &mut self,
+        destination: &Destination,
+        state: ConnectionState,
+    ) {
+        let now = now_us();
+        let _ = self.store.update_destination(
+            &destination.destination_id,
+            &DestinationUpdate {
+                encrypted_connection_state: Some(state),
+                last_send_time: Some(now),
+                ..DestinationUpdate::default()
+            },
+        );
+        if let Some(id) = destination.connection_id {
+            let _ = self.store.update_connection(
+                id,
+                &ConnectionUpdate {
+                    encrypted_connection_state: Some(state),
+                    ..ConnectionUpdate::default()
+                },
+            );
+        }
+    }
+}
+
+/// The UDP address of a destination's receiver.
+pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
+    let host = destination.destination_address.as_str();
+    // A bare IPv6 address needs brackets to be parsed with its port.
+    let target = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{}", destination.destination_port)
+    } else {
+        format!("{host}:{}", destination.destination_port)
+    };
+    target
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            Error::new(
+                Code::Unavailable,
+                format!("destination address {host} does not resolve"),
+            )
+        })
+}
+
+/// The key the receiver must prove, when the destination asks for one.
+pub(super) fn expected_key(destination: &Destination) -> Option<PublicKey> {
+    destination
+        .authenticate_destination
+        .then_some(destination.destination_public_key.as_deref())
+        .flatten()
+        .and_then(|key| key.parse().ok())
+}

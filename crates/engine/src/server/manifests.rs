@@ -1,0 +1,213 @@
+//! Manifests: checking mapped sources, traversing them off the actor (a blocking task), storing
+//! the entries, and answering `waitForManifest` callers when traversal ends.
+
+use super::actor::{now_us, to_json, Actor, Msg, Responder};
+use crate::command::{CreateManifest, GetManifestFiles, GetManifests, Source, FILETYPE_DIRECTORY};
+use crate::error::{Code, Error, Result};
+use crate::store::{ManifestFile, ManifestStatus, Page};
+use crate::walk::{walk, SymlinkPolicy, WalkEntry, WalkOptions};
+use jetstream_wire::files::EntryKind;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Entries stored per SQLite transaction while a manifest is saved.
+const BATCH: usize = 10_000;
+
+/// One mapping to traverse or to take as it is.
+enum Mapping {
+    /// Walk `source` into `dest` with these options.
+    Walk {
+        dest: String,
+        source: PathBuf,
+        opts: WalkOptions,
+    },
+    /// An I/O-free entry.
+    Entry(ManifestFile),
+}
+
+impl From<&WalkEntry> for ManifestFile {
+    fn from(entry: &WalkEntry) -> Self {
+        ManifestFile {
+            src_path: entry.source.to_string_lossy().into_owned(),
+            dest_path: entry.meta.path.clone(),
+            file_size: entry.meta.size,
+            is_empty_dir: entry.meta.kind == EntryKind::Directory,
+            executable: entry.meta.executable,
+            modification_time: Some(entry.meta.mtime_us),
+        }
+    }
+}
+
+impl Actor {
+    pub(super) fn create_manifest(&mut self, p: &CreateManifest) -> Result<Value> {
+        let symlink_options = p.symlink_options.unwrap_or(0);
+        let symlinks = u8::try_from(symlink_options)
+            .ok()
+            .and_then(SymlinkPolicy::from_u8)
+            .unwrap_or_default();
+        let mappings = plan(p, symlinks)?;
+        let manifest = self.store.insert_manifest(symlink_options, now_us())?;
+        let manifest_id = manifest.manifest_id.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let files = traverse(mappings);
+            let _ = tx.send(Msg::Walked { manifest_id, files });
+        });
+        to_json(&manifest)
+    }
+
+    pub(super) fn on_walked(
+        &mut self,
+        manifest_id: &str,
+        files: std::result::Result<Vec<ManifestFile>, String>,
+    ) {
+        let saved = files.and_then(|files| {
+            let store = |actor: &mut Actor| -> crate::store::Result<()> {
+                for batch in files.chunks(BATCH) {
+                    actor.store.append_manifest_files(manifest_id, batch)?;
+                }
+                let size = files.iter().map(|f| f.file_size).sum();
+                actor
+                    .store
+                    .complete_manifest(manifest_id, files.len() as u64, size)
+            };
+            store(self).map_err(|e| e.to_string())
+        });
+        if let Err(message) = saved {
+            // The manifest may have been deleted during traversal.
+            let _ = self.store.fail_manifest(manifest_id, &message);
+        }
+        let answer = self.get_manifest(manifest_id);
+        for responder in self
+            .manifest_waiters
+            .remove(manifest_id)
+            .unwrap_or_default()
+        {
+            self.respond(responder, answer.clone());
+        }
+        self.start_ready();
+    }
+
+    pub(super) fn get_manifest(&self, id: &str) -> Result<Value> {
+        to_json(&self.store.get_manifest(id)?)
+    }
+
+    pub(super) fn get_manifests(&self, p: &GetManifests) -> Result<Value> {
+        let page = Page {
+            before: p.before.as_deref(),
+            after: p.after.as_deref(),
+            limit: p.limit,
+        };
+        to_json(&self.store.list_manifests(&page)?)
+    }
+
+    pub(super) fn get_manifest_files(&self, p: &GetManifestFiles) -> Result<Value> {
+        to_json(&self.store.manifest_files(&p.manifest_id, p.limit)?)
+    }
+
+    /// Deletes a manifest at any time: transfers made from it keep the entries they loaded.
+    pub(super) fn delete_manifest(&mut self, id: &str) -> Result<Value> {
+        self.store.delete_manifest(id)?;
+        let gone = Error::new(Code::NotFound, format!("manifest {id} was deleted"));
+        for responder in self.manifest_waiters.remove(id).unwrap_or_default() {
+            self.respond(responder, Err(gone.clone()));
+        }
+        Ok(Value::Null)
+    }
+
+    pub(super) fn wait_for_manifest(&mut self, id: String, responder: Responder) {
+        match self.store.get_manifest(&id) {
+            Ok(m) if m.status == ManifestStatus::Pending => {
+                self.manifest_waiters.entry(id).or_default().push(responder);
+            }
+            found => self.respond(
+                responder,
+                found.map_err(Error::from).and_then(|m| to_json(&m)),
+            ),
+        }
+    }
+}
+
+/// Checks the mappings of `createManifest` (every mapped path must exist now) and turns them
+/// into the traversal plan.
+fn plan(p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
+    let walk_opts = |include: &Option<Vec<String>>, exclude: &Option<Vec<String>>| WalkOptions {
+        symlinks,
+        include: include.clone().unwrap_or_default(),
+        exclude: exclude.clone().unwrap_or_default(),
+    };
+    let existing = |param: &str, path: &str| -> Result<PathBuf> {
+        let source = PathBuf::from(path);
+        std::fs::metadata(&source).map_err(|e| {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                Code::NotFound
+            } else {
+                Code::Io
+            };
+            Error::new(code, format!("createManifest: {param}: source {path}: {e}"))
+        })?;
+        Ok(source)
+    };
+    let mut plan = Vec::new();
+    for (source, dest) in p.file_mappings.iter().flatten() {
+        plan.push(Mapping::Walk {
+            dest: dest.clone(),
+            source: existing("fileMappings", source)?,
+            opts: walk_opts(&None, &None),
+        });
+    }
+    for (dest, source) in p.mappings.iter().flatten() {
+        plan.push(match source {
+            Source::Path(path) => Mapping::Walk {
+                dest: dest.clone(),
+                source: existing("mappings", path)?,
+                opts: walk_opts(&None, &None),
+            },
+            Source::Entry(entry) if entry.include.is_some() || entry.exclude.is_some() => {
+                Mapping::Walk {
+                    dest: dest.clone(),
+                    source: existing("mappings", &entry.src)?,
+                    opts: walk_opts(&entry.include, &entry.exclude),
+                }
+            }
+            Source::Entry(entry) => {
+                let directory = entry.flags == Some(FILETYPE_DIRECTORY)
+                    || (entry.flags.is_none() && entry.size.is_none());
+                Mapping::Entry(ManifestFile {
+                    src_path: entry.src.clone(),
+                    dest_path: dest.trim_matches('/').to_owned(),
+                    file_size: if directory {
+                        0
+                    } else {
+                        entry.size.unwrap_or(0)
+                    },
+                    is_empty_dir: directory,
+                    executable: entry.access.as_deref().is_some_and(|a| a.contains('x')),
+                    modification_time: None,
+                })
+            }
+        });
+    }
+    if plan.is_empty() {
+        return Err(Error::new(
+            Code::InvalidArgument,
+            "createManifest: mappings or fileMappings must map at least one source",
+        ));
+    }
+    Ok(plan)
+}
+
+/// Runs the traversal plan; the first error ends it with its reason.
+fn traverse(plan: Vec<Mapping>) -> std::result::Result<Vec<ManifestFile>, String> {
+    let mut files = Vec::new();
+    for mapping in plan {
+        match mapping {
+            Mapping::Walk { dest, source, opts } => {
+                let entries = walk(&[(dest, source)], &opts).map_err(|e| e.to_string())?;
+                files.extend(entries.iter().map(ManifestFile::from));
+            }
+            Mapping::Entry(file) => files.push(file),
+        }
+    }
+    Ok(files)
+}

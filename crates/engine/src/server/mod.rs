@@ -1,0 +1,140 @@
+//! The server: one actor owning the object store and every running transfer, fed by
+//! [`Command`]s from any client (the napi binding, the control port, the CLI). [`Server`] is the
+//! handle clients hold; the actor itself lives in [`actor`], the per-method work in the modules
+//! named after the objects they act on.
+
+mod actor;
+mod destinations;
+mod info;
+mod manifests;
+mod objects;
+mod receiving;
+mod requests;
+mod runner;
+mod transfers;
+
+pub use info::ServerInfo;
+
+use crate::command::{self, Command};
+use crate::error::{Code, Error, Result};
+use actor::{Actor, Msg};
+use jetstream_wire::crypto::aead::CipherLevel;
+use serde_json::Value;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// How a server starts.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Where the object store, the identity key and the transfer logs live (created if
+    /// missing).
+    pub state_dir: PathBuf,
+    /// The UDP address transfers to this server arrive at (port 0 picks one).
+    pub recv_listen: SocketAddr,
+    /// The receiver's root: nothing received is written outside it (created if missing).
+    pub sandbox_dir: PathBuf,
+    /// Lowest cipher level the receiver accepts.
+    pub min_cipher: CipherLevel,
+}
+
+impl ServerOptions {
+    /// Options with everything under `state_dir`: receive on 127.0.0.1 at a free port, root
+    /// `state_dir/received`, AES-128-GCM at least.
+    pub fn new(state_dir: PathBuf) -> Self {
+        ServerOptions {
+            sandbox_dir: state_dir.join("received"),
+            state_dir,
+            recv_listen: (Ipv4Addr::LOCALHOST, 0).into(),
+            min_cipher: CipherLevel::Aes128Gcm,
+        }
+    }
+}
+
+/// A running server: runs commands until closed. Cloning is not needed; share it by reference.
+pub struct Server {
+    tx: mpsc::UnboundedSender<Msg>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    info: ServerInfo,
+}
+
+impl Server {
+    /// Opens the store in the state directory, binds the receiver and starts the actor on the
+    /// current tokio runtime. Transfers left queued or sending by a previous run start again.
+    pub async fn open(opts: ServerOptions) -> Result<Server> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let actor = Actor::open(opts, tx.clone())?;
+        let info = actor.info().clone();
+        let task = tokio::spawn(actor.run(rx));
+        Ok(Server {
+            tx,
+            task: Mutex::new(Some(task)),
+            info,
+        })
+    }
+
+    /// What this server is (its id, key, addresses and settings).
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// Runs one command and returns its JSON result.
+    pub async fn execute(&self, command: Command) -> Result<Value> {
+        let wait = match &command {
+            Command::GetRequestResult(p) => p.timeout_seconds,
+            _ => None,
+        };
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Execute { command, reply })
+            .map_err(|_| closed())?;
+        match wait {
+            Some(seconds) => tokio::time::timeout(Duration::from_secs_f64(seconds), answer)
+                .await
+                .map_err(|_| {
+                    Error::new(
+                        Code::TimedOut,
+                        format!("getRequestResult: the request did not end within {seconds} s"),
+                    )
+                })?,
+            None => answer.await,
+        }
+        .map_err(|_| closed())?
+    }
+
+    /// Parses a JSON command (`{"method": ..., "params": {...}}`), runs it and returns its
+    /// JSON result as text.
+    pub async fn execute_json(&self, json: &str) -> Result<String> {
+        let command = command::parse_str(json)?;
+        let value = self.execute(command).await?;
+        serde_json::to_string(&value).map_err(|e| Error::new(Code::Internal, e.to_string()))
+    }
+
+    /// Stops every transfer (they stay queued in the store and start again at the next open)
+    /// and the receiver, and closes the store. Commands after this fail with `UNAVAILABLE`.
+    pub async fn close(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.tx.send(Msg::Close { reply }).is_ok() {
+            let _ = done.await;
+        }
+        let task = self.task.lock().ok().and_then(|mut task| task.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get_mut().ok().and_then(|task| task.take()) {
+            task.abort();
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::new(Code::Unavailable, "the engine is closed")
+}

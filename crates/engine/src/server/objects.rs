@@ -1,0 +1,76 @@
+//! Shared tokens and user data: records the store keeps for the API, with no session behind
+//! them.
+
+use super::actor::{now_us, to_json, Actor};
+use crate::command::{
+    CreateSharedToken, DeleteObjectUserData, ObjectId, UpdateObjectUserData, UpdateSharedToken,
+};
+use crate::error::Result;
+use crate::store::{NewToken, ObjectRef};
+use serde_json::Value;
+
+impl Actor {
+    pub(super) fn create_shared_token(&mut self, p: &CreateSharedToken) -> Result<Value> {
+        self.store.get_manifest(&p.manifest_id)?;
+        let token = self.store.insert_token(
+            &NewToken {
+                manifest_id: p.manifest_id.clone(),
+                download_limit: p.download_limit,
+                time_limit_seconds: p.time_limit_seconds,
+                description: p.description.clone(),
+            },
+            p.password.as_deref(),
+            now_us(),
+        )?;
+        to_json(&token)
+    }
+
+    pub(super) fn get_shared_token(&self, token: &str) -> Result<Value> {
+        to_json(&self.store.get_token(token)?)
+    }
+
+    pub(super) fn get_shared_tokens(&self, limit: Option<usize>) -> Result<Value> {
+        to_json(&self.store.list_tokens(limit)?)
+    }
+
+    pub(super) fn update_shared_token(&mut self, p: &UpdateSharedToken) -> Result<Value> {
+        self.store.update_token(
+            &p.token,
+            p.time_limit_seconds,
+            p.description.as_deref(),
+            now_us(),
+        )?;
+        self.get_shared_token(&p.token)
+    }
+
+    pub(super) fn delete_shared_token(&mut self, token: &str) -> Result<Value> {
+        self.store.delete_token(token)?;
+        Ok(Value::Null)
+    }
+
+    pub(super) fn update_object_user_data(&mut self, p: &UpdateObjectUserData) -> Result<Value> {
+        let object = self.object(&p.obj_id)?;
+        match &p.value {
+            Some(value) => self.store.set_user_data(&object, &p.key, value)?,
+            None => self.store.delete_user_data(&object, &p.key)?,
+        }
+        to_json(&self.store.user_data(&object)?)
+    }
+
+    pub(super) fn delete_object_user_data(&mut self, p: &DeleteObjectUserData) -> Result<Value> {
+        let object = self.object(&p.obj_id)?;
+        self.store.delete_user_data(&object, &p.key)?;
+        to_json(&self.store.user_data(&object)?)
+    }
+
+    /// The object an `objId` names.
+    fn object(&self, id: &ObjectId) -> Result<ObjectRef> {
+        Ok(match id {
+            ObjectId::Text(id) => self.store.resolve_object(id)?,
+            ObjectId::Transfer(id) => ObjectRef::Transfer(*id),
+            ObjectId::Destination(id) => ObjectRef::Destination(id.clone()),
+            ObjectId::Manifest(id) => ObjectRef::Manifest(id.clone()),
+            ObjectId::Token(id) => ObjectRef::Token(id.clone()),
+        })
+    }
+}

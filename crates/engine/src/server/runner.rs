@@ -1,0 +1,157 @@
+//! A running transfer: the task that drives one sending session for the actor, reporting its
+//! progress and its end as messages, steered through a watch of [`Controls`].
+
+use super::actor::Msg;
+use crate::error::{Code, Error, Result};
+use crate::send::{self, Controls, SendOptions, SendReport};
+use crate::store::ManifestFile;
+use crate::walk::WalkEntry;
+use jetstream_wire::crypto::handshake::Identity;
+use jetstream_wire::files::{EntryKind, FileMeta};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How a session ended.
+pub(super) type Outcome = Result<SendReport>;
+
+/// How long a stopping session may take to tell its receiver.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// A transfer whose session runs.
+pub(super) struct Running {
+    /// The destination it goes to.
+    pub(super) destination_id: String,
+    /// What the sender applies while running.
+    pub(super) control: watch::Sender<Controls>,
+    /// Held back by the scheduler (its lane or priority has no share now).
+    pub(super) held: bool,
+    /// Suspended by the API.
+    pub(super) suspended: bool,
+    /// Failed by the API: its end is already recorded.
+    pub(super) failed: bool,
+    /// Bytes sent when it was last resumed; sending again once more have gone.
+    pub(super) resumed_at: Option<u64>,
+    /// Bytes sent at the previous progress report (for connection counters).
+    pub(super) last_bytes_sent: u64,
+    /// Packets sent at the previous progress report.
+    pub(super) last_packets_sent: u64,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts sending `files` with `opts` (its `control` is set here).
+    pub(super) fn start(
+        transfer_id: u64,
+        destination_id: String,
+        identity: Arc<Identity>,
+        mut opts: SendOptions,
+        files: Vec<ManifestFile>,
+        controls: Controls,
+        tx: mpsc::UnboundedSender<Msg>,
+    ) -> Running {
+        let (control, watched) = watch::channel(controls);
+        opts.control = Some(watched);
+        let task = tokio::spawn(async move {
+            let outcome = run(&identity, &opts, files, transfer_id, &tx).await;
+            let _ = tx.send(Msg::Ended {
+                transfer_id,
+                outcome,
+            });
+        });
+        Running {
+            destination_id,
+            control,
+            held: false,
+            suspended: false,
+            failed: false,
+            resumed_at: None,
+            last_bytes_sent: 0,
+            last_packets_sent: 0,
+            task,
+        }
+    }
+
+    /// Changes what the session applies.
+    pub(super) fn steer(&self, change: impl FnOnce(&mut Controls)) {
+        self.control.send_modify(change);
+    }
+
+    /// Applies the hold and suspension flags to the session.
+    pub(super) fn apply_pause(&self) {
+        let paused = self.held || self.suspended;
+        self.control.send_if_modified(|c| {
+            let changed = c.suspended != paused;
+            c.suspended = paused;
+            changed
+        });
+    }
+
+    /// Ends the session because the engine closes, waiting a moment for it to tell the
+    /// receiver.
+    pub(super) async fn stop(self) {
+        self.control
+            .send_modify(|c| c.fail = Some("the engine is closing".into()));
+        let mut task = self.task;
+        if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+
+    /// Ends the session with `message` without waiting.
+    pub(super) fn cancel(&self, message: &str) {
+        self.control
+            .send_modify(|c| c.fail = Some(message.to_owned()));
+    }
+}
+
+/// Prepares the entries and runs the session, posting progress to the actor.
+async fn run(
+    identity: &Identity,
+    opts: &SendOptions,
+    files: Vec<ManifestFile>,
+    transfer_id: u64,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> Outcome {
+    let entries = tokio::task::spawn_blocking(move || files.iter().map(entry).collect::<Vec<_>>())
+        .await
+        .map_err(|e| Error::new(Code::Internal, format!("preparing entries: {e}")))?;
+    send::send(identity, opts, entries, &mut |progress| {
+        let _ = tx.send(Msg::Progress {
+            transfer_id,
+            progress: progress.clone(),
+        });
+    })
+    .await
+}
+
+/// A manifest entry as the sender reads it. Entries made without traversal have no
+/// modification time recorded: it is read from the source now (0 if it cannot be).
+fn entry(file: &ManifestFile) -> WalkEntry {
+    let mtime_us = file.modification_time.unwrap_or_else(|| {
+        std::fs::metadata(&file.src_path)
+            .map_or(0, |m| crate::sandbox::unix_us(m.mtime(), m.mtime_nsec()))
+    });
+    let kind = if file.is_empty_dir {
+        EntryKind::Directory
+    } else {
+        EntryKind::File
+    };
+    WalkEntry {
+        source: if file.is_empty_dir {
+            PathBuf::new()
+        } else {
+            PathBuf::from(&file.src_path)
+        },
+        meta: FileMeta {
+            path: file.dest_path.clone(),
+            kind,
+            size: file.file_size,
+            mtime_us,
+            executable: file.executable,
+        },
+    }
+}

@@ -1,0 +1,750 @@
+//! Transfers: creating them with their settings, starting their sessions when the manifest is
+//! ready, recording progress and ends, steering them (suspend, resume, fail, priority, rate),
+//! and sharing each destination's rate among its transfers by lane.
+
+use super::actor::{now_us, to_json, Actor, Responder};
+use super::destinations::{expected_key, kbps_to_bytes, resolve};
+use super::runner::{Outcome, Running};
+use crate::command::{
+    CreateTransfer, FailTransfer, GetTransfer, GetTransfers, SetTransferPriority,
+    SetTransferSendRateMax,
+};
+use crate::error::{Code, Error, Result};
+use crate::flags;
+use crate::schedule::{self, Flow};
+use crate::send::{Controls, Progress, SendOptions};
+use crate::store::{
+    ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus, NewTransfer,
+    Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
+};
+use jetstream_wire::codec::Auth;
+use jetstream_wire::crypto::aead::CipherLevel;
+use jetstream_wire::rate::RateLimits;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+/// Bytes per block, as transfers count their data.
+pub const BLOCK_SIZE: u32 = 256;
+/// The lane of a transfer created without one (when the destination has it).
+const DEFAULT_LANE: &str = "Normal";
+/// How long a transfer waits for its receiver when `timeoutSeconds` is 0 (never): the session
+/// still needs a bound to notice a receiver gone for good.
+const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The idle timeout of a transfer created without `timeoutSeconds`.
+const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
+
+impl Actor {
+    pub(super) fn create_transfer(&mut self, p: &CreateTransfer) -> Result<Value> {
+        let destination = self.store.get_destination(&p.destination_id)?;
+        let manifest = self.store.get_manifest(&p.manifest_id)?;
+        if manifest.status == ManifestStatus::Error {
+            return Err(Error::new(
+                Code::InvalidState,
+                format!(
+                    "createTransfer: manifest {} failed: {}",
+                    manifest.manifest_id,
+                    manifest.error_message.unwrap_or_default()
+                ),
+            ));
+        }
+        let mut settings = destination.transfer_defaults.clone();
+        settings.merge(&p.settings);
+        let lane = match settings.priority_lane {
+            Some(lane) => {
+                if !has_lane(&destination, &lane) {
+                    return Err(Error::new(
+                        Code::InvalidArgument,
+                        format!(
+                            "createTransfer: priorityLane: destination {} has no lane {lane:?}",
+                            destination.destination_id
+                        ),
+                    ));
+                }
+                lane
+            }
+            None => default_lane(&destination),
+        };
+        let params = TransferParams {
+            destination_path: p.destination_path.clone(),
+            priority: settings.priority.unwrap_or(0),
+            priority_lane: lane,
+            send_rate_max: settings.send_rate_max,
+            overwrite_mode: settings
+                .overwrite_mode
+                .unwrap_or(u32::from(flags::OVERWRITE_ALWAYS)),
+            transfer_flags: settings
+                .transfer_flags
+                .unwrap_or(flags::DEFAULT | flags::WRITE_MTIME),
+            min_cipher: settings.min_cipher.unwrap_or(CipherLevel::Aes128Gcm as u32),
+            checkpoint_frequency_seconds: settings.checkpoint_frequency_seconds.unwrap_or(0),
+            file_time_resolution_microseconds: settings
+                .file_time_resolution_microseconds
+                .unwrap_or(0),
+            timeout_seconds: p.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+            user_name: p.user_name.clone(),
+            uses_token: p.token.is_some(),
+            transfer_log: p.transfer_log.unwrap_or(false),
+        };
+        let transfer = self.store.insert_transfer(&NewTransfer {
+            destination_id: destination.destination_id.clone(),
+            manifest_id: manifest.manifest_id.clone(),
+            params,
+            block_size: BLOCK_SIZE,
+            user_data: p.user_data.clone().unwrap_or_default(),
+            request_time: now_us(),
+        })?;
+        let auth = Auth {
+            user: p.user_name.clone().unwrap_or_default(),
+            password: p.password.clone().unwrap_or_default(),
+            token: p.token.clone().unwrap_or_default(),
+        };
+        // Credentials live in memory only: the store never holds a password.
+        self.credentials.insert(transfer.transfer_id, auth);
+        self.log(&transfer, "created");
+        self.start_ready();
+        to_json(&self.store.get_transfer(transfer.transfer_id, false)?)
+    }
+
+    pub(super) fn get_transfer(&self, p: &GetTransfer) -> Result<Value> {
+        to_json(
+            &self
+                .store
+                .get_transfer(p.transfer_id, p.get_complete_flags.unwrap_or(false))?,
+        )
+    }
+
+    pub(super) fn get_transfers(&self, p: &GetTransfers) -> Result<Value> {
+        if let Some(id) = &p.destination_id {
+            self.store.get_destination(id)?;
+        }
+        let page = Page {
+            before: p.before,
+            after: p.after,
+            limit: p.limit,
+        };
+        to_json(
+            &self
+                .store
+                .list_transfers(p.destination_id.as_deref(), &page)?,
+        )
+    }
+
+    pub(super) fn delete_transfer(&mut self, id: u64) -> Result<Value> {
+        let transfer = self.store.get_transfer(id, false)?;
+        if transfer.processing {
+            return Err(Error::new(
+                Code::InvalidState,
+                format!(
+                    "deleteTransfer: transfer {id} is {}; suspend or fail it first",
+                    transfer.status.as_str()
+                ),
+            ));
+        }
+        if let Some(run) = self.running.remove(&id) {
+            run.cancel("the transfer was deleted");
+        }
+        self.store.delete_transfer(id)?;
+        self.credentials.remove(&id);
+        self.collect_destination(&transfer.destination_id)?;
+        Ok(Value::Null)
+    }
+
+    /// Deletes a destination that is not permanent once its last transfer is deleted.
+    fn collect_destination(&mut self, id: &str) -> Result<()> {
+        let destination = self.store.get_destination(id)?;
+        let left = self.store.list_transfers(
+            Some(id),
+            &Page {
+                limit: Some(1),
+                ..Page::default()
+            },
+        )?;
+        if !destination.permanent && left.is_empty() {
+            self.store.delete_destination(id)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn fail_transfer(&mut self, p: &FailTransfer) -> Result<Value> {
+        let transfer = self.store.get_transfer(p.transfer_id, false)?;
+        if matches!(
+            transfer.status,
+            TransferStatus::Complete | TransferStatus::Error
+        ) {
+            return Err(Error::new(
+                Code::InvalidState,
+                format!(
+                    "failTransfer: transfer {} already ended ({})",
+                    p.transfer_id,
+                    transfer.status.as_str()
+                ),
+            ));
+        }
+        let message = p
+            .error_message
+            .clone()
+            .unwrap_or_else(|| "failed by failTransfer".to_owned());
+        if let Some(run) = self.running.get_mut(&p.transfer_id) {
+            run.failed = true;
+            run.cancel(&message);
+        }
+        self.end_transfer(p.transfer_id, Err(message));
+        Ok(Value::Null)
+    }
+
+    pub(super) fn suspend_transfer(&mut self, id: u64) -> Result<Value> {
+        let transfer = self.store.get_transfer(id, false)?;
+        if !transfer.processing {
+            return Err(Error::new(
+                Code::InvalidState,
+                format!(
+                    "suspendTransferAsync: transfer {id} is {}",
+                    transfer.status.as_str()
+                ),
+            ));
+        }
+        self.store
+            .set_transfer_status(id, TransferStatus::Suspended, None, now_us())?;
+        if let Some(run) = self.running.get_mut(&id) {
+            run.suspended = true;
+            run.apply_pause();
+        }
+        self.log(&transfer, "suspended");
+        self.rebalance(&transfer.destination_id);
+        Ok(json!({ "transferId": id }))
+    }
+
+    pub(super) fn resume_transfer(&mut self, id: u64) -> Result<Value> {
+        let transfer = self.store.get_transfer(id, false)?;
+        if transfer.status != TransferStatus::Suspended {
+            return Err(Error::new(
+                Code::InvalidState,
+                format!(
+                    "resumeTransferAsync: transfer {id} is {}, not suspended",
+                    transfer.status.as_str()
+                ),
+            ));
+        }
+        self.store
+            .set_transfer_status(id, TransferStatus::Resuming, None, now_us())?;
+        if let Some(run) = self.running.get_mut(&id) {
+            run.suspended = false;
+            run.resumed_at = Some(transfer.progress.bytes_sent);
+            run.apply_pause();
+        }
+        self.log(&transfer, "resumed");
+        self.rebalance(&transfer.destination_id);
+        self.start_ready();
+        Ok(json!({ "transferId": id }))
+    }
+
+    pub(super) fn set_transfer_priority(&mut self, p: &SetTransferPriority) -> Result<Value> {
+        let transfer = self.store.get_transfer(p.transfer_id, false)?;
+        if let Some(lane) = &p.priority_lane {
+            let destination = self.store.get_destination(&transfer.destination_id)?;
+            if !has_lane(&destination, lane) {
+                return Err(Error::new(
+                    Code::InvalidArgument,
+                    format!(
+                        "setTransferPriorityAsync: priorityLane: destination {} has no lane \
+                         {lane:?}",
+                        destination.destination_id
+                    ),
+                ));
+            }
+        }
+        self.store.update_transfer(
+            p.transfer_id,
+            &TransferUpdate {
+                priority: p.priority,
+                priority_lane: p.priority_lane.clone(),
+                ..TransferUpdate::default()
+            },
+        )?;
+        self.rebalance(&transfer.destination_id);
+        Ok(json!({ "transferId": p.transfer_id }))
+    }
+
+    pub(super) fn set_transfer_send_rate_max(
+        &mut self,
+        p: &SetTransferSendRateMax,
+    ) -> Result<Value> {
+        let transfer = self.store.get_transfer(p.transfer_id, false)?;
+        let cap = (p.send_rate_max >= 0.0).then_some(p.send_rate_max);
+        self.store.update_transfer(
+            p.transfer_id,
+            &TransferUpdate {
+                send_rate_max: Some(cap),
+                ..TransferUpdate::default()
+            },
+        )?;
+        self.rebalance(&transfer.destination_id);
+        Ok(json!({ "sendRateMax": p.send_rate_max }))
+    }
+
+    pub(super) fn wait_for_transfer(&mut self, id: u64, responder: Responder) {
+        match self.store.get_transfer(id, false) {
+            Ok(t) if !matches!(t.status, TransferStatus::Complete | TransferStatus::Error) => {
+                self.wait_transfer(id, responder);
+            }
+            found => self.respond(
+                responder,
+                found.map_err(Error::from).and_then(|t| to_json(&t)),
+            ),
+        }
+    }
+
+    /// Transfers of a destination whose sessions run.
+    pub(super) fn running_for<'a>(
+        &'a self,
+        destination_id: &'a str,
+    ) -> impl Iterator<Item = u64> + 'a {
+        self.running
+            .iter()
+            .filter(move |(_, run)| run.destination_id == destination_id)
+            .map(|(id, _)| *id)
+    }
+
+    /// The lanes of a destination that have a transfer in progress.
+    pub(super) fn busy_lanes(&self, destination_id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .list_transfers(Some(destination_id), &Page::default())?
+            .into_iter()
+            .filter(|t| t.processing || t.status == TransferStatus::Suspended)
+            .map(|t| t.params.priority_lane)
+            .collect())
+    }
+
+    /// Transfers left queued or sending by a previous run are queued again.
+    pub(super) fn recover(&mut self) {
+        let transfers = match self.store.list_transfers(None, &Page::default()) {
+            Ok(transfers) => transfers,
+            Err(e) => return tracing::error!("reading transfers: {e}"),
+        };
+        for t in transfers.into_iter().filter(|t| t.processing) {
+            if t.params.user_name.is_some() || t.params.uses_token {
+                // Its password or token was never stored.
+                let message = "the engine restarted and the transfer's credentials are not kept";
+                let _ = self.store.set_transfer_status(
+                    t.transfer_id,
+                    TransferStatus::Error,
+                    Some(message),
+                    now_us(),
+                );
+            } else if t.status == TransferStatus::Sending {
+                let _ = self.store.set_transfer_status(
+                    t.transfer_id,
+                    TransferStatus::Resuming,
+                    None,
+                    now_us(),
+                );
+            }
+        }
+        self.start_ready();
+    }
+
+    /// Starts the session of every queued transfer whose manifest is ready.
+    pub(super) fn start_ready(&mut self) {
+        let queued = match self.store.list_transfers(None, &Page::default()) {
+            Ok(transfers) => transfers,
+            Err(e) => return tracing::error!("reading transfers: {e}"),
+        };
+        let mut touched = Vec::new();
+        for transfer in queued {
+            if !transfer.processing || self.running.contains_key(&transfer.transfer_id) {
+                continue;
+            }
+            match self.store.get_manifest(&transfer.manifest_id) {
+                Ok(m) if m.status == ManifestStatus::Pending => continue,
+                Ok(m) if m.status == ManifestStatus::Complete => {}
+                Ok(m) => {
+                    let reason = m.error_message.unwrap_or_default();
+                    self.end_transfer(
+                        transfer.transfer_id,
+                        Err(format!("manifest {} failed: {reason}", m.manifest_id)),
+                    );
+                    continue;
+                }
+                Err(_) => {
+                    self.end_transfer(
+                        transfer.transfer_id,
+                        Err(format!("manifest {} was deleted", transfer.manifest_id)),
+                    );
+                    continue;
+                }
+            }
+            if let Err(e) = self.start(&transfer) {
+                self.end_transfer(transfer.transfer_id, Err(e.message));
+                continue;
+            }
+            if !touched.contains(&transfer.destination_id) {
+                touched.push(transfer.destination_id.clone());
+            }
+        }
+        for id in touched {
+            self.rebalance(&id);
+        }
+    }
+
+    /// Starts the session of one queued transfer.
+    fn start(&mut self, transfer: &Transfer) -> Result<()> {
+        let destination = self.store.get_destination(&transfer.destination_id)?;
+        let to = resolve(&destination)?;
+        let files = self
+            .store
+            .manifest_files(&transfer.manifest_id, None)?
+            .file_mappings;
+        let params = &transfer.params;
+        let mut opts = SendOptions::new(to);
+        opts.dest_dir = params.destination_path.clone().unwrap_or_default();
+        opts.cipher = u8::try_from(params.min_cipher)
+            .ok()
+            .and_then(CipherLevel::from_u8)
+            .unwrap_or(CipherLevel::Aes128Gcm);
+        opts.expected_key = expected_key(&destination);
+        opts.auth = self
+            .credentials
+            .get(&transfer.transfer_id)
+            .cloned()
+            .unwrap_or_default();
+        opts.flags = params.transfer_flags;
+        opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_ALWAYS);
+        opts.time_resolution_us = params.file_time_resolution_microseconds;
+        opts.idle_timeout = if params.timeout_seconds > 0.0 {
+            Duration::from_secs_f64(params.timeout_seconds)
+        } else {
+            NO_TIMEOUT
+        };
+        opts.transfer_id = transfer.transfer_id;
+        if let Some(connection) = destination
+            .connection_id
+            .and_then(|id| self.store.get_connection(id).ok())
+        {
+            opts.rate_control = connection.rate_controller_active;
+        }
+        let controls = Controls {
+            suspended: transfer.status == TransferStatus::Suspended,
+            limits: opts.limits,
+            fail: None,
+            pings: 0,
+        };
+        let mut run = Running::start(
+            transfer.transfer_id,
+            destination.destination_id.clone(),
+            self.identity.clone(),
+            opts,
+            files,
+            controls,
+            self.tx.clone(),
+        );
+        if transfer.status == TransferStatus::Resuming {
+            run.resumed_at = Some(0);
+        }
+        self.running.insert(transfer.transfer_id, run);
+        self.set_connection_state(&destination, ConnectionState::Negotiating);
+        self.log(transfer, "started");
+        Ok(())
+    }
+
+    /// Records a running transfer's figures, and those of its connection.
+    pub(super) fn on_progress(&mut self, id: u64, p: &Progress) {
+        let Some(run) = self.running.get_mut(&id) else {
+            return;
+        };
+        if run.failed {
+            return;
+        }
+        let stats = &p.stats;
+        let bytes_delta = stats.bytes_sent.saturating_sub(run.last_bytes_sent);
+        let packets_delta = stats.packets_sent.saturating_sub(run.last_packets_sent);
+        run.last_bytes_sent = stats.bytes_sent;
+        run.last_packets_sent = stats.packets_sent;
+        let flowing = p.cipher.is_some()
+            && run
+                .resumed_at
+                .is_none_or(|at| stats.bytes_sent > at || stats.files_complete > 0);
+        if flowing {
+            run.resumed_at = None;
+        }
+        let destination_id = run.destination_id.clone();
+        let progress = progress_of(p);
+        let _ = self.store.update_transfer_progress(id, &progress);
+        let Ok(transfer) = self.store.get_transfer(id, false) else {
+            return;
+        };
+        if transfer.cipher.is_none() {
+            let _ = self.store.update_transfer(
+                id,
+                &TransferUpdate {
+                    cipher: Some(p.cipher.map(|c| c as u32)),
+                    ..TransferUpdate::default()
+                },
+            );
+        }
+        let now = now_us();
+        if flowing
+            && matches!(
+                transfer.status,
+                TransferStatus::Pending | TransferStatus::Resuming
+            )
+        {
+            let _ = self
+                .store
+                .set_transfer_status(id, TransferStatus::Sending, None, now);
+            self.log(&transfer, "sending");
+        }
+        let Ok(destination) = self.store.get_destination(&destination_id) else {
+            return;
+        };
+        if p.cipher.is_some() {
+            let _ = self.store.update_destination(
+                &destination_id,
+                &DestinationUpdate {
+                    encrypted_connection_state: Some(ConnectionState::Connected),
+                    last_recv_time: Some(now),
+                    last_send_time: Some(now),
+                    last_destination_server_id: p.receiver_key.map(|k| k.to_string()),
+                    round_trip_time_ms: Some(stats.rtt.as_secs_f64() * 1000.0),
+                    ..DestinationUpdate::default()
+                },
+            );
+        }
+        if let Some(connection) = destination
+            .connection_id
+            .and_then(|c| self.store.get_connection(c).ok())
+        {
+            let sent = stats.packets_sent.max(1) as f64;
+            let _ = self.store.update_connection(
+                connection.connection_id,
+                &ConnectionUpdate {
+                    send_rate: Some(stats.send_rate as f64 * 8.0 / 1000.0),
+                    round_trip_time_ms: Some(stats.rtt.as_secs_f64() * 1000.0),
+                    loss_rate: Some(stats.packets_lost as f64 / sent),
+                    bytes_sent: Some(connection.bytes_sent + bytes_delta),
+                    packets_sent: Some(connection.packets_sent + packets_delta),
+                    encrypted_connection_state: p.cipher.map(|_| ConnectionState::Connected),
+                    last_recv_time: Some(now),
+                    last_send_time: Some(now),
+                    ..ConnectionUpdate::default()
+                },
+            );
+        }
+    }
+
+    /// A session ended: records how, answers the waiters, and starts what was waiting.
+    pub(super) fn on_ended(&mut self, id: u64, outcome: Outcome) {
+        let Some(run) = self.running.remove(&id) else {
+            return;
+        };
+        // A transfer failed by the API had its end recorded then.
+        let result = match outcome {
+            _ if run.failed => None,
+            Ok(report) => {
+                let progress = progress_of(&Progress {
+                    stats: report.stats,
+                    total_files: report.files,
+                    total_bytes: report.bytes,
+                    elapsed: report.elapsed,
+                    cipher: None,
+                    receiver_key: report.receiver_key,
+                    pong_rtt: None,
+                });
+                let _ = self.store.update_transfer_progress(id, &progress);
+                Some(Ok(()))
+            }
+            Err(e) => Some(Err(e.message)),
+        };
+        if let Some(result) = result {
+            self.end_transfer(id, result);
+        }
+        if let Ok(destination) = self.store.get_destination(&run.destination_id) {
+            if self.running_for(&run.destination_id).next().is_none() {
+                self.set_connection_state(&destination, ConnectionState::Disconnected);
+            }
+            self.rebalance(&run.destination_id);
+        }
+        self.start_ready();
+    }
+
+    /// Records the end of a transfer and answers its waiters.
+    fn end_transfer(&mut self, id: u64, result: std::result::Result<(), String>) {
+        let now = now_us();
+        let (status, message) = match &result {
+            Ok(()) => (TransferStatus::Complete, None),
+            Err(message) => (TransferStatus::Error, Some(message.as_str())),
+        };
+        if self
+            .store
+            .set_transfer_status(id, status, message, now)
+            .is_err()
+        {
+            return;
+        }
+        self.credentials.remove(&id);
+        let Ok(transfer) = self.store.get_transfer(id, false) else {
+            return;
+        };
+        if let Err(message) = &result {
+            let _ = self.store.update_destination(
+                &transfer.destination_id,
+                &DestinationUpdate {
+                    last_error: Some(Some("TRANSFER_FAILED".to_owned())),
+                    last_error_message: Some(Some(message.clone())),
+                    ..DestinationUpdate::default()
+                },
+            );
+        }
+        self.log(
+            &transfer,
+            &format!("{} {}", status.as_str(), message.unwrap_or("")),
+        );
+        let answer = to_json(&transfer);
+        for responder in self.transfer_waiters.remove(&id).unwrap_or_default() {
+            self.respond(responder, answer.clone());
+        }
+    }
+
+    /// Shares the destination's rate among its running transfers by lane and priority, and
+    /// applies each one's cap.
+    pub(super) fn rebalance(&mut self, destination_id: &str) {
+        let Ok(destination) = self.store.get_destination(destination_id) else {
+            return;
+        };
+        let connection = destination
+            .connection_id
+            .and_then(|id| self.store.get_connection(id).ok());
+        let ids: Vec<u64> = self.running_for(destination_id).collect();
+        let mut flows = Vec::new();
+        let mut params: HashMap<u64, TransferParams> = HashMap::new();
+        for id in ids {
+            let Ok(transfer) = self.store.get_transfer(id, false) else {
+                continue;
+            };
+            if transfer.status != TransferStatus::Suspended {
+                flows.push(Flow {
+                    id,
+                    lane: transfer.params.priority_lane.clone(),
+                    priority: transfer.params.priority,
+                    cap: transfer.params.send_rate_max.filter(|r| *r >= 0.0),
+                });
+            }
+            params.insert(id, transfer.params);
+        }
+        let total = [
+            destination.send_rate_max,
+            connection.as_ref().and_then(|c| c.send_rate_max),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|r| *r >= 0.0)
+        .reduce(f64::min);
+        let min = connection
+            .as_ref()
+            .map_or(RateLimits::DEFAULT_MIN, |c| kbps_to_bytes(c.send_rate_min))
+            .max(RateLimits::DEFAULT_MIN);
+        let shares: HashMap<u64, f64> = match total {
+            Some(total) => schedule::allocate(&destination.priority_lanes, &flows, total)
+                .into_iter()
+                .collect(),
+            None => flows
+                .iter()
+                .map(|f| (f.id, f.cap.unwrap_or(f64::INFINITY)))
+                .collect(),
+        };
+        for (id, run) in self.running.iter_mut() {
+            let Some(transfer) = params.get(id) else {
+                continue;
+            };
+            let share = shares.get(id).copied().unwrap_or(f64::INFINITY);
+            let cap = [Some(share), transfer.send_rate_max.filter(|r| *r >= 0.0)]
+                .into_iter()
+                .flatten()
+                .reduce(f64::min)
+                .filter(|c| c.is_finite());
+            run.held = shares.get(id).is_some_and(|s| *s <= 0.0);
+            let limits = RateLimits {
+                min: cap.map_or(min, |c| min.min(kbps_to_bytes(c).max(1))),
+                max: cap.map(|c| kbps_to_bytes(c).max(1)),
+            };
+            run.steer(|c| c.limits = limits);
+            run.apply_pause();
+        }
+    }
+
+    /// Appends a line to the transfer's log, when it keeps one.
+    pub(super) fn log(&self, transfer: &Transfer, event: &str) {
+        if !transfer.params.transfer_log {
+            return;
+        }
+        let dir = self.opts.state_dir.join("transfer-logs");
+        let path = dir.join(format!("transfer-{}.log", transfer.transfer_id));
+        let line = format!(
+            "{} transfer {} {} destination={} manifest={} files={}/{} bytes_acked={}/{}\n",
+            now_us(),
+            transfer.transfer_id,
+            event.trim(),
+            transfer.destination_id,
+            transfer.manifest_id,
+            transfer.progress.files_complete,
+            transfer.progress.total_files,
+            transfer.progress.bytes_acked,
+            transfer.progress.total_bytes,
+        );
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?
+                .write_all(line.as_bytes())
+        });
+        if let Err(e) = written {
+            tracing::warn!("transfer log {}: {e}", path.display());
+        }
+    }
+}
+
+/// Whether the destination has a lane of that name.
+fn has_lane(destination: &Destination, lane: &str) -> bool {
+    destination
+        .priority_lanes
+        .0
+        .iter()
+        .any(|(name, _)| name == lane)
+}
+
+/// The lane of a transfer created without one: "Normal" if the destination has it, else its
+/// first lane.
+fn default_lane(destination: &Destination) -> String {
+    if has_lane(destination, DEFAULT_LANE) {
+        DEFAULT_LANE.to_owned()
+    } else {
+        destination
+            .priority_lanes
+            .0
+            .first()
+            .map_or_else(|| DEFAULT_LANE.to_owned(), |(name, _)| name.clone())
+    }
+}
+
+/// The stored progress counters of a sender's figures.
+fn progress_of(p: &Progress) -> TransferProgress {
+    let blocks = |bytes: u64| bytes.div_ceil(u64::from(BLOCK_SIZE));
+    let stats = &p.stats;
+    TransferProgress {
+        total_files: u64::from(p.total_files),
+        files_complete: u64::from(stats.files_complete),
+        total_bytes: p.total_bytes,
+        total_blocks: blocks(p.total_bytes),
+        bytes_sent: stats.bytes_sent,
+        bytes_acked: stats.bytes_acked,
+        blocks_sent: blocks(stats.bytes_sent),
+        blocks_acked: blocks(stats.bytes_acked),
+        blocks_retransmitted: blocks(stats.bytes_retransmitted),
+        packets_sent: stats.packets_sent,
+        packets_recv: stats.packets_received,
+        send_rate: stats.send_rate as f64 * 8.0 / 1000.0,
+    }
+}
