@@ -18,3 +18,5 @@ export function nativeVersion(): string {
 }
 
 export * from './api/index.js';
+export { JetStream } from './jetstream.js';
+export type { EmbeddedOptions } from './jetstream.js';

@@ -27,6 +27,8 @@ use std::time::Duration;
 
 /// Bytes per block, as transfers count their data.
 pub const BLOCK_SIZE: u32 = 256;
+/// The priority of a transfer created without one (lower goes first).
+const DEFAULT_PRIORITY: u32 = 100;
 /// The lane of a transfer created without one (when the destination has it).
 const DEFAULT_LANE: &str = "Normal";
 /// How long a transfer waits for its receiver when `timeoutSeconds` is 0 (never): the session
@@ -68,7 +70,7 @@ impl Actor {
         };
         let params = TransferParams {
             destination_path: p.destination_path.clone(),
-            priority: settings.priority.unwrap_or(0),
+            priority: settings.priority.unwrap_or(DEFAULT_PRIORITY),
             priority_lane: lane,
             send_rate_max: settings.send_rate_max,
             overwrite_mode: settings
