@@ -32,6 +32,7 @@ export interface EmbeddedOptions {
 
 /** The native engine handle, as the facade uses it. */
 interface NativeEngine {
+  read(request: string): string | null;
   execute(request: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -53,7 +54,8 @@ export class JetStream {
       if (this.#closed) {
         throw new CommandError('UNAVAILABLE', 'the engine is closed');
       }
-      return engine.execute(request);
+      // Reads are answered at once from the store; everything else goes to the engine.
+      return engine.read(request) ?? engine.execute(request);
     });
     this.send = new SendInterface(transport);
     this.recv = new RecvInterface(transport);

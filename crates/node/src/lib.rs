@@ -9,7 +9,7 @@
 //! `CommandError`s.
 
 use jetstream_engine::error::{Code, Error};
-use jetstream_engine::server::{Server, ServerOptions};
+use jetstream_engine::server::{Reader, Server, ServerOptions};
 use jetstream_wire::crypto::aead::CipherLevel;
 use napi_derive::napi;
 use serde::Deserialize;
@@ -39,6 +39,7 @@ struct EngineOptions {
 #[napi]
 pub struct Engine {
     server: Arc<Server>,
+    reader: Reader,
 }
 
 /// Opens an engine from its options as JSON (`stateDir`, and optionally `sandboxDir`,
@@ -68,8 +69,10 @@ pub async fn open_engine(options: String) -> napi::Result<Engine> {
         })?;
     }
     let server = Server::open(opts).await.map_err(to_js)?;
+    let reader = server.reader().map_err(to_js)?;
     Ok(Engine {
         server: Arc::new(server),
+        reader,
     })
 }
 
@@ -79,6 +82,16 @@ impl Engine {
     #[napi]
     pub async fn execute(&self, request: String) -> napi::Result<String> {
         self.server.execute_json(&request).await.map_err(to_js)
+    }
+
+    /// Answers a command that only reads the store at once, on this thread; `null` for any
+    /// other command (run it with `execute`).
+    #[napi]
+    pub fn read(&self, request: String) -> napi::Result<Option<String>> {
+        self.reader
+            .execute_json(&request)
+            .transpose()
+            .map_err(to_js)
     }
 
     /// Stops the engine; later commands fail with `UNAVAILABLE`.

@@ -3,6 +3,7 @@
 //! [`Msg`]s and are handled one at a time, so no state is shared and nothing is locked.
 
 use super::info::{self, ServerInfo, API_VERSION};
+use super::reads;
 use super::receiving::ReceiverHandle;
 use super::runner::{Outcome, Running};
 use super::ServerOptions;
@@ -109,7 +110,7 @@ impl Actor {
         // The sender and the receiver each own a copy of the one identity key.
         let key_file = opts.state_dir.join("identity.pk8");
         let identity = Arc::new(identity::load_or_create(&key_file)?);
-        let store = Store::open(&opts.state_dir.join("jetstream.db"))?;
+        let store = Store::open(&opts.state_dir.join(super::STORE_FILE))?;
         let public_key = identity.public_key().to_string();
         let server_id = info::new_server_id()?;
         let receiver = ReceiverHandle::start(
@@ -221,35 +222,21 @@ impl Actor {
     /// Runs one command; its result goes to `responder`, now or later.
     fn dispatch(&mut self, command: Command, responder: Responder) {
         use Command as C;
+        if let Some(result) = reads::read(&self.store, &command) {
+            return self.respond(responder, result);
+        }
         let result = match command {
             C::CreateDestination(p) => self.create_destination(&p),
-            C::GetDestination(p) => self.get_destination(&p.destination_id),
-            C::GetDestinations(p) => self.get_destinations(p.limit),
             C::DeleteDestination(p) => self.delete_destination(&p.destination_id),
             C::SetSendRateMaxAsync(p) => self.set_send_rate_max(&p),
             C::SetPriorityLanesAsync(p) => self.set_priority_lanes(&p),
             C::UpdateTransferDefaults(p) => self.update_transfer_defaults(&p),
             C::SchedulePingAsync(p) => return self.schedule_ping(&p, responder),
-            C::GetConnection(p) => self
-                .store
-                .get_connection(p.connection_id)
-                .map_err(Error::from)
-                .and_then(|c| to_json(&c)),
-            C::GetConnections(p) => self
-                .store
-                .list_connections(p.limit)
-                .map_err(Error::from)
-                .and_then(|c| to_json(&c)),
             C::UpdateConnectionParamsAsync(p) => self.update_connection_params(&p),
             C::CreateManifest(p) => self.create_manifest(&p),
-            C::GetManifest(p) => self.get_manifest(&p.manifest_id),
-            C::GetManifests(p) => self.get_manifests(&p),
-            C::GetManifestFiles(p) => self.get_manifest_files(&p),
             C::DeleteManifest(p) => self.delete_manifest(&p.manifest_id),
             C::WaitForManifest(p) => return self.wait_for_manifest(p.manifest_id, responder),
             C::CreateTransfer(p) => self.create_transfer(&p),
-            C::GetTransfer(p) => self.get_transfer(&p),
-            C::GetTransfers(p) => self.get_transfers(&p),
             C::DeleteTransfer(p) => self.delete_transfer(p.transfer_id),
             C::FailTransfer(p) => self.fail_transfer(&p),
             C::SuspendTransferAsync(p) => self.suspend_transfer(p.transfer_id),
@@ -258,13 +245,10 @@ impl Actor {
             C::SetTransferSendRateMaxAsync(p) => self.set_transfer_send_rate_max(&p),
             C::WaitForTransfer(p) => return self.wait_for_transfer(p.transfer_id, responder),
             C::CreateSharedToken(p) => self.create_shared_token(&p),
-            C::GetSharedToken(p) => self.get_shared_token(&p.token),
-            C::GetSharedTokens(p) => self.get_shared_tokens(p.limit),
             C::UpdateSharedToken(p) => self.update_shared_token(&p),
             C::DeleteSharedToken(p) => self.delete_shared_token(&p.token),
             C::UpdateObjectUserData(p) => self.update_object_user_data(&p),
             C::DeleteObjectUserData(p) => self.delete_object_user_data(&p),
-            C::GetRequestStatus(p) => self.get_request_status(p.request_id),
             C::GetRequestResult(p) => return self.get_request_result(p.request_id, responder),
             C::GetSourcesAsync(p) => self.get_sources(p.limit),
             C::GetTransfersAsync(p) => self.get_received_transfers(p.limit),
@@ -272,6 +256,7 @@ impl Actor {
             C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.public_key),
             C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),
             C::GetServerInfo(_) => to_json(&self.info),
+            _ => unreachable!("reads::read answered it"),
         };
         self.respond(responder, result);
     }

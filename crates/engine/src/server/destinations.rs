@@ -117,10 +117,6 @@ impl Actor {
         to_json(&self.store.get_destination(id)?)
     }
 
-    pub(super) fn get_destinations(&self, limit: Option<usize>) -> Result<Value> {
-        to_json(&self.store.list_destinations(limit)?)
-    }
-
     pub(super) fn delete_destination(&mut self, id: &str) -> Result<Value> {
         let destination = self.store.get_destination(id)?;
         if destination.num_transfers_queued > 0 || self.running_for(id).next().is_some() {

@@ -2,9 +2,9 @@
 //! the entries, and answering `waitForManifest` callers when traversal ends.
 
 use super::actor::{now_us, to_json, Actor, Msg, Responder};
-use crate::command::{CreateManifest, GetManifestFiles, GetManifests, Source, FILETYPE_DIRECTORY};
+use crate::command::{CreateManifest, Source, FILETYPE_DIRECTORY};
 use crate::error::{Code, Error, Result};
-use crate::store::{ManifestFile, ManifestStatus, Page};
+use crate::store::{ManifestFile, ManifestStatus};
 use crate::walk::{walk, SymlinkPolicy, WalkEntry, WalkOptions};
 use jetstream_wire::files::EntryKind;
 use serde_json::Value;
@@ -90,19 +90,6 @@ impl Actor {
 
     pub(super) fn get_manifest(&self, id: &str) -> Result<Value> {
         to_json(&self.store.get_manifest(id)?)
-    }
-
-    pub(super) fn get_manifests(&self, p: &GetManifests) -> Result<Value> {
-        let page = Page {
-            before: p.before.as_deref(),
-            after: p.after.as_deref(),
-            limit: p.limit,
-        };
-        to_json(&self.store.list_manifests(&page)?)
-    }
-
-    pub(super) fn get_manifest_files(&self, p: &GetManifestFiles) -> Result<Value> {
-        to_json(&self.store.manifest_files(&p.manifest_id, p.limit)?)
     }
 
     /// Deletes a manifest at any time: transfers made from it keep the entries they loaded.

@@ -8,12 +8,14 @@ mod destinations;
 mod info;
 mod manifests;
 mod objects;
+mod reads;
 mod receiving;
 mod requests;
 mod runner;
 mod transfers;
 
 pub use info::ServerInfo;
+pub use reads::Reader;
 
 use crate::command::{self, Command};
 use crate::error::{Code, Error, Result};
@@ -26,6 +28,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+/// The object store's file in the state directory.
+const STORE_FILE: &str = "jetstream.db";
 
 /// How a server starts.
 #[derive(Clone, Debug)]
@@ -56,6 +61,7 @@ impl ServerOptions {
 
 /// A running server: runs commands until closed. Cloning is not needed; share it by reference.
 pub struct Server {
+    db: PathBuf,
     tx: mpsc::UnboundedSender<Msg>,
     task: Mutex<Option<JoinHandle<()>>>,
     info: ServerInfo,
@@ -66,10 +72,12 @@ impl Server {
     /// current tokio runtime. Transfers left queued or sending by a previous run start again.
     pub async fn open(opts: ServerOptions) -> Result<Server> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let db = opts.state_dir.join(STORE_FILE);
         let actor = Actor::open(opts, tx.clone())?;
         let info = actor.info().clone();
         let task = tokio::spawn(actor.run(rx));
         Ok(Server {
+            db,
             tx,
             task: Mutex::new(Some(task)),
             info,
@@ -79,6 +87,12 @@ impl Server {
     /// What this server is (its id, key, addresses and settings).
     pub fn info(&self) -> &ServerInfo {
         &self.info
+    }
+
+    /// A read-only view of the server's store that answers the reading commands on the
+    /// caller's thread.
+    pub fn reader(&self) -> Result<Reader> {
+        Reader::open(&self.db)
     }
 
     /// Runs one command and returns its JSON result.

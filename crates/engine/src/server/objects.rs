@@ -29,10 +29,6 @@ impl Actor {
         to_json(&self.store.get_token(token)?)
     }
 
-    pub(super) fn get_shared_tokens(&self, limit: Option<usize>) -> Result<Value> {
-        to_json(&self.store.list_tokens(limit)?)
-    }
-
     pub(super) fn update_shared_token(&mut self, p: &UpdateSharedToken) -> Result<Value> {
         self.store.update_token(
             &p.token,

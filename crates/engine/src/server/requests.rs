@@ -4,19 +4,9 @@
 use super::actor::{now_us, Actor, Responder};
 use crate::error::{Code, Error, Result};
 use crate::store::{Request, RequestStatus};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 impl Actor {
-    pub(super) fn get_request_status(&self, id: u64) -> Result<Value> {
-        let request = self.store.get_request(id)?;
-        Ok(json!({
-            "requestId": request.request_id,
-            "processing": request.processing,
-            "status": request.status,
-            "errorMessage": request.error_message,
-        }))
-    }
-
     pub(super) fn get_request_result(&mut self, id: u64, responder: Responder) {
         match self.store.get_request(id) {
             Ok(request) if request.processing => {

@@ -5,10 +5,7 @@
 use super::actor::{now_us, to_json, Actor, Responder};
 use super::destinations::{expected_key, kbps_to_bytes, resolve};
 use super::runner::{Outcome, Running};
-use crate::command::{
-    CreateTransfer, FailTransfer, GetTransfer, GetTransfers, SetTransferPriority,
-    SetTransferSendRateMax,
-};
+use crate::command::{CreateTransfer, FailTransfer, SetTransferPriority, SetTransferSendRateMax};
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::schedule::{self, Flow};
@@ -107,30 +104,6 @@ impl Actor {
         self.log(&transfer, "created");
         self.start_ready();
         to_json(&self.store.get_transfer(transfer.transfer_id, false)?)
-    }
-
-    pub(super) fn get_transfer(&self, p: &GetTransfer) -> Result<Value> {
-        to_json(
-            &self
-                .store
-                .get_transfer(p.transfer_id, p.get_complete_flags.unwrap_or(false))?,
-        )
-    }
-
-    pub(super) fn get_transfers(&self, p: &GetTransfers) -> Result<Value> {
-        if let Some(id) = &p.destination_id {
-            self.store.get_destination(id)?;
-        }
-        let page = Page {
-            before: p.before,
-            after: p.after,
-            limit: p.limit,
-        };
-        to_json(
-            &self
-                .store
-                .list_transfers(p.destination_id.as_deref(), &page)?,
-        )
     }
 
     pub(super) fn delete_transfer(&mut self, id: u64) -> Result<Value> {

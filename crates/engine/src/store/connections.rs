@@ -1,7 +1,9 @@
 //! Connections: one per remote receiver address and port (and relay), shared by the
 //! destinations that reach it; rate bounds, rate control and traffic counters.
 
-use super::{delete, get, query, sql_limit, update, ConnectionState, Record, Result, Store, Table};
+use super::{
+    delete, get, query, sql_limit, update, Columns, ConnectionState, Record, Result, Store, Table,
+};
 use rusqlite::{params, Connection as Db, Row};
 use serde::Serialize;
 
@@ -116,25 +118,26 @@ impl Record for Connection {
     );
 
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let c = Columns::of(row);
         Ok(Connection {
-            connection_id: row.get("id")?,
-            destination_ip: row.get("destination_ip")?,
-            destination_port: row.get("destination_port")?,
-            send_rate: row.get("send_rate")?,
-            send_rate_min: row.get("send_rate_min")?,
-            send_rate_max: row.get("send_rate_max")?,
-            rate_controller_active: row.get("rate_controller_active")?,
-            rate_control_method: row.get("rate_control_method")?,
-            round_trip_time_ms: row.get("round_trip_time_ms")?,
-            loss_rate: row.get("loss_rate")?,
-            bytes_sent: row.get("bytes_sent")?,
-            packets_sent: row.get("packets_sent")?,
-            encrypted_connection_state: row.get("connection_state")?,
-            relay_ip: row.get("relay_ip")?,
-            relay_port: row.get("relay_port")?,
-            last_recv_time: row.get("last_recv_time")?,
-            last_send_time: row.get("last_send_time")?,
-            num_transfers_queued: row.get("queued")?,
+            connection_id: c.get("id")?,
+            destination_ip: c.get("destination_ip")?,
+            destination_port: c.get("destination_port")?,
+            send_rate: c.get("send_rate")?,
+            send_rate_min: c.get("send_rate_min")?,
+            send_rate_max: c.get("send_rate_max")?,
+            rate_controller_active: c.get("rate_controller_active")?,
+            rate_control_method: c.get("rate_control_method")?,
+            round_trip_time_ms: c.get("round_trip_time_ms")?,
+            loss_rate: c.get("loss_rate")?,
+            bytes_sent: c.get("bytes_sent")?,
+            packets_sent: c.get("packets_sent")?,
+            encrypted_connection_state: c.get("connection_state")?,
+            relay_ip: c.get("relay_ip")?,
+            relay_port: c.get("relay_port")?,
+            last_recv_time: c.get("last_recv_time")?,
+            last_send_time: c.get("last_send_time")?,
+            num_transfers_queued: c.get("queued")?,
         })
     }
 

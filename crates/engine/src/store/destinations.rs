@@ -3,8 +3,8 @@
 
 use super::user_data::{self, UserData};
 use super::{
-    delete, get, json_from_sql, json_to_sql, query, sql_limit, update, ConnectionState, Record,
-    Result, Store, StoreError, Table,
+    delete, get, json_from_sql, json_to_sql, query, sql_limit, update, Columns, ConnectionState,
+    Record, Result, Store, StoreError, Table,
 };
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection as Db, OptionalExtension, Row};
@@ -237,31 +237,32 @@ impl Record for Destination {
     );
 
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let c = Columns::of(row);
         Ok(Destination {
-            destination_id: row.get("id")?,
-            destination_address: row.get("address")?,
-            destination_ip: row.get("ip")?,
-            destination_port: row.get("port")?,
-            connection_id: row.get("connection_id")?,
-            send_rate_max: row.get("send_rate_max")?,
-            sender_port: row.get("sender_port")?,
-            relay_address: row.get("relay_address")?,
-            relay_port: row.get("relay_port")?,
-            authenticate_destination: row.get("authenticate")?,
-            destination_public_key: row.get("public_key")?,
-            exclusive: row.get("exclusive")?,
-            permanent: row.get("permanent")?,
-            encrypted_connection_state: row.get("connection_state")?,
-            last_error: row.get("last_error")?,
-            last_error_message: row.get("last_error_message")?,
-            last_recv_time: row.get("last_recv_time")?,
-            last_send_time: row.get("last_send_time")?,
-            last_destination_server_id: row.get("last_destination_server_id")?,
-            last_receiver_destination_id: row.get("last_receiver_destination_id")?,
-            round_trip_time_ms: row.get("round_trip_time_ms")?,
-            num_transfers_queued: row.get("queued")?,
-            priority_lanes: row.get("priority_lanes")?,
-            transfer_defaults: row.get("transfer_defaults")?,
+            destination_id: c.get("id")?,
+            destination_address: c.get("address")?,
+            destination_ip: c.get("ip")?,
+            destination_port: c.get("port")?,
+            connection_id: c.get("connection_id")?,
+            send_rate_max: c.get("send_rate_max")?,
+            sender_port: c.get("sender_port")?,
+            relay_address: c.get("relay_address")?,
+            relay_port: c.get("relay_port")?,
+            authenticate_destination: c.get("authenticate")?,
+            destination_public_key: c.get("public_key")?,
+            exclusive: c.get("exclusive")?,
+            permanent: c.get("permanent")?,
+            encrypted_connection_state: c.get("connection_state")?,
+            last_error: c.get("last_error")?,
+            last_error_message: c.get("last_error_message")?,
+            last_recv_time: c.get("last_recv_time")?,
+            last_send_time: c.get("last_send_time")?,
+            last_destination_server_id: c.get("last_destination_server_id")?,
+            last_receiver_destination_id: c.get("last_receiver_destination_id")?,
+            round_trip_time_ms: c.get("round_trip_time_ms")?,
+            num_transfers_queued: c.get("queued")?,
+            priority_lanes: c.get("priority_lanes")?,
+            transfer_defaults: c.get("transfer_defaults")?,
             user_data: UserData::new(),
         })
     }

@@ -3,7 +3,8 @@
 
 use super::user_data::{self, UserData};
 use super::{
-    delete, get, query, sql_limit, update, Page, Record, Result, Store, StoreError, Table, Window,
+    delete, get, query, sql_limit, update, Columns, Page, Record, Result, Store, StoreError, Table,
+    Window,
 };
 use rusqlite::{params, Connection as Db, OptionalExtension, Row};
 use serde::Serialize;
@@ -81,16 +82,17 @@ impl Record for Manifest {
     const SELECT: &'static str = "SELECT * FROM manifests";
 
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
-        let status: ManifestStatus = row.get("status")?;
+        let c = Columns::of(row);
+        let status: ManifestStatus = c.get("status")?;
         Ok(Manifest {
-            manifest_id: row.get("id")?,
+            manifest_id: c.get("id")?,
             status,
             processing: status == ManifestStatus::Pending,
-            error_message: row.get("error_message")?,
-            total_files: row.get("total_files")?,
-            total_size: row.get("total_size")?,
-            symlink_options: row.get("symlink_options")?,
-            creation_time: row.get("creation_time")?,
+            error_message: c.get("error_message")?,
+            total_files: c.get("total_files")?,
+            total_size: c.get("total_size")?,
+            symlink_options: c.get("symlink_options")?,
+            creation_time: c.get("creation_time")?,
             user_data: UserData::new(),
         })
     }

@@ -259,6 +259,33 @@ trait Record: Sized {
     fn attach(&mut self, db: &Db) -> Result<()>;
 }
 
+/// A row's columns by name. rusqlite finds a column by name by scanning every column name,
+/// once per field read; this reads the names once per row.
+struct Columns<'r, 's> {
+    row: &'r Row<'s>,
+    names: std::collections::HashMap<&'r str, usize>,
+}
+
+impl<'r, 's> Columns<'r, 's> {
+    fn of(row: &'r Row<'s>) -> Self {
+        let stmt: &'r rusqlite::Statement<'s> = row.as_ref();
+        let names = stmt
+            .column_names()
+            .enumerate()
+            .map(|(i, name)| (name, i))
+            .collect();
+        Columns { row, names }
+    }
+
+    /// The value of column `name`.
+    fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> rusqlite::Result<T> {
+        match self.names.get(name) {
+            Some(&i) => self.row.get(i),
+            None => Err(rusqlite::Error::InvalidColumnName(name.to_owned())),
+        }
+    }
+}
+
 /// Runs `SELECT ... <tail>` and builds the records.
 fn query<T: Record>(db: &Db, tail: &str, params: impl Params) -> Result<Vec<T>> {
     let sql = format!("{} {tail}", T::SELECT);
@@ -369,6 +396,27 @@ impl Store {
         // loss may roll back the last ones.
         db.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         Self::init(db)
+    }
+
+    /// Opens the store in `path` for reading only, beside the server that writes it (which
+    /// must have opened it first: the schema is neither created nor migrated here).
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let db = Db::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        db.busy_timeout(Duration::from_secs(5))?;
+        let store = Store {
+            db,
+            rng: ring::rand::SystemRandom::new(),
+        };
+        match store.schema_version()? {
+            SCHEMA_VERSION => Ok(store),
+            found => Err(StoreError::UnknownSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+        }
     }
 
     /// Opens a store that lives in memory only (for tests).

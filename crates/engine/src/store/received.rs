@@ -1,7 +1,7 @@
 //! The receiver's records: transfers received (and from whom), the authorized sender keys and
 //! whether only those are accepted.
 
-use super::{sql_limit, Result, Store};
+use super::{sql_limit, Columns, Result, Store};
 use crate::clients::ClientList;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
@@ -77,20 +77,21 @@ pub struct NewReceived {
 }
 
 fn received(row: &Row<'_>) -> rusqlite::Result<ReceivedTransfer> {
+    let c = Columns::of(row);
     Ok(ReceivedTransfer {
-        received_id: row.get("id")?,
-        sender_public_key: row.get("sender_key")?,
-        sender_address: row.get("sender_address")?,
-        transfer_id: row.get("sender_transfer_id")?,
-        destination_path: row.get("destination_path")?,
-        status: row.get("status")?,
-        error_message: row.get("error_message")?,
-        total_files: row.get("total_files")?,
-        total_bytes: row.get("total_bytes")?,
-        files_complete: row.get("files_complete")?,
-        bytes_received: row.get("bytes_received")?,
-        start_time: row.get("start_time")?,
-        end_time: row.get("end_time")?,
+        received_id: c.get("id")?,
+        sender_public_key: c.get("sender_key")?,
+        sender_address: c.get("sender_address")?,
+        transfer_id: c.get("sender_transfer_id")?,
+        destination_path: c.get("destination_path")?,
+        status: c.get("status")?,
+        error_message: c.get("error_message")?,
+        total_files: c.get("total_files")?,
+        total_bytes: c.get("total_bytes")?,
+        files_complete: c.get("files_complete")?,
+        bytes_received: c.get("bytes_received")?,
+        start_time: c.get("start_time")?,
+        end_time: c.get("end_time")?,
     })
 }
 

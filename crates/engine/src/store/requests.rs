@@ -1,7 +1,7 @@
 //! Requests: the record of each queued (`*Async`) command, its status and its JSON result or
 //! error, kept for `getRequestStatus`/`getRequestResult` and pruned once old and numerous.
 
-use super::{get, json_from_sql, json_to_sql, update, Record, Result, Store, Table};
+use super::{get, json_from_sql, json_to_sql, update, Columns, Record, Result, Store, Table};
 use rusqlite::types::{FromSql, FromSqlResult, ValueRef};
 use rusqlite::{params, Connection as Db, Row};
 use serde::Serialize;
@@ -69,18 +69,19 @@ impl Record for Request {
     const SELECT: &'static str = "SELECT * FROM requests";
 
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
-        let status: RequestStatus = row.get("status")?;
-        let result: Option<JsonValue> = row.get("result")?;
+        let c = Columns::of(row);
+        let status: RequestStatus = c.get("status")?;
+        let result: Option<JsonValue> = c.get("result")?;
         Ok(Request {
-            request_id: row.get("id")?,
-            command: row.get("command")?,
+            request_id: c.get("id")?,
+            command: c.get("command")?,
             status,
             processing: matches!(status, RequestStatus::Pending | RequestStatus::Processing),
-            error_code: row.get("error_code")?,
-            error_message: row.get("error_message")?,
+            error_code: c.get("error_code")?,
+            error_message: c.get("error_message")?,
             result: result.map(|JsonValue(value)| value),
-            request_time: row.get("request_time")?,
-            end_time: row.get("end_time")?,
+            request_time: c.get("request_time")?,
+            end_time: c.get("end_time")?,
         })
     }
 

@@ -3,8 +3,8 @@
 
 use super::user_data::{self, UserData};
 use super::{
-    delete, get, query, require, sql_limit, update, Manifest, Record, Result, Store, StoreError,
-    Table,
+    delete, get, query, require, sql_limit, update, Columns, Manifest, Record, Result, Store,
+    StoreError, Table,
 };
 use ring::pbkdf2;
 use rusqlite::types::ToSql;
@@ -82,15 +82,16 @@ impl Record for Token {
         "SELECT *, password_hash IS NOT NULL AS password_required FROM tokens";
 
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let c = Columns::of(row);
         Ok(Token {
-            token: row.get("token")?,
-            manifest_id: row.get("manifest_id")?,
-            description: row.get("description")?,
-            password_required: row.get("password_required")?,
-            download_limit: row.get("download_limit")?,
-            download_count: row.get("download_count")?,
-            creation_time: row.get("creation_time")?,
-            expiry_time: row.get("expiry_time")?,
+            token: c.get("token")?,
+            manifest_id: c.get("manifest_id")?,
+            description: c.get("description")?,
+            password_required: c.get("password_required")?,
+            download_limit: c.get("download_limit")?,
+            download_count: c.get("download_count")?,
+            creation_time: c.get("creation_time")?,
+            expiry_time: c.get("expiry_time")?,
             user_data: UserData::new(),
         })
     }

@@ -1,0 +1,111 @@
+//! The commands that only read the store, answered from any connection to it: by the actor,
+//! and by a [`Reader`] on the caller's own thread, which spares the round trip through the
+//! actor for the calls applications make most (`getTransfer` in a progress loop).
+
+use super::actor::to_json;
+use crate::command::{self, Command};
+use crate::error::{Code, Error, Result};
+use crate::store::{Page, RequestStatus, Store};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+/// What `getRequestStatus` tells of a request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestState {
+    request_id: u64,
+    processing: bool,
+    status: RequestStatus,
+    error_message: Option<String>,
+}
+
+/// The form a read's answer takes: a JSON value for the actor, JSON text for a [`Reader`].
+pub(super) trait Answer: Sized {
+    /// `record` in this form.
+    fn of<T: Serialize>(record: &T) -> Result<Self>;
+}
+
+impl Answer for Value {
+    fn of<T: Serialize>(record: &T) -> Result<Self> {
+        to_json(record)
+    }
+}
+
+impl Answer for String {
+    fn of<T: Serialize>(record: &T) -> Result<Self> {
+        serde_json::to_string(record).map_err(|e| Error::new(Code::Internal, e.to_string()))
+    }
+}
+
+/// Answers `command` from `store` if it only reads; `None` for every other command.
+pub(super) fn read<A: Answer>(store: &Store, command: &Command) -> Option<Result<A>> {
+    use Command as C;
+    Some(match command {
+        C::GetDestination(p) => json(store.get_destination(&p.destination_id)),
+        C::GetDestinations(p) => json(store.list_destinations(p.limit)),
+        C::GetConnection(p) => json(store.get_connection(p.connection_id)),
+        C::GetConnections(p) => json(store.list_connections(p.limit)),
+        C::GetManifest(p) => json(store.get_manifest(&p.manifest_id)),
+        C::GetManifests(p) => json(store.list_manifests(&Page {
+            before: p.before.as_deref(),
+            after: p.after.as_deref(),
+            limit: p.limit,
+        })),
+        C::GetManifestFiles(p) => json(store.manifest_files(&p.manifest_id, p.limit)),
+        C::GetTransfer(p) => {
+            json(store.get_transfer(p.transfer_id, p.get_complete_flags.unwrap_or(false)))
+        }
+        C::GetTransfers(p) => {
+            let page = Page {
+                before: p.before,
+                after: p.after,
+                limit: p.limit,
+            };
+            let destination = p.destination_id.as_deref();
+            json(
+                destination
+                    .map_or(Ok(()), |id| store.get_destination(id).map(drop))
+                    .and_then(|()| store.list_transfers(destination, &page)),
+            )
+        }
+        C::GetSharedToken(p) => json(store.get_token(&p.token)),
+        C::GetSharedTokens(p) => json(store.list_tokens(p.limit)),
+        C::GetRequestStatus(p) => json(store.get_request(p.request_id).map(|r| RequestState {
+            request_id: r.request_id,
+            processing: r.processing,
+            status: r.status,
+            error_message: r.error_message,
+        })),
+        _ => return None,
+    })
+}
+
+/// A record read from the store, as an answer.
+fn json<T: Serialize, A: Answer>(record: crate::store::Result<T>) -> Result<A> {
+    A::of(&record?)
+}
+
+/// A read-only connection to a server's store, answering the reading commands on the
+/// caller's thread. It sees everything the server has committed.
+pub struct Reader {
+    store: Mutex<Store>,
+}
+
+impl Reader {
+    /// Opens the store of the server whose state directory is `state_dir`.
+    pub(super) fn open(db: &Path) -> Result<Reader> {
+        Ok(Reader {
+            store: Mutex::new(Store::open_read_only(db)?),
+        })
+    }
+
+    /// Answers a JSON command if it only reads (its JSON result as text); `None` for a command
+    /// that must go to the server, or for text that does not parse (the server reports why).
+    pub fn execute_json(&self, json: &str) -> Option<Result<String>> {
+        let command = command::parse_str(json).ok()?;
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        read(&store, &command)
+    }
+}
