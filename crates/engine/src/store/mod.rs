@@ -401,10 +401,13 @@ impl Store {
     /// Opens the store in `path` for reading only, beside the server that writes it (which
     /// must have opened it first: the schema is neither created nor migrated here).
     pub fn open_read_only(path: &Path) -> Result<Store> {
+        // Opened read-write but refusing writes: a read-only open would map the WAL index
+        // read-only, which makes SQLite check the schema again (and re-prepare) each read.
         let db = Db::open_with_flags(
             path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        db.pragma_update(None, "query_only", true)?;
         db.busy_timeout(Duration::from_secs(5))?;
         let store = Store {
             db,
