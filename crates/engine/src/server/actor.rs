@@ -267,7 +267,7 @@ impl Actor {
             C::GetRequestStatus(p) => self.get_request_status(p.request_id),
             C::GetRequestResult(p) => return self.get_request_result(p.request_id, responder),
             C::GetSourcesAsync(p) => self.get_sources(p.limit),
-            C::GetTransfersAsync(p) => self.get_received_transfers(p.limit),
+            C::GetTransfersAsync(p) => self.get_received_transfers(&p),
             C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.public_key),
             C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.public_key),
             C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),
