@@ -29,12 +29,12 @@ function shapeError(method: string, message: string): CommandError {
  * Required parameters come first, positionally. Optional ones follow positionally in
  * documented order, and/or as one trailing plain object whose keys are all optional-parameter
  * names (the named form). A trailing plain object with another key is the value of the
- * parameter it lands on when that parameter takes objects (a structure, a mapping); otherwise
- * the call is refused. `undefined` optionals, positional or named, are left out.
+ * parameter it lands on when that parameter takes objects (a structure, a mapping) and it
+ * holds no other option name; otherwise the call is refused. `undefined` optionals, positional or named, are left out.
  *
  * @throws CommandError `INVALID_ARGUMENT` naming the parameter: a required one missing, an
- *   unknown option name, a parameter given both positionally and by name, or too many
- *   arguments.
+ *   unknown option name (also to a method that takes no options), a parameter given both
+ *   positionally and by name, or too many arguments.
  */
 export function toParams(
   method: string,
@@ -84,18 +84,26 @@ export function toParams(
  */
 function takeNamed(method: string, spec: MethodSpec, rest: unknown[]): Record<string, unknown> {
   const last = rest.at(-1);
-  if (spec.optional.length === 0 || !isPlainObject(last)) {
+  if (!isPlainObject(last)) {
     return {};
   }
   const unknown = Object.keys(last).find((key) => !spec.optional.includes(key));
   if (unknown === undefined) {
+    if (spec.optional.length === 0) {
+      return {};
+    }
     rest.pop();
     return last;
   }
+  // An object landing on a parameter that takes objects is that parameter's value, unless it
+  // also holds other option names: then it is the named form with a misspelt option.
   const slot = spec.optional[rest.length - 1];
-  if (slot !== undefined && OBJECT_PARAMETERS.has(slot)) {
+  const named = Object.keys(last).some((key) => key !== slot && spec.optional.includes(key));
+  if (slot !== undefined && OBJECT_PARAMETERS.has(slot) && !named) {
     return {};
   }
   const why = spec.required.includes(unknown) ? 'is required, give it positionally' : 'is unknown';
-  throw shapeError(method, `option '${unknown}' ${why} (options: ${spec.optional.join(', ')})`);
+  const options =
+    spec.optional.length === 0 ? `${method} takes no options` : `options: ${spec.optional.join(', ')}`;
+  throw shapeError(method, `option '${unknown}' ${why} (${options})`);
 }

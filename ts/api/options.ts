@@ -12,6 +12,7 @@ import type {
   IdOr,
   Manifest,
   ManifestSource,
+  ReceivedTransfer,
   Structure,
   Transfer,
   UserData,
@@ -165,8 +166,11 @@ export type UpdateTransferDefaultsOptions = OptionsOf<
 >;
 /** Options of `getRequestResult`. */
 export type GetRequestResultOptions = OptionsOf<Server['getRequestResult']>;
-/** Options of `RecvInterface.getTransfersAsync`. */
+/** A received transfer, by `receivedId` or record. */
+export type ReceivedTransferRef = number | ReceivedTransfer;
+
+/** Options of `RecvInterface.getTransfersAsync`: pages by `receivedId`. */
 export type GetReceivedTransfersOptions = OptionsOf<
   Recv['getTransfersAsync'],
-  ParamTypes & Paging<Transfer>
+  ParamTypes & { before: ReceivedTransferRef; after: ReceivedTransferRef }
 >;

@@ -7,9 +7,13 @@
  */
 
 import { RECV_METHODS, type RecvMethod } from './methods.js';
-import type { GetReceivedTransfersOptions, LimitOptions } from './options.js';
+import type {
+  GetReceivedTransfersOptions,
+  LimitOptions,
+  ReceivedTransferRef,
+} from './options.js';
 import { CommandInterface, type CommandTransport } from './transport.js';
-import type { IdOr, Request, Transfer } from './types.js';
+import type { Request } from './types.js';
 
 /** Controls the receiving side of a server: its sources, received transfers and sender keys. */
 export class RecvInterface extends CommandInterface<RecvMethod> {
@@ -19,7 +23,8 @@ export class RecvInterface extends CommandInterface<RecvMethod> {
   }
 
   /**
-   * Queues a listing of the senders that have sent to this receiver.
+   * Queues a listing of the senders that have sent to this receiver; the request's result is
+   * a `Source[]`.
    *
    * @param options `limit`: at most this many
    */
@@ -31,16 +36,17 @@ export class RecvInterface extends CommandInterface<RecvMethod> {
   }
 
   /**
-   * Queues a listing of the transfers this receiver has received, optionally a page of them.
+   * Queues a listing of the transfers this receiver has received, optionally a page of them;
+   * the request's result is a `ReceivedTransfer[]`.
    *
-   * @param options `before`/`after`: only transfers before/after this one (excluded), by id
-   *   or structure; `limit`: at most this many
+   * @param options `before`/`after`: only transfers received before/after this one
+   *   (excluded), by `receivedId` or record; `limit`: at most this many
    */
   getTransfersAsync(options?: GetReceivedTransfersOptions): Promise<Request>;
   /** The same, with the optional parameters positionally in documented order. */
   getTransfersAsync(
-    before?: IdOr<Transfer>,
-    after?: IdOr<Transfer>,
+    before?: ReceivedTransferRef,
+    after?: ReceivedTransferRef,
     limit?: number,
   ): Promise<Request>;
   getTransfersAsync(...args: unknown[]): Promise<unknown> {
@@ -48,7 +54,8 @@ export class RecvInterface extends CommandInterface<RecvMethod> {
   }
 
   /**
-   * Queues the addition of a sender's public key to the authorized clients.
+   * Queues the addition of a sender's public key to the authorized clients; the request's
+   * result is the `AuthorizedClients` list.
    *
    * @param publicKey the sender's public key
    */

@@ -205,6 +205,46 @@ export interface ServerInfo {
   onlyAuthorizedClientsAllowed: boolean;
 }
 
+/** A transfer as the receiving server saw it (`RecvInterface.getTransfersAsync`). */
+export interface ReceivedTransfer {
+  /** This receiver's id of it: positive, increasing. */
+  receivedId: number;
+  /** The sender's public key. */
+  senderPublicKey: string;
+  /** The sender's address and port. */
+  senderAddress: string;
+  /** The sender's id of the transfer. */
+  transferId: number;
+  /** Directory below the receiver's root that received it. */
+  destinationPath: string;
+  status: 'receiving' | 'complete' | 'error';
+  errorMessage: string | null;
+  totalFiles: number;
+  totalBytes: number;
+  filesComplete: number;
+  bytesReceived: number;
+  startTime: number;
+  endTime: number | null;
+}
+
+/** A sender this receiver has heard from (`RecvInterface.getSourcesAsync`). */
+export interface Source {
+  publicKey: string;
+  /** The address and port it last sent from. */
+  lastAddress: string;
+  numTransfers: number;
+  /** When its last transfer began. */
+  lastSeenTime: number;
+  /** Whether its key is among the authorized clients. */
+  authorized: boolean;
+}
+
+/** The authorized sender keys, the result of the RecvInterface methods that change them. */
+export interface AuthorizedClients {
+  onlyAuthorizedClientsAllowed: boolean;
+  authorizedClients: string[];
+}
+
 /** The handle of a queued asynchronous command. */
 export interface Request {
   /** Positive, increasing. */

@@ -191,7 +191,8 @@ pub fn walk(
     Ok(walker.entries)
 }
 
-fn globs(patterns: &[String]) -> Result<GlobSet, WalkError> {
+/// The set of `patterns`; a pattern that does not parse is [`WalkError::Glob`].
+pub(crate) fn globs(patterns: &[String]) -> Result<GlobSet, WalkError> {
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
         let glob = Glob::new(pattern).map_err(|source| WalkError::Glob {

@@ -17,8 +17,8 @@ pub use mappings::{
 pub use params::{
     AllowOnlyAuthorizedClients, ClientKey, ConnectionRef, CreateDestination, CreateManifest,
     CreateSharedToken, DeleteObjectUserData, DestinationRef, GetManifestFiles, GetManifests,
-    GetRequestResult, Limit, ManifestRef, NoParams, ObjectId, RequestRef, SchedulePing,
-    SetPriorityLanes, SetSendRateMax, TokenRef, TransferRef, UpdateConnectionParams,
+    GetReceivedTransfers, GetRequestResult, Limit, ManifestRef, NoParams, ObjectId, RequestRef,
+    SchedulePing, SetPriorityLanes, SetSendRateMax, TokenRef, TransferRef, UpdateConnectionParams,
     UpdateObjectUserData, UpdateSharedToken,
 };
 pub use transfers::{
@@ -143,7 +143,7 @@ commands! {
     /// The senders known to this receiver.
     GetSourcesAsync(Limit) = "getSourcesAsync";
     /// The transfers this receiver has received.
-    GetTransfersAsync(Limit) = "getTransfersAsync";
+    GetTransfersAsync(GetReceivedTransfers) = "getTransfersAsync";
     /// Authorize a sender's public key.
     AddAuthorizedClientAsync(ClientKey) = "addAuthorizedClientAsync";
     /// Withdraw a sender's authorization.

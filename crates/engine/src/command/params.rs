@@ -50,6 +50,12 @@ pub(super) const CONNECTION_ID: Ref<Int<u64>> = Ref {
     what: "a connection id",
     field: "connectionId",
 };
+/// A received transfer's id or its record (RecvInterface `getTransfersAsync`).
+pub(super) const RECEIVED_ID: Ref<Int<u64>> = Ref {
+    id: POSITIVE,
+    what: "a received transfer id",
+    field: "receivedId",
+};
 /// A request id or a Request structure.
 pub(super) const REQUEST_ID: Ref<Int<u64>> = Ref {
     id: POSITIVE,
@@ -141,18 +147,40 @@ id_params! {
     ClientKey { public_key: String = "publicKey", NonBlank }
 }
 
-/// `(limit=None)`: getConnections, getDestinations, getSharedTokens, getSourcesAsync,
-/// getTransfersAsync.
+/// `(limit=None)`: getConnections, getDestinations, getSharedTokens, getSourcesAsync.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limit {
-    /// At most this many results; all when `None`.
+    /// At most this many results; all when `None` or 0.
     pub limit: Option<usize>,
 }
 
 impl FromArgs for Limit {
     fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
         Ok(Limit {
+            limit: args.opt("limit", &LIMIT)?,
+        })
+    }
+}
+
+/// `getTransfersAsync(before, after, limit)` of RecvInterface: a page of the transfers this
+/// receiver has received, by their `receivedId`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetReceivedTransfers {
+    /// Only transfers received before this one.
+    pub before: Option<u64>,
+    /// Only transfers received after this one.
+    pub after: Option<u64>,
+    /// At most this many; all when `None` or 0.
+    pub limit: Option<usize>,
+}
+
+impl FromArgs for GetReceivedTransfers {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(GetReceivedTransfers {
+            before: args.opt("before", &RECEIVED_ID)?,
+            after: args.opt("after", &RECEIVED_ID)?,
             limit: args.opt("limit", &LIMIT)?,
         })
     }

@@ -251,7 +251,7 @@ impl Actor {
             C::DeleteObjectUserData(p) => self.delete_object_user_data(&p),
             C::GetRequestResult(p) => return self.get_request_result(p.request_id, responder),
             C::GetSourcesAsync(p) => self.get_sources(p.limit),
-            C::GetTransfersAsync(p) => self.get_received_transfers(p.limit),
+            C::GetTransfersAsync(p) => self.get_received_transfers(&p),
             C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.public_key),
             C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.public_key),
             C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),

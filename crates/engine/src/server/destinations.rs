@@ -13,7 +13,7 @@ use crate::schedule;
 use crate::send::{self, SendOptions};
 use crate::store::{
     ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, NewConnection,
-    NewDestination,
+    NewDestination, Page,
 };
 use jetstream_wire::crypto::handshake::PublicKey;
 use serde_json::{json, Value};
@@ -117,18 +117,41 @@ impl Actor {
         to_json(&self.store.get_destination(id)?)
     }
 
+    /// Deletes a destination with its transfers; refused while one of them is pending,
+    /// sending or resuming. Suspended sessions are stopped, and callers waiting for a deleted
+    /// transfer are told it is gone.
     pub(super) fn delete_destination(&mut self, id: &str) -> Result<Value> {
         let destination = self.store.get_destination(id)?;
-        if destination.num_transfers_queued > 0 || self.running_for(id).next().is_some() {
+        if destination.num_transfers_queued > 0 {
             return Err(Error::new(
                 Code::InvalidState,
                 format!(
-                    "deleteDestination: destination {id} has {} active transfer(s)",
-                    destination.num_transfers_queued.max(1)
+                    "deleteDestination: destination {id} has {} active transfer(s); suspend \
+                     or fail them first",
+                    destination.num_transfers_queued
                 ),
             ));
         }
+        let transfers = self.store.list_transfers(Some(id), &Page::default())?;
         self.store.delete_destination(id)?;
+        for transfer in transfers {
+            let transfer_id = transfer.transfer_id;
+            if let Some(run) = self.running.remove(&transfer_id) {
+                run.cancel("the destination was deleted");
+            }
+            self.credentials.remove(&transfer_id);
+            let gone = Error::new(
+                Code::NotFound,
+                format!("transfer {transfer_id} was deleted with destination {id}"),
+            );
+            for responder in self
+                .transfer_waiters
+                .remove(&transfer_id)
+                .unwrap_or_default()
+            {
+                self.respond(responder, Err(gone.clone()));
+            }
+        }
         Ok(Value::Null)
     }
 

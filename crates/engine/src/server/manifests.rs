@@ -2,10 +2,11 @@
 //! the entries, and answering `waitForManifest` callers when traversal ends.
 
 use super::actor::{now_us, to_json, Actor, Msg, Responder};
-use crate::command::{CreateManifest, Source, FILETYPE_DIRECTORY};
+use crate::command::{CreateManifest, Entry, Source, FILETYPE_DIRECTORY};
 use crate::error::{Code, Error, Result};
+use crate::sandbox::check_path;
 use crate::store::{ManifestFile, ManifestStatus};
-use crate::walk::{walk, SymlinkPolicy, WalkEntry, WalkOptions};
+use crate::walk::{globs, walk, SymlinkPolicy, WalkEntry, WalkOptions};
 use jetstream_wire::files::EntryKind;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -115,64 +116,43 @@ impl Actor {
     }
 }
 
-/// Checks the mappings of `createManifest` (every mapped path must exist now) and turns them
-/// into the traversal plan.
+/// Checks the mappings of `createManifest` (every mapped path must exist now, every
+/// destination path must stay inside the transfer's destination) and turns them into the
+/// traversal plan.
 fn plan(p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
     let walk_opts = |include: &Option<Vec<String>>, exclude: &Option<Vec<String>>| WalkOptions {
         symlinks,
         include: include.clone().unwrap_or_default(),
         exclude: exclude.clone().unwrap_or_default(),
     };
-    let existing = |param: &str, path: &str| -> Result<PathBuf> {
-        let source = PathBuf::from(path);
-        std::fs::metadata(&source).map_err(|e| {
-            let code = if e.kind() == std::io::ErrorKind::NotFound {
-                Code::NotFound
-            } else {
-                Code::Io
-            };
-            Error::new(code, format!("createManifest: {param}: source {path}: {e}"))
-        })?;
-        Ok(source)
-    };
     let mut plan = Vec::new();
     for (source, dest) in p.file_mappings.iter().flatten() {
+        let param = format!("fileMappings[{source:?}]");
         plan.push(Mapping::Walk {
-            dest: dest.clone(),
-            source: existing("fileMappings", source)?,
+            dest: destination(&param, dest)?,
+            source: existing(&param, source)?,
             opts: walk_opts(&None, &None),
         });
     }
     for (dest, source) in p.mappings.iter().flatten() {
+        let param = format!("mappings[{dest:?}]");
+        let dest = destination(&param, dest)?;
         plan.push(match source {
             Source::Path(path) => Mapping::Walk {
-                dest: dest.clone(),
-                source: existing("mappings", path)?,
+                dest,
+                source: existing(&param, path)?,
                 opts: walk_opts(&None, &None),
             },
             Source::Entry(entry) if entry.include.is_some() || entry.exclude.is_some() => {
+                check_globs(&param, "include", &entry.include)?;
+                check_globs(&param, "exclude", &entry.exclude)?;
                 Mapping::Walk {
-                    dest: dest.clone(),
-                    source: existing("mappings", &entry.src)?,
+                    dest,
+                    source: existing(&param, &entry.src)?,
                     opts: walk_opts(&entry.include, &entry.exclude),
                 }
             }
-            Source::Entry(entry) => {
-                let directory = entry.flags == Some(FILETYPE_DIRECTORY)
-                    || (entry.flags.is_none() && entry.size.is_none());
-                Mapping::Entry(ManifestFile {
-                    src_path: entry.src.clone(),
-                    dest_path: dest.trim_matches('/').to_owned(),
-                    file_size: if directory {
-                        0
-                    } else {
-                        entry.size.unwrap_or(0)
-                    },
-                    is_empty_dir: directory,
-                    executable: entry.access.as_deref().is_some_and(|a| a.contains('x')),
-                    modification_time: None,
-                })
-            }
+            Source::Entry(entry) => Mapping::Entry(io_free(&param, dest, entry)?),
         });
     }
     if plan.is_empty() {
@@ -182,6 +162,70 @@ fn plan(p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
         ));
     }
     Ok(plan)
+}
+
+/// A mapped source path, which must exist now.
+fn existing(param: &str, path: &str) -> Result<PathBuf> {
+    let source = PathBuf::from(path);
+    std::fs::metadata(&source).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            Code::NotFound
+        } else {
+            Code::Io
+        };
+        Error::new(code, format!("createManifest: {param}: source {path}: {e}"))
+    })?;
+    Ok(source)
+}
+
+/// A mapped destination path as the receiver sees it: relative to the transfer's destination
+/// path (a leading `/` says the same), and never escaping it.
+fn destination(param: &str, dest: &str) -> Result<String> {
+    check_path(dest.trim_start_matches('/'))
+        .map(str::to_owned)
+        .map_err(|e| {
+            Error::new(
+                Code::InvalidArgument,
+                format!("createManifest: {param}: {e}"),
+            )
+        })
+}
+
+/// Refuses `include` or `exclude` patterns that do not parse.
+fn check_globs(param: &str, field: &str, patterns: &Option<Vec<String>>) -> Result<()> {
+    globs(patterns.as_deref().unwrap_or_default())
+        .map(drop)
+        .map_err(|e| {
+            Error::new(
+                Code::InvalidArgument,
+                format!("createManifest: {param}.{field}: {e}"),
+            )
+        })
+}
+
+/// The entry an I/O-free source describes: with neither `size` nor `flags`, or with
+/// `FILETYPE_DIRECTORY`, an empty directory; otherwise a file of `size` bytes.
+fn io_free(param: &str, dest: String, entry: &Entry) -> Result<ManifestFile> {
+    if dest.is_empty() {
+        return Err(Error::new(
+            Code::InvalidArgument,
+            format!("createManifest: {param}: an entry needs a destination name"),
+        ));
+    }
+    let directory =
+        entry.flags == Some(FILETYPE_DIRECTORY) || (entry.flags.is_none() && entry.size.is_none());
+    Ok(ManifestFile {
+        src_path: entry.src.clone(),
+        dest_path: dest,
+        file_size: if directory {
+            0
+        } else {
+            entry.size.unwrap_or(0)
+        },
+        is_empty_dir: directory,
+        executable: entry.access.as_deref().is_some_and(|a| a.contains('x')),
+        modification_time: None,
+    })
 }
 
 /// Runs the traversal plan; the first error ends it with its reason.

@@ -59,14 +59,19 @@ impl Actor {
         to_json(&self.store.user_data(&object)?)
     }
 
-    /// The object an `objId` names.
+    /// The existing object an `objId` names.
     fn object(&self, id: &ObjectId) -> Result<ObjectRef> {
-        Ok(match id {
+        let object = match id {
             ObjectId::Text(id) => self.store.resolve_object(id)?,
             ObjectId::Transfer(id) => ObjectRef::Transfer(*id),
             ObjectId::Destination(id) => ObjectRef::Destination(id.clone()),
             ObjectId::Manifest(id) => ObjectRef::Manifest(id.clone()),
             ObjectId::Token(id) => ObjectRef::Token(id.clone()),
-        })
+        };
+        // Checked here, so that a missing object is reported as the objId parameter.
+        self.store
+            .user_data(&object)
+            .map_err(|e| e.for_param("objId"))?;
+        Ok(object)
     }
 }

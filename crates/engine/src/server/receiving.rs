@@ -4,9 +4,10 @@
 use super::actor::{now_us, to_json, Actor, Msg};
 use super::ServerOptions;
 use crate::clients::{ClientList, Clients};
+use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
 use crate::receive::{ReceiveEvent, ReceiveOptions, Receiver};
-use crate::store::{NewReceived, Store};
+use crate::store::{NewReceived, Page, Store};
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -127,8 +128,13 @@ impl Actor {
         to_json(&self.store.list_sources(limit)?)
     }
 
-    pub(super) fn get_received_transfers(&self, limit: Option<usize>) -> Result<Value> {
-        to_json(&self.store.list_received(limit)?)
+    pub(super) fn get_received_transfers(&self, p: &GetReceivedTransfers) -> Result<Value> {
+        let page = Page {
+            before: p.before,
+            after: p.after,
+            limit: p.limit,
+        };
+        to_json(&self.store.list_received(&page)?)
     }
 
     pub(super) fn add_authorized_client(&mut self, key: &str) -> Result<Value> {

@@ -109,6 +109,7 @@ impl Record for Connection {
         name: "connections",
         key: "id",
         what: "connection",
+        param: "connectionId",
     };
     const SELECT: &'static str = concat!(
         "SELECT c.*, (SELECT COUNT(*) FROM transfers t JOIN destinations d",

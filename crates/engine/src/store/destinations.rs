@@ -229,6 +229,7 @@ impl Record for Destination {
         name: "destinations",
         key: "id",
         what: "destination",
+        param: "destinationId",
     };
     const SELECT: &'static str = concat!(
         "SELECT d.*, (SELECT COUNT(*) FROM transfers t WHERE t.destination_id = d.id AND t.status IN ",
@@ -367,7 +368,7 @@ impl Store {
                 |row| row.get(0),
             )
             .optional()?
-            .ok_or_else(|| StoreError::not_found(Destination::TABLE.what, id))?;
+            .ok_or_else(|| StoreError::missing(&Destination::TABLE, id))?;
         defaults.merge(changes);
         update(
             &tx,

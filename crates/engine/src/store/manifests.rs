@@ -78,6 +78,7 @@ impl Record for Manifest {
         name: "manifests",
         key: "id",
         what: "manifest",
+        param: "manifestId",
     };
     const SELECT: &'static str = "SELECT * FROM manifests";
 
@@ -108,7 +109,7 @@ fn seq(db: &Db, id: &str) -> Result<i64> {
     db.prepare_cached("SELECT seq FROM manifests WHERE id = ?1")?
         .query_row([id], |row| row.get(0))
         .optional()?
-        .ok_or_else(|| StoreError::not_found(Manifest::TABLE.what, id))
+        .ok_or_else(|| StoreError::missing(&Manifest::TABLE, id))
 }
 
 impl Store {
@@ -192,8 +193,15 @@ impl Store {
     /// Manifests in creation order within `page`; a `before` or `after` id that names no
     /// manifest is `NotFound`.
     pub fn list_manifests(&self, page: &Page<&str>) -> Result<Vec<Manifest>> {
-        let bound = |id: Option<&str>| id.map(|id| seq(&self.db, id)).transpose();
-        let window = Window::new(bound(page.after)?, bound(page.before)?, page.limit);
+        let bound = |param, id: Option<&str>| {
+            id.map(|id| seq(&self.db, id).map_err(|e| e.for_param(param)))
+                .transpose()
+        };
+        let window = Window::new(
+            bound("after", page.after)?,
+            bound("before", page.before)?,
+            page.limit,
+        );
         let tail = format!("WHERE {}", window.clause("seq", 1));
         Ok(window.finish(query(&self.db, &tail, window.params())?))
     }

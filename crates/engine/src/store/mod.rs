@@ -119,11 +119,13 @@ text_enum! {
 /// A failure of the object store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No object of kind `what` has the id `id`.
-    #[error("{what} {id} not found")]
+    /// No object of kind `what` has the id `id`, given as parameter `param`.
+    #[error("{param} {id}: no such {what}")]
     NotFound {
         /// The kind of object, as the API names it ("destination", "transfer", ...).
         what: &'static str,
+        /// The API parameter that carried the id ("destinationId", "after", ...).
+        param: &'static str,
         /// The id that was looked up.
         id: String,
     },
@@ -144,10 +146,25 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn not_found(what: &'static str, id: impl Display) -> Self {
+    fn not_found(what: &'static str, param: &'static str, id: impl Display) -> Self {
         StoreError::NotFound {
             what,
+            param,
             id: id.to_string(),
+        }
+    }
+
+    /// No row of `table` has the key `id`.
+    fn missing(table: &Table, id: impl Display) -> Self {
+        Self::not_found(table.what, table.param, id)
+    }
+
+    /// The same error, saying the missing id came as parameter `param` (for ids given under
+    /// another name than their own, such as `before` or `objId`); other errors are unchanged.
+    pub fn for_param(self, param: &'static str) -> Self {
+        match self {
+            StoreError::NotFound { what, id, .. } => StoreError::NotFound { what, param, id },
+            other => other,
         }
     }
 }
@@ -170,7 +187,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 ///
 /// `after` and `before` exclude the object they name. With only `before` set, the `limit`
 /// objects nearest before it are returned (still oldest first); otherwise the `limit` oldest
-/// objects within the bounds. `limit: None` returns them all.
+/// objects within the bounds. `limit: None` (or `Some(0)`) returns them all.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<K> {
     /// Only objects created before this one.
@@ -204,8 +221,11 @@ impl Window {
         Window {
             after: after.unwrap_or(i64::MIN),
             before: before.unwrap_or(i64::MAX),
-            // SQLite reads a negative LIMIT as "no limit".
-            limit: limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+            // SQLite reads a negative LIMIT as "no limit"; the API's documented default,
+            // `limit=0`, means no limit too.
+            limit: limit
+                .filter(|l| *l > 0)
+                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
             nearest_before: before.is_some() && after.is_none(),
         }
     }
@@ -235,16 +255,24 @@ impl Window {
     }
 }
 
-/// Converts a caller's `limit` for SQLite (negative means no limit).
+/// Clamps an API integer id (transfer, received transfer) into SQLite's integer range (ids
+/// never exceed it).
+fn sql_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// Converts a caller's `limit` for SQLite (negative means no limit; so does 0 from the API).
 fn sql_limit(limit: Option<usize>) -> i64 {
     Window::new(None, None, limit).limit
 }
 
-/// One object table: its name, key column and the API's word for its objects.
+/// One object table: its name, key column, the API's word for its objects and the API's name
+/// of their id.
 struct Table {
     name: &'static str,
     key: &'static str,
     what: &'static str,
+    param: &'static str,
 }
 
 /// A kind of object read from one table into a typed record.
@@ -304,7 +332,7 @@ fn get<T: Record, K: ToSql + Display>(db: &Db, id: K) -> Result<T> {
     let tail = format!("WHERE {} = ?1", T::TABLE.key);
     query(db, &tail, [&id])?
         .pop()
-        .ok_or_else(|| StoreError::not_found(T::TABLE.what, &id))
+        .ok_or_else(|| StoreError::missing(&T::TABLE, &id))
 }
 
 /// Fails with `NotFound` unless `table` has a row keyed `id`.
@@ -319,7 +347,7 @@ fn require<K: ToSql + Display>(db: &Db, table: &Table, id: K) -> Result<()> {
     {
         Ok(())
     } else {
-        Err(StoreError::not_found(table.what, &id))
+        Err(StoreError::missing(table, &id))
     }
 }
 
@@ -346,7 +374,7 @@ fn update<K: ToSql + Display>(
     let mut params: Vec<&dyn ToSql> = vec![&id];
     params.extend(sets.iter().map(|(_, value)| *value));
     match db.prepare_cached(&sql)?.execute(params.as_slice())? {
-        0 => Err(StoreError::not_found(table.what, &id)),
+        0 => Err(StoreError::missing(table, &id)),
         _ => Ok(()),
     }
 }
@@ -355,7 +383,7 @@ fn update<K: ToSql + Display>(
 fn delete<K: ToSql + Display>(db: &Db, table: &Table, id: K) -> Result<()> {
     let sql = format!("DELETE FROM {} WHERE {} = ?1", table.name, table.key);
     match db.prepare_cached(&sql)?.execute([&id])? {
-        0 => Err(StoreError::not_found(table.what, &id)),
+        0 => Err(StoreError::missing(table, &id)),
         _ => Ok(()),
     }
 }

@@ -1,7 +1,7 @@
 //! The receiver's records: transfers received (and from whom), the authorized sender keys and
 //! whether only those are accepted.
 
-use super::{sql_limit, Columns, Result, Store};
+use super::{sql_id, sql_limit, Columns, Page, Result, Store, Window};
 use crate::clients::ClientList;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
@@ -138,13 +138,18 @@ impl Store {
         Ok(())
     }
 
-    /// Transfers received, oldest first.
-    pub fn list_received(&self, limit: Option<usize>) -> Result<Vec<ReceivedTransfer>> {
-        let mut stmt = self
-            .db
-            .prepare_cached("SELECT * FROM received_transfers ORDER BY id LIMIT ?1")?;
-        let rows = stmt.query_map([sql_limit(limit)], received)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    /// Transfers received within `page` (bounds by `receivedId`), oldest first.
+    pub fn list_received(&self, page: &Page<u64>) -> Result<Vec<ReceivedTransfer>> {
+        let window = Window::new(page.after.map(sql_id), page.before.map(sql_id), page.limit);
+        let sql = format!(
+            "SELECT * FROM received_transfers WHERE {}",
+            window.clause("id", 1)
+        );
+        let mut stmt = self.db.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(window.params(), received)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(window.finish(rows))
     }
 
     /// The senders heard from, by the time of their first transfer.
@@ -205,7 +210,11 @@ impl Store {
             .prepare_cached("DELETE FROM authorized_clients WHERE public_key = ?1")?
             .execute([key])?;
         match removed {
-            0 => Err(super::StoreError::not_found("authorized client", key)),
+            0 => Err(super::StoreError::not_found(
+                "authorized client",
+                "publicKey",
+                key,
+            )),
             _ => Ok(()),
         }
     }

@@ -65,6 +65,7 @@ impl Record for Request {
         name: "requests",
         key: "id",
         what: "request",
+        param: "requestId",
     };
     const SELECT: &'static str = "SELECT * FROM requests";
 

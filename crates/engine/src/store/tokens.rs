@@ -77,6 +77,7 @@ impl Record for Token {
         name: "tokens",
         key: "token",
         what: "shared token",
+        param: "token",
     };
     const SELECT: &'static str =
         "SELECT *, password_hash IS NOT NULL AS password_required FROM tokens";
@@ -203,7 +204,7 @@ impl Store {
             )?
             .query_row([token], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?
-            .ok_or_else(|| StoreError::not_found(Token::TABLE.what, token))?;
+            .ok_or_else(|| StoreError::missing(&Token::TABLE, token))?;
         let Some(hash) = hash else {
             return Ok(true);
         };
@@ -233,7 +234,7 @@ impl Store {
             )?
             .query_row([token], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?
-            .ok_or_else(|| StoreError::not_found(Token::TABLE.what, token))?;
+            .ok_or_else(|| StoreError::missing(&Token::TABLE, token))?;
         if expiry_time.is_some_and(|expiry| expiry <= now) {
             return Ok(DownloadCheck::Expired);
         }

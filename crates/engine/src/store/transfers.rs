@@ -5,8 +5,8 @@
 use super::codec::{self, RangeBlob};
 use super::user_data::{self, UserData};
 use super::{
-    delete, get, query, require, update, Columns, Destination, Manifest, Page, Record, Result,
-    Store, StoreError, Table, Window,
+    delete, get, query, require, sql_id, update, Columns, Destination, Manifest, Page, Record,
+    Result, Store, StoreError, Table, Window,
 };
 use jetstream_wire::ranges::RangeSet;
 use rusqlite::types::ToSql;
@@ -209,6 +209,7 @@ impl Record for Transfer {
         name: "transfers",
         key: "id",
         what: "transfer",
+        param: "transferId",
     };
     const SELECT: &'static str = "SELECT * FROM transfers";
 
@@ -267,11 +268,6 @@ impl Record for Transfer {
         self.user_data = user_data::load(db, user_data::TRANSFER, &id)?;
         Ok(())
     }
-}
-
-/// Clamps an API transfer id into SQLite's integer range (ids never exceed it).
-fn sql_id(id: u64) -> i64 {
-    i64::try_from(id).unwrap_or(i64::MAX)
 }
 
 impl Store {
@@ -391,7 +387,7 @@ impl Store {
             )?
             .execute(params![id, status, error_message, now])?;
         match changed {
-            0 => Err(StoreError::not_found(Transfer::TABLE.what, id)),
+            0 => Err(StoreError::missing(&Transfer::TABLE, id)),
             _ => Ok(()),
         }
     }
@@ -430,7 +426,7 @@ impl Store {
                 })
             })
             .optional()?
-            .ok_or_else(|| StoreError::not_found(Transfer::TABLE.what, id))
+            .ok_or_else(|| StoreError::missing(&Transfer::TABLE, id))
     }
 
     /// Deletes transfer `id` and its user data.

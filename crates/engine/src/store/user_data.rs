@@ -86,7 +86,7 @@ impl Store {
             )?
             .execute([kind, &object_id, key])?;
         match deleted {
-            0 => Err(StoreError::not_found("user data key", key)),
+            0 => Err(StoreError::not_found("user data key", "key", key)),
             _ => Ok(()),
         }
     }
@@ -113,6 +113,6 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::not_found("object", id))
+        Err(StoreError::not_found("object", "objId", id))
     }
 }
