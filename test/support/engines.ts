@@ -87,5 +87,8 @@ export async function pair(): Promise<{
   const destination = await sender.send.createDestination('127.0.0.1', {
     destinationPort: info.recvPort,
   });
+  if (info.sandboxDir === null) {
+    throw new Error('an embedded engine always has a sandbox directory');
+  }
   return { sender, receiver, destinationId: destination.destinationId, sandbox: info.sandboxDir };
 }
