@@ -139,6 +139,18 @@ pub fn walk(
     mappings: &[(String, PathBuf)],
     opts: &WalkOptions,
 ) -> Result<Vec<WalkEntry>, WalkError> {
+    let mut entries = Vec::new();
+    walk_each(mappings, opts, &mut |entry| entries.push(entry))?;
+    Ok(entries)
+}
+
+/// [`walk`], handing each entry to `emit` as soon as it is found (in the same order), so a
+/// caller can store or send entries while the walk goes on.
+pub fn walk_each(
+    mappings: &[(String, PathBuf)],
+    opts: &WalkOptions,
+    emit: &mut dyn FnMut(WalkEntry),
+) -> Result<(), WalkError> {
     let mut walker = Walker {
         include: (!opts.include.is_empty())
             .then(|| globs(&opts.include))
@@ -146,7 +158,7 @@ pub fn walk(
         exclude: globs(&opts.exclude)?,
         symlinks: opts.symlinks,
         ancestors: Vec::new(),
-        entries: Vec::new(),
+        emit,
     };
     for (dest, source) in mappings {
         let meta = fs::metadata(source).map_err(|e| match e.kind() {
@@ -188,7 +200,7 @@ pub fn walk(
             });
         }
     }
-    Ok(walker.entries)
+    Ok(())
 }
 
 /// The set of `patterns`; a pattern that does not parse is [`WalkError::Glob`].
@@ -215,16 +227,17 @@ fn join(parent: &str, name: &str) -> String {
     }
 }
 
-struct Walker {
+struct Walker<'e> {
     include: Option<GlobSet>,
     exclude: GlobSet,
     symlinks: SymlinkPolicy,
     /// `(device, inode)` of the directories from the mapped root down to the current one.
     ancestors: Vec<(u64, u64)>,
-    entries: Vec<WalkEntry>,
+    /// Where entries go.
+    emit: &'e mut dyn FnMut(WalkEntry),
 }
 
-impl Walker {
+impl Walker<'_> {
     /// Whether a file at `rel` (relative to its mapped source) is sent.
     fn wanted_file(&self, rel: &str) -> bool {
         !self.exclude.is_match(rel) && self.include.as_ref().is_none_or(|set| set.is_match(rel))
@@ -232,7 +245,7 @@ impl Walker {
 
     fn push(&mut self, source: &Path, dest: String, meta: &Metadata) {
         let is_dir = meta.is_dir();
-        self.entries.push(WalkEntry {
+        (self.emit)(WalkEntry {
             source: if is_dir {
                 PathBuf::new()
             } else {
@@ -266,12 +279,13 @@ impl Walker {
                 Ok(name) => name,
                 Err(_) => return Err(WalkError::NonUtf8 { path }),
             };
-            children.push((name, path));
+            // Read beside the open directory (fstatat), not by resolving the whole path again.
+            let meta = entry.metadata().map_err(io_err(&path))?;
+            children.push((name, path, meta));
         }
-        children.sort_unstable();
-        for (name, path) in children {
+        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (name, path, meta) in children {
             let child_rel = join(rel, &name);
-            let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
             let meta = if meta.file_type().is_symlink() {
                 match fs::metadata(&path) {
                     Ok(target) if self.symlinks.skips(target.is_dir()) => continue,

@@ -29,10 +29,15 @@ pub(super) enum Msg {
         command: Command,
         reply: oneshot::Sender<Result<Value>>,
     },
-    /// A manifest's traversal ended.
+    /// Entries of a manifest being traversed, in order.
+    Entries {
+        manifest_id: String,
+        files: Vec<ManifestFile>,
+    },
+    /// A manifest's traversal ended: its entry count and size, or why it failed.
     Walked {
         manifest_id: String,
-        files: std::result::Result<Vec<ManifestFile>, String>,
+        totals: std::result::Result<(u64, u64), String>,
     },
     /// A running transfer's latest figures.
     Progress {
@@ -200,7 +205,11 @@ impl Actor {
                 };
                 self.dispatch(command, responder);
             }
-            Msg::Walked { manifest_id, files } => self.on_walked(&manifest_id, files),
+            Msg::Entries { manifest_id, files } => self.on_entries(&manifest_id, &files),
+            Msg::Walked {
+                manifest_id,
+                totals,
+            } => self.on_walked(&manifest_id, totals),
             Msg::Progress {
                 transfer_id,
                 progress,

@@ -6,10 +6,11 @@ use crate::command::{CreateManifest, Entry, Source, FILETYPE_DIRECTORY};
 use crate::error::{Code, Error, Result};
 use crate::sandbox::check_path;
 use crate::store::{ManifestFile, ManifestStatus};
-use crate::walk::{globs, walk, SymlinkPolicy, WalkEntry, WalkOptions};
+use crate::walk::{globs, walk_each, SymlinkPolicy, WalkEntry, WalkOptions};
 use jetstream_wire::files::EntryKind;
 use serde_json::Value;
 use std::path::PathBuf;
+use tokio::sync::mpsc;
 
 /// Entries stored per SQLite transaction while a manifest is saved.
 const BATCH: usize = 10_000;
@@ -51,28 +52,32 @@ impl Actor {
         let manifest_id = manifest.manifest_id.clone();
         let tx = self.tx.clone();
         tokio::task::spawn_blocking(move || {
-            let files = traverse(mappings);
-            let _ = tx.send(Msg::Walked { manifest_id, files });
+            let totals = traverse(mappings, &manifest_id, &tx);
+            let _ = tx.send(Msg::Walked {
+                manifest_id,
+                totals,
+            });
         });
         to_json(&manifest)
+    }
+
+    /// Stores entries as the traversal finds them, so storing overlaps walking.
+    pub(super) fn on_entries(&mut self, manifest_id: &str, files: &[ManifestFile]) {
+        if let Err(e) = self.store.append_manifest_files(manifest_id, files) {
+            // Deleted during traversal (the walk's end then finds nothing to complete).
+            tracing::debug!("manifest {manifest_id}: {e}");
+        }
     }
 
     pub(super) fn on_walked(
         &mut self,
         manifest_id: &str,
-        files: std::result::Result<Vec<ManifestFile>, String>,
+        totals: std::result::Result<(u64, u64), String>,
     ) {
-        let saved = files.and_then(|files| {
-            let store = |actor: &mut Actor| -> crate::store::Result<()> {
-                for batch in files.chunks(BATCH) {
-                    actor.store.append_manifest_files(manifest_id, batch)?;
-                }
-                let size = files.iter().map(|f| f.file_size).sum();
-                actor
-                    .store
-                    .complete_manifest(manifest_id, files.len() as u64, size)
-            };
-            store(self).map_err(|e| e.to_string())
+        let saved = totals.and_then(|(files, size)| {
+            self.store
+                .complete_manifest(manifest_id, files, size)
+                .map_err(|e| e.to_string())
         });
         if let Err(message) = saved {
             // The manifest may have been deleted during traversal.
@@ -228,17 +233,40 @@ fn io_free(param: &str, dest: String, entry: &Entry) -> Result<ManifestFile> {
     })
 }
 
-/// Runs the traversal plan; the first error ends it with its reason.
-fn traverse(plan: Vec<Mapping>) -> std::result::Result<Vec<ManifestFile>, String> {
-    let mut files = Vec::new();
+/// Runs the traversal plan, sending its entries to the actor in batches as they are found;
+/// returns the entry count and total size, or the first error's reason.
+fn traverse(
+    plan: Vec<Mapping>,
+    manifest_id: &str,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> std::result::Result<(u64, u64), String> {
+    let mut batch = Vec::with_capacity(BATCH);
+    let (mut count, mut size) = (0u64, 0u64);
+    let mut add = |file: ManifestFile| {
+        count += 1;
+        size += file.file_size;
+        batch.push(file);
+        if batch.len() == BATCH {
+            let files = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            let manifest_id = manifest_id.to_owned();
+            let _ = tx.send(Msg::Entries { manifest_id, files });
+        }
+    };
     for mapping in plan {
         match mapping {
             Mapping::Walk { dest, source, opts } => {
-                let entries = walk(&[(dest, source)], &opts).map_err(|e| e.to_string())?;
-                files.extend(entries.iter().map(ManifestFile::from));
+                walk_each(&[(dest, source)], &opts, &mut |entry| {
+                    add(ManifestFile::from(&entry));
+                })
+                .map_err(|e| e.to_string())?;
             }
-            Mapping::Entry(file) => files.push(file),
+            Mapping::Entry(file) => add(file),
         }
     }
-    Ok(files)
+    let manifest_id = manifest_id.to_owned();
+    let _ = tx.send(Msg::Entries {
+        manifest_id,
+        files: batch,
+    });
+    Ok((count, size))
 }
