@@ -106,6 +106,7 @@ impl Reader {
     pub fn execute_json(&self, json: &str) -> Option<Result<String>> {
         let command = command::parse_str(json).ok()?;
         let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        read(&store, &command)
+        let answer = store.read(|store| read(store, &command).transpose());
+        answer.transpose()
     }
 }

@@ -400,6 +400,18 @@ fn json_from_sql<T: DeserializeOwned>(value: ValueRef<'_>) -> FromSqlResult<T> {
     serde_json::from_str(value.as_str()?).map_err(|e| FromSqlError::Other(Box::new(e)))
 }
 
+/// Makes SQLite plan each statement once, whatever values are bound to it. By default a
+/// statement whose plan could depend on a bound value is marked for a new plan when its
+/// bindings are cleared, which rusqlite's statement cache does after every use: each cached
+/// read was compiled again.
+fn plan_once(db: &Db) -> rusqlite::Result<()> {
+    db.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map(drop)
+}
+
 /// The engine's object store over one SQLite database.
 pub struct Store {
     db: Db,
@@ -436,6 +448,7 @@ impl Store {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         db.pragma_update(None, "query_only", true)?;
+        plan_once(&db)?;
         db.busy_timeout(Duration::from_secs(5))?;
         let store = Store {
             db,
@@ -450,12 +463,28 @@ impl Store {
         }
     }
 
+    /// Runs `read` in one read transaction: one consistent snapshot, and the database's locks
+    /// taken once rather than once per statement.
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        read: impl FnOnce(&Store) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let tx = self
+            .db
+            .unchecked_transaction()
+            .map_err(|e| E::from(e.into()))?;
+        let value = read(self)?;
+        tx.commit().map_err(|e| E::from(e.into()))?;
+        Ok(value)
+    }
+
     /// Opens a store that lives in memory only (for tests).
     pub fn open_in_memory() -> Result<Store> {
         Self::init(Db::open_in_memory()?)
     }
 
     fn init(mut db: Db) -> Result<Store> {
+        plan_once(&db)?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
         db.pragma_update(None, "foreign_keys", true)?;
         db.busy_timeout(Duration::from_secs(5))?;
