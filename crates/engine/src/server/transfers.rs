@@ -583,7 +583,10 @@ impl Actor {
     }
 
     /// Shares the destination's rate among its running transfers by lane and priority, and
-    /// applies each one's cap.
+    /// applies each one's cap. Without a cap on the destination nothing is split, but lanes and
+    /// priorities still hold back the transfers that must wait (the idle lane while another
+    /// lane has a transfer, a higher priority number behind an uncapped lower one). A held
+    /// transfer sends no data; its session stays up.
     pub(super) fn rebalance(&mut self, destination_id: &str) {
         let Ok(destination) = self.store.get_destination(destination_id) else {
             return;
@@ -615,20 +618,15 @@ impl Actor {
         .into_iter()
         .flatten()
         .filter(|r| *r >= 0.0)
-        .reduce(f64::min);
+        .fold(f64::INFINITY, f64::min);
         let min = connection
             .as_ref()
             .map_or(RateLimits::DEFAULT_MIN, |c| kbps_to_bytes(c.send_rate_min))
             .max(RateLimits::DEFAULT_MIN);
-        let shares: HashMap<u64, f64> = match total {
-            Some(total) => schedule::allocate(&destination.priority_lanes, &flows, total)
+        let shares: HashMap<u64, f64> =
+            schedule::allocate(&destination.priority_lanes, &flows, total)
                 .into_iter()
-                .collect(),
-            None => flows
-                .iter()
-                .map(|f| (f.id, f.cap.unwrap_or(f64::INFINITY)))
-                .collect(),
-        };
+                .collect();
         for (id, run) in self.running.iter_mut() {
             let Some(transfer) = params.get(id) else {
                 continue;
