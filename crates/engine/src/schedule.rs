@@ -22,7 +22,8 @@ pub struct Flow {
 }
 
 /// Splits `total` (a rate, any unit) among `flows` by `lanes`; returns (flow id, rate) for
-/// every flow, in the order of `flows`.
+/// every flow, in the order of `flows`. A `total` of [`f64::INFINITY`] (no cap) still decides
+/// who waits: each flow that may send gets its `cap` (infinite without one), the others 0.
 ///
 /// - Each lane with flows gets `total` in proportion to its share among the lanes with flows:
 ///   the shares of empty lanes go to the others. The idle lanes (share 0.0) send only when no
@@ -118,14 +119,23 @@ fn split_lane(mut rate: f64, flows: &[Flow], members: &mut [usize], rates: &mut 
         let wants: Vec<(f64, f64)> = group.iter().map(|&i| (1.0, cap(&flows[i]))).collect();
         for (&i, given) in group.iter().zip(fill(rate, &wants)) {
             rates[i] = given;
-            rate -= given;
+            // A flow without a cap uses an unlimited rate up: nothing is left after it.
+            rate = if given.is_infinite() {
+                0.0
+            } else {
+                rate - given
+            };
         }
     }
 }
 
 /// Splits `budget` among `wants` of (weight > 0, demand) in proportion to their weights, giving
-/// none more than its demand; what one cannot use is split again among the others.
+/// none more than its demand; what one cannot use is split again among the others. An infinite
+/// budget gives each its demand.
 fn fill(mut budget: f64, wants: &[(f64, f64)]) -> Vec<f64> {
+    if budget.is_infinite() {
+        return wants.iter().map(|&(_, demand)| demand).collect();
+    }
     let mut given = vec![0.0; wants.len()];
     let mut open: Vec<usize> = (0..wants.len()).collect();
     while !open.is_empty() && budget > 0.0 {
@@ -263,6 +273,26 @@ mod tests {
         let custom = lanes(&[("Fast", 0.6), ("Slow", 0.4)]);
         let flows = [flow(1, "Bulk", 1, None), flow(2, "Slow", 1, None)];
         assert_close(&rates_in(&custom, &flows, 100.0), &[60.0, 40.0]);
+    }
+
+    #[test]
+    fn without_a_total_flows_get_their_caps_and_lanes_and_priorities_still_hold_some() {
+        let flows = [
+            flow(1, "High", 1, Some(20.0)),
+            flow(2, "High", 2, None),
+            flow(3, "High", 3, Some(5.0)),
+            flow(4, "Low", 1, None),
+            flow(5, "Idle", 1, None),
+        ];
+        // Priority 1 is capped, so 2 sends too; 2 has no cap, so 3 waits; Idle waits for Low.
+        let inf = f64::INFINITY;
+        assert_eq!(
+            rates(&flows, inf),
+            [20.0, inf, 0.0, inf, 0.0].to_vec(),
+            "unlimited"
+        );
+        let idle = [flow(1, "Idle", 1, Some(3.0)), flow(2, "Idle", 1, None)];
+        assert_eq!(rates(&idle, inf), [3.0, inf].to_vec());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use jetstream_wire::files::{DataSource, TransferHeader};
+use jetstream_wire::ranges::RangeSet;
 use jetstream_wire::rate::RateLimits;
 use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession, SenderStats};
 use ring::rand::SystemRandom;
@@ -111,6 +112,20 @@ pub struct Progress {
     pub receiver_key: Option<PublicKey>,
     /// Round trip of the latest answered ping.
     pub pong_rtt: Option<Duration>,
+    /// Byte ranges of the transfer the receiver acknowledged (entries end to end, in order).
+    pub acked: RangeSet,
+    /// Indices of the entries acknowledged in full.
+    pub complete: RangeSet,
+}
+
+impl Progress {
+    /// Takes the session's figures as they are now.
+    fn observe(&mut self, session: &SenderSession, elapsed: Duration) {
+        self.stats = session.stats();
+        self.elapsed = elapsed;
+        self.acked.clone_from(session.acked());
+        self.complete.clone_from(session.complete_files());
+    }
 }
 
 /// What a finished transfer did.
@@ -198,6 +213,8 @@ pub async fn send(
         cipher: None,
         receiver_key: None,
         pong_rtt: None,
+        acked: RangeSet::new(),
+        complete: RangeSet::new(),
     };
     let mut control = opts.control.clone();
     let mut pings_sent = opts.control.as_ref().map_or(0, |c| c.borrow().pings);
@@ -298,8 +315,7 @@ pub async fn send(
                     flush(&mut session, &endpoint, opts.to, &mut out, source.as_mut()).await;
                     let stats = session.stats();
                     tracing::info!(?stats, "transfer complete");
-                    report.stats = stats.clone();
-                    report.elapsed = start.elapsed();
+                    report.observe(&session, start.elapsed());
                     progress(&report);
                     return Ok(SendReport {
                         files: total_files,
@@ -315,8 +331,7 @@ pub async fn send(
         if now >= next_progress {
             next_progress = now + PROGRESS_EVERY;
             tracing::debug!(stats = ?session.stats(), "progress");
-            report.stats = session.stats();
-            report.elapsed = now - start;
+            report.observe(&session, now - start);
             progress(&report);
         }
         if more {

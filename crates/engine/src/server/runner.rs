@@ -3,7 +3,7 @@
 
 use super::actor::Msg;
 use crate::error::{Code, Error, Result};
-use crate::send::{self, Controls, SendOptions, SendReport};
+use crate::send::{self, Controls, Progress, SendOptions, SendReport};
 use crate::store::ManifestFile;
 use crate::walk::WalkEntry;
 use jetstream_wire::crypto::handshake::Identity;
@@ -11,7 +11,7 @@ use jetstream_wire::files::{EntryKind, FileMeta};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -33,8 +33,15 @@ pub(super) struct Running {
     pub(super) suspended: bool,
     /// Failed by the API: its end is already recorded.
     pub(super) failed: bool,
-    /// Bytes sent when it was last resumed; sending again once more have gone.
-    pub(super) resumed_at: Option<u64>,
+    /// Bytes sent and entries complete when it was last resumed; sending again once either
+    /// grows.
+    pub(super) resumed_at: Option<(u64, u64)>,
+    /// How often its acknowledged ranges are saved; zero saves them only as entries complete.
+    pub(super) checkpoint_every: Duration,
+    /// When the last checkpoint was saved.
+    checkpointed_at: Instant,
+    /// Entries complete at the last checkpoint.
+    checkpointed_files: u64,
     /// Bytes sent at the previous progress report (for connection counters).
     pub(super) last_bytes_sent: u64,
     /// Packets sent at the previous progress report.
@@ -69,10 +76,26 @@ impl Running {
             suspended: false,
             failed: false,
             resumed_at: None,
+            checkpoint_every: Duration::ZERO,
+            checkpointed_at: Instant::now(),
+            checkpointed_files: 0,
             last_bytes_sent: 0,
             last_packets_sent: 0,
             task,
         }
+    }
+
+    /// Whether `p` is to be saved as a checkpoint: when more entries are complete than at the
+    /// last one (they are the completion flags), or when `checkpoint_every` has passed since.
+    pub(super) fn checkpoint_due(&mut self, p: &Progress, now: Instant) -> bool {
+        let periodic =
+            !self.checkpoint_every.is_zero() && now >= self.checkpointed_at + self.checkpoint_every;
+        let due = periodic || p.complete.len() != self.checkpointed_files;
+        if due {
+            self.checkpointed_at = now;
+            self.checkpointed_files = p.complete.len();
+        }
+        due
     }
 
     /// Changes what the session applies.

@@ -11,8 +11,8 @@ use crate::flags;
 use crate::schedule::{self, Flow};
 use crate::send::{Controls, Progress, SendOptions};
 use crate::store::{
-    ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus, NewTransfer,
-    Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
+    Checkpoint, ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus,
+    NewTransfer, Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
 };
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::aead::CipherLevel;
@@ -20,7 +20,7 @@ use jetstream_wire::rate::RateLimits;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Bytes per block, as transfers count their data.
 pub const BLOCK_SIZE: u32 = 256;
@@ -206,10 +206,13 @@ impl Actor {
             .set_transfer_status(id, TransferStatus::Resuming, None, now_us())?;
         if let Some(run) = self.running.get_mut(&id) {
             run.suspended = false;
-            run.resumed_at = Some(transfer.progress.bytes_sent);
+            run.resumed_at = Some((
+                transfer.progress.bytes_sent,
+                transfer.progress.files_complete,
+            ));
             run.apply_pause();
         }
-        self.log(&transfer, "resumed");
+        self.log(&transfer, "resuming");
         self.rebalance(&transfer.destination_id);
         self.start_ready();
         Ok(json!({ "transferId": id }))
@@ -416,8 +419,9 @@ impl Actor {
             self.tx.clone(),
         );
         if transfer.status == TransferStatus::Resuming {
-            run.resumed_at = Some(0);
+            run.resumed_at = Some((0, 0));
         }
+        run.checkpoint_every = Duration::from_secs(params.checkpoint_frequency_seconds.into());
         self.running.insert(transfer.transfer_id, run);
         self.set_connection_state(&destination, ConnectionState::Negotiating);
         self.log(transfer, "started");
@@ -438,15 +442,24 @@ impl Actor {
         run.last_bytes_sent = stats.bytes_sent;
         run.last_packets_sent = stats.packets_sent;
         let flowing = p.cipher.is_some()
-            && run
-                .resumed_at
-                .is_none_or(|at| stats.bytes_sent > at || stats.files_complete > 0);
+            && run.resumed_at.is_none_or(|(bytes, files)| {
+                stats.bytes_sent > bytes || u64::from(stats.files_complete) > files
+            });
         if flowing {
             run.resumed_at = None;
         }
         let destination_id = run.destination_id.clone();
         let progress = progress_of(p);
-        let _ = self.store.update_transfer_progress(id, &progress);
+        let _ = if run.checkpoint_due(p, Instant::now()) {
+            let checkpoint = Checkpoint {
+                acked: p.acked.clone(),
+                complete_files: p.complete.clone(),
+            };
+            self.store
+                .save_transfer_checkpoint(id, &progress, &checkpoint)
+        } else {
+            self.store.update_transfer_progress(id, &progress)
+        };
         let Ok(transfer) = self.store.get_transfer(id, false) else {
             return;
         };
@@ -515,21 +528,10 @@ impl Actor {
             return;
         };
         // A transfer failed by the API had its end recorded then.
+        // A completed session reported its final figures just before it ended.
         let result = match outcome {
             _ if run.failed => None,
-            Ok(report) => {
-                let progress = progress_of(&Progress {
-                    stats: report.stats,
-                    total_files: report.files,
-                    total_bytes: report.bytes,
-                    elapsed: report.elapsed,
-                    cipher: None,
-                    receiver_key: report.receiver_key,
-                    pong_rtt: None,
-                });
-                let _ = self.store.update_transfer_progress(id, &progress);
-                Some(Ok(()))
-            }
+            Ok(_) => Some(Ok(())),
             Err(e) => Some(Err(e.message)),
         };
         if let Some(result) = result {
@@ -583,7 +585,10 @@ impl Actor {
     }
 
     /// Shares the destination's rate among its running transfers by lane and priority, and
-    /// applies each one's cap.
+    /// applies each one's cap. Without a cap on the destination nothing is split, but lanes and
+    /// priorities still hold back the transfers that must wait (the idle lane while another
+    /// lane has a transfer, a higher priority number behind an uncapped lower one). A held
+    /// transfer sends no data; its session stays up.
     pub(super) fn rebalance(&mut self, destination_id: &str) {
         let Ok(destination) = self.store.get_destination(destination_id) else {
             return;
@@ -615,20 +620,15 @@ impl Actor {
         .into_iter()
         .flatten()
         .filter(|r| *r >= 0.0)
-        .reduce(f64::min);
+        .fold(f64::INFINITY, f64::min);
         let min = connection
             .as_ref()
             .map_or(RateLimits::DEFAULT_MIN, |c| kbps_to_bytes(c.send_rate_min))
             .max(RateLimits::DEFAULT_MIN);
-        let shares: HashMap<u64, f64> = match total {
-            Some(total) => schedule::allocate(&destination.priority_lanes, &flows, total)
+        let shares: HashMap<u64, f64> =
+            schedule::allocate(&destination.priority_lanes, &flows, total)
                 .into_iter()
-                .collect(),
-            None => flows
-                .iter()
-                .map(|f| (f.id, f.cap.unwrap_or(f64::INFINITY)))
-                .collect(),
-        };
+                .collect();
         for (id, run) in self.running.iter_mut() {
             let Some(transfer) = params.get(id) else {
                 continue;

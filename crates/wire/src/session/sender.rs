@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 
 /// The longest burst of acknowledgements the window allows for.
 const ACK_AGGREGATION: Duration = Duration::from_millis(4);
+/// The longest an established session stays silent with nothing in flight (while suspended,
+/// for one): a PING then keeps both ends from timing out. Never more than a third of the idle
+/// timeout.
+const KEEPALIVE: Duration = Duration::from_secs(1);
 
 /// How a sender session behaves.
 #[derive(Clone, Debug)]
@@ -219,6 +223,8 @@ pub struct SenderSession {
     pings: VecDeque<(u64, Option<Instant>)>,
     suspended: bool,
     last_recv: Instant,
+    /// When the last ack-eliciting datagram went out.
+    last_sent: Instant,
     events: VecDeque<SenderEvent>,
     stats: SenderStats,
 }
@@ -294,6 +300,7 @@ impl SenderSession {
             pings: VecDeque::new(),
             suspended: false,
             last_recv: now,
+            last_sent: now,
             events: VecDeque::new(),
             stats: SenderStats::default(),
             config,
@@ -336,6 +343,17 @@ impl SenderSession {
             files_complete: self.complete.len() as u32,
             ..self.stats.clone()
         }
+    }
+
+    /// The byte ranges of the transfer the receiver acknowledged (files laid end to end in
+    /// order).
+    pub fn acked(&self) -> &RangeSet {
+        &self.acked
+    }
+
+    /// The indices of the entries acknowledged in full.
+    pub fn complete_files(&self) -> &RangeSet {
+        &self.complete
     }
 
     /// Whether the session is over (complete or failed).
@@ -417,6 +435,7 @@ impl SenderSession {
             consider(self.recovery.loss_time());
             consider(self.recovery.pto_deadline(self.config.max_ack_delay));
             consider(self.next_send_at);
+            consider(self.keepalive_at());
             if let Done::Sent { resend_at } = self.done {
                 consider(Some(resend_at));
             }
@@ -453,11 +472,23 @@ impl SenderSession {
             self.recovery.on_pto();
             self.probe_pending = true;
         }
+        if self.keepalive_at().is_some_and(|t| now >= t) {
+            self.probe_pending = true;
+        }
         if let Done::Sent { resend_at } = self.done {
             if now >= resend_at {
                 self.done = Done::NotYet;
             }
         }
+    }
+
+    /// When a keep-alive PING is due: an established session with nothing in flight (so no
+    /// acknowledgement to wait for) that has been silent too long.
+    fn keepalive_at(&self) -> Option<Instant> {
+        let quiet = matches!(self.state, State::Established)
+            && self.recovery.in_flight() == 0
+            && !self.probe_pending;
+        quiet.then(|| self.last_sent + KEEPALIVE.min(self.config.idle_timeout / 3))
     }
 
     /// Processes one received datagram (modified in place while it is opened).
@@ -862,6 +893,7 @@ impl SenderSession {
             .on_sent(now, len as u64, in_flight + len as u64);
         self.pacer.on_sent(len);
         self.stats.packets_sent += 1;
+        self.last_sent = now;
         len
     }
 

@@ -1,0 +1,169 @@
+//! Running transfers steered through the server's commands on loopback: a suspended session
+//! outlives its idle timeout, and checkpoints of the acknowledged ranges reach the store at the
+//! transfer's `checkpointFrequencySeconds`.
+
+use jetstream_engine::server::{Server, ServerOptions};
+use jetstream_engine::store::Store;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+async fn open(dir: &Path) -> Server {
+    Server::open(ServerOptions::new(dir.to_path_buf()))
+        .await
+        .unwrap()
+}
+
+async fn call(server: &Server, method: &str, params: Value) -> Value {
+    let request = json!({ "method": method, "params": params }).to_string();
+    let text = server
+        .execute_json(&request)
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e:?}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn transfer(server: &Server, id: u64) -> Value {
+    call(server, "getTransfer", json!({ "transferId": id })).await
+}
+
+/// Polls transfer `id` until `done` holds (at most 20 s) and returns it.
+async fn until(server: &Server, id: u64, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..1000 {
+        let t = transfer(server, id).await;
+        if done(&t) {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("transfer {id}: {}", transfer(server, id).await);
+}
+
+/// Polls transfer `id` until its bytes sent stop changing for 400 ms; returns it then.
+async fn settled(server: &Server, id: u64) -> Value {
+    for _ in 0..20 {
+        let before = transfer(server, id).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let after = transfer(server, id).await;
+        if before["bytesSent"] == after["bytesSent"] && after["bytesAcked"] == after["bytesSent"] {
+            return after;
+        }
+    }
+    panic!(
+        "transfer {id} never settled: {}",
+        transfer(server, id).await
+    );
+}
+
+/// A sender with a destination to a second server's receiver and an I/O-free manifest of one
+/// 50 MB file.
+async fn setup(dir: &Path) -> (Server, Server, String, String) {
+    let sender = open(&dir.join("a")).await;
+    let receiver = open(&dir.join("b")).await;
+    let destination = call(
+        &sender,
+        "createDestination",
+        json!({ "destinationAddress": "127.0.0.1", "destinationPort": receiver.info().recv_port }),
+    )
+    .await;
+    let manifest = call(
+        &sender,
+        "createManifest",
+        json!({ "mappings": { "gen.bin": { "src": "/nonexistent", "size": 50_000_000 } } }),
+    )
+    .await;
+    let manifest_id = manifest["manifestId"].as_str().unwrap().to_owned();
+    call(
+        &sender,
+        "waitForManifest",
+        json!({ "manifestId": manifest_id }),
+    )
+    .await;
+    let destination_id = destination["destinationId"].as_str().unwrap().to_owned();
+    (sender, receiver, destination_id, manifest_id)
+}
+
+async fn suspend(server: &Server, id: u64) {
+    let request = call(server, "suspendTransferAsync", json!({ "transferId": id })).await;
+    call(server, "getRequestResult", request).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_transfer_outlives_its_timeout_and_then_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
+    let created = call(
+        &sender,
+        "createTransfer",
+        json!({ "destinationId": destination_id, "manifestId": manifest_id, "transferFlags": 0,
+                "sendRateMax": 16_000, "timeoutSeconds": 1 }),
+    )
+    .await;
+    let id = created["transferId"].as_u64().unwrap();
+    until(&sender, id, |t| {
+        t["status"] == "sending" && t["bytesAcked"].as_u64() > Some(0)
+    })
+    .await;
+    suspend(&sender, id).await;
+    let quiet = settled(&sender, id).await;
+    // Three times its timeout with no data: keep-alives hold the session.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = transfer(&sender, id).await;
+    assert_eq!(after["status"], "suspended", "{after}");
+    assert_eq!(after["errorMessage"], Value::Null);
+    assert_eq!(after["bytesSent"], quiet["bytesSent"]);
+
+    let request = call(&sender, "resumeTransferAsync", json!({ "transferId": id })).await;
+    call(&sender, "getRequestResult", request).await;
+    let request = call(
+        &sender,
+        "setTransferSendRateMaxAsync",
+        json!({ "transferId": id, "sendRateMax": -1 }),
+    )
+    .await;
+    call(&sender, "getRequestResult", request).await;
+    let done = call(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert_eq!(done["bytesAcked"], 50_000_000);
+    sender.close().await;
+    receiver.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_record_the_acknowledged_ranges_at_their_frequency() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
+    let mut ids = Vec::new();
+    for every in [1, 0] {
+        let created = call(
+            &sender,
+            "createTransfer",
+            json!({ "destinationId": destination_id, "manifestId": manifest_id,
+                    "transferFlags": 0, "sendRateMax": 8_000,
+                    "checkpointFrequencySeconds": every }),
+        )
+        .await;
+        ids.push(created["transferId"].as_u64().unwrap());
+    }
+    for &id in &ids {
+        until(&sender, id, |t| t["bytesAcked"].as_u64() > Some(1_000_000)).await;
+        suspend(&sender, id).await;
+    }
+    let mut acked = Vec::new();
+    for &id in &ids {
+        acked.push(settled(&sender, id).await["bytesAcked"].as_u64().unwrap());
+    }
+    // A checkpoint is due at least once a second while suspended.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    sender.close().await;
+    receiver.close().await;
+
+    let store = Store::open(&dir.path().join("a/jetstream.db")).unwrap();
+    let every_second = store.transfer_checkpoint(ids[0]).unwrap();
+    assert_eq!(every_second.acked.len(), acked[0]);
+    assert!(every_second.complete_files.is_empty());
+    // Without a frequency, only completed entries are recorded: none yet.
+    let never = store.transfer_checkpoint(ids[1]).unwrap();
+    assert!(never.acked.is_empty());
+    assert!(never.complete_files.is_empty());
+}
