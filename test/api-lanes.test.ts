@@ -96,7 +96,7 @@ describe('setPriorityLanesAsync', () => {
     ];
     for (const lanes of refused) {
       await expect(sender.send.setPriorityLanesAsync(destinationId, lanes)).rejects.toMatchObject({
-        code: 'INVALID_ARGUMENT',
+        code: 'INVALID_STATE',
       });
     }
     expect((await sender.send.getDestination(destinationId)).priorityLanes).toEqual(DEFAULT_LANES);
@@ -109,7 +109,7 @@ describe('setPriorityLanesAsync', () => {
     await sender.server.getRequestResult(await sender.send.suspendTransferAsync(t));
     await expect(
       sender.send.setPriorityLanesAsync(destinationId, { Top: 0.5, Renamed: 0.4, Low: 0.1, Idle: 0 }),
-    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    ).rejects.toMatchObject({ code: 'INVALID_STATE' });
     await sender.send.failTransfer(t);
     // Once nothing is in progress, anything valid goes.
     await sender.server.getRequestResult(await sender.send.setPriorityLanesAsync(destinationId, { Only: 1 }));

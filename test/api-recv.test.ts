@@ -147,7 +147,8 @@ describe('authorized clients', () => {
 
     const refused = await sendTree(sender, destinationId, 'refused');
     expect(refused.transfer).toMatchObject({ status: 'error', processing: false, bytesAcked: 0 });
-    expect(refused.transfer.errorMessage).toBeTruthy();
+    expect(refused.transfer.errorMessage).toMatch(/^AUTH_FAILED: /);
+    expect((await sender.send.getDestination(destinationId)).lastError).toBe('AUTH_FAILED');
     expect(digests(sandbox)).toEqual({});
 
     const added = await result<AuthorizedClients>(
@@ -166,7 +167,10 @@ describe('authorized clients', () => {
       receiver.recv.removeAuthorizedClientAsync(senderKey),
     );
     expect(removed.authorizedClients).toEqual([]);
-    expect((await sendTree(sender, destinationId, 'again')).transfer.status).toBe('error');
+    expect((await sendTree(sender, destinationId, 'again')).transfer).toMatchObject({
+      status: 'error',
+      errorMessage: expect.stringMatching(/^AUTH_FAILED: /),
+    });
     await rejectsWith(receiver.recv.removeAuthorizedClientAsync(senderKey), 'NOT_FOUND');
     await rejectsWith(receiver.recv.addAuthorizedClientAsync('not-a-key'), 'INVALID_ARGUMENT');
 
@@ -198,12 +202,13 @@ describe('credentials', () => {
       password: 'secret',
     });
     expect(transfer).toMatchObject({ status: 'error', processing: false, bytesAcked: 0 });
-    expect(transfer.errorMessage).toBeTruthy();
+    expect(transfer.errorMessage).toMatch(/^AUTH_FAILED: /);
     expect(transfer.userName).toBe('alice');
     expect(JSON.stringify(transfer)).not.toContain('secret');
     expect(digests(sandbox)).toEqual({});
     const token = await sendTree(sender, destinationId, 'token', { token: 'f'.repeat(32) });
     expect(token.transfer).toMatchObject({ status: 'error', usesToken: true, bytesAcked: 0 });
+    expect(token.transfer.errorMessage).toMatch(/^AUTH_FAILED: /);
     // Without credentials the same receiver accepts.
     expect((await sendTree(sender, destinationId, 'anon')).transfer.status).toBe('complete');
   });

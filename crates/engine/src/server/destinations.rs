@@ -174,7 +174,7 @@ impl Actor {
         schedule::lane_change_allowed(&destination.priority_lanes, &p.priority_lanes, &busy)
             .map_err(|reason| {
                 Error::new(
-                    Code::InvalidArgument,
+                    Code::InvalidState,
                     format!("setPriorityLanesAsync: priorityLanes: {reason}"),
                 )
             })?;

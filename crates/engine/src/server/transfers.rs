@@ -122,6 +122,10 @@ impl Actor {
         }
         self.store.delete_transfer(id)?;
         self.credentials.remove(&id);
+        let gone = Error::new(Code::NotFound, format!("transfer {id} was deleted"));
+        for responder in self.transfer_waiters.remove(&id).unwrap_or_default() {
+            self.respond(responder, Err(gone.clone()));
+        }
         self.collect_destination(&transfer.destination_id)?;
         Ok(Value::Null)
     }
@@ -165,7 +169,7 @@ impl Actor {
             run.failed = true;
             run.cancel(&message);
         }
-        self.end_transfer(p.transfer_id, Err(message));
+        self.end_transfer(p.transfer_id, End::Failed(None, message));
         Ok(Value::Null)
     }
 
@@ -340,22 +344,21 @@ impl Actor {
                 Ok(m) if m.status == ManifestStatus::Complete => {}
                 Ok(m) => {
                     let reason = m.error_message.unwrap_or_default();
-                    self.end_transfer(
-                        transfer.transfer_id,
-                        Err(format!("manifest {} failed: {reason}", m.manifest_id)),
-                    );
+                    let message = format!("manifest {} failed: {reason}", m.manifest_id);
+                    self.end_transfer(transfer.transfer_id, End::Failed(Some(Code::Io), message));
                     continue;
                 }
                 Err(_) => {
+                    let message = format!("manifest {} was deleted", transfer.manifest_id);
                     self.end_transfer(
                         transfer.transfer_id,
-                        Err(format!("manifest {} was deleted", transfer.manifest_id)),
+                        End::Failed(Some(Code::NotFound), message),
                     );
                     continue;
                 }
             }
             if let Err(e) = self.start(&transfer) {
-                self.end_transfer(transfer.transfer_id, Err(e.message));
+                self.end_transfer(transfer.transfer_id, End::Failed(Some(e.code), e.message));
                 continue;
             }
             if !touched.contains(&transfer.destination_id) {
@@ -531,8 +534,8 @@ impl Actor {
         // A completed session reported its final figures just before it ended.
         let result = match outcome {
             _ if run.failed => None,
-            Ok(_) => Some(Ok(())),
-            Err(e) => Some(Err(e.message)),
+            Ok(_) => Some(End::Complete),
+            Err(e) => Some(End::Failed(Some(e.code), e.message)),
         };
         if let Some(result) = result {
             self.end_transfer(id, result);
@@ -547,15 +550,19 @@ impl Actor {
     }
 
     /// Records the end of a transfer and answers its waiters.
-    fn end_transfer(&mut self, id: u64, result: std::result::Result<(), String>) {
+    fn end_transfer(&mut self, id: u64, end: End) {
         let now = now_us();
-        let (status, message) = match &result {
-            Ok(()) => (TransferStatus::Complete, None),
-            Err(message) => (TransferStatus::Error, Some(message.as_str())),
+        let (status, message) = match &end {
+            End::Complete => (TransferStatus::Complete, None),
+            End::Failed(None, message) => (TransferStatus::Error, Some(message.clone())),
+            End::Failed(Some(code), message) => (
+                TransferStatus::Error,
+                Some(format!("{}: {message}", code.as_str())),
+            ),
         };
         if self
             .store
-            .set_transfer_status(id, status, message, now)
+            .set_transfer_status(id, status, message.as_deref(), now)
             .is_err()
         {
             return;
@@ -564,11 +571,11 @@ impl Actor {
         let Ok(transfer) = self.store.get_transfer(id, false) else {
             return;
         };
-        if let Err(message) = &result {
+        if let End::Failed(Some(code), message) = &end {
             let _ = self.store.update_destination(
                 &transfer.destination_id,
                 &DestinationUpdate {
-                    last_error: Some(Some("TRANSFER_FAILED".to_owned())),
+                    last_error: Some(Some(code.as_str().to_owned())),
                     last_error_message: Some(Some(message.clone())),
                     ..DestinationUpdate::default()
                 },
@@ -576,7 +583,7 @@ impl Actor {
         }
         self.log(
             &transfer,
-            &format!("{} {}", status.as_str(), message.unwrap_or("")),
+            &format!("{} {}", status.as_str(), message.as_deref().unwrap_or("")),
         );
         let answer = to_json(&transfer);
         for responder in self.transfer_waiters.remove(&id).unwrap_or_default() {
@@ -679,6 +686,15 @@ impl Actor {
             tracing::warn!("transfer log {}: {e}", path.display());
         }
     }
+}
+
+/// How a transfer ended.
+enum End {
+    /// Every entry is in place.
+    Complete,
+    /// It failed: the engine's code (none when `failTransfer` ended it) and the reason. The
+    /// transfer's `errorMessage` starts with the code.
+    Failed(Option<Code>, String),
 }
 
 /// Whether the destination has a lane of that name.
