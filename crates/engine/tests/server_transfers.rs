@@ -167,3 +167,118 @@ async fn checkpoints_record_the_acknowledged_ranges_at_their_frequency() {
     assert!(never.acked.is_empty());
     assert!(never.complete_files.is_empty());
 }
+
+/// SHA-256 of every file below `root`, by relative path.
+fn digests(root: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                out.insert(rel, hex::encode(digest));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    const FILES: u64 = 8;
+    const SIZE: u64 = 1 << 20;
+    for i in 0..FILES {
+        let data: Vec<u8> = (0..SIZE).map(|b| (b * 31 + i * 7) as u8).collect();
+        std::fs::write(src.join(format!("f{i}")), data).unwrap();
+    }
+    let receiver = open(&dir.path().join("receiver")).await;
+    let state = dir.path().join("sender");
+    let sender = open(&state).await;
+    let port = receiver.info().recv_port;
+    let destination = call(
+        &sender,
+        "createDestination",
+        json!({ "destinationAddress": "127.0.0.1", "destinationPort": port }),
+    )
+    .await;
+    let manifest = call(
+        &sender,
+        "createManifest",
+        json!({ "mappings": { "tree": src.to_str().unwrap() } }),
+    )
+    .await;
+    call(
+        &sender,
+        "waitForManifest",
+        json!({ "manifestId": manifest["manifestId"] }),
+    )
+    .await;
+    // 2 MB/s: about four seconds for the whole tree.
+    let created = call(
+        &sender,
+        "createTransfer",
+        json!({ "destinationId": destination["destinationId"],
+                "manifestId": manifest["manifestId"], "sendRateMax": 16000,
+                "checkpointFrequencySeconds": 1 }),
+    )
+    .await;
+    let id = created["transferId"].as_u64().unwrap();
+    let before = until(&sender, id, |t| t["filesComplete"].as_u64() >= Some(4)).await;
+    sender.close().await;
+
+    let sender = open(&state).await;
+    let reopened = transfer(&sender, id).await;
+    assert!(
+        reopened["filesComplete"].as_u64() >= before["filesComplete"].as_u64(),
+        "{reopened}"
+    );
+    let done = call(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert_eq!(done["filesComplete"], FILES + 1);
+    assert_eq!(done["bytesAcked"], FILES * SIZE);
+    let flags = call(
+        &sender,
+        "getTransfer",
+        json!({ "transferId": id, "getCompleteFlags": true }),
+    )
+    .await;
+    assert!(flags["completeFlags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f == true));
+    let landed = Path::new(&receiver.info().sandbox_dir).join("tree");
+    assert_eq!(digests(&landed), digests(&src));
+
+    // The receiver saw two sessions; the second announced only what the first had not
+    // completed.
+    let request = call(&receiver, "getTransfersAsync", json!({})).await;
+    let received = call(
+        &receiver,
+        "getRequestResult",
+        json!({ "requestId": request["requestId"] }),
+    )
+    .await;
+    let sessions: Vec<&Value> = received
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["transferId"] == id)
+        .collect();
+    assert_eq!(sessions.len(), 2, "{received}");
+    let completed_first = before["filesComplete"].as_u64().unwrap() - 1; // the directory entry
+    assert!(
+        sessions[1]["totalBytes"].as_u64().unwrap() <= (FILES - completed_first) * SIZE,
+        "{received}"
+    );
+    sender.close().await;
+    receiver.close().await;
+}

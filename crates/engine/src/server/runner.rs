@@ -2,6 +2,7 @@
 //! progress and its end as messages, steered through a watch of [`Controls`].
 
 use super::actor::Msg;
+use super::resume::Resume;
 use crate::error::{Code, Error, Result};
 use crate::send::{self, Controls, Progress, SendOptions, SendReport};
 use crate::store::ManifestFile;
@@ -21,6 +22,14 @@ pub(super) type Outcome = Result<SendReport>;
 /// How long a stopping session may take to tell its receiver.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
+/// What every session of a server starts with: its identity, and the way to the actor.
+pub(super) struct Launch {
+    /// The server's identity key.
+    pub(super) identity: Arc<Identity>,
+    /// Where progress and ends are reported.
+    pub(super) tx: mpsc::UnboundedSender<Msg>,
+}
+
 /// A transfer whose session runs.
 pub(super) struct Running {
     /// The destination it goes to.
@@ -36,6 +45,9 @@ pub(super) struct Running {
     /// Bytes sent and entries complete when it was last resumed; sending again once either
     /// grows.
     pub(super) resumed_at: Option<(u64, u64)>,
+    /// How the session's figures map onto the transfer's (entries an earlier run completed
+    /// are not in the session).
+    pub(super) resume: Resume,
     /// How often its acknowledged ranges are saved; zero saves them only as entries complete.
     pub(super) checkpoint_every: Duration,
     /// When the last checkpoint was saved.
@@ -54,12 +66,13 @@ impl Running {
     pub(super) fn start(
         transfer_id: u64,
         destination_id: String,
-        identity: Arc<Identity>,
+        launch: Launch,
         mut opts: SendOptions,
         files: Vec<ManifestFile>,
+        resume: Resume,
         controls: Controls,
-        tx: mpsc::UnboundedSender<Msg>,
     ) -> Running {
+        let Launch { identity, tx } = launch;
         let (control, watched) = watch::channel(controls);
         opts.control = Some(watched);
         let task = tokio::spawn(async move {
@@ -78,9 +91,10 @@ impl Running {
             resumed_at: None,
             checkpoint_every: Duration::ZERO,
             checkpointed_at: Instant::now(),
-            checkpointed_files: 0,
-            last_bytes_sent: 0,
-            last_packets_sent: 0,
+            checkpointed_files: resume.files_done(),
+            last_bytes_sent: resume.bytes_sent_before(),
+            last_packets_sent: resume.packets_sent_before(),
+            resume,
             task,
         }
     }

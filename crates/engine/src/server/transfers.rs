@@ -4,7 +4,8 @@
 
 use super::actor::{now_us, to_json, Actor, Responder};
 use super::destinations::{expected_key, kbps_to_bytes, resolve};
-use super::runner::{Outcome, Running};
+use super::resume::Resume;
+use super::runner::{Launch, Outcome, Running};
 use crate::command::{CreateTransfer, FailTransfer, SetTransferPriority, SetTransferSendRateMax};
 use crate::error::{Code, Error, Result};
 use crate::flags;
@@ -378,6 +379,9 @@ impl Actor {
             .store
             .manifest_files(&transfer.manifest_id, None)?
             .file_mappings;
+        // From the last checkpoint: what an earlier run completed is not sent again.
+        let checkpoint = self.store.transfer_checkpoint(transfer.transfer_id)?;
+        let (resume, files) = Resume::new(files, &checkpoint, &transfer.progress);
         let params = &transfer.params;
         let mut opts = SendOptions::new(to);
         opts.dest_dir = params.destination_path.clone().unwrap_or_default();
@@ -412,17 +416,21 @@ impl Actor {
             fail: None,
             pings: 0,
         };
+        let resumed_at = (resume.bytes_sent_before(), resume.files_done());
         let mut run = Running::start(
             transfer.transfer_id,
             destination.destination_id.clone(),
-            self.identity.clone(),
+            Launch {
+                identity: self.identity.clone(),
+                tx: self.tx.clone(),
+            },
             opts,
             files,
+            resume,
             controls,
-            self.tx.clone(),
         );
         if transfer.status == TransferStatus::Resuming {
-            run.resumed_at = Some((0, 0));
+            run.resumed_at = Some(resumed_at);
         }
         run.checkpoint_every = Duration::from_secs(params.checkpoint_frequency_seconds.into());
         self.running.insert(transfer.transfer_id, run);
@@ -439,6 +447,7 @@ impl Actor {
         if run.failed {
             return;
         }
+        let p = &run.resume.progress(p);
         let stats = &p.stats;
         let bytes_delta = stats.bytes_sent.saturating_sub(run.last_bytes_sent);
         let packets_delta = stats.packets_sent.saturating_sub(run.last_packets_sent);
