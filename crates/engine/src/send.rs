@@ -217,6 +217,7 @@ pub async fn send(
         complete: RangeSet::new(),
     };
     let mut control = opts.control.clone();
+    let mut controls_changed = false;
     let mut pings_sent = opts.control.as_ref().map_or(0, |c| c.borrow().pings);
     let mut refusals = Refusals::default();
     let mut next_progress = start;
@@ -224,8 +225,9 @@ pub async fn send(
         let now = Instant::now();
         if let Some(control) = control
             .as_mut()
-            .filter(|c| c.has_changed().unwrap_or(false))
+            .filter(|c| controls_changed || c.has_changed().unwrap_or(false))
         {
+            controls_changed = false;
             let controls = control.borrow_and_update().clone();
             if let Some(message) = controls.fail {
                 session.close(ErrorCode::Cancelled, message.clone());
@@ -341,17 +343,28 @@ pub async fn send(
             .poll_timeout()
             .unwrap_or(now + PROGRESS_EVERY)
             .min(next_progress);
-        let received = pace::recv_until(
-            &endpoint,
-            &mut inbuf,
-            deadline,
-            &mut |at, addr, datagram| {
-                if addr == opts.to {
-                    session.handle_datagram(at, datagram);
+        let mut handle = |at, addr, datagram: &mut [u8]| {
+            if addr == opts.to {
+                session.handle_datagram(at, datagram);
+            }
+        };
+        let wait = pace::recv_until(&endpoint, &mut inbuf, deadline, &mut handle);
+        // A change of the controls (suspend, a new rate, a failure) ends the wait at once.
+        let received = match control.as_mut() {
+            Some(watched) => tokio::select! {
+                received = wait => received,
+                changed = watched.changed() => {
+                    match changed {
+                        // `changed` marked the new value seen: apply it at the loop's top.
+                        Ok(()) => controls_changed = true,
+                        // Nobody steers this transfer any more.
+                        Err(_) => control = None,
+                    }
+                    Ok(())
                 }
             },
-        )
-        .await;
+            None => wait.await,
+        };
         refusals.check(received, report.receiver_key.is_some(), opts.to)?;
     }
 }
