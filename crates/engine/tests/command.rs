@@ -262,6 +262,20 @@ fn parse_str_reads_text_and_refuses_what_is_not_json() {
 }
 
 #[test]
+fn parse_str_refuses_a_key_named_twice() {
+    let lanes = r#"{"method":"setPriorityLanesAsync","params":{"destinationId":"0123456789abcdef0123456789abcdef","priorityLanes":{"A":0.5,"A":0.5,"B":0.5}}}"#;
+    let err = parse_str(lanes).expect_err("lane A twice");
+    assert_eq!(err.code, Code::InvalidArgument);
+    assert!(
+        err.message.contains("\"A\" appears twice"),
+        "{}",
+        err.message
+    );
+    let once = lanes.replace(r#""A":0.5,"A":0.5"#, r#""A":0.5"#);
+    assert!(parse_str(&once).is_ok());
+}
+
+#[test]
 fn async_methods_are_those_queued() {
     let asynchronous: Vec<&str> = valid_params()
         .into_iter()

@@ -8,6 +8,7 @@ mod error;
 mod lanes;
 mod mappings;
 mod params;
+mod strict;
 mod transfers;
 
 pub use error::CommandError;
@@ -30,6 +31,7 @@ use args::{shorten, show, Args};
 use params::FromArgs;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use strict::Strict;
 
 /// Defines [`Command`], its method names and the dispatch from a method name to its parser,
 /// from one list of `Variant(Params) = "methodName"`.
@@ -177,13 +179,14 @@ pub fn parse(json: &Value) -> Result<Command, crate::error::Error> {
     parse_command(json).map_err(Into::into)
 }
 
-/// [`parse`] from JSON text.
+/// [`parse`] from JSON text. An object naming a key twice is refused (JSON leaves its
+/// meaning open).
 pub fn parse_str(json: &str) -> Result<Command, crate::error::Error> {
     serde_json::from_str(json)
         .map_err(|e| CommandError::NotJson {
             reason: e.to_string(),
         })
-        .and_then(|value| parse_command(&value))
+        .and_then(|Strict(value)| parse_command(&value))
         .map_err(Into::into)
 }
 
