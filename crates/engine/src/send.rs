@@ -67,6 +67,8 @@ pub struct Controls {
     pub suspended: bool,
     /// Rate floor and cap, bytes per second.
     pub limits: RateLimits,
+    /// Rate control off: this fixed rate in bytes per second (within `limits`). `None`: on.
+    pub fixed_rate: Option<u64>,
     /// End the transfer with this message.
     pub fail: Option<String>,
     /// Pings asked for so far; each increase sends one.
@@ -240,6 +242,7 @@ pub async fn send(
                 session.resume();
             }
             session.set_limits(controls.limits);
+            session.set_fixed_rate(controls.fixed_rate);
             while pings_sent < controls.pings {
                 pings_sent += 1;
                 session.ping(pings_sent);

@@ -282,3 +282,65 @@ async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_
     sender.close().await;
     receiver.close().await;
 }
+
+/// Bytes per second acknowledged by transfer `id` over `span`.
+async fn measured_rate(server: &Server, id: u64, span: Duration) -> f64 {
+    let start = transfer(server, id).await["bytesAcked"].as_u64().unwrap();
+    let at = std::time::Instant::now();
+    tokio::time::sleep(span).await;
+    let end = transfer(server, id).await["bytesAcked"].as_u64().unwrap();
+    (end - start) as f64 / at.elapsed().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
+    let destination = call(
+        &sender,
+        "getDestination",
+        json!({ "destinationId": destination_id }),
+    )
+    .await;
+    let connection_id = destination["connectionId"].clone();
+    let fix = |kbps: u32| {
+        let sender = &sender;
+        let connection_id = connection_id.clone();
+        async move {
+            let request = call(
+                sender,
+                "updateConnectionParamsAsync",
+                json!({ "connectionId": connection_id, "rateControlEnabled": false,
+                        "sendRate": kbps }),
+            )
+            .await;
+            call(sender, "getRequestResult", request).await
+        }
+    };
+    // 8,000 kbit/s: 1 MB/s, from the start.
+    assert_eq!(fix(8000).await["rateControllerActive"], false);
+    let created = call(
+        &sender,
+        "createTransfer",
+        json!({ "destinationId": destination_id, "manifestId": manifest_id, "transferFlags": 0 }),
+    )
+    .await;
+    let id = created["transferId"].as_u64().unwrap();
+    until(&sender, id, |t| t["status"] == "sending").await;
+    let first = measured_rate(&sender, id, Duration::from_secs(2)).await;
+    assert!(
+        (0.85e6..1.15e6).contains(&first),
+        "{first} B/s, fixed at 1 MB/s"
+    );
+    // Changed while it runs: 2 MB/s.
+    fix(16000).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = measured_rate(&sender, id, Duration::from_secs(2)).await;
+    assert!(
+        (1.7e6..2.3e6).contains(&second),
+        "{second} B/s, fixed at 2 MB/s"
+    );
+    call(&sender, "failTransfer", json!({ "transferId": id })).await;
+    sender.close().await;
+    receiver.close().await;
+}

@@ -413,6 +413,7 @@ impl Actor {
         let controls = Controls {
             suspended: transfer.status == TransferStatus::Suspended,
             limits: opts.limits,
+            fixed_rate: None,
             fail: None,
             pings: 0,
         };
@@ -641,6 +642,11 @@ impl Actor {
             .as_ref()
             .map_or(RateLimits::DEFAULT_MIN, |c| kbps_to_bytes(c.send_rate_min))
             .max(RateLimits::DEFAULT_MIN);
+        // Rate control off: the connection's send rate, fixed (the caps still hold).
+        let fixed_rate = connection
+            .as_ref()
+            .filter(|c| !c.rate_controller_active)
+            .map(|c| kbps_to_bytes(c.send_rate).max(min));
         let shares: HashMap<u64, f64> =
             schedule::allocate(&destination.priority_lanes, &flows, total)
                 .into_iter()
@@ -660,7 +666,10 @@ impl Actor {
                 min: cap.map_or(min, |c| min.min(kbps_to_bytes(c).max(1))),
                 max: cap.map(|c| kbps_to_bytes(c).max(1)),
             };
-            run.steer(|c| c.limits = limits);
+            run.steer(|c| {
+                c.limits = limits;
+                c.fixed_rate = fixed_rate;
+            });
             run.apply_pause();
         }
     }

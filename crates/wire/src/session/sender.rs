@@ -187,6 +187,14 @@ enum Done {
     Confirmed,
 }
 
+/// The rate controller of a session: model-based, or fixed at `fixed` bytes per second.
+fn controller_for(fixed: Option<u64>, datagram: usize) -> Box<dyn RateController> {
+    match fixed {
+        None => Box::new(ModelController::new(datagram)),
+        Some(rate) => Box::new(FixedController::new(rate)),
+    }
+}
+
 /// A session sending one transfer.
 #[derive(Debug)]
 pub struct SenderSession {
@@ -262,13 +270,8 @@ impl SenderSession {
             total_bytes: total,
             ..header
         };
-        let controller: Box<dyn RateController> = if config.rate_control {
-            Box::new(ModelController::new(config.max_datagram))
-        } else {
-            Box::new(FixedController::new(
-                config.limits.max.unwrap_or(config.limits.min),
-            ))
-        };
+        let fixed = (!config.rate_control).then(|| config.limits.max.unwrap_or(config.limits.min));
+        let controller = controller_for(fixed, config.max_datagram);
         Ok(SenderSession {
             cid,
             state: State::Hello { initiator, hello },
@@ -379,6 +382,18 @@ impl SenderSession {
     /// New floor and cap of the sending rate.
     pub fn set_limits(&mut self, limits: RateLimits) {
         self.config.limits = limits;
+    }
+
+    /// Turns rate control on (`None`: the model-based controller, starting afresh) or off
+    /// (`Some(rate)`: a fixed rate in bytes per second, still within the limits). Nothing
+    /// changes if the session already runs that way.
+    pub fn set_fixed_rate(&mut self, fixed: Option<u64>) {
+        let current = (!self.config.rate_control).then(|| self.controller.pacing_rate());
+        if current == fixed {
+            return;
+        }
+        self.config.rate_control = fixed.is_none();
+        self.controller = controller_for(fixed, self.datagram);
     }
 
     /// Sends a PING; its PONG gives a [`SenderEvent::Pong`].
