@@ -1,10 +1,12 @@
 //! The receiver's file writer: [`FileSink`] puts a session's file data on disk beneath the
 //! sandbox root, and makes each file final (mode, times, rename) according to the overwrite mode.
 //!
-//! Hot path: contiguous writes of one file are gathered in one reusable buffer and leave in one
-//! `pwrite` per run, so a stream of packets costs neither a syscall nor an allocation each.
+//! Hot path: contiguous small writes of one file are gathered in one reusable buffer and leave
+//! in one `pwrite` per run, so a stream of packets costs neither a syscall nor an allocation
+//! each; a write of [`DIRECT_WRITE_BYTES`] or more (a large datagram's payload) is one `pwrite`
+//! straight from the caller's bytes, without that copy.
 //! Creating a file and making it final cost far more than writing a small one, so both run on a
-//! few worker threads: the first [`PREPARED_AHEAD`] announced files not yet written are created
+//! worker thread: the first [`PREPARED_AHEAD`] announced files not yet written are created
 //! and sized ahead of their data, and a finished file is closed, given its mode and times and
 //! renamed into place in the background. [`DataSink::settled`] says when every finished file is
 //! in place (the session answers DONE only then). A few descriptors are kept in an LRU for
@@ -27,12 +29,15 @@ use crate::workers::Workers;
 
 /// Size of the buffer that gathers contiguous writes.
 pub const WRITE_BUFFER_BYTES: usize = 1 << 20;
+/// Writes at least this long bypass the buffer.
+pub const DIRECT_WRITE_BYTES: usize = 16 << 10;
 /// How many files the writer keeps open at once for writing.
 pub const OPEN_FILES: usize = 64;
 /// How many announced files are created (and hold a descriptor) ahead of their data.
 pub const PREPARED_AHEAD: usize = 32;
-/// Threads that create and finish files.
-const FILE_WORKERS: usize = 2;
+/// Threads that create and finish files. One: creations and renames in one directory take its
+/// lock in turn, and on two cores a second thread mostly spun waiting for it.
+const FILE_WORKERS: usize = 1;
 /// Suffix of the file written in place of `NAME` until it is complete.
 pub const PART_SUFFIX: &str = ".jetpart";
 /// Suffix under which [`OverwriteMode::Backup`] keeps the replaced `NAME`.
@@ -321,7 +326,7 @@ fn open_write(
 
 impl FileSink {
     /// A writer of one transfer into `opts.dest_dir` beneath `sandbox`'s root; the destination
-    /// directory is created (and the worker threads started) when writing is on. A malformed
+    /// directory is created (and its worker thread started) when writing is on. A malformed
     /// `dest_dir` is refused.
     pub fn new(sandbox: Arc<Sandbox>, opts: SinkOptions) -> Result<FileSink, StorageError> {
         let dest = check_path(&opts.dest_dir)
@@ -693,7 +698,11 @@ impl DataSink for FileSink {
                 format!("data up to byte {end} beyond the size {size}"),
             )
         };
-        if let Some(run) = &self.run {
+        if let Some(run) = self
+            .run
+            .as_ref()
+            .filter(|_| data.len() < DIRECT_WRITE_BYTES)
+        {
             if run.file == file {
                 if end > run.size {
                     return Err(beyond(run.size));
@@ -730,7 +739,7 @@ impl DataSink for FileSink {
         }
         self.flush()?;
         self.poll()?;
-        if data.len() >= WRITE_BUFFER_BYTES {
+        if data.len() >= DIRECT_WRITE_BYTES {
             return self.write_out(file, offset, data);
         }
         self.run = Some(Run { file, offset, size });
