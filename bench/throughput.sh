@@ -22,7 +22,10 @@
 #   --runs N             measured runs (default 3); medians are reported
 #   --tools LIST         comma-separated subset of ours,rsync,scp,iperf3 (default all)
 #   --iperf-seconds N    length of each iperf3 run (default 5)
-#   --work DIR           test data and received copies (default ${TMPDIR:-/tmp}/jetstream-bench-data)
+#   --work DIR           test data, and received copies unless --dst is given
+#                        (default ${TMPDIR:-/tmp}/jetstream-bench-data)
+#   --dst DIR            received copies of every tool go under DIR/dst (e.g. /dev/shm, a tmpfs,
+#                        to measure the transfer rather than the disk; default the --work DIR)
 #   --jetstream PATH     our binary (default target/release/jetstream)
 #
 # Needs the peers from bench/setup-peers.sh. Ours is skipped, with a message, while the binary
@@ -45,6 +48,7 @@ TOOLS=ours,rsync,scp,iperf3
 IPERF_SECONDS=5
 IPERF_PORT="${JETSTREAM_BENCH_IPERF_PORT:-5201}"
 WORK_DIR="${TMPDIR:-/tmp}/jetstream-bench-data"
+DST_DIR=""
 JETSTREAM="$REPO_DIR/target/release/jetstream"
 OUT_DIR="$BENCH_DIR/out"
 
@@ -70,6 +74,7 @@ while (($#)); do
     --tools) TOOLS=$(value "$@") ;;
     --iperf-seconds) IPERF_SECONDS=$(value "$@") ;;
     --work) WORK_DIR=$(value "$@") ;;
+    --dst) DST_DIR=$(value "$@") ;;
     --jetstream) JETSTREAM=$(value "$@") ;;
     -h | --help)
         usage
@@ -85,6 +90,7 @@ done
 [[ "$FILES" =~ ^[0-9]+$ ]] || die "--files must be a number"
 [[ "$IPERF_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "--iperf-seconds must be a positive integer"
 [[ "$WORK_DIR" != *[[:space:]]* ]] || die "--work must not contain spaces (it is a remote path for rsync and scp)"
+[[ "$DST_DIR" != *[[:space:]]* ]] || die "--dst must not contain spaces (it is a remote path for rsync and scp)"
 if [[ -z "$SSH_CIPHER" ]]; then
     if [[ "$CIPHER" == aes256 ]]; then SSH_CIPHER=aes256-gcm@openssh.com; else SSH_CIPHER=aes128-gcm@openssh.com; fi
 fi
@@ -95,6 +101,9 @@ done
 
 require_cmd openssl jq numfmt "$BENCH_GNU_TIME" rsync scp ssh iperf3 ss
 WORK_DIR=$(mkdir -p "$WORK_DIR" && cd "$WORK_DIR" && pwd)
+# Every tool's received copies (and the warm-up copy) live under $DEST_ROOT.
+DEST_ROOT=$(mkdir -p "${DST_DIR:-$WORK_DIR}/dst" && cd "${DST_DIR:-$WORK_DIR}/dst" && pwd)
+DEST_FS=$(df --output=fstype "$DEST_ROOT" | tail -n 1)
 
 if ((FILES > 0)); then
     KIND="files"
@@ -113,7 +122,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 LOG_DIR="$OUT_DIR/throughput-$STAMP"
 RUNS_FILE="$LOG_DIR/runs.jsonl"
 SUMMARY="$OUT_DIR/throughput-$STAMP.json"
-mkdir -p "$LOG_DIR" "$WORK_DIR/src" "$WORK_DIR/dst"
+mkdir -p "$LOG_DIR" "$WORK_DIR/src"
 : >"$RUNS_FILE"
 
 # Processes of the current measurement (our receiver under GNU time, the iperf3 server, the
@@ -192,7 +201,7 @@ verify_copy() {
 
 # fresh_dest TOOL: an empty receive directory for TOOL, with earlier writes already flushed.
 fresh_dest() {
-    local dest="$WORK_DIR/dst/$1"
+    local dest="$DEST_ROOT/$1"
     rm -rf -- "$dest"
     mkdir -p "$dest"
     sync
@@ -203,8 +212,8 @@ fresh_dest() {
 warm_up() {
     log "warming the page cache"
     find "$SRC" -type f -print0 | xargs -0 cat >/dev/null
-    cp -r -- "$SRC" "$WORK_DIR/dst/warm-up"
-    rm -rf -- "$WORK_DIR/dst/warm-up"
+    cp -r -- "$SRC" "$DEST_ROOT/warm-up"
+    rm -rf -- "$DEST_ROOT/warm-up"
     sync
 }
 
@@ -295,7 +304,8 @@ start_receiver() {
     RECV_PID=$!
     RECV_ADDR="" RECV_KEY=""
     for tries in $(seq 100); do
-        head=$(head -n 2 "$prefix.recv.out")
+        # The background shell may not have created the file yet.
+        head=$(head -n 2 "$prefix.recv.out" 2>/dev/null || true)
         RECV_ADDR=$(sed -n '1s/^listening //p' <<<"$head")
         RECV_KEY=$(sed -n '2s/^public-key //p' <<<"$head")
         [[ -n "$RECV_ADDR" && -n "$RECV_KEY" ]] && break
@@ -372,7 +382,7 @@ for run in $(seq "$RUNS"); do
     done
 done
 
-rm -rf -- "$WORK_DIR/dst"
+rm -rf -- "$DEST_ROOT"
 
 jq -s \
     --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -386,6 +396,7 @@ jq -s \
     --arg iperf3 "$(iperf3 --version | head -n 1)" \
     --arg kind "$KIND" --argjson files "$FILES" --argjson file_bytes "$FILE_BYTES" \
     --argjson bytes "$TOTAL_BYTES" --arg source "$SRC" --arg sha256 "$SRC_DIGEST" \
+    --arg destination "$DEST_ROOT" --arg dest_fs "$DEST_FS" \
     --arg cipher "$CIPHER" --arg ssh_cipher "$SSH_CIPHER" --argjson runs "$RUNS" \
     --argjson skipped "$SKIPPED" --arg logs "$LOG_DIR" '
     def median: sort | if length == 0 then null
@@ -405,7 +416,8 @@ jq -s \
                loadavg_start: $loadavg_start, loadavg_end: $loadavg_end,
                versions: {ssh: $ssh, rsync: $rsync, iperf3: $iperf3}},
         case: {kind: $kind, files: $files, file_bytes: $file_bytes, bytes: $bytes,
-               source: $source, sha256: $sha256},
+               source: $source, sha256: $sha256, destination: $destination,
+               destination_fs: $dest_fs},
         cipher: {ours: $cipher, ssh: $ssh_cipher},
         runs: $runs,
         skipped: $skipped,
@@ -424,6 +436,7 @@ jq -s \
 jq -r '
     def r2: . * 100 | round / 100;
     "\(.case.files) file(s), \(.case.bytes) bytes; ours --cipher \(.cipher.ours), ssh -c \(.cipher.ssh); median of \(.runs) run(s)",
+    "  received into \(.case.destination) (\(.case.destination_fs))",
     (.tools | to_entries[] | "  \(.key | . + "        " | .[:8]) \(.value.median_gbps | r2) Gbit/s  (\(.value.median_mbytes_per_s | round) MB/s)"
         + if .value.median_reported_gbps then ", sender reports \(.value.median_reported_gbps | r2) Gbit/s" else "" end),
     (.skipped | to_entries[] | "  \(.key | . + "        " | .[:8]) skipped: \(.value)"),

@@ -16,3 +16,4 @@ pub mod source;
 pub mod store;
 pub mod udp;
 pub mod walk;
+mod workers;

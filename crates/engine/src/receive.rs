@@ -356,4 +356,8 @@ impl DataSink for Storage {
     fn finish(&mut self, file: u32) -> std::result::Result<(), StorageError> {
         self.sink(file)?.finish(file)
     }
+
+    fn settled(&mut self) -> std::result::Result<bool, StorageError> {
+        self.sink.as_mut().map_or(Ok(true), FileSink::settled)
+    }
 }

@@ -1,12 +1,18 @@
 //! The receiver's file writer: [`FileSink`] puts a session's file data on disk beneath the
 //! sandbox root, and makes each file final (mode, times, rename) according to the overwrite mode.
 //!
-//! Hot path: contiguous writes of one file are gathered in one reusable buffer and leave in one
-//! `pwrite` per run, so a stream of packets costs neither a syscall nor an allocation each.
-//! Announced files hold no descriptor: a file is opened at its first write (or at finish when
-//! empty), a few descriptors are kept in an LRU, and each is closed at its file's finish.
+//! Hot path: contiguous small writes of one file are gathered in one reusable buffer and leave
+//! in one `pwrite` per run, so a stream of packets costs neither a syscall nor an allocation
+//! each; a write of [`DIRECT_WRITE_BYTES`] or more (a large datagram's payload) is one `pwrite`
+//! straight from the caller's bytes, without that copy.
+//! Creating a file and making it final cost far more than writing a small one, so both run on a
+//! worker thread: the first [`PREPARED_AHEAD`] announced files not yet written are created
+//! and sized ahead of their data, and a finished file is closed, given its mode and times and
+//! renamed into place in the background. [`DataSink::settled`] says when every finished file is
+//! in place (the session answers DONE only then). A few descriptors are kept in an LRU for
+//! writing; each is handed to the worker that finishes its file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::fs::{File, Permissions};
 use std::io;
@@ -19,11 +25,19 @@ use jetstream_wire::files::{DataSink, EntryKind, FileMeta, StorageError};
 
 use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, StatKind};
 use crate::source::Lru;
+use crate::workers::Workers;
 
 /// Size of the buffer that gathers contiguous writes.
 pub const WRITE_BUFFER_BYTES: usize = 1 << 20;
-/// How many files the writer keeps open at once.
+/// Writes at least this long bypass the buffer.
+pub const DIRECT_WRITE_BYTES: usize = 16 << 10;
+/// How many files the writer keeps open at once for writing.
 pub const OPEN_FILES: usize = 64;
+/// How many announced files are created (and hold a descriptor) ahead of their data.
+pub const PREPARED_AHEAD: usize = 32;
+/// Threads that create and finish files. One: creations and renames in one directory take its
+/// lock in turn, and on two cores a second thread mostly spun waiting for it.
+const FILE_WORKERS: usize = 1;
 /// Suffix of the file written in place of `NAME` until it is complete.
 pub const PART_SUFFIX: &str = ".jetpart";
 /// Suffix under which [`OverwriteMode::Backup`] keeps the replaced `NAME`.
@@ -76,7 +90,8 @@ pub struct SinkOptions {
     /// sizes and discarded, and no file is touched.
     pub write: bool,
     /// Set each file's modification time to the source's (`TRANSFER_FLAG_WRITE_MTIME`). A
-    /// directory gets its time at its own finish; entries created in it later change it again.
+    /// directory gets its time at its own finish, once the files finished before it are in
+    /// place; entries created in it later change it again.
     pub write_mtime: bool,
     /// `Some(resolution_us)`: skip a file whose destination's mtime is as new as the source's
     /// or newer, within `resolution_us` (`TRANSFER_FLAG_WRITE_ONLY_NEWER`).
@@ -141,16 +156,127 @@ pub struct FileSink {
     dest: String,
     opts: SinkOptions,
     slots: HashMap<u32, Slot>,
+    /// Descriptors of files being written.
     files: Lru<u32, File>,
     run: Option<Run>,
     buf: Vec<u8>,
     /// Directories known to exist (created or checked by this sink).
     made_dirs: HashSet<Box<str>>,
+    /// Threads that create and finish files; none when writing is off.
+    workers: Option<Workers<Job, Outcome>>,
+    /// Announced files with data to come, in order, not yet handed to a worker for creation.
+    to_prepare: VecDeque<u32>,
+    /// Files a worker is creating.
+    preparing: HashSet<u32>,
+    /// Files created ahead of their data, with their descriptors (not yet in `files`).
+    prepared: HashMap<u32, File>,
+    /// Finishes the workers have not reported yet.
+    finishing: usize,
+    /// Failures of the workers' jobs, not reported yet.
+    failures: VecDeque<StorageError>,
     /// Files written since the last sync, still active.
     unsynced: Vec<u32>,
     /// Files (number, final path) written since the last sync and finished since.
     finished_unsynced: Vec<(u32, Box<str>)>,
     skipped: Vec<u32>,
+}
+
+/// Blocking file-system work done by the workers.
+enum Job {
+    /// Create the file an announced entry is written to, sized, ahead of its data.
+    Create { file: u32, path: String, size: u64 },
+    /// Make a written file final; `handle` is its descriptor when the writer held one.
+    Finish {
+        file: u32,
+        handle: Option<File>,
+        active: Box<Active>,
+    },
+}
+
+/// What a [`Job`] came to.
+enum Outcome {
+    Created {
+        file: u32,
+        result: Result<File, StorageError>,
+    },
+    /// `Ok(Some(target))` when the file was written since the last sync.
+    Finished {
+        file: u32,
+        result: Result<Option<Box<str>>, StorageError>,
+    },
+}
+
+/// What the workers know of the transfer.
+struct Finisher {
+    sandbox: Arc<Sandbox>,
+    overwrite: OverwriteMode,
+    write_mtime: bool,
+}
+
+impl Finisher {
+    fn run(&self, job: Job) -> Outcome {
+        match job {
+            Job::Create { file, path, size } => Outcome::Created {
+                file,
+                result: open_write(&self.sandbox, file, &path, size, false),
+            },
+            Job::Finish {
+                file,
+                handle,
+                active,
+            } => Outcome::Finished {
+                file,
+                result: self.complete(file, handle, *active),
+            },
+        }
+    }
+
+    /// Makes a written file final: mode, times, close, rename into place. Returns its path when
+    /// it was written since the last sync.
+    fn complete(
+        &self,
+        file: u32,
+        handle: Option<File>,
+        active: Active,
+    ) -> Result<Option<Box<str>>, StorageError> {
+        let handle = match handle {
+            Some(handle) => handle,
+            None => open_write(
+                &self.sandbox,
+                file,
+                &active.write_path(),
+                active.size,
+                active.prepared,
+            )?,
+        };
+        let target = &active.target;
+        let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {target:?}: {e}"));
+        let mode = if active.executable { 0o755 } else { 0o644 };
+        handle
+            .set_permissions(Permissions::from_mode(mode))
+            .map_err(|e| fs_error("chmod", e))?;
+        if self.write_mtime {
+            set_file_mtime(&handle, active.mtime_us).map_err(|e| fs_error("set times of", e))?;
+        }
+        drop(handle);
+        if active.part {
+            let name = target.rsplit_once('/').map_or(&**target, |(_, name)| name);
+            if self.overwrite == OverwriteMode::Backup {
+                match self
+                    .sandbox
+                    .rename(target, &format!("{name}{BACKUP_SUFFIX}"), true)
+                {
+                    Err(e) if !e.is_not_found() => return Err(error(file, e)),
+                    _ => {}
+                }
+            }
+            let replace = self.overwrite != OverwriteMode::Never;
+            self.sandbox
+                .rename(&active.write_path(), name, replace)
+                .map_err(|e| error(file, e))?;
+        }
+        Ok(active.unsynced.then_some(active.target))
+    }
 }
 
 fn error(file: u32, what: impl fmt::Display) -> StorageError {
@@ -180,41 +306,48 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// The descriptor slot of `active` (file `file`), opening and preparing it if needed.
-fn open_handle(
-    files: &mut Lru<u32, File>,
+/// Opens `path` (file `file`) for writing, creating it if needed; unless it was `prepared`
+/// before, it is given its final `size`.
+fn open_write(
     sandbox: &Sandbox,
     file: u32,
-    active: &mut Active,
-) -> Result<usize, StorageError> {
-    if let Some(slot) = files.find(file) {
-        return Ok(slot);
-    }
-    let path = active.write_path();
+    path: &str,
+    size: u64,
+    prepared: bool,
+) -> Result<File, StorageError> {
     let handle = sandbox
-        .open_file(&path, Access::ReadWriteCreate)
+        .open_file(path, Access::ReadWriteCreate)
         .map_err(|e| error(file, e))?;
-    if !active.prepared {
-        prepare(&handle, active.size).map_err(|e| error(file, format!("{path:?}: {e}")))?;
-        active.prepared = true;
+    if !prepared {
+        prepare(&handle, size).map_err(|e| error(file, format!("{path:?}: {e}")))?;
     }
-    Ok(files.insert(file, handle))
+    Ok(handle)
 }
 
 impl FileSink {
     /// A writer of one transfer into `opts.dest_dir` beneath `sandbox`'s root; the destination
-    /// directory is created when writing is on. A malformed `dest_dir` is refused.
+    /// directory is created (and its worker thread started) when writing is on. A malformed
+    /// `dest_dir` is refused.
     pub fn new(sandbox: Arc<Sandbox>, opts: SinkOptions) -> Result<FileSink, StorageError> {
         let dest = check_path(&opts.dest_dir)
             .map_err(|e| error(0, e))?
             .to_owned();
         let mut made_dirs = HashSet::new();
-        let buf = if opts.write {
+        let (buf, workers) = if opts.write {
             sandbox.create_dirs(&dest).map_err(|e| error(0, e))?;
             made_dirs.insert(dest.clone().into_boxed_str());
-            Vec::with_capacity(WRITE_BUFFER_BYTES)
+            let finisher = Finisher {
+                sandbox: sandbox.clone(),
+                overwrite: opts.overwrite,
+                write_mtime: opts.write_mtime,
+            };
+            let workers = Workers::new(FILE_WORKERS, "jetstream-files", move |job| {
+                finisher.run(job)
+            })
+            .map_err(|e| error(0, format!("cannot start the file threads: {e}")))?;
+            (Vec::with_capacity(WRITE_BUFFER_BYTES), Some(workers))
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         Ok(FileSink {
             sandbox,
@@ -225,6 +358,12 @@ impl FileSink {
             run: None,
             buf,
             made_dirs,
+            workers,
+            to_prepare: VecDeque::new(),
+            preparing: HashSet::new(),
+            prepared: HashMap::new(),
+            finishing: 0,
+            failures: VecDeque::new(),
             unsynced: Vec::new(),
             finished_unsynced: Vec::new(),
             skipped: Vec::new(),
@@ -237,7 +376,8 @@ impl FileSink {
         &self.skipped
     }
 
-    /// How many file descriptors the sink holds open (at most [`OPEN_FILES`]).
+    /// How many file descriptors the sink holds open for writing (at most [`OPEN_FILES`]);
+    /// files created ahead of their data hold up to [`PREPARED_AHEAD`] more.
     pub fn open_files(&self) -> usize {
         self.files.len()
     }
@@ -254,41 +394,158 @@ impl FileSink {
         result
     }
 
+    /// Waits until every finished file is in place and every creation begun is done; returns
+    /// the first failure of that work not reported yet.
+    pub fn settle(&mut self) -> Result<(), StorageError> {
+        while (self.finishing > 0 || !self.preparing.is_empty()) && self.wait_one() {}
+        self.poll()
+    }
+
     /// Flushes, then makes the data of every file written since the last sync durable
-    /// (`fdatasync`), for a checkpoint.
+    /// (`fdatasync`), for a checkpoint; files finished meanwhile are in place first.
     pub fn sync(&mut self) -> Result<(), StorageError> {
         self.flush()?;
-        for &file in &self.unsynced {
-            if let Some(Slot::File(active)) = self.slots.get_mut(&file) {
-                let slot = open_handle(&mut self.files, &self.sandbox, file, active)?;
-                let path = &active.target;
-                self.files
-                    .get(slot)
-                    .sync_data()
-                    .map_err(|e| error(file, format!("{path:?}: {e}")))?;
-                active.unsynced = false;
+        self.settle()?;
+        for file in mem::take(&mut self.unsynced) {
+            if !matches!(self.slots.get(&file), Some(Slot::File(_))) {
+                continue;
             }
+            let slot = self.handle(file)?;
+            let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
+                continue;
+            };
+            let path = &active.target;
+            self.files
+                .get(slot)
+                .sync_data()
+                .map_err(|e| error(file, format!("{path:?}: {e}")))?;
+            active.unsynced = false;
         }
-        self.unsynced.clear();
-        for &(file, ref path) in &self.finished_unsynced {
+        for (file, path) in mem::take(&mut self.finished_unsynced) {
             let handle = self
                 .sandbox
-                .open_file(path, Access::Read)
+                .open_file(&path, Access::Read)
                 .map_err(|e| error(file, e))?;
             handle
                 .sync_data()
                 .map_err(|e| error(file, format!("{path:?}: {e}")))?;
         }
-        self.finished_unsynced.clear();
         Ok(())
+    }
+
+    /// Takes in what the workers have done, without waiting, and starts more creations;
+    /// returns a failure not reported yet.
+    fn poll(&mut self) -> Result<(), StorageError> {
+        while let Some(outcome) = self.workers.as_mut().and_then(Workers::try_result) {
+            self.absorb(outcome);
+        }
+        self.prepare_ahead();
+        self.failures.pop_front().map_or(Ok(()), Err)
+    }
+
+    /// Waits for the next outcome of the workers; false when none is pending.
+    fn wait_one(&mut self) -> bool {
+        match self.workers.as_mut().and_then(Workers::wait_result) {
+            Some(outcome) => {
+                self.absorb(outcome);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn absorb(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Created { file, result } => {
+                self.preparing.remove(&file);
+                match result {
+                    Ok(handle) => {
+                        if let Some(Slot::File(active)) = self.slots.get_mut(&file) {
+                            active.prepared = true;
+                            self.prepared.insert(file, handle);
+                        }
+                    }
+                    Err(e) => self.failures.push_back(e),
+                }
+            }
+            Outcome::Finished { file, result } => {
+                self.finishing -= 1;
+                match result {
+                    Ok(Some(target)) => self.finished_unsynced.push((file, target)),
+                    Ok(None) => {}
+                    Err(e) => self.failures.push_back(e),
+                }
+            }
+        }
+    }
+
+    /// Hands announced files to the workers for creation until [`PREPARED_AHEAD`] are created
+    /// or being created.
+    fn prepare_ahead(&mut self) {
+        let Some(workers) = self.workers.as_mut() else {
+            return;
+        };
+        while self.preparing.len() + self.prepared.len() < PREPARED_AHEAD {
+            let Some(file) = self.to_prepare.pop_front() else {
+                break;
+            };
+            // Written (and so opened) or finished since it was announced: nothing to prepare.
+            let Some(Slot::File(active)) = self.slots.get(&file) else {
+                continue;
+            };
+            if active.prepared {
+                continue;
+            }
+            workers.submit(Job::Create {
+                file,
+                path: active.write_path(),
+                size: active.size,
+            });
+            self.preparing.insert(file);
+        }
+    }
+
+    /// The descriptor a worker created ahead for `file`, waiting for it while its creation
+    /// runs; `None` when there is none.
+    fn take_prepared(&mut self, file: u32) -> Result<Option<File>, StorageError> {
+        while self.preparing.contains(&file) && self.wait_one() {}
+        match self.prepared.remove(&file) {
+            Some(handle) => Ok(Some(handle)),
+            None => self.failures.pop_front().map_or(Ok(None), Err),
+        }
+    }
+
+    /// The slot in `files` of the descriptor of active file `file`, opening it if needed.
+    fn handle(&mut self, file: u32) -> Result<usize, StorageError> {
+        if let Some(slot) = self.files.find(file) {
+            return Ok(slot);
+        }
+        let handle = match self.take_prepared(file)? {
+            Some(handle) => handle,
+            None => {
+                let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
+                    return Err(error(file, "no file is being written under this number"));
+                };
+                let handle = open_write(
+                    &self.sandbox,
+                    file,
+                    &active.write_path(),
+                    active.size,
+                    active.prepared,
+                )?;
+                active.prepared = true;
+                handle
+            }
+        };
+        Ok(self.files.insert(file, handle))
     }
 
     /// Writes `data` at `offset` of active file `file`.
     fn write_out(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        let slot = self.handle(file)?;
         let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
             return Err(error(file, "no file is being written under this number"));
         };
-        let slot = open_handle(&mut self.files, &self.sandbox, file, active)?;
         self.files
             .get(slot)
             .write_all_at(data, offset)
@@ -300,6 +557,25 @@ impl FileSink {
             active.unsynced = true;
             self.unsynced.push(file);
         }
+        Ok(())
+    }
+
+    /// Hands a written file to a worker, with its descriptor, to be made final.
+    fn complete(&mut self, file: u32, active: Box<Active>) -> Result<(), StorageError> {
+        let handle = match self.files.remove(file) {
+            Some(handle) => Some(handle),
+            None => self.take_prepared(file)?,
+        };
+        let workers = self
+            .workers
+            .as_mut()
+            .expect("a sink that writes has workers");
+        workers.submit(Job::Finish {
+            file,
+            handle,
+            active,
+        });
+        self.finishing += 1;
         Ok(())
     }
 
@@ -381,47 +657,11 @@ impl FileSink {
             unsynced: false,
         })))
     }
-
-    /// Makes a written file final: mode, times, close, rename into place.
-    fn complete(&mut self, file: u32, mut active: Active) -> Result<(), StorageError> {
-        let slot = open_handle(&mut self.files, &self.sandbox, file, &mut active)?;
-        let target = &active.target;
-        let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {target:?}: {e}"));
-        let handle = self.files.get(slot);
-        let mode = if active.executable { 0o755 } else { 0o644 };
-        handle
-            .set_permissions(Permissions::from_mode(mode))
-            .map_err(|e| fs_error("chmod", e))?;
-        if self.opts.write_mtime {
-            set_file_mtime(handle, active.mtime_us).map_err(|e| fs_error("set times of", e))?;
-        }
-        drop(self.files.remove(file));
-        if active.part {
-            let name = target.rsplit_once('/').map_or(&**target, |(_, name)| name);
-            let overwrite = self.opts.overwrite;
-            if overwrite == OverwriteMode::Backup {
-                match self
-                    .sandbox
-                    .rename(target, &format!("{name}{BACKUP_SUFFIX}"), true)
-                {
-                    Err(e) if !e.is_not_found() => return Err(error(file, e)),
-                    _ => {}
-                }
-            }
-            let replace = overwrite != OverwriteMode::Never;
-            self.sandbox
-                .rename(&active.write_path(), name, replace)
-                .map_err(|e| error(file, e))?;
-        }
-        if active.unsynced {
-            self.finished_unsynced.push((file, active.target));
-        }
-        Ok(())
-    }
 }
 
 impl DataSink for FileSink {
     fn open(&mut self, file: u32, meta: &FileMeta) -> Result<(), StorageError> {
+        self.poll()?;
         if self.slots.contains_key(&file) {
             return Err(error(file, "announced twice"));
         }
@@ -438,7 +678,13 @@ impl DataSink for FileSink {
             }
             (true, EntryKind::File) => self.open_file(file, meta, target)?,
         };
+        // An empty file is finished at once: its worker creates it then.
+        let ahead = matches!(&slot, Slot::File(active) if active.size > 0);
         self.slots.insert(file, slot);
+        if ahead {
+            self.to_prepare.push_back(file);
+            self.prepare_ahead();
+        }
         Ok(())
     }
 
@@ -452,7 +698,11 @@ impl DataSink for FileSink {
                 format!("data up to byte {end} beyond the size {size}"),
             )
         };
-        if let Some(run) = &self.run {
+        if let Some(run) = self
+            .run
+            .as_ref()
+            .filter(|_| data.len() < DIRECT_WRITE_BYTES)
+        {
             if run.file == file {
                 if end > run.size {
                     return Err(beyond(run.size));
@@ -488,7 +738,8 @@ impl DataSink for FileSink {
             return Err(beyond(size));
         }
         self.flush()?;
-        if data.len() >= WRITE_BUFFER_BYTES {
+        self.poll()?;
+        if data.len() >= DIRECT_WRITE_BYTES {
             return self.write_out(file, offset, data);
         }
         self.run = Some(Run { file, offset, size });
@@ -500,19 +751,28 @@ impl DataSink for FileSink {
         if self.run.as_ref().is_some_and(|run| run.file == file) {
             self.flush()?;
         }
+        self.poll()?;
         let slot = self
             .slots
             .get_mut(&file)
             .ok_or_else(|| error(file, "finish of a file that was never announced"))?;
         match mem::replace(slot, Slot::Done) {
             Slot::Done | Slot::Skipped | Slot::Discard { .. } => Ok(()),
-            Slot::Directory { path, mtime_us } if self.opts.write_mtime => self
-                .sandbox
-                .set_mtime(&path, mtime_us)
-                .map_err(|e| error(file, e)),
+            Slot::Directory { path, mtime_us } if self.opts.write_mtime => {
+                // Files finished before the directory are renamed into it first.
+                while self.finishing > 0 && self.wait_one() {}
+                self.sandbox
+                    .set_mtime(&path, mtime_us)
+                    .map_err(|e| error(file, e))
+            }
             Slot::Directory { .. } => Ok(()),
-            Slot::File(active) => self.complete(file, *active),
+            Slot::File(active) => self.complete(file, active),
         }
+    }
+
+    fn settled(&mut self) -> Result<bool, StorageError> {
+        self.poll()?;
+        Ok(self.finishing == 0)
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use jetstream_engine::sandbox::Sandbox;
-use jetstream_engine::sink::{FileSink, OverwriteMode, SinkOptions, OPEN_FILES};
+use jetstream_engine::sink::{FileSink, OverwriteMode, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
 use jetstream_wire::files::{DataSink, EntryKind, FileMeta};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -92,11 +92,12 @@ fn write_all(sink: &mut FileSink, file: u32, data: &[u8]) {
     }
 }
 
-/// Announces, writes and finishes one file.
+/// Announces, writes and finishes one file, and waits until it is in place.
 fn send(sink: &mut FileSink, file: u32, path: &str, data: &[u8]) {
     sink.open(file, &file_meta(path, data.len())).unwrap();
     write_all(sink, file, data);
     sink.finish(file).unwrap();
+    sink.settle().unwrap();
 }
 
 fn names(dir: &Path) -> Vec<String> {
@@ -125,6 +126,7 @@ fn overwrite_modes_that_write_in_place() {
     sink.flush().unwrap();
     assert_eq!(names(&root), ["new", "old"], "no part file in place");
     sink.finish(1).unwrap();
+    sink.settle().unwrap();
     assert_eq!(fs::read(root.join("new")).unwrap(), new);
     assert_eq!(fs::read(root.join("old")).unwrap(), b"old content");
 
@@ -141,6 +143,7 @@ fn overwrite_modes_that_write_in_place() {
     );
     assert!(!root.join("long.jetpart").exists());
     sink.finish(0).unwrap();
+    sink.settle().unwrap();
     assert_eq!(fs::read(root.join("long")).unwrap(), new);
 
     // InPlaceSameSize: same size in place; another size through a part file.
@@ -158,6 +161,7 @@ fn overwrite_modes_that_write_in_place() {
     assert_eq!(fs::read(root.join("other.jetpart")).unwrap(), new);
     sink.finish(0).unwrap();
     sink.finish(1).unwrap();
+    sink.settle().unwrap();
     assert_eq!(fs::read(root.join("other")).unwrap(), new);
     assert!(!root.join("other.jetpart").exists());
 }
@@ -180,7 +184,9 @@ fn overwrite_modes_with_part_files() {
     write_all(&mut sink, 1, &new);
     sink.flush().unwrap();
     fs::write(root.join("racy"), b"theirs").unwrap();
-    assert!(sink.finish(1).is_err());
+    sink.finish(1).unwrap();
+    assert!(sink.settle().is_err(), "reported once the worker tried");
+    assert!(sink.settle().is_ok(), "and only once");
     assert_eq!(fs::read(root.join("racy")).unwrap(), b"theirs");
     assert_eq!(fs::read(root.join("racy.jetpart")).unwrap(), new);
     // ... and a new target arrives through a part file.
@@ -193,6 +199,7 @@ fn overwrite_modes_with_part_files() {
         5000
     );
     sink.finish(2).unwrap();
+    sink.settle().unwrap();
     assert_eq!(fs::read(root.join("fresh")).unwrap(), new);
 
     // Always: the old target stays readable until the finish replaces it.
@@ -203,6 +210,7 @@ fn overwrite_modes_with_part_files() {
     sink.flush().unwrap();
     assert_eq!(fs::read(root.join("replaced")).unwrap(), b"old");
     sink.finish(0).unwrap();
+    sink.settle().unwrap();
     assert_eq!(fs::read(root.join("replaced")).unwrap(), new);
 
     // Backup: the old target is kept as NAME.jetbak; no backup when there was nothing.
@@ -249,6 +257,7 @@ fn exec_bit_and_mtime() {
     sink.finish(1).unwrap();
     sink.finish(2).unwrap();
     sink.finish(0).unwrap();
+    sink.settle().unwrap();
     for (name, mode) in [("d/run.sh", 0o755), ("d/data", 0o644)] {
         let meta = fs::metadata(root.join(name)).unwrap();
         assert_eq!(meta.mode() & 0o777, mode, "{name}");
@@ -282,6 +291,7 @@ fn empty_files_and_empty_directories() {
         for file in 0..3 {
             sink.finish(file).unwrap();
         }
+        sink.settle().unwrap();
         assert!(root.join("in/here/a/b/empty").is_dir());
         assert_eq!(names(&root.join("in/here/a/b/empty")), Vec::<String>::new());
         assert_eq!(fs::metadata(root.join("in/here/a/zero")).unwrap().len(), 0);
@@ -335,6 +345,7 @@ fn a_large_file_in_shuffled_pieces_with_duplicates() {
     }
     sink.finish(0).unwrap();
     sink.finish(1).unwrap();
+    sink.settle().unwrap();
     let written = fs::read(fx.root().join("big")).unwrap();
     assert_eq!(written.len(), big);
     assert_eq!(
@@ -476,6 +487,7 @@ fn only_newer_skips_and_reports() {
         sink.write_at(i as u32, 0, b"source").unwrap();
         sink.finish(i as u32).unwrap();
     }
+    sink.settle().unwrap();
     assert_eq!(sink.skipped(), [0, 1, 2]);
     for name in ["newer", "equal", "close"] {
         assert_eq!(fs::read(root.join(name)).unwrap(), b"dest", "{name}");
@@ -504,6 +516,7 @@ fn protocol_misuse_is_an_error() {
     sink.write_at(0, 0, b"0123456789").unwrap();
     sink.finish(0).unwrap();
     sink.write_at(0, 0, b"late").unwrap();
+    sink.settle().unwrap();
     assert_eq!(fs::read(fx.root().join("f")).unwrap(), b"0123456789");
 }
 
@@ -545,7 +558,10 @@ fn descriptors_stay_bounded_with_ten_thousand_announced_files() {
         sink.open(file, &file_meta(&format!("d{}/f{file}", file % 50), 8))
             .unwrap();
     }
-    assert!(open_descriptors() <= before + 2, "announcing opens nothing");
+    assert!(
+        open_descriptors() <= before + PREPARED_AHEAD + 2,
+        "announcing opens only the files prepared ahead"
+    );
     // Data for many more files than the writer keeps open, two passes, then the finishes.
     let written = 0..(4 * OPEN_FILES as u32);
     for file in written.clone() {
@@ -555,12 +571,13 @@ fn descriptors_stay_bounded_with_ten_thousand_announced_files() {
         sink.write_at(file, 4, &[0xAA; 4]).unwrap();
     }
     assert_eq!(sink.open_files(), OPEN_FILES);
-    assert!(open_descriptors() <= before + OPEN_FILES + 2);
+    assert!(open_descriptors() <= before + OPEN_FILES + PREPARED_AHEAD + 2);
     for file in written.clone() {
         sink.finish(file).unwrap();
     }
+    sink.settle().unwrap();
     assert_eq!(sink.open_files(), 0);
-    assert!(open_descriptors() <= before + 2);
+    assert!(open_descriptors() <= before + PREPARED_AHEAD + 2);
     let last = written.end - 1;
     let check = fs::read(fx.root().join(format!("d{}/f{last}", last % 50))).unwrap();
     assert_eq!(check, [&last.to_le_bytes()[..], &[0xAA; 4]].concat());
@@ -593,6 +610,7 @@ proptest! {
             sink.write_at(3, start as u64, &data[start..end]).unwrap();
         }
         sink.finish(3).unwrap();
+        sink.settle().unwrap();
         prop_assert_eq!(fs::read(fx.root().join("p")).unwrap(), data);
     }
 }

@@ -81,6 +81,13 @@ pub trait DataSink {
     fn open(&mut self, file: u32, meta: &FileMeta) -> Result<(), StorageError>;
     /// Bytes of `file` at `offset`. The same range may arrive more than once.
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError>;
-    /// Every byte of `file` has arrived: make it final (flush, set times and mode, rename).
+    /// Every byte of `file` has arrived: make it final (flush, set times and mode, rename),
+    /// at once or in the background (see [`DataSink::settled`]).
     fn finish(&mut self, file: u32) -> Result<(), StorageError>;
+    /// Whether every finished file is in place. A sink that makes files final in the
+    /// background answers false while it is still at work, and returns that work's failures
+    /// here at the latest; the session confirms the transfer only once this is true.
+    fn settled(&mut self) -> Result<bool, StorageError> {
+        Ok(true)
+    }
 }

@@ -48,9 +48,11 @@ fn tree_of_small_files_survives_loss_reordering_and_encryption() {
         CipherLevel::Aes128Gcm,
         CipherLevel::Aes256Gcm,
     ] {
+        // The receiver's sink puts files in place in the background: the first DONEs wait.
         let flow = Flow {
             files: files.clone(),
             cipher,
+            unsettled: 3,
             ..Flow::single(0)
         };
         let mut cfg = link(100 * MBIT, Duration::from_millis(20), 0.05, 7);

@@ -66,7 +66,7 @@ pub enum ReceiverEvent {
     },
     /// The transfer's header arrived.
     TransferStarted(TransferHeader),
-    /// An entry is complete and in place.
+    /// Every byte of an entry arrived and was handed to [`DataSink::finish`].
     FileComplete(u32),
     /// Every entry is in place and the sender knows it.
     Complete,
@@ -489,7 +489,13 @@ impl ReceiverSession {
                     self.finish_file(file, sink)?;
                 }
             }
-            Frame::Done => self.on_done(),
+            Frame::Done => {
+                if !sink.settled().map_err(storage_error)? {
+                    // Files are still being put in place: the sender repeats its DONE.
+                    return Ok(false);
+                }
+                self.on_done();
+            }
             Frame::Padding(_) => {}
             Frame::Ping { id } => {
                 if self.pongs.len() < MAX_PENDING_PONGS {

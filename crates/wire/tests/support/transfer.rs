@@ -53,7 +53,8 @@ impl DataSource for GeneratedFiles {
 }
 
 /// A sink that checks every byte against the generator, each exactly once, and that files are
-/// finished only when complete.
+/// finished only when complete. Like a sink that puts files in place in the background, it
+/// answers `settled` with false its first `unsettled` times.
 #[derive(Default)]
 pub struct CheckingSink {
     pub header: Option<TransferHeader>,
@@ -61,6 +62,7 @@ pub struct CheckingSink {
     pub written: HashMap<u32, RangeSet>,
     pub finished: RangeSet,
     pub bytes: u64,
+    pub unsettled: u32,
     scratch: Vec<u8>,
 }
 
@@ -114,6 +116,14 @@ impl DataSink for CheckingSink {
         );
         Ok(())
     }
+
+    fn settled(&mut self) -> Result<bool, StorageError> {
+        if self.unsettled == 0 {
+            return Ok(true);
+        }
+        self.unsettled -= 1;
+        Ok(false)
+    }
 }
 
 /// One transfer of a simulation.
@@ -128,6 +138,8 @@ pub struct Flow {
     pub datagram_limit: usize,
     /// The path drops datagrams longer than this.
     pub path_max_datagram: usize,
+    /// How many times the receiver's sink says its files are not in place yet.
+    pub unsettled: u32,
 }
 
 impl Flow {
@@ -140,6 +152,7 @@ impl Flow {
             start: Duration::ZERO,
             datagram_limit: 1472,
             path_max_datagram: 65_535,
+            unsettled: 0,
         }
     }
 }
@@ -260,7 +273,10 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
             Running {
                 sender,
                 receiver: None,
-                sink: CheckingSink::default(),
+                sink: CheckingSink {
+                    unsettled: flow.unsettled,
+                    ..CheckingSink::default()
+                },
                 outcome: FlowOutcome {
                     result: Ok(()),
                     total_bytes: total,
@@ -361,7 +377,13 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
             }
             while let Some(ev) = r.sender.poll_event() {
                 match ev {
-                    SenderEvent::Complete => r.outcome.complete_at = Some(now - base),
+                    SenderEvent::Complete => {
+                        assert_eq!(
+                            r.sink.unsettled, 0,
+                            "confirmed before the files were in place"
+                        );
+                        r.outcome.complete_at = Some(now - base);
+                    }
                     SenderEvent::Failed(e) => {
                         r.outcome.complete_at = Some(now - base);
                         r.outcome.result = Err(e);
