@@ -1,31 +1,14 @@
 //! The server end to end on loopback: two servers, one sending to the other's receiver through
 //! the commands every client uses, checked on disk (SHA-256) and in the stored records.
 
+#[allow(dead_code)]
+mod support;
+
 use jetstream_engine::error::Code;
-use jetstream_engine::server::{Server, ServerOptions};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::Path;
-
-async fn open(dir: &Path) -> Server {
-    Server::open(ServerOptions::new(dir.to_path_buf()))
-        .await
-        .unwrap()
-}
-
-async fn call(server: &Server, method: &str, params: Value) -> Result<Value, Code> {
-    let request = json!({ "method": method, "params": params }).to_string();
-    server
-        .execute_json(&request)
-        .await
-        .map(|text| serde_json::from_str(&text).unwrap())
-        .map_err(|e| e.code)
-}
-
-fn digest(path: &Path) -> String {
-    let bytes = fs::read(path).unwrap();
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes))
-}
+use support::{code, digest, ok, open};
 
 /// A small tree: two files (one empty) and an empty directory.
 fn tree(root: &Path) {
@@ -44,44 +27,38 @@ async fn a_transfer_made_by_commands_arrives_and_is_recorded_on_both_sides() {
     let receiver = open(&dir.path().join("b")).await;
     let port = receiver.info().recv_port;
 
-    let destination = call(
+    let destination = ok(
         &sender,
         "createDestination",
         json!({ "destinationAddress": "127.0.0.1", "destinationPort": port }),
     )
-    .await
-    .unwrap();
+    .await;
     let destination_id = destination["destinationId"].as_str().unwrap();
-    let manifest = call(
+    let manifest = ok(
         &sender,
         "createManifest",
         json!({ "mappings": { "tree": src.to_str().unwrap() } }),
     )
-    .await
-    .unwrap();
+    .await;
     let manifest_id = manifest["manifestId"].as_str().unwrap();
-    let ready = call(
+    let ready = ok(
         &sender,
         "waitForManifest",
         json!({ "manifestId": manifest_id }),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(ready["status"], "complete");
     assert_eq!(ready["totalSize"], 300_000);
 
-    let transfer = call(
+    let transfer = ok(
         &sender,
         "createTransfer",
         json!({ "destinationId": destination_id, "manifestId": manifest_id,
                 "destinationPath": "in", "transferLog": true }),
     )
-    .await
-    .unwrap();
+    .await;
     let id = transfer["transferId"].as_u64().unwrap();
-    let done = call(&sender, "waitForTransfer", json!({ "transferId": id }))
-        .await
-        .unwrap();
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
     assert_eq!(done["status"], "complete", "{done}");
     assert_eq!(done["bytesAcked"], 300_000);
     assert_eq!(done["cipher"], 2);
@@ -101,11 +78,9 @@ async fn a_transfer_made_by_commands_arrives_and_is_recorded_on_both_sides() {
     // The receiver records the end once its session has closed, just after the sender's.
     let mut received = Value::Null;
     for _ in 0..100 {
-        let request = call(&receiver, "getTransfersAsync", json!({}))
-            .await
-            .unwrap();
+        let request = ok(&receiver, "getTransfersAsync", json!({})).await;
         let params = json!({ "requestId": request["requestId"] });
-        received = call(&receiver, "getRequestResult", params).await.unwrap();
+        received = ok(&receiver, "getRequestResult", params).await;
         if received[0]["status"] != "receiving" {
             break;
         }
@@ -116,8 +91,8 @@ async fn a_transfer_made_by_commands_arrives_and_is_recorded_on_both_sides() {
     assert_eq!(received[0]["senderPublicKey"], sender.info().public_key);
 
     assert_eq!(
-        call(&sender, "deleteTransfer", json!({ "transferId": 999 })).await,
-        Err(Code::NotFound)
+        code(&sender, "deleteTransfer", json!({ "transferId": 999 })).await,
+        Code::NotFound
     );
     sender.close().await;
     receiver.close().await;
@@ -128,29 +103,27 @@ async fn objects_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let server = open(&state).await;
-    let destination = call(
+    let destination = ok(
         &server,
         "createDestination",
         json!({ "destinationAddress": "127.0.0.1", "destinationPort": 9, "permanent": true }),
     )
-    .await
-    .unwrap();
+    .await;
     let key = server.info().public_key.clone();
     server.close().await;
     assert_eq!(
-        call(&server, "getServerInfo", json!({})).await,
-        Err(Code::Unavailable)
+        code(&server, "getServerInfo", json!({})).await,
+        Code::Unavailable
     );
 
     let server = open(&state).await;
     assert_eq!(server.info().public_key, key);
-    let again = call(
+    let again = ok(
         &server,
         "getDestination",
         json!({ "destinationId": destination["destinationId"] }),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(again["destinationPort"], 9);
     server.close().await;
 }

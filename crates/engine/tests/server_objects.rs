@@ -3,30 +3,14 @@
 //! paged by `receivedId`, `NOT_FOUND` messages naming the parameter, and `deleteDestination`
 //! stopping a suspended transfer and answering its waiters.
 
-use jetstream_engine::error::{Code, Error};
-use jetstream_engine::server::{Server, ServerOptions};
+#[allow(dead_code)]
+mod support;
+
+use jetstream_engine::error::Code;
 use serde_json::{json, Value};
 use std::fs;
 use std::net::UdpSocket;
-use std::path::Path;
-
-async fn open(dir: &Path) -> Server {
-    Server::open(ServerOptions::new(dir.to_path_buf()))
-        .await
-        .unwrap()
-}
-
-async fn call(server: &Server, method: &str, params: Value) -> Result<Value, Error> {
-    let request = json!({ "method": method, "params": params }).to_string();
-    server
-        .execute_json(&request)
-        .await
-        .map(|text| serde_json::from_str(&text).unwrap())
-}
-
-async fn code(server: &Server, method: &str, params: Value) -> Code {
-    call(server, method, params).await.unwrap_err().code
-}
+use support::{call, code, open};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifest_destinations_are_relative_and_checked_at_once() {

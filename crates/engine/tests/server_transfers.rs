@@ -2,29 +2,18 @@
 //! outlives its idle timeout, and checkpoints of the acknowledged ranges reach the store at the
 //! transfer's `checkpointFrequencySeconds`.
 
-use jetstream_engine::server::{Server, ServerOptions};
+#[allow(dead_code)]
+mod support;
+
+use jetstream_engine::server::Server;
 use jetstream_engine::store::Store;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-
-async fn open(dir: &Path) -> Server {
-    Server::open(ServerOptions::new(dir.to_path_buf()))
-        .await
-        .unwrap()
-}
-
-async fn call(server: &Server, method: &str, params: Value) -> Value {
-    let request = json!({ "method": method, "params": params }).to_string();
-    let text = server
-        .execute_json(&request)
-        .await
-        .unwrap_or_else(|e| panic!("{method}: {e:?}"));
-    serde_json::from_str(&text).unwrap()
-}
+use support::{digests, ok, open};
 
 async fn transfer(server: &Server, id: u64) -> Value {
-    call(server, "getTransfer", json!({ "transferId": id })).await
+    ok(server, "getTransfer", json!({ "transferId": id })).await
 }
 
 /// Polls transfer `id` until `done` holds (at most 20 s) and returns it.
@@ -60,20 +49,20 @@ async fn settled(server: &Server, id: u64) -> Value {
 async fn setup(dir: &Path) -> (Server, Server, String, String) {
     let sender = open(&dir.join("a")).await;
     let receiver = open(&dir.join("b")).await;
-    let destination = call(
+    let destination = ok(
         &sender,
         "createDestination",
         json!({ "destinationAddress": "127.0.0.1", "destinationPort": receiver.info().recv_port }),
     )
     .await;
-    let manifest = call(
+    let manifest = ok(
         &sender,
         "createManifest",
         json!({ "mappings": { "gen.bin": { "src": "/nonexistent", "size": 50_000_000 } } }),
     )
     .await;
     let manifest_id = manifest["manifestId"].as_str().unwrap().to_owned();
-    call(
+    ok(
         &sender,
         "waitForManifest",
         json!({ "manifestId": manifest_id }),
@@ -84,15 +73,15 @@ async fn setup(dir: &Path) -> (Server, Server, String, String) {
 }
 
 async fn suspend(server: &Server, id: u64) {
-    let request = call(server, "suspendTransferAsync", json!({ "transferId": id })).await;
-    call(server, "getRequestResult", request).await;
+    let request = ok(server, "suspendTransferAsync", json!({ "transferId": id })).await;
+    ok(server, "getRequestResult", request).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_transfer_outlives_its_timeout_and_then_completes() {
     let dir = tempfile::tempdir().unwrap();
     let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
-    let created = call(
+    let created = ok(
         &sender,
         "createTransfer",
         json!({ "destinationId": destination_id, "manifestId": manifest_id, "transferFlags": 0,
@@ -113,16 +102,16 @@ async fn a_suspended_transfer_outlives_its_timeout_and_then_completes() {
     assert_eq!(after["errorMessage"], Value::Null);
     assert_eq!(after["bytesSent"], quiet["bytesSent"]);
 
-    let request = call(&sender, "resumeTransferAsync", json!({ "transferId": id })).await;
-    call(&sender, "getRequestResult", request).await;
-    let request = call(
+    let request = ok(&sender, "resumeTransferAsync", json!({ "transferId": id })).await;
+    ok(&sender, "getRequestResult", request).await;
+    let request = ok(
         &sender,
         "setTransferSendRateMaxAsync",
         json!({ "transferId": id, "sendRateMax": -1 }),
     )
     .await;
-    call(&sender, "getRequestResult", request).await;
-    let done = call(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    ok(&sender, "getRequestResult", request).await;
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
     assert_eq!(done["status"], "complete", "{done}");
     assert_eq!(done["bytesAcked"], 50_000_000);
     sender.close().await;
@@ -135,7 +124,7 @@ async fn checkpoints_record_the_acknowledged_ranges_at_their_frequency() {
     let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
     let mut ids = Vec::new();
     for every in [1, 0] {
-        let created = call(
+        let created = ok(
             &sender,
             "createTransfer",
             json!({ "destinationId": destination_id, "manifestId": manifest_id,
@@ -168,26 +157,6 @@ async fn checkpoints_record_the_acknowledged_ranges_at_their_frequency() {
     assert!(never.complete_files.is_empty());
 }
 
-/// SHA-256 of every file below `root`, by relative path.
-fn digests(root: &Path) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-                let rel = path.strip_prefix(root).unwrap().display().to_string();
-                out.insert(rel, hex::encode(digest));
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_entries() {
     let dir = tempfile::tempdir().unwrap();
@@ -203,26 +172,26 @@ async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_
     let state = dir.path().join("sender");
     let sender = open(&state).await;
     let port = receiver.info().recv_port;
-    let destination = call(
+    let destination = ok(
         &sender,
         "createDestination",
         json!({ "destinationAddress": "127.0.0.1", "destinationPort": port }),
     )
     .await;
-    let manifest = call(
+    let manifest = ok(
         &sender,
         "createManifest",
         json!({ "mappings": { "tree": src.to_str().unwrap() } }),
     )
     .await;
-    call(
+    ok(
         &sender,
         "waitForManifest",
         json!({ "manifestId": manifest["manifestId"] }),
     )
     .await;
     // 2 MB/s: about four seconds for the whole tree.
-    let created = call(
+    let created = ok(
         &sender,
         "createTransfer",
         json!({ "destinationId": destination["destinationId"],
@@ -240,11 +209,11 @@ async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_
         reopened["filesComplete"].as_u64() >= before["filesComplete"].as_u64(),
         "{reopened}"
     );
-    let done = call(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
     assert_eq!(done["status"], "complete", "{done}");
     assert_eq!(done["filesComplete"], FILES + 1);
     assert_eq!(done["bytesAcked"], FILES * SIZE);
-    let flags = call(
+    let flags = ok(
         &sender,
         "getTransfer",
         json!({ "transferId": id, "getCompleteFlags": true }),
@@ -260,8 +229,8 @@ async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_
 
     // The receiver saw two sessions; the second announced only what the first had not
     // completed.
-    let request = call(&receiver, "getTransfersAsync", json!({})).await;
-    let received = call(
+    let request = ok(&receiver, "getTransfersAsync", json!({})).await;
+    let received = ok(
         &receiver,
         "getRequestResult",
         json!({ "requestId": request["requestId"] }),
@@ -296,7 +265,7 @@ async fn measured_rate(server: &Server, id: u64, span: Duration) -> f64 {
 async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() {
     let dir = tempfile::tempdir().unwrap();
     let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
-    let destination = call(
+    let destination = ok(
         &sender,
         "getDestination",
         json!({ "destinationId": destination_id }),
@@ -307,19 +276,19 @@ async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() 
         let sender = &sender;
         let connection_id = connection_id.clone();
         async move {
-            let request = call(
+            let request = ok(
                 sender,
                 "updateConnectionParamsAsync",
                 json!({ "connectionId": connection_id, "rateControlEnabled": false,
                         "sendRate": kbps }),
             )
             .await;
-            call(sender, "getRequestResult", request).await
+            ok(sender, "getRequestResult", request).await
         }
     };
     // 8,000 kbit/s: 1 MB/s, from the start.
     assert_eq!(fix(8000).await["rateControllerActive"], false);
-    let created = call(
+    let created = ok(
         &sender,
         "createTransfer",
         json!({ "destinationId": destination_id, "manifestId": manifest_id, "transferFlags": 0 }),
@@ -340,7 +309,7 @@ async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() 
         (1.7e6..2.3e6).contains(&second),
         "{second} B/s, fixed at 2 MB/s"
     );
-    call(&sender, "failTransfer", json!({ "transferId": id })).await;
+    ok(&sender, "failTransfer", json!({ "transferId": id })).await;
     sender.close().await;
     receiver.close().await;
 }

@@ -1,0 +1,60 @@
+//! Shared support for the server's integration tests: a server in a directory, commands run
+//! through `execute_json` as every client sends them, and digests of trees on disk.
+
+use jetstream_engine::error::{Code, Error};
+use jetstream_engine::server::{Server, ServerOptions};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A server whose state (and received files) live in `dir`.
+pub async fn open(dir: &Path) -> Server {
+    Server::open(ServerOptions::new(dir.to_path_buf()))
+        .await
+        .unwrap()
+}
+
+/// Runs `method` with `params` and returns its JSON result or the engine's error.
+pub async fn call(server: &Server, method: &str, params: Value) -> Result<Value, Error> {
+    let request = json!({ "method": method, "params": params }).to_string();
+    server
+        .execute_json(&request)
+        .await
+        .map(|text| serde_json::from_str(&text).unwrap())
+}
+
+/// [`call`], which must succeed.
+pub async fn ok(server: &Server, method: &str, params: Value) -> Value {
+    call(server, method, params)
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e:?}"))
+}
+
+/// [`call`], which must fail: its error code.
+pub async fn code(server: &Server, method: &str, params: Value) -> Code {
+    call(server, method, params).await.unwrap_err().code
+}
+
+/// SHA-256 of the file at `path`, in hex.
+pub fn digest(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes))
+}
+
+/// [`digest`] of every file below `root`, by relative path.
+pub fn digests(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                out.insert(rel, digest(&path));
+            }
+        }
+    }
+    out
+}
