@@ -8,7 +8,7 @@ use jetstream_engine::error::Code;
 use serde_json::{json, Value};
 use std::fs;
 use std::path::Path;
-use support::{code, digest, ok, open};
+use support::{code, destination, digest, ok, open};
 
 /// A small tree: two files (one empty) and an empty directory.
 fn tree(root: &Path) {
@@ -25,15 +25,7 @@ async fn a_transfer_made_by_commands_arrives_and_is_recorded_on_both_sides() {
     tree(&src);
     let sender = open(&dir.path().join("a")).await;
     let receiver = open(&dir.path().join("b")).await;
-    let port = receiver.info().recv_port;
-
-    let destination = ok(
-        &sender,
-        "createDestination",
-        json!({ "destinationAddress": "127.0.0.1", "destinationPort": port }),
-    )
-    .await;
-    let destination_id = destination["destinationId"].as_str().unwrap();
+    let destination_id = destination(&sender, &receiver).await;
     let manifest = ok(
         &sender,
         "createManifest",

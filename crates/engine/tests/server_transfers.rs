@@ -10,7 +10,7 @@ use jetstream_engine::store::Store;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use support::{digests, ok, open};
+use support::{destination, digests, ok, open};
 
 async fn transfer(server: &Server, id: u64) -> Value {
     ok(server, "getTransfer", json!({ "transferId": id })).await
@@ -49,12 +49,7 @@ async fn settled(server: &Server, id: u64) -> Value {
 async fn setup(dir: &Path) -> (Server, Server, String, String) {
     let sender = open(&dir.join("a")).await;
     let receiver = open(&dir.join("b")).await;
-    let destination = ok(
-        &sender,
-        "createDestination",
-        json!({ "destinationAddress": "127.0.0.1", "destinationPort": receiver.info().recv_port }),
-    )
-    .await;
+    let destination_id = destination(&sender, &receiver).await;
     let manifest = ok(
         &sender,
         "createManifest",
@@ -68,7 +63,6 @@ async fn setup(dir: &Path) -> (Server, Server, String, String) {
         json!({ "manifestId": manifest_id }),
     )
     .await;
-    let destination_id = destination["destinationId"].as_str().unwrap().to_owned();
     (sender, receiver, destination_id, manifest_id)
 }
 
@@ -171,13 +165,7 @@ async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_
     let receiver = open(&dir.path().join("receiver")).await;
     let state = dir.path().join("sender");
     let sender = open(&state).await;
-    let port = receiver.info().recv_port;
-    let destination = ok(
-        &sender,
-        "createDestination",
-        json!({ "destinationAddress": "127.0.0.1", "destinationPort": port }),
-    )
-    .await;
+    let destination_id = destination(&sender, &receiver).await;
     let manifest = ok(
         &sender,
         "createManifest",
@@ -194,7 +182,7 @@ async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_
     let created = ok(
         &sender,
         "createTransfer",
-        json!({ "destinationId": destination["destinationId"],
+        json!({ "destinationId": destination_id,
                 "manifestId": manifest["manifestId"], "sendRateMax": 16000,
                 "checkpointFrequencySeconds": 1 }),
     )

@@ -58,3 +58,11 @@ pub fn digests(root: &Path) -> BTreeMap<String, String> {
     }
     out
 }
+
+/// A destination on `sender` for `receiver`'s receive port; its id.
+pub async fn destination(sender: &Server, receiver: &Server) -> String {
+    let port = receiver.info().recv_port;
+    let params = json!({ "destinationAddress": "127.0.0.1", "destinationPort": port });
+    let destination = ok(sender, "createDestination", params).await;
+    destination["destinationId"].as_str().unwrap().to_owned()
+}
