@@ -58,6 +58,9 @@ pub struct SendOptions {
     pub mtu: Option<usize>,
     /// Changes made while the transfer runs (suspend, rate limits, failure, pings).
     pub control: Option<watch::Receiver<Controls>>,
+    /// Per entry, the bytes `0..n` an earlier session of this transfer left at the receiver
+    /// (not sent again); empty for none.
+    pub resume: Vec<u64>,
 }
 
 /// What a caller can change while a transfer runs; the sender applies each new value.
@@ -93,6 +96,7 @@ impl SendOptions {
             transfer_id: 1,
             mtu: None,
             control: None,
+            resume: Vec::new(),
         }
     }
 }
@@ -188,6 +192,7 @@ pub async fn send(
         limits: opts.limits,
         rate_control: opts.rate_control,
         idle_timeout: opts.idle_timeout,
+        resume: opts.resume.clone(),
         ..SenderConfig::default()
     };
     let header = TransferHeader {

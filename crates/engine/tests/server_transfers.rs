@@ -301,3 +301,71 @@ async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() 
     sender.close().await;
     receiver.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_cut_by_a_restart_goes_on_from_its_acknowledged_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    const SIZE: u64 = 4 << 20;
+    for i in 0..2u64 {
+        let data: Vec<u8> = (0..SIZE).map(|b| (b * 13 + i * 5) as u8).collect();
+        std::fs::write(src.join(format!("f{i}")), data).unwrap();
+    }
+    let receiver = open(&dir.path().join("receiver")).await;
+    let state = dir.path().join("sender");
+    let sender = open(&state).await;
+    let destination_id = destination(&sender, &receiver).await;
+    let manifest = ok(
+        &sender,
+        "createManifest",
+        json!({ "mappings": { "big": src.to_str().unwrap() } }),
+    )
+    .await;
+    ok(
+        &sender,
+        "waitForManifest",
+        json!({ "manifestId": manifest["manifestId"] }),
+    )
+    .await;
+    // 2 MB/s with a checkpoint every second: the first file is cut about three quarters in.
+    let created = ok(
+        &sender,
+        "createTransfer",
+        json!({ "destinationId": destination_id, "manifestId": manifest["manifestId"],
+                "sendRateMax": 16000, "checkpointFrequencySeconds": 1 }),
+    )
+    .await;
+    let id = created["transferId"].as_u64().unwrap();
+    until(&sender, id, |t| t["bytesAcked"].as_u64() >= Some(3 << 20)).await;
+    sender.close().await;
+
+    let sender = open(&state).await;
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert_eq!(done["bytesAcked"], 2 * SIZE);
+    let landed = Path::new(&receiver.info().sandbox_dir).join("big");
+    assert_eq!(digests(&landed), digests(&src));
+    // The second session wrote less than the two files: at least the first checkpoint's
+    // megabytes of the first file were not sent again.
+    let request = ok(&receiver, "getTransfersAsync", json!({})).await;
+    let received = ok(
+        &receiver,
+        "getRequestResult",
+        json!({ "requestId": request["requestId"] }),
+    )
+    .await;
+    let second = received
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|r| r["transferId"] == id)
+        .unwrap();
+    assert_eq!(second["status"], "complete", "{received}");
+    assert!(
+        second["bytesReceived"].as_u64().unwrap() <= 2 * SIZE - (1 << 20),
+        "{received}"
+    );
+    sender.close().await;
+    receiver.close().await;
+}

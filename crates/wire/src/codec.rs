@@ -174,6 +174,9 @@ pub enum Frame<'a> {
         file: u32,
         /// Path, kind, size, time, mode.
         meta: FileMeta,
+        /// Bytes `0..resume` of the file are already at the receiver (acknowledged to an earlier
+        /// session of the same transfer) and are not sent again.
+        resume: u64,
     },
     /// The receiver accepts the session (credentials checked).
     Accept,
@@ -226,7 +229,7 @@ impl Frame<'_> {
             Frame::Data { data, .. } => DATA_FRAME_OVERHEAD + data.len(),
             Frame::Ack { ranges, .. } => 1 + 4 + 2 + 16 * ranges.len(),
             Frame::Transfer(t) => 1 + 8 + 4 + 1 + 8 + 4 + 8 + 2 + t.dest_dir.len(),
-            Frame::File { meta, .. } => 1 + 4 + 1 + 1 + 8 + 8 + 2 + meta.path.len(),
+            Frame::File { meta, .. } => 1 + 4 + 1 + 1 + 8 + 8 + 8 + 2 + meta.path.len(),
             Frame::Accept | Frame::Done => 1,
             Frame::Padding(len) => *len,
             Frame::Result { message, .. } | Frame::Close { message, .. } => {
@@ -272,7 +275,7 @@ impl Frame<'_> {
                 w.u64(t.total_bytes)?;
                 w.str16(&t.dest_dir)?;
             }
-            Frame::File { file, meta } => {
+            Frame::File { file, meta, resume } => {
                 w.u8(FRAME_FILE)?;
                 w.u32(*file)?;
                 w.u8(match meta.kind {
@@ -282,6 +285,7 @@ impl Frame<'_> {
                 w.u8(u8::from(meta.executable))?;
                 w.u64(meta.size)?;
                 w.u64(meta.mtime_us as u64)?;
+                w.u64(*resume)?;
                 w.str16(&meta.path)?;
             }
             Frame::Accept => w.u8(FRAME_ACCEPT)?,
@@ -423,6 +427,10 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
             };
             let size = r.u64("file size")?;
             let mtime_us = r.u64("file time")? as i64;
+            let resume = r.u64("resume offset")?;
+            if resume > size {
+                return Err(CodecError::Invalid("resume offset"));
+            }
             let path = r.str16("file path", MAX_PATH_LEN)?;
             Frame::File {
                 file,
@@ -433,6 +441,7 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
                     mtime_us,
                     executable,
                 },
+                resume,
             }
         }
         FRAME_ACCEPT => Frame::Accept,
@@ -627,6 +636,7 @@ mod tests {
                     mtime_us: -5,
                     executable: true,
                 },
+                resume: 3,
             },
             Frame::Accept,
             Frame::Done,
@@ -656,6 +666,26 @@ mod tests {
         }
         let decoded: Vec<_> = Frames::new(&buf[..pos]).collect::<Result<_, _>>().unwrap();
         assert_eq!(decoded, frames);
+    }
+
+    #[test]
+    fn a_resume_offset_beyond_the_file_is_refused() {
+        let frame = Frame::File {
+            file: 0,
+            meta: FileMeta {
+                path: "f".into(),
+                kind: EntryKind::File,
+                size: 5,
+                mtime_us: 0,
+                executable: false,
+            },
+            resume: 6,
+        };
+        let mut buf = vec![0u8; 64];
+        let mut pos = 0;
+        frame.encode(&mut buf, &mut pos).unwrap();
+        let decoded: Result<Vec<_>, _> = Frames::new(&buf[..pos]).collect();
+        assert_eq!(decoded, Err(CodecError::Invalid("resume offset")));
     }
 
     #[test]

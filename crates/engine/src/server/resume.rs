@@ -16,6 +16,9 @@ pub(super) struct Resume {
     /// Where each entry the session sends starts, in the session's byte space and in the
     /// transfer's.
     starts: Vec<(u64, u64)>,
+    /// Per entry the session sends, the bytes `0..n` of it an earlier session had
+    /// acknowledged: the session starts with them acknowledged (the receiver still holds them).
+    offsets: Vec<u64>,
     /// Entries complete before this session.
     done: Checkpoint,
     /// Bytes of the entries complete before this session.
@@ -37,6 +40,7 @@ impl Resume {
         let mut resume = Resume {
             indices: Vec::new(),
             starts: Vec::new(),
+            offsets: Vec::new(),
             done: Checkpoint::default(),
             done_bytes: 0,
             before: TransferProgress {
@@ -58,6 +62,9 @@ impl Resume {
             } else {
                 resume.indices.push(index);
                 resume.starts.push((session_at, at));
+                resume
+                    .offsets
+                    .push(acked_prefix(&checkpoint.acked, at..at + size));
                 session_at += size;
                 rest.push(file);
             }
@@ -66,6 +73,11 @@ impl Resume {
         }
         resume.totals.1 = at;
         (resume, rest)
+    }
+
+    /// Per entry the session sends, how much of its start is already at the receiver.
+    pub(super) fn offsets(&self) -> &[u64] {
+        &self.offsets
     }
 
     /// Entries complete before this session.
@@ -132,6 +144,15 @@ impl Resume {
     }
 }
 
+/// How many bytes from the start of `entry` (a range of the transfer's byte space) `acked`
+/// holds without a gap.
+fn acked_prefix(acked: &RangeSet, entry: std::ops::Range<u64>) -> u64 {
+    acked
+        .iter()
+        .find(|r| r.start <= entry.start && entry.start < r.end)
+        .map_or(0, |r| r.end.min(entry.end) - entry.start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +212,8 @@ mod tests {
             [20, 40]
         );
         assert_eq!(resume.files_done(), 2);
+        // Entry 1 had its first 10 bytes acknowledged; entry 3 nothing.
+        assert_eq!(resume.offsets(), [10, 0]);
         // The session (entries 1 and 3, 60 bytes) acknowledged entry 1 and 5 bytes of entry 3.
         let mut p = progress(set(&[(0, 25)]), set(&[(0, 1)]));
         p.stats.bytes_acked = 25;

@@ -404,6 +404,7 @@ impl Actor {
             NO_TIMEOUT
         };
         opts.transfer_id = transfer.transfer_id;
+        opts.resume = resume.offsets().to_vec();
         if let Some(connection) = destination
             .connection_id
             .and_then(|id| self.store.get_connection(id).ok())

@@ -446,7 +446,7 @@ impl ReceiverSession {
                     self.header = Some(header);
                 }
             },
-            Frame::File { file, meta } => {
+            Frame::File { file, meta, resume } => {
                 let Some(header) = &self.header else {
                     return Ok(false);
                 };
@@ -460,6 +460,11 @@ impl ReceiverSession {
                     return Err(protocol(format!("directory {} with a size", meta.path)));
                 }
                 self.open_file(file, &meta, sink)?;
+                if resume > 0 {
+                    // Bytes an earlier session of this transfer put in place: reopened, the
+                    // file still holds them (files are never truncated when opened).
+                    self.mark_received(file, 0..resume, sink)?;
+                }
             }
             Frame::Data { file, offset, data } => {
                 if self.completed.contains(file.into()) {
@@ -481,13 +486,9 @@ impl ReceiverSession {
                         .map_err(storage_error)?;
                     fresh += gap.end - gap.start;
                 }
-                rx.received.insert(range);
                 self.stats.bytes_received += fresh;
                 self.stats.bytes_duplicate += data.len() as u64 - fresh;
-                if rx.received.len() == rx.size {
-                    self.files.remove(&file);
-                    self.finish_file(file, sink)?;
-                }
+                self.mark_received(file, range, sink)?;
             }
             Frame::Done => {
                 if !sink.settled().map_err(storage_error)? {
@@ -537,6 +538,24 @@ impl ReceiverSession {
             );
             Ok(())
         }
+    }
+
+    /// Records `range` of `file` as in place; the file is finished once all of it is.
+    fn mark_received(
+        &mut self,
+        file: u32,
+        range: std::ops::Range<u64>,
+        sink: &mut dyn DataSink,
+    ) -> Result<(), SessionError> {
+        let Some(rx) = self.files.get_mut(&file) else {
+            return Ok(());
+        };
+        rx.received.insert(range);
+        if rx.received.len() == rx.size {
+            self.files.remove(&file);
+            self.finish_file(file, sink)?;
+        }
+        Ok(())
     }
 
     fn finish_file(&mut self, file: u32, sink: &mut dyn DataSink) -> Result<(), SessionError> {

@@ -50,6 +50,9 @@ pub struct SenderConfig {
     pub idle_timeout: Duration,
     /// The receiver's longest acknowledgement delay.
     pub max_ack_delay: Duration,
+    /// Per file (in order), the bytes `0..n` already at the receiver from an earlier session
+    /// of the same transfer: they count as acknowledged and are not sent. Empty: none.
+    pub resume: Vec<u64>,
 }
 
 impl Default for SenderConfig {
@@ -64,6 +67,7 @@ impl Default for SenderConfig {
             rate_control: true,
             idle_timeout: Duration::from_secs(10),
             max_ack_delay: super::receiver::DEFAULT_MAX_ACK_DELAY,
+            resume: Vec::new(),
         }
     }
 }
@@ -187,6 +191,13 @@ enum Done {
     Confirmed,
 }
 
+/// The bytes of `file` already at the receiver when the session starts (see
+/// [`SenderConfig::resume`]).
+fn resumed(config: &SenderConfig, files: &[FileMeta], file: u32) -> u64 {
+    let size = files.get(file as usize).map_or(0, |f| f.size);
+    config.resume.get(file as usize).map_or(0, |&n| n.min(size))
+}
+
 /// The rate controller of a session: model-based, or fixed at `fixed` bytes per second.
 fn controller_for(fixed: Option<u64>, datagram: usize) -> Box<dyn RateController> {
     match fixed {
@@ -265,6 +276,15 @@ impl SenderSession {
             bases.push(total);
             total += f.size;
         }
+        // What an earlier session left at the receiver counts as acknowledged from the start.
+        let mut acked = RangeSet::new();
+        for (file, &base) in (0u32..).zip(&bases) {
+            let done = resumed(&config, &files, file);
+            if done > 0 {
+                acked.insert(base..base + done);
+            }
+        }
+        let first_offset = resumed(&config, &files, 0);
         let header = TransferHeader {
             total_files: files.len() as u32,
             total_bytes: total,
@@ -281,7 +301,7 @@ impl SenderSession {
             header,
             files,
             bases,
-            acked: RangeSet::new(),
+            acked,
             meta_acked: RangeSet::new(),
             complete: RangeSet::new(),
             transfer_acked: false,
@@ -289,7 +309,7 @@ impl SenderSession {
             meta_next: 0,
             repair: VecDeque::new(),
             cursor_file: 0,
-            cursor_offset: 0,
+            cursor_offset: first_offset,
             done: Done::NotYet,
             recovery: Recovery::new(0),
             sampler: DeliverySampler::new(),
@@ -956,6 +976,7 @@ impl SenderSession {
             ControlItem::Meta(file) => Frame::File {
                 file,
                 meta: self.files[file as usize].clone(),
+                resume: resumed(&self.config, &self.files, file),
             }
             .encode(out, pos),
         }
@@ -989,7 +1010,7 @@ impl SenderSession {
                 && self.cursor_offset >= self.files[self.cursor_file as usize].size
             {
                 self.cursor_file += 1;
-                self.cursor_offset = 0;
+                self.cursor_offset = resumed(&self.config, &self.files, self.cursor_file);
             }
             if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next {
                 return Ok(None);
