@@ -241,6 +241,20 @@ describe('createTransfer', () => {
     expect(events).toEqual(['created', 'started', 'sending', 'complete']);
   });
 
+  it('writes the logs under the transferLogDir the engine was opened with', async () => {
+    const stateDir = tempDir();
+    const logDir = join(tempDir(), 'logs');
+    const sender = await engine({ stateDir, transferLogDir: logDir });
+    const receiver = await engine();
+    const { recvPort } = await receiver.server.getServerInfo();
+    const destination = await sender.send.createDestination('127.0.0.1', { destinationPort: recvPort });
+    const manifestId = await manifestOf(sender, 'x.bin', tree(tempDir(), { 'x.bin': 1_000 }) + '/x.bin');
+    const t = await sender.send.createTransfer(destination, manifestId, { transferLog: true });
+    expect((await sender.send.waitForTransfer(t)).status).toBe('complete');
+    expect(readdirSync(logDir)).toEqual([`transfer-${t.transferId}.log`]);
+    expect(existsSync(join(stateDir, 'transfer-logs'))).toBe(false);
+  });
+
   it('applies updateTransferDefaults to new transfers; explicit parameters win', async () => {
     const { sender, destinationId, sandbox } = await pair();
     const manifestId = await manifestOf(sender, 'x.bin', tree(tempDir(), { 'x.bin': 1000 }) + '/x.bin');

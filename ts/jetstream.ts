@@ -28,6 +28,11 @@ export interface EmbeddedOptions {
   recvPort?: number;
   /** The lowest `MIN_CIPHER_*` level the receiver accepts. Default: `MIN_CIPHER_ENCRYPTED_128`. */
   minCipher?: number;
+  /**
+   * Where transfers created with `transferLog: true` write their log (`transfer-ID.log`).
+   * Default: `stateDir/transfer-logs`.
+   */
+  transferLogDir?: string;
 }
 
 /** The native engine handle, as the facade uses it. */
@@ -70,7 +75,14 @@ export class JetStream {
    *   made, `UNAVAILABLE` when the port cannot be bound or the addon is missing.
    */
   static async embedded(options: EmbeddedOptions = {}): Promise<JetStream> {
-    const known = new Set(['stateDir', 'sandboxDir', 'recvAddress', 'recvPort', 'minCipher']);
+    const known = new Set([
+      'stateDir',
+      'sandboxDir',
+      'recvAddress',
+      'recvPort',
+      'minCipher',
+      'transferLogDir',
+    ]);
     for (const key of Object.keys(options)) {
       if (!known.has(key)) {
         throw new CommandError('INVALID_ARGUMENT', `JetStream.embedded: unknown option ${key}`);

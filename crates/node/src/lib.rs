@@ -33,6 +33,7 @@ struct EngineOptions {
     recv_address: Option<IpAddr>,
     recv_port: Option<u16>,
     min_cipher: Option<u8>,
+    transfer_log_dir: Option<PathBuf>,
 }
 
 /// An engine running in this process.
@@ -43,7 +44,7 @@ pub struct Engine {
 }
 
 /// Opens an engine from its options as JSON (`stateDir`, and optionally `sandboxDir`,
-/// `recvAddress`, `recvPort`, `minCipher`).
+/// `recvAddress`, `recvPort`, `minCipher`, `transferLogDir`).
 #[napi]
 pub async fn open_engine(options: String) -> napi::Result<Engine> {
     let options: EngineOptions = serde_json::from_str(&options).map_err(|e| {
@@ -55,6 +56,9 @@ pub async fn open_engine(options: String) -> napi::Result<Engine> {
     let mut opts = ServerOptions::new(options.state_dir);
     if let Some(dir) = options.sandbox_dir {
         opts.sandbox_dir = dir;
+    }
+    if let Some(dir) = options.transfer_log_dir {
+        opts.transfer_log_dir = dir;
     }
     let ip = options
         .recv_address

@@ -45,14 +45,17 @@ pub struct ServerOptions {
     pub sandbox_dir: PathBuf,
     /// Lowest cipher level the receiver accepts.
     pub min_cipher: CipherLevel,
+    /// Where transfers created with `transferLog` keep their log files (created if missing).
+    pub transfer_log_dir: PathBuf,
 }
 
 impl ServerOptions {
     /// Options with everything under `state_dir`: receive on 127.0.0.1 at a free port, root
-    /// `state_dir/received`, AES-128-GCM at least.
+    /// `state_dir/received`, transfer logs in `state_dir/transfer-logs`, AES-128-GCM at least.
     pub fn new(state_dir: PathBuf) -> Self {
         ServerOptions {
             sandbox_dir: state_dir.join("received"),
+            transfer_log_dir: state_dir.join("transfer-logs"),
             state_dir,
             recv_listen: (Ipv4Addr::LOCALHOST, 0).into(),
             min_cipher: CipherLevel::Aes128Gcm,

@@ -680,7 +680,7 @@ impl Actor {
         if !transfer.params.transfer_log {
             return;
         }
-        let dir = self.opts.state_dir.join("transfer-logs");
+        let dir = &self.opts.transfer_log_dir;
         let path = dir.join(format!("transfer-{}.log", transfer.transfer_id));
         let line = format!(
             "{} transfer {} {} destination={} manifest={} files={}/{} bytes_acked={}/{}\n",
@@ -694,7 +694,7 @@ impl Actor {
             transfer.progress.bytes_acked,
             transfer.progress.total_bytes,
         );
-        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
