@@ -151,93 +151,97 @@ async fn checkpoints_record_the_acknowledged_ranges_at_their_frequency() {
     assert!(never.complete_files.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_entries() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
+/// A transfer about to be cut by a restart: `files` files of `size` bytes in `dir/src`, sent at
+/// 2 MB/s with a checkpoint every second from a sender whose state is `dir/sender`.
+struct Restartable {
+    receiver: Server,
+    sender: Server,
+    state: std::path::PathBuf,
+    src: std::path::PathBuf,
+    id: u64,
+}
+
+async fn restartable(dir: &Path, name: &str, files: u64, size: u64) -> Restartable {
+    let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
-    const FILES: u64 = 8;
-    const SIZE: u64 = 1 << 20;
-    for i in 0..FILES {
-        let data: Vec<u8> = (0..SIZE).map(|b| (b * 31 + i * 7) as u8).collect();
+    for i in 0..files {
+        let data: Vec<u8> = (0..size).map(|b| (b * 31 + i * 7) as u8).collect();
         std::fs::write(src.join(format!("f{i}")), data).unwrap();
     }
-    let receiver = open(&dir.path().join("receiver")).await;
-    let state = dir.path().join("sender");
+    let receiver = open(&dir.join("receiver")).await;
+    let state = dir.join("sender");
     let sender = open(&state).await;
     let destination_id = destination(&sender, &receiver).await;
-    let manifest = ok(
-        &sender,
-        "createManifest",
-        json!({ "mappings": { "tree": src.to_str().unwrap() } }),
-    )
-    .await;
-    ok(
-        &sender,
-        "waitForManifest",
-        json!({ "manifestId": manifest["manifestId"] }),
-    )
-    .await;
-    // 2 MB/s: about four seconds for the whole tree.
+    let params = json!({ "mappings": { name: src.to_str().unwrap() } });
+    let manifest = ok(&sender, "createManifest", params).await;
+    let params = json!({ "manifestId": manifest["manifestId"] });
+    ok(&sender, "waitForManifest", params).await;
     let created = ok(
         &sender,
         "createTransfer",
-        json!({ "destinationId": destination_id,
-                "manifestId": manifest["manifestId"], "sendRateMax": 16000,
-                "checkpointFrequencySeconds": 1 }),
+        json!({ "destinationId": destination_id, "manifestId": manifest["manifestId"],
+                "sendRateMax": 16000, "checkpointFrequencySeconds": 1 }),
     )
     .await;
     let id = created["transferId"].as_u64().unwrap();
-    let before = until(&sender, id, |t| t["filesComplete"].as_u64() >= Some(4)).await;
-    sender.close().await;
+    Restartable {
+        receiver,
+        sender,
+        state,
+        src,
+        id,
+    }
+}
 
-    let sender = open(&state).await;
-    let reopened = transfer(&sender, id).await;
+/// The sessions `receiver` recorded for the sender's transfer `id`, oldest first.
+async fn sessions(receiver: &Server, id: u64) -> Vec<Value> {
+    let request = ok(receiver, "getTransfersAsync", json!({})).await;
+    let params = json!({ "requestId": request["requestId"] });
+    let received = ok(receiver, "getRequestResult", params).await;
+    let all = received.as_array().unwrap().iter();
+    all.filter(|r| r["transferId"] == id).cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    const FILES: u64 = 8;
+    const SIZE: u64 = 1 << 20;
+    let t = restartable(dir.path(), "tree", FILES, SIZE).await;
+    let before = until(&t.sender, t.id, |x| x["filesComplete"].as_u64() >= Some(4)).await;
+    t.sender.close().await;
+
+    let sender = open(&t.state).await;
+    let reopened = transfer(&sender, t.id).await;
     assert!(
         reopened["filesComplete"].as_u64() >= before["filesComplete"].as_u64(),
         "{reopened}"
     );
-    let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": t.id })).await;
     assert_eq!(done["status"], "complete", "{done}");
     assert_eq!(done["filesComplete"], FILES + 1);
     assert_eq!(done["bytesAcked"], FILES * SIZE);
-    let flags = ok(
-        &sender,
-        "getTransfer",
-        json!({ "transferId": id, "getCompleteFlags": true }),
-    )
-    .await;
+    let params = json!({ "transferId": t.id, "getCompleteFlags": true });
+    let flags = ok(&sender, "getTransfer", params).await;
     assert!(flags["completeFlags"]
         .as_array()
         .unwrap()
         .iter()
         .all(|f| f == true));
-    let landed = Path::new(&receiver.info().sandbox_dir).join("tree");
-    assert_eq!(digests(&landed), digests(&src));
+    let landed = Path::new(&t.receiver.info().sandbox_dir).join("tree");
+    assert_eq!(digests(&landed), digests(&t.src));
 
     // The receiver saw two sessions; the second announced only what the first had not
     // completed.
-    let request = ok(&receiver, "getTransfersAsync", json!({})).await;
-    let received = ok(
-        &receiver,
-        "getRequestResult",
-        json!({ "requestId": request["requestId"] }),
-    )
-    .await;
-    let sessions: Vec<&Value> = received
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["transferId"] == id)
-        .collect();
-    assert_eq!(sessions.len(), 2, "{received}");
+    let sessions = sessions(&t.receiver, t.id).await;
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
     let completed_first = before["filesComplete"].as_u64().unwrap() - 1; // the directory entry
     assert!(
         sessions[1]["totalBytes"].as_u64().unwrap() <= (FILES - completed_first) * SIZE,
-        "{received}"
+        "{sessions:?}"
     );
     sender.close().await;
-    receiver.close().await;
+    t.receiver.close().await;
 }
 
 /// Bytes per second acknowledged by transfer `id` over `span`.
@@ -305,67 +309,30 @@ async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_cut_by_a_restart_goes_on_from_its_acknowledged_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(&src).unwrap();
     const SIZE: u64 = 4 << 20;
-    for i in 0..2u64 {
-        let data: Vec<u8> = (0..SIZE).map(|b| (b * 13 + i * 5) as u8).collect();
-        std::fs::write(src.join(format!("f{i}")), data).unwrap();
-    }
-    let receiver = open(&dir.path().join("receiver")).await;
-    let state = dir.path().join("sender");
-    let sender = open(&state).await;
-    let destination_id = destination(&sender, &receiver).await;
-    let manifest = ok(
-        &sender,
-        "createManifest",
-        json!({ "mappings": { "big": src.to_str().unwrap() } }),
-    )
+    // At 2 MB/s with a checkpoint every second, the first file is cut about three quarters in.
+    let t = restartable(dir.path(), "big", 2, SIZE).await;
+    until(&t.sender, t.id, |x| {
+        x["bytesAcked"].as_u64() >= Some(3 << 20)
+    })
     .await;
-    ok(
-        &sender,
-        "waitForManifest",
-        json!({ "manifestId": manifest["manifestId"] }),
-    )
-    .await;
-    // 2 MB/s with a checkpoint every second: the first file is cut about three quarters in.
-    let created = ok(
-        &sender,
-        "createTransfer",
-        json!({ "destinationId": destination_id, "manifestId": manifest["manifestId"],
-                "sendRateMax": 16000, "checkpointFrequencySeconds": 1 }),
-    )
-    .await;
-    let id = created["transferId"].as_u64().unwrap();
-    until(&sender, id, |t| t["bytesAcked"].as_u64() >= Some(3 << 20)).await;
-    sender.close().await;
+    t.sender.close().await;
 
-    let sender = open(&state).await;
-    let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    let sender = open(&t.state).await;
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": t.id })).await;
     assert_eq!(done["status"], "complete", "{done}");
     assert_eq!(done["bytesAcked"], 2 * SIZE);
-    let landed = Path::new(&receiver.info().sandbox_dir).join("big");
-    assert_eq!(digests(&landed), digests(&src));
+    let landed = Path::new(&t.receiver.info().sandbox_dir).join("big");
+    assert_eq!(digests(&landed), digests(&t.src));
     // The second session wrote less than the two files: at least the first checkpoint's
     // megabytes of the first file were not sent again.
-    let request = ok(&receiver, "getTransfersAsync", json!({})).await;
-    let received = ok(
-        &receiver,
-        "getRequestResult",
-        json!({ "requestId": request["requestId"] }),
-    )
-    .await;
-    let second = received
-        .as_array()
-        .unwrap()
-        .iter()
-        .rfind(|r| r["transferId"] == id)
-        .unwrap();
-    assert_eq!(second["status"], "complete", "{received}");
+    let sessions = sessions(&t.receiver, t.id).await;
+    let second = sessions.last().unwrap();
+    assert_eq!(second["status"], "complete", "{sessions:?}");
     assert!(
         second["bytesReceived"].as_u64().unwrap() <= 2 * SIZE - (1 << 20),
-        "{received}"
+        "{sessions:?}"
     );
     sender.close().await;
-    receiver.close().await;
+    t.receiver.close().await;
 }
