@@ -1547,3 +1547,38 @@ fn records_serialize_with_api_names() {
     assert_eq!(connection["relayIP"], serde_json::Value::Null);
     assert_eq!(connection["rateControllerActive"], true);
 }
+
+#[test]
+fn unfinished_transfers_leave_out_the_ended_ones() {
+    let (_dir, _path, mut store) = temp_store();
+    let (destination, manifest, first) = destination_manifest_transfer(&mut store);
+    let other = store
+        .insert_destination(&new_destination("other.example"))
+        .unwrap()
+        .destination_id;
+    let mut ids = vec![first];
+    for d in [&destination, &destination, &destination, &other] {
+        ids.push(
+            store
+                .insert_transfer(&new_transfer(d, &manifest))
+                .unwrap()
+                .transfer_id,
+        );
+    }
+    store
+        .set_transfer_status(ids[1], TransferStatus::Complete, None, T0)
+        .unwrap();
+    store
+        .set_transfer_status(ids[2], TransferStatus::Error, Some("no"), T0)
+        .unwrap();
+    store
+        .set_transfer_status(ids[3], TransferStatus::Suspended, None, T0)
+        .unwrap();
+    let unfinished = |d: Option<&str>| -> Vec<u64> {
+        let list = store.unfinished_transfers(d).unwrap();
+        list.iter().map(|t| t.transfer_id).collect()
+    };
+    assert_eq!(unfinished(None), [ids[0], ids[3], ids[4]]);
+    assert_eq!(unfinished(Some(&destination)), [ids[0], ids[3]]);
+    assert_eq!(unfinished(Some("0123")), Vec::<u64>::new());
+}

@@ -13,7 +13,7 @@ use crate::schedule;
 use crate::send::{self, SendOptions};
 use crate::store::{
     ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, NewConnection,
-    NewDestination, Page,
+    NewDestination,
 };
 use jetstream_wire::crypto::handshake::PublicKey;
 use serde_json::{json, Value};
@@ -132,7 +132,8 @@ impl Actor {
                 ),
             ));
         }
-        let transfers = self.store.list_transfers(Some(id), &Page::default())?;
+        // Only unfinished transfers can have a session or waiters.
+        let transfers = self.store.unfinished_transfers(Some(id))?;
         self.store.delete_destination(id)?;
         for transfer in transfers {
             let transfer_id = transfer.transfer_id;

@@ -294,16 +294,15 @@ impl Actor {
     pub(super) fn busy_lanes(&self, destination_id: &str) -> Result<Vec<String>> {
         Ok(self
             .store
-            .list_transfers(Some(destination_id), &Page::default())?
+            .unfinished_transfers(Some(destination_id))?
             .into_iter()
-            .filter(|t| t.processing || t.status == TransferStatus::Suspended)
             .map(|t| t.params.priority_lane)
             .collect())
     }
 
     /// Transfers left queued or sending by a previous run are queued again.
     pub(super) fn recover(&mut self) {
-        let transfers = match self.store.list_transfers(None, &Page::default()) {
+        let transfers = match self.store.unfinished_transfers(None) {
             Ok(transfers) => transfers,
             Err(e) => return tracing::error!("reading transfers: {e}"),
         };
@@ -331,7 +330,7 @@ impl Actor {
 
     /// Starts the session of every queued transfer whose manifest is ready.
     pub(super) fn start_ready(&mut self) {
-        let queued = match self.store.list_transfers(None, &Page::default()) {
+        let queued = match self.store.unfinished_transfers(None) {
             Ok(transfers) => transfers,
             Err(e) => return tracing::error!("reading transfers: {e}"),
         };

@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: every object kind.
 ///
@@ -235,4 +235,10 @@ CREATE TABLE settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// Version 3: the transfers not ended yet, found without reading the ended ones (the server
+/// looks for them whenever it schedules).
+const V3: &str = "
+CREATE INDEX transfers_unfinished ON transfers (id) WHERE status NOT IN ('complete', 'error');
 ";

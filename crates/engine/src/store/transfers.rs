@@ -353,6 +353,17 @@ impl Store {
         Ok(window.finish(transfers))
     }
 
+    /// The transfers not ended yet (queued, sending, resuming or suspended), in creation order,
+    /// only those of `destination` if given.
+    pub fn unfinished_transfers(&self, destination: Option<&str>) -> Result<Vec<Transfer>> {
+        query(
+            &self.db,
+            "WHERE status NOT IN ('complete', 'error') AND (?1 IS NULL OR destination_id = ?1)
+             ORDER BY id",
+            [destination],
+        )
+    }
+
     /// Writes the `Some` fields of `changes` to transfer `id`.
     pub fn update_transfer(&mut self, id: u64, changes: &TransferUpdate) -> Result<()> {
         let sets = assignments!(changes;
