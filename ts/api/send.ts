@@ -367,7 +367,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
 
   /**
    * Queues the resumption of a suspended transfer; it goes back to the scheduler and may wait
-   * behind others. The request's result is the transfer.
+   * behind others. The request's result is `{ transferId }`.
    *
    * @param transferId the transfer, by id or structure
    */
@@ -449,7 +449,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
 
   /**
    * Queues the suspension of an active transfer: it stops sending and keeps its progress until
-   * resumed or deleted. The request's result is the transfer.
+   * resumed or deleted. The request's result is `{ transferId }`.
    *
    * @param transferId the transfer, by id or structure
    */
