@@ -18,7 +18,7 @@ use std::fs::{File, Permissions};
 use std::io;
 use std::mem;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::sync::Arc;
 
 use jetstream_wire::files::{DataSink, EntryKind, FileMeta, StorageError};
@@ -286,17 +286,31 @@ fn error(file: u32, what: impl fmt::Display) -> StorageError {
     }
 }
 
-/// Gives `file` its final size and preallocates it; file systems without `fallocate` get a
-/// sparse file instead.
+/// Gives `file` its final size and makes sure it fits: a file larger than the free space is
+/// refused before any of it is written, and on a disk its blocks are reserved (`fallocate`). A
+/// memory file system (tmpfs) is only checked: `fallocate` there allocates every page of the
+/// file in one long call that stalls the receiver, while writes allocate them as data comes.
+/// File systems without `fallocate` get a sparse file.
 fn prepare(file: &File, size: u64) -> io::Result<()> {
     if size > 0 {
-        let len = libc::off_t::try_from(size)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "size out of range"))?;
-        // SAFETY: `file` is an open descriptor; fallocate only reads its arguments.
-        if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) } != 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
-                return Err(e);
+        let stats = fs_stats(file)?;
+        let held = file.metadata()?.blocks() * 512;
+        let free = stats.f_bavail.saturating_mul(stats.f_bsize as u64);
+        if size.saturating_sub(held) > free {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!("{size} bytes do not fit in the {free} bytes free"),
+            ));
+        }
+        if stats.f_type != libc::TMPFS_MAGIC {
+            let len = libc::off_t::try_from(size)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "size out of range"))?;
+            // SAFETY: `file` is an open descriptor; fallocate only reads its arguments.
+            if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) } != 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
+                    return Err(e);
+                }
             }
         }
     }
@@ -304,6 +318,17 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
         file.set_len(size)?;
     }
     Ok(())
+}
+
+/// The statistics of the file system holding `file`.
+fn fs_stats(file: &File) -> io::Result<libc::statfs> {
+    let mut stats = mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `file` is an open descriptor and `stats` is writable for one `statfs`.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), stats.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstatfs succeeded, so it filled `stats`.
+    Ok(unsafe { stats.assume_init() })
 }
 
 /// Opens `path` (file `file`) for writing, creating it if needed; unless it was `prepared`

@@ -32,7 +32,11 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let tmp = tempfile::tempdir().unwrap();
+        Fixture::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    /// A fixture in `tmp`.
+    fn in_dir(tmp: tempfile::TempDir) -> Fixture {
         fs::create_dir(tmp.path().join("root")).unwrap();
         fs::create_dir(tmp.path().join("outside")).unwrap();
         let sandbox = Arc::new(Sandbox::open(&tmp.path().join("root")).unwrap());
@@ -518,6 +522,50 @@ fn protocol_misuse_is_an_error() {
     sink.write_at(0, 0, b"late").unwrap();
     sink.settle().unwrap();
     assert_eq!(fs::read(fx.root().join("f")).unwrap(), b"0123456789");
+}
+
+/// The free bytes of the file system holding `dir`, as an unprivileged writer sees them.
+fn free_bytes(dir: &Path) -> u64 {
+    let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a C string and `stats` is writable for one `statvfs`.
+    assert_eq!(
+        unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) },
+        0
+    );
+    // SAFETY: statvfs succeeded.
+    let stats = unsafe { stats.assume_init() };
+    stats.f_bavail * stats.f_frsize
+}
+
+#[test]
+fn a_file_larger_than_the_free_space_is_refused_before_anything_is_written() {
+    let _guard = shared();
+    // The temp dir's file system (blocks reserved with fallocate) and, where there is one, a
+    // memory file system (checked, not allocated).
+    let mut places = vec![Fixture::new()];
+    if let Ok(tmp) = tempfile::tempdir_in("/dev/shm") {
+        places.push(Fixture::in_dir(tmp));
+    }
+    for fx in places {
+        let size = free_bytes(&fx.root()) + (1 << 30);
+        let mut sink = fx.sink(OverwriteMode::Always);
+        sink.open(0, &file_meta("big", size as usize)).unwrap();
+        let refused = sink.settle().unwrap_err();
+        assert_eq!(refused.file, 0);
+        assert!(
+            refused.message.starts_with("\"big.jetpart\"")
+                && refused
+                    .message
+                    .contains(&format!("{size} bytes do not fit")),
+            "{}",
+            refused.message
+        );
+        for name in names(&fx.root()) {
+            let meta = fs::metadata(fx.root().join(&name)).unwrap();
+            assert_eq!((name, meta.blocks()), ("big.jetpart".to_string(), 0));
+        }
+    }
 }
 
 #[test]
