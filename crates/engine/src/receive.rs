@@ -122,6 +122,8 @@ impl Receiver {
         on_event: &mut (dyn FnMut(ReceiveEvent) -> ControlFlow<()> + Send),
     ) -> Result<()> {
         let mut inbuf = vec![0u8; self.endpoint.recv_buffer_len()];
+        let alarm = pace::Alarm::new()
+            .map_err(|e| Error::new(Code::Io, format!("cannot make a timer: {e}")))?;
         let mut out = vec![0u8; max_datagram_for(&self.opts.listen)];
         let rng = SystemRandom::new();
         let config = ReceiverConfig {
@@ -180,7 +182,9 @@ impl Receiver {
                     Err(e) => tracing::debug!(%peer, "refused a ClientHello: {e}"),
                 }
             };
-            if let Err(e) = pace::recv_until(endpoint, &mut inbuf, deadline, &mut handle).await {
+            if let Err(e) =
+                pace::recv_until(endpoint, &alarm, &mut inbuf, deadline, &mut handle).await
+            {
                 // An ICMP answer to one of our datagrams (a sender that went away) surfaces
                 // here; it concerns that sender alone, whose session times out.
                 if !is_transient(&e) {

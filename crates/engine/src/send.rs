@@ -212,6 +212,8 @@ pub async fn send(
     let gso = endpoint.max_gso_segments().clamp(1, MAX_BATCH);
     let mut out = vec![0u8; (base * gso).max(2 * limit)];
     let mut inbuf = vec![0u8; endpoint.recv_buffer_len()];
+    let alarm = pace::Alarm::new()
+        .map_err(|e| Error::new(Code::Io, format!("cannot make a timer: {e}")))?;
     let mut report = Progress {
         stats: SenderStats::default(),
         total_files,
@@ -356,7 +358,7 @@ pub async fn send(
                 session.handle_datagram(at, datagram);
             }
         };
-        let wait = pace::recv_until(&endpoint, &mut inbuf, deadline, &mut handle);
+        let wait = pace::recv_until(&endpoint, &alarm, &mut inbuf, deadline, &mut handle);
         // A change of the controls (suspend, a new rate, a failure) ends the wait at once.
         let received = match control.as_mut() {
             Some(watched) => tokio::select! {
