@@ -190,13 +190,16 @@ digest() {
     fi
 }
 
-# verify_copy TOOL PATH: fail loudly unless PATH holds exactly the source data.
+# verify_copy TOOL PATH: fail loudly unless PATH holds exactly the source data; then delete it.
+# One copy at a time: on a memory file system three 4 GiB copies beside the cached source left
+# the kernel reclaiming memory (the source's pages among it) during the next tool's run.
 verify_copy() {
     local got
     [[ -e "$2" ]] || die "$1 left nothing at $2"
     got=$(digest "$2")
     [[ "$got" == "$SRC_DIGEST" ]] ||
         die "$1 delivered different data: SHA-256 $got at $2, source $SRC_DIGEST"
+    rm -rf -- "$2"
 }
 
 # fresh_dest TOOL: an empty receive directory for TOOL, with earlier writes already flushed.
