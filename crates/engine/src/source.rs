@@ -10,8 +10,11 @@ use std::path::PathBuf;
 
 use jetstream_wire::files::{DataSource, StorageError};
 
-/// Size and alignment of the extents the reader fetches, in bytes.
+/// Size of the extents the reader fetches, in bytes.
 pub const EXTENT_BYTES: usize = 1 << 20;
+/// Extents start at the first read's offset rounded down to this: the last bytes of a file
+/// fetch one page, not the whole extent before them.
+const EXTENT_ALIGN: u64 = 4096;
 /// How many extents the reader keeps.
 const EXTENT_SLOTS: usize = 4;
 /// Reads at least this long skip the extents: one `pread` into the caller's buffer costs less
@@ -42,7 +45,12 @@ impl<K: Copy + PartialEq, V> Lru<K, V> {
 
     /// The slot of `key`, marked as just used.
     pub(crate) fn find(&mut self, key: K) -> Option<usize> {
-        let i = self.slots.iter().position(|(k, _, _)| *k == key)?;
+        self.find_by(|k, _| *k == key)
+    }
+
+    /// The slot of the first entry `matches` accepts, marked as just used.
+    pub(crate) fn find_by(&mut self, matches: impl Fn(&K, &V) -> bool) -> Option<usize> {
+        let i = self.slots.iter().position(|(k, v, _)| matches(k, v))?;
         self.clock += 1;
         self.slots[i].2 = self.clock;
         Some(i)
@@ -51,6 +59,11 @@ impl<K: Copy + PartialEq, V> Lru<K, V> {
     /// The value in slot `i`, as returned by [`Lru::find`] or [`Lru::insert`].
     pub(crate) fn get(&mut self, i: usize) -> &mut V {
         &mut self.slots[i].1
+    }
+
+    /// The key in slot `i`.
+    pub(crate) fn key(&self, i: usize) -> K {
+        self.slots[i].0
     }
 
     /// Removes and returns the least recently used entry if the map is full.
@@ -88,7 +101,7 @@ impl<K: Copy + PartialEq, V> Lru<K, V> {
     }
 }
 
-/// One cached extent: `len` valid bytes of the file from the extent's aligned start.
+/// One cached extent: `len` valid bytes of the file from the extent's start.
 struct Extent {
     buf: Box<[u8]>,
     len: usize,
@@ -97,12 +110,14 @@ struct Extent {
 /// Reads source files for a sending session.
 ///
 /// Each `read_at` shorter than [`DIRECT_READ_BYTES`] is served from a pool of
-/// [`EXTENT_BYTES`]-aligned extents (least recently used replaced), so a stream of packet-sized
-/// reads costs one `pread` per extent; a longer one is one `pread` into the caller's buffer.
+/// [`EXTENT_BYTES`]-long extents, each starting at the page of the read that fetched it (least
+/// recently used replaced), so a stream of packet-sized reads costs one `pread` per extent; a
+/// longer one is one `pread` into the caller's buffer.
 /// Descriptors are opened at first use and a few are kept open.
 pub struct FileSource {
     paths: Vec<PathBuf>,
     files: Lru<u32, File>,
+    /// Keyed by file and starting offset.
     extents: Lru<(u32, u64), Extent>,
 }
 
@@ -149,9 +164,12 @@ impl FileSource {
         Ok(self.files.insert(file, opened))
     }
 
-    /// The slot of extent `index` of `file`, read from disk if it is not cached.
-    fn extent(&mut self, file: u32, index: u64) -> Result<usize, StorageError> {
-        if let Some(slot) = self.extents.find((file, index)) {
+    /// The slot of an extent of `file` holding byte `pos`, read from disk if none is cached.
+    fn extent(&mut self, file: u32, pos: u64) -> Result<usize, StorageError> {
+        let holds = |&(f, start): &(u32, u64), extent: &Extent| {
+            f == file && start <= pos && pos - start < extent.len as u64
+        };
+        if let Some(slot) = self.extents.find_by(holds) {
             return Ok(slot);
         }
         let fd = self.descriptor(file)?;
@@ -159,10 +177,10 @@ impl FileSource {
             Some((_, extent)) => extent.buf,
             None => vec![0; EXTENT_BYTES].into_boxed_slice(),
         };
-        let start = index * EXTENT_BYTES as u64;
+        let start = pos - pos % EXTENT_ALIGN;
         let len =
             read_full(self.files.get(fd), &mut buf, start).map_err(|e| self.error(file, e))?;
-        Ok(self.extents.insert((file, index), Extent { buf, len }))
+        Ok(self.extents.insert((file, start), Extent { buf, len }))
     }
 }
 
@@ -195,9 +213,9 @@ impl DataSource for FileSource {
             let pos = offset
                 .checked_add(done as u64)
                 .ok_or_else(|| self.error(file, "offset out of range"))?;
-            let index = pos / EXTENT_BYTES as u64;
-            let within = (pos % EXTENT_BYTES as u64) as usize;
-            let slot = self.extent(file, index)?;
+            let slot = self.extent(file, pos)?;
+            let start = self.extents.key(slot).1;
+            let within = (pos - start) as usize;
             let len = self.extents.get(slot).len;
             if within >= len {
                 return Err(self.short(file, pos));

@@ -68,6 +68,29 @@ fn tree_of_small_files_survives_loss_reordering_and_encryption() {
 }
 
 #[test]
+fn small_files_share_datagrams() {
+    // 1,000 files of 100 bytes: a datagram each would be 1,000 data datagrams; packed into
+    // 1,472-byte datagrams they take about 70, besides the FILE announcements.
+    let files = (0..1000).map(|i| file(&format!("f{i}"), 100)).collect();
+    let flow = Flow {
+        files,
+        cipher: CipherLevel::Aes128Gcm,
+        ..Flow::single(0)
+    };
+    let cfg = link(100 * MBIT, Duration::from_millis(10), 0.0, 5);
+    let outcome = run(cfg, vec![flow], Duration::from_secs(60));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.received_bytes, 100_000);
+    assert_eq!(f.files_finished, 1000);
+    assert!(
+        f.packets_sent < 200,
+        "{} datagrams for 1,000 files of 100 bytes",
+        f.packets_sent
+    );
+}
+
+#[test]
 fn bursty_loss_is_repaired() {
     let mut cfg = link(100 * MBIT, Duration::from_millis(50), 0.0, 11);
     cfg.burst_loss = Some((0.002, 0.2));

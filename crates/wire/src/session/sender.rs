@@ -982,7 +982,9 @@ impl SenderSession {
         }
     }
 
-    /// One DATA frame: a repair first, else new bytes at the cursor.
+    /// A datagram of DATA frames: a repair first, else new bytes at the cursor. It carries one
+    /// contiguous range of the transfer's bytes, which may run across the ends of files (one
+    /// frame per file), so small files and the tails of large ones share datagrams.
     fn data_datagram(
         &mut self,
         now: Instant,
@@ -990,45 +992,51 @@ impl SenderSession {
         end: usize,
         source: &mut dyn DataSource,
     ) -> Result<Option<usize>, crate::files::StorageError> {
-        let cap = (end - PROTECTED_HEADER_LEN - DATA_FRAME_OVERHEAD) as u64;
-        let (file, offset, len, repair) = loop {
+        let room = (end - PROTECTED_HEADER_LEN - DATA_FRAME_OVERHEAD) as u64;
+        // The bytes to carry, from `start` up to `limit`, and for a repair the end of the lost
+        // range it belongs to.
+        let (start, limit, repair) = loop {
             if let Some((start, len)) = self.repair.pop_front() {
                 let range = start..start + u64::from(len);
-                let Some(gap) = self.acked.gaps(range.clone()).next() else {
-                    continue;
-                };
-                let n = (gap.end - gap.start).min(cap);
-                if gap.start + n < range.end {
-                    let rest = gap.start + n;
-                    self.repair.push_front((rest, (range.end - rest) as u32));
+                if let Some(gap) = self.acked.gaps(range.clone()).next() {
+                    break (gap.start, gap.end, Some(range.end));
                 }
-                let file = self.file_at(gap.start);
-                break (file, gap.start - self.bases[file as usize], n, true);
+                continue;
             }
-            // New data at the cursor, once its FILE frame has gone out.
-            while (self.cursor_file as usize) < self.files.len()
-                && self.cursor_offset >= self.files[self.cursor_file as usize].size
-            {
-                self.cursor_file += 1;
-                self.cursor_offset = resumed(&self.config, &self.files, self.cursor_file);
+            match self.new_data(room) {
+                Some((start, limit)) => break (start, limit, None),
+                None => return Ok(None),
             }
-            if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next {
-                return Ok(None);
-            }
-            let size = self.files[self.cursor_file as usize].size;
-            let n = (size - self.cursor_offset).min(cap);
-            let at = (self.cursor_file, self.cursor_offset, n, false);
-            self.cursor_offset += n;
-            break at;
         };
-        let payload =
-            codec::encode_data_header(buf, PROTECTED_HEADER_LEN, file, offset, len as u16);
-        source.read_at(file, offset, &mut buf[payload..payload + len as usize])?;
-        self.stats.bytes_sent += len;
-        if repair {
-            self.stats.bytes_retransmitted += len;
+        let mut pos = PROTECTED_HEADER_LEN;
+        let mut at = start;
+        while at < limit && end - pos > DATA_FRAME_OVERHEAD {
+            let file = self.file_at(at);
+            let offset = at - self.bases[file as usize];
+            let n = (self.files[file as usize].size - offset)
+                .min(limit - at)
+                .min((end - pos - DATA_FRAME_OVERHEAD) as u64);
+            let payload = codec::encode_data_header(buf, pos, file, offset, n as u16);
+            source.read_at(file, offset, &mut buf[payload..payload + n as usize])?;
+            pos = payload + n as usize;
+            at += n;
         }
-        let start = self.bases[file as usize] + offset;
+        let len = at - start;
+        match repair {
+            Some(range_end) => {
+                // What did not fit of the lost range goes next.
+                if at < range_end {
+                    self.repair.push_front((at, (range_end - at) as u32));
+                }
+                self.stats.bytes_retransmitted += len;
+            }
+            None => {
+                let file = self.file_at(start + len.saturating_sub(1));
+                self.cursor_file = file;
+                self.cursor_offset = at - self.bases[file as usize];
+            }
+        }
+        self.stats.bytes_sent += len;
         let content = Content::Data {
             start,
             len: len as u32,
@@ -1036,8 +1044,36 @@ impl SenderSession {
         Ok(Some(self.seal(
             now,
             buf,
-            DATA_FRAME_OVERHEAD + len as usize,
+            pos - PROTECTED_HEADER_LEN,
             content,
         )))
+    }
+
+    /// The range of new bytes the next datagram may carry, about `room` long: from the cursor
+    /// on through the following files while they are announced and start from their first byte
+    /// (a resumed file leaves a gap in the transfer's bytes). None when nothing new can go.
+    fn new_data(&mut self, room: u64) -> Option<(u64, u64)> {
+        while (self.cursor_file as usize) < self.files.len()
+            && self.cursor_offset >= self.files[self.cursor_file as usize].size
+        {
+            self.cursor_file += 1;
+            self.cursor_offset = resumed(&self.config, &self.files, self.cursor_file);
+        }
+        if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next {
+            return None;
+        }
+        let start = self.bases[self.cursor_file as usize] + self.cursor_offset;
+        let mut file = self.cursor_file as usize;
+        loop {
+            let limit = self.bases[file] + self.files[file].size;
+            file += 1;
+            if limit - start >= room
+                || file >= self.files.len()
+                || file as u32 >= self.meta_next
+                || resumed(&self.config, &self.files, file as u32) > 0
+            {
+                return Some((start, limit));
+            }
+        }
     }
 }

@@ -190,6 +190,8 @@ pub struct FlowOutcome {
     pub first_send: Duration,
     pub complete_at: Option<Duration>,
     pub retransmitted: u64,
+    /// Datagrams the sender emitted.
+    pub packets_sent: u64,
     /// Bytes the receiver placed in each window of `rate_window`.
     pub delivered_per_window: Vec<u64>,
     /// Datagram bytes the sender emitted in each window of `rate_window`.
@@ -285,6 +287,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     first_send: flow.start,
                     complete_at: None,
                     retransmitted: 0,
+                    packets_sent: 0,
                     delivered_per_window: Vec::new(),
                     sent_per_window: Vec::new(),
                     longest_datagram: 0,
@@ -444,6 +447,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 o.received_bytes = r.sink.bytes;
                 o.files_finished = r.sink.finished.len();
                 o.retransmitted = r.sender.stats().bytes_retransmitted;
+                o.packets_sent = r.sender.stats().packets_sent;
                 o.final_datagram = r.sender.max_datagram();
                 o
             })
