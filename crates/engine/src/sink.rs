@@ -107,7 +107,7 @@ struct Active {
     size: u64,
     mtime_us: i64,
     executable: bool,
-    /// Created, sized and preallocated.
+    /// Created, sized and checked for space (see [`prepare`]).
     prepared: bool,
     /// Written since the last [`FileSink::sync`].
     unsynced: bool,
