@@ -8,7 +8,8 @@
 # `jetstream send`; the received data must hash to the source's or the script fails), `rsync -a`
 # over the benchmark ssh, `scp` (SFTP mode) over the same ssh, and `iperf3` TCP on loopback. It
 # prints each median rate and the ratios ours/rsync, ours/scp, ours/iperf3, the peak resident
-# memory of our sender and receiver, and writes a JSON summary to bench/out/.
+# memory of our sender and receiver, the CPU time of each (user + system, median) with the rate
+# it makes per busy core, and writes a JSON summary to bench/out/.
 #
 # Options:
 #   --size SIZE          one file of SIZE bytes (binary units: 2G, 512M; default 4G)
@@ -302,7 +303,7 @@ run_iperf3() {
 # its first two stdout lines (`listening ADDR`, `public-key HEX`).
 start_receiver() {
     local prefix=$2 tries head
-    "$BENCH_GNU_TIME" -f '%M' -o "$prefix.recv.rss" \
+    "$BENCH_GNU_TIME" -f '%M %U %S' -o "$prefix.recv.time" \
         "$JETSTREAM" receive --root "$1" --listen 127.0.0.1:0 --once >"$prefix.recv.out" 2>"$prefix.recv.err" &
     RECV_PID=$!
     RECV_ADDR="" RECV_KEY=""
@@ -330,7 +331,7 @@ run_ours() {
     local -a cmd=("$JETSTREAM" send "$SRC" --to "$RECV_ADDR" --cipher "$CIPHER"
         --destination-key "$RECV_KEY" --no-progress ${MTU:+--mtu "$MTU"})
     start=$(now_seconds)
-    foreground "$BENCH_GNU_TIME" -f '%M' -o "$prefix.send.rss" "${cmd[@]}" >"$prefix.send.out" 2>"$prefix.send.err" ||
+    foreground "$BENCH_GNU_TIME" -f '%M %U %S' -o "$prefix.send.time" "${cmd[@]}" >"$prefix.send.out" 2>"$prefix.send.err" ||
         die "our sender failed (run $run): $(tail -n 3 "$prefix.send.err")"
     end=$(now_seconds)
     status=0
@@ -346,12 +347,19 @@ run_ours() {
     # The digest below is the check of what arrived; the count may include directory entries.
     [[ "$files" == "$FILES" ]] || log "note: our sender counts files=$files for $FILES regular files"
     verify_copy ours "$dest/$NAME"
+    # GNU time's last line for each end: peak RSS in KiB, user and system CPU seconds.
+    local send_rss send_user send_sys recv_rss recv_user recv_sys
+    read -r send_rss send_user send_sys < <(tail -n 1 "$prefix.send.time")
+    read -r recv_rss recv_user recv_sys < <(tail -n 1 "$prefix.recv.time")
     record ours "$run" "$seconds" "$(rate_gbps "$TOTAL_BYTES" "$seconds")" "$(quote "${cmd[@]}")" \
         "$(jq -nc --argjson rs "$reported_seconds" --argjson rg "$reported_gbps" --argjson rf "$files" \
-            --argjson send "$(tail -n 1 "$prefix.send.rss")" --argjson recv "$(tail -n 1 "$prefix.recv.rss")" \
+            --argjson send "$send_rss" --argjson recv "$recv_rss" \
+            --argjson send_cpu "$(awk -v u="$send_user" -v s="$send_sys" 'BEGIN { print u + s }')" \
+            --argjson recv_cpu "$(awk -v u="$recv_user" -v s="$recv_sys" 'BEGIN { print u + s }')" \
             --arg recv_cmd "$(quote "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once)" \
             '{reported_files: $rf, reported_seconds: $rs, reported_gbps: $rg, sender_max_rss_kib: $send,
-              receiver_max_rss_kib: $recv, receiver_command: $recv_cmd}')"
+              receiver_max_rss_kib: $recv, sender_cpu_seconds: $send_cpu,
+              receiver_cpu_seconds: $recv_cpu, receiver_command: $recv_cmd}')"
 }
 
 # Preconditions: peers reachable, our binary present (or ours skipped).
@@ -433,6 +441,13 @@ jq -s \
         memory: (if $tools.ours then {
             sender_max_rss_kib: ($tools.ours.runs | map(.sender_max_rss_kib) | max),
             receiver_max_rss_kib: ($tools.ours.runs | map(.receiver_max_rss_kib) | max)}
+            else null end),
+        cpu: (if $tools.ours then
+            ($tools.ours.runs | map(.sender_cpu_seconds) | median) as $send
+            | ($tools.ours.runs | map(.receiver_cpu_seconds) | median) as $recv
+            | {sender_seconds: $send, receiver_seconds: $recv,
+               sender_gbps_per_core: (if $send > 0 then $bytes * 8 / $send / 1e9 else null end),
+               receiver_gbps_per_core: (if $recv > 0 then $bytes * 8 / $recv / 1e9 else null end)}
             else null end)
     }' "$RUNS_FILE" >"$SUMMARY"
 
@@ -444,6 +459,7 @@ jq -r '
         + if .value.median_reported_gbps then ", sender reports \(.value.median_reported_gbps | r2) Gbit/s" else "" end),
     (.skipped | to_entries[] | "  \(.key | . + "        " | .[:8]) skipped: \(.value)"),
     (.ratios | to_entries[] | select(.value != null) | "  \(.key) = \(.value | r2)"),
-    (if .memory then "  peak RSS: sender \(.memory.sender_max_rss_kib / 1024 | r2) MiB, receiver \(.memory.receiver_max_rss_kib / 1024 | r2) MiB" else empty end)
+    (if .memory then "  peak RSS: sender \(.memory.sender_max_rss_kib / 1024 | r2) MiB, receiver \(.memory.receiver_max_rss_kib / 1024 | r2) MiB" else empty end),
+    (if .cpu and .cpu.sender_gbps_per_core and .cpu.receiver_gbps_per_core then "  CPU (median): sender \(.cpu.sender_seconds | r2) s, receiver \(.cpu.receiver_seconds | r2) s; per busy core: sender \(.cpu.sender_gbps_per_core | r2) Gbit/s, receiver \(.cpu.receiver_gbps_per_core | r2) Gbit/s" else empty end)
 ' "$SUMMARY"
 echo "summary: $SUMMARY"
