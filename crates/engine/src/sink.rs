@@ -292,9 +292,10 @@ fn error(file: u32, what: impl fmt::Display) -> StorageError {
 /// file in one long call that stalls the receiver, while writes allocate them as data comes.
 /// File systems without `fallocate` get a sparse file.
 fn prepare(file: &File, size: u64) -> io::Result<()> {
+    let meta = file.metadata()?;
     if size > 0 {
         let stats = fs_stats(file)?;
-        let held = file.metadata()?.blocks() * 512;
+        let held = meta.blocks() * 512;
         let free = stats.f_bavail.saturating_mul(stats.f_bsize as u64);
         if size.saturating_sub(held) > free {
             return Err(io::Error::new(
@@ -306,7 +307,12 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
             let len = libc::off_t::try_from(size)
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "size out of range"))?;
             // SAFETY: `file` is an open descriptor; fallocate only reads its arguments.
-            if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) } != 0 {
+            if unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) } == 0 {
+                // It also made the file at least `size` long.
+                if meta.len() <= size {
+                    return Ok(());
+                }
+            } else {
                 let e = io::Error::last_os_error();
                 if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
                     return Err(e);
@@ -314,7 +320,7 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
             }
         }
     }
-    if file.metadata()?.len() != size {
+    if meta.len() != size {
         file.set_len(size)?;
     }
     Ok(())
