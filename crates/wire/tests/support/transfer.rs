@@ -63,6 +63,9 @@ pub struct CheckingSink {
     pub finished: RangeSet,
     pub bytes: u64,
     pub unsettled: u32,
+    /// Bytes from the start of each file that an earlier session put in place: counted as
+    /// written when the file opens, so writing them again is an error.
+    pub resumed: Vec<u64>,
     scratch: Vec<u8>,
 }
 
@@ -78,6 +81,9 @@ impl DataSink for CheckingSink {
             self.metas.insert(file, meta.clone()).is_none(),
             "file {file} opened twice"
         );
+        if let Some(&done) = self.resumed.get(file as usize).filter(|&&n| n > 0) {
+            self.written.entry(file).or_default().insert(0..done);
+        }
         Ok(())
     }
 
@@ -140,6 +146,8 @@ pub struct Flow {
     pub path_max_datagram: usize,
     /// How many times the receiver's sink says its files are not in place yet.
     pub unsettled: u32,
+    /// Bytes of each file an earlier session already delivered (`SenderConfig::resume`).
+    pub resume: Vec<u64>,
 }
 
 impl Flow {
@@ -153,6 +161,7 @@ impl Flow {
             datagram_limit: 1472,
             path_max_datagram: 65_535,
             unsettled: 0,
+            resume: Vec::new(),
         }
     }
 }
@@ -192,6 +201,8 @@ pub struct FlowOutcome {
     pub retransmitted: u64,
     /// Datagrams the sender emitted.
     pub packets_sent: u64,
+    /// File bytes the sender put in datagrams, repairs included.
+    pub bytes_sent: u64,
     /// Bytes the receiver placed in each window of `rate_window`.
     pub delivered_per_window: Vec<u64>,
     /// Datagram bytes the sender emitted in each window of `rate_window`.
@@ -252,6 +263,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 expected_key: Some(receiver_id.public_key()),
                 limits: flow.limits,
                 idle_timeout: Duration::from_secs(30),
+                resume: flow.resume.clone(),
                 ..SenderConfig::default()
             };
             let header = TransferHeader {
@@ -277,6 +289,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 receiver: None,
                 sink: CheckingSink {
                     unsettled: flow.unsettled,
+                    resumed: flow.resume,
                     ..CheckingSink::default()
                 },
                 outcome: FlowOutcome {
@@ -288,6 +301,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     complete_at: None,
                     retransmitted: 0,
                     packets_sent: 0,
+                    bytes_sent: 0,
                     delivered_per_window: Vec::new(),
                     sent_per_window: Vec::new(),
                     longest_datagram: 0,
@@ -448,6 +462,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 o.files_finished = r.sink.finished.len();
                 o.retransmitted = r.sender.stats().bytes_retransmitted;
                 o.packets_sent = r.sender.stats().packets_sent;
+                o.bytes_sent = r.sender.stats().bytes_sent;
                 o.final_datagram = r.sender.max_datagram();
                 o
             })
