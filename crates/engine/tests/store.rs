@@ -2,9 +2,9 @@
 //! everything survives a reopen of the same file.
 
 use jetstream_engine::store::{
-    Checkpoint, ConnectionState, ConnectionUpdate, DestinationUpdate, DownloadCheck, ManifestFile,
-    ManifestStatus, NewConnection, NewDestination, NewToken, NewTransfer, ObjectRef, Page,
-    PriorityLanes, RequestStatus, Store, StoreError, TransferDefaults, TransferParams,
+    Checkpoint, ConnectionState, ConnectionUpdate, DestinationParams, DestinationUpdate,
+    DownloadCheck, ManifestFile, ManifestStatus, NewConnection, NewToken, NewTransfer, ObjectRef,
+    Page, PriorityLanes, RequestStatus, Store, StoreError, TransferDefaults, TransferParams,
     TransferProgress, TransferStatus, TransferUpdate, UserData, REQUEST_KEEP_COUNT,
     REQUEST_KEEP_MICROS, SCHEMA_VERSION,
 };
@@ -22,8 +22,8 @@ fn temp_store() -> (TempDir, PathBuf, Store) {
     (dir, path, store)
 }
 
-fn new_destination(address: &str) -> NewDestination {
-    NewDestination {
+fn new_destination(address: &str) -> DestinationParams {
+    DestinationParams {
         destination_address: address.to_owned(),
         destination_port: 8886,
         send_rate_max: Some(50_000.0),
@@ -181,16 +181,9 @@ fn destinations_round_trip() {
     new.permanent = true;
     let created = store.insert_destination(&new).unwrap();
     assert!(is_hex_id(&created.destination_id));
-    assert_eq!(created.destination_address, "receiver01");
-    assert_eq!(created.destination_port, 8886);
-    assert_eq!(created.send_rate_max, Some(50_000.0));
-    assert_eq!(created.sender_port, -1);
-    assert_eq!(created.relay_address.as_deref(), Some("relay.example"));
-    assert_eq!(created.relay_port, Some(9000));
-    assert!(created.authenticate_destination);
-    assert_eq!(created.destination_public_key.as_deref(), Some("pk1"));
-    assert!(!created.exclusive);
-    assert!(created.permanent);
+    assert_eq!(created.params, new);
+    assert_eq!(created.params.destination_address, "receiver01");
+    assert_eq!(created.params.send_rate_max, Some(50_000.0));
     assert_eq!(
         created.encrypted_connection_state,
         ConnectionState::Disconnected
@@ -228,7 +221,7 @@ fn destinations_round_trip() {
         .update_destination(&created.destination_id, &changes)
         .unwrap();
     let updated = store.get_destination(&created.destination_id).unwrap();
-    assert_eq!(updated.send_rate_max, None);
+    assert_eq!(updated.params.send_rate_max, None);
     assert_eq!(updated.destination_ip.as_deref(), Some("192.0.2.7"));
     assert_eq!(updated.connection_id, Some(connection.connection_id));
     assert_eq!(
@@ -253,7 +246,7 @@ fn destinations_round_trip() {
     assert_eq!(updated.round_trip_time_ms, Some(12.25));
     assert_eq!(updated.priority_lanes, lanes);
     // Untouched fields stay.
-    assert_eq!(updated.relay_address, created.relay_address);
+    assert_eq!(updated.params.relay_address, created.params.relay_address);
 
     // Clearing a nullable field.
     store

@@ -12,8 +12,8 @@ use crate::flags;
 use crate::schedule;
 use crate::send::{self, SendOptions};
 use crate::store::{
-    ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, NewConnection,
-    NewDestination,
+    ConnectionState, ConnectionUpdate, Destination, DestinationParams, DestinationUpdate,
+    NewConnection,
 };
 use jetstream_wire::crypto::handshake::PublicKey;
 use serde_json::{json, Value};
@@ -39,7 +39,7 @@ pub(super) fn kbps_to_bytes(kbps: f64) -> u64 {
 
 impl Actor {
     pub(super) fn create_destination(&mut self, p: &CreateDestination) -> Result<Value> {
-        let new = NewDestination {
+        let new = DestinationParams {
             destination_address: p.destination_address.clone(),
             destination_port: p.destination_port.unwrap_or(DEFAULT_RECEIVE_PORT),
             send_rate_max: p.send_rate_max,
@@ -357,12 +357,12 @@ impl Actor {
 
 /// The UDP address of a destination's receiver.
 pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
-    let host = destination.destination_address.as_str();
+    let host = destination.params.destination_address.as_str();
     // A bare IPv6 address needs brackets to be parsed with its port.
     let target = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{}", destination.destination_port)
+        format!("[{host}]:{}", destination.params.destination_port)
     } else {
-        format!("{host}:{}", destination.destination_port)
+        format!("{host}:{}", destination.params.destination_port)
     };
     target
         .to_socket_addrs()
@@ -378,9 +378,10 @@ pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
 
 /// The key the receiver must prove, when the destination asks for one.
 pub(super) fn expected_key(destination: &Destination) -> Option<PublicKey> {
-    destination
+    let params = &destination.params;
+    params
         .authenticate_destination
-        .then_some(destination.destination_public_key.as_deref())
+        .then_some(params.destination_public_key.as_deref())
         .flatten()
         .and_then(|key| key.parse().ok())
 }

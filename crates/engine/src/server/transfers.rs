@@ -141,7 +141,7 @@ impl Actor {
                 ..Page::default()
             },
         )?;
-        if !destination.permanent && left.is_empty() {
+        if !destination.params.permanent && left.is_empty() {
             self.store.delete_destination(id)?;
         }
         Ok(())
@@ -631,7 +631,7 @@ impl Actor {
             params.insert(id, transfer.params);
         }
         let total = [
-            destination.send_rate_max,
+            destination.params.send_rate_max,
             connection.as_ref().and_then(|c| c.send_rate_max),
         ]
         .into_iter()

@@ -110,9 +110,11 @@ impl FromSql for TransferDefaults {
     }
 }
 
-/// The `createDestination` parameters, defaults already applied.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewDestination {
+/// The `createDestination` parameters, defaults already applied; in a [`Destination`], as
+/// current (the rate cap may change).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationParams {
     /// Host name or IP of the receiver.
     pub destination_address: String,
     /// The receiver's UDP port.
@@ -141,31 +143,14 @@ pub struct NewDestination {
 pub struct Destination {
     /// 32 hex digits.
     pub destination_id: String,
-    /// Host name or IP given at creation.
-    pub destination_address: String,
+    /// `createDestination` parameters, as current.
+    #[serde(flatten)]
+    pub params: DestinationParams,
     /// The address it resolved to, once known.
     #[serde(rename = "destinationIP")]
     pub destination_ip: Option<String>,
-    /// The receiver's UDP port.
-    pub destination_port: u16,
     /// The connection it shares, once assigned.
     pub connection_id: Option<u64>,
-    /// Rate cap in kbit/s; `None` for none.
-    pub send_rate_max: Option<f64>,
-    /// Local UDP port: 0 picks a new one, -1 multiplexes the receive port.
-    pub sender_port: i32,
-    /// Relay host, if any.
-    pub relay_address: Option<String>,
-    /// Relay port, if any.
-    pub relay_port: Option<u16>,
-    /// Only connect if the receiver proves `destination_public_key`.
-    pub authenticate_destination: bool,
-    /// The receiver's expected public key.
-    pub destination_public_key: Option<String>,
-    /// Never shared with a later non-exclusive `createDestination`.
-    pub exclusive: bool,
-    /// Kept when its last transfer is deleted.
-    pub permanent: bool,
     /// State of the encrypted channel.
     pub encrypted_connection_state: ConnectionState,
     /// Code of the last error, if any.
@@ -241,18 +226,20 @@ impl Record for Destination {
         let c = Columns::of(row);
         Ok(Destination {
             destination_id: c.get("id")?,
-            destination_address: c.get("address")?,
+            params: DestinationParams {
+                destination_address: c.get("address")?,
+                destination_port: c.get("port")?,
+                send_rate_max: c.get("send_rate_max")?,
+                sender_port: c.get("sender_port")?,
+                relay_address: c.get("relay_address")?,
+                relay_port: c.get("relay_port")?,
+                authenticate_destination: c.get("authenticate")?,
+                destination_public_key: c.get("public_key")?,
+                exclusive: c.get("exclusive")?,
+                permanent: c.get("permanent")?,
+            },
             destination_ip: c.get("ip")?,
-            destination_port: c.get("port")?,
             connection_id: c.get("connection_id")?,
-            send_rate_max: c.get("send_rate_max")?,
-            sender_port: c.get("sender_port")?,
-            relay_address: c.get("relay_address")?,
-            relay_port: c.get("relay_port")?,
-            authenticate_destination: c.get("authenticate")?,
-            destination_public_key: c.get("public_key")?,
-            exclusive: c.get("exclusive")?,
-            permanent: c.get("permanent")?,
             encrypted_connection_state: c.get("connection_state")?,
             last_error: c.get("last_error")?,
             last_error_message: c.get("last_error_message")?,
@@ -277,7 +264,7 @@ impl Record for Destination {
 impl Store {
     /// Adds a destination with a new random id, the default priority lanes and no transfer
     /// defaults.
-    pub fn insert_destination(&mut self, new: &NewDestination) -> Result<Destination> {
+    pub fn insert_destination(&mut self, new: &DestinationParams) -> Result<Destination> {
         let id = self.random_id()?;
         self.db
             .prepare_cached(
@@ -306,7 +293,10 @@ impl Store {
 
     /// The oldest non-exclusive destination with the address, port, relay and key settings of
     /// `new` (what a non-exclusive `createDestination` returns instead of adding one).
-    pub fn find_matching_destination(&self, new: &NewDestination) -> Result<Option<Destination>> {
+    pub fn find_matching_destination(
+        &self,
+        new: &DestinationParams,
+    ) -> Result<Option<Destination>> {
         let found = query(
             &self.db,
             "WHERE exclusive = 0 AND address = ?1 AND port = ?2 AND relay_address IS ?3

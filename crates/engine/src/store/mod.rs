@@ -91,7 +91,7 @@ mod user_data;
 
 pub use connections::{Connection, ConnectionUpdate, NewConnection};
 pub use destinations::{
-    Destination, DestinationUpdate, NewDestination, PriorityLanes, TransferDefaults,
+    Destination, DestinationParams, DestinationUpdate, PriorityLanes, TransferDefaults,
 };
 pub use manifests::{Manifest, ManifestFile, ManifestFiles, ManifestStatus};
 pub use received::{NewReceived, ReceivedTransfer, Source};
