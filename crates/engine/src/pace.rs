@@ -128,6 +128,9 @@ pub async fn recv_until(
         if drain(endpoint, buf, handle).await? > 0 {
             return Ok(());
         }
+        // Give way to any other thread ready on this core (with none it returns at once): on a
+        // busy machine a short wait goes to their work, not to polling.
+        std::thread::yield_now();
         tokio::task::yield_now().await;
     }
     Ok(())
