@@ -92,11 +92,7 @@ fn file(i: usize) -> ManifestFile {
 }
 
 fn ranges(pairs: &[(u64, u64)]) -> RangeSet {
-    let mut set = RangeSet::new();
-    for &(start, end) in pairs {
-        set.insert(start..end);
-    }
-    set
+    pairs.iter().map(|&(start, end)| start..end).collect()
 }
 
 /// A destination, a manifest and a transfer between them.

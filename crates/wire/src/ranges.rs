@@ -140,6 +140,17 @@ impl RangeSet {
     }
 }
 
+impl FromIterator<Range<u64>> for RangeSet {
+    /// The union of the ranges, in any order.
+    fn from_iter<I: IntoIterator<Item = Range<u64>>>(ranges: I) -> Self {
+        let mut set = RangeSet::new();
+        for range in ranges {
+            set.insert(range);
+        }
+        set
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,11 +170,7 @@ mod tests {
 
     /// The set of the `(start, end)` ranges.
     fn set(ranges: &[(u64, u64)]) -> RangeSet {
-        let mut set = RangeSet::new();
-        for &(start, end) in ranges {
-            set.insert(start..end);
-        }
-        set
+        ranges.iter().map(|&(start, end)| start..end).collect()
     }
 
     #[test]

@@ -107,11 +107,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn set_of(ranges: &[(u64, u64)]) -> RangeSet {
-        let mut set = RangeSet::new();
-        for &(start, end) in ranges {
-            set.insert(start..end);
-        }
-        set
+        ranges.iter().map(|&(start, end)| start..end).collect()
     }
 
     #[test]
