@@ -39,16 +39,7 @@ async function pairWithState(): Promise<{
   sandbox: string;
 }> {
   const stateDir = tempDir();
-  const sender = await engine({ stateDir });
-  const receiver = await engine();
-  const info = await receiver.server.getServerInfo();
-  const destination = await sender.send.createDestination('127.0.0.1', {
-    destinationPort: info.recvPort,
-  });
-  if (info.sandboxDir === null) {
-    throw new Error('the receiver has no sandbox directory');
-  }
-  return { sender, stateDir, destinationId: destination.destinationId, sandbox: info.sandboxDir };
+  return { stateDir, ...(await pair({ stateDir })) };
 }
 
 describe('createTransfer', () => {

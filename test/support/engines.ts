@@ -74,14 +74,17 @@ export function digests(root: string): Record<string, string> {
   return out;
 }
 
-/** A sender engine, a receiver engine and a destination on the sender pointing at it. */
-export async function pair(): Promise<{
+/**
+ * A sender engine (made with `senderOptions`), a receiver engine and a destination on the sender
+ * pointing at it.
+ */
+export async function pair(senderOptions: EmbeddedOptions = {}): Promise<{
   sender: JetStream;
   receiver: JetStream;
   destinationId: string;
   sandbox: string;
 }> {
-  const sender = await engine();
+  const sender = await engine(senderOptions);
   const receiver = await engine();
   const info = await receiver.server.getServerInfo();
   const destination = await sender.send.createDestination('127.0.0.1', {
