@@ -6,9 +6,17 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { constants, type JetStream, type Transfer } from '../ts/index.js';
+import type { JetStream, Transfer } from '../ts/index.js';
 import { closeAll, pair } from './support/engines.js';
-import { generatedManifest, kbps, measure, sleep, untilTransfer } from './support/transfers.js';
+import {
+  generatedManifest,
+  ioFreeTransfer,
+  kbps,
+  measure,
+  sendingTransfer,
+  sleep,
+  untilTransfer,
+} from './support/transfers.js';
 
 afterAll(closeAll);
 
@@ -18,17 +26,21 @@ const ENDLESS = 100_000_000_000;
 /** The default lanes of every destination. */
 const DEFAULT_LANES = { High: 0.7, Normal: 0.25, Low: 0.05, Idle: 0 };
 
-/** Creates an I/O-free transfer (TRANSFER_FLAG_NONE) of `manifestId` with `options`. */
-async function start(
+/**
+ * Measures `idle` and `other` for `ms`: the idle-lane transfer sends nothing at all while
+ * `other` sends at over 90% of `cap` kbit/s.
+ */
+async function expectIdleHeld(
   api: JetStream,
-  destinationId: string,
-  manifestId: string,
-  options: { priorityLane?: string; priority?: number; timeoutSeconds?: number } = {},
-): Promise<Transfer> {
-  return api.send.createTransfer(destinationId, manifestId, {
-    transferFlags: constants.TRANSFER_FLAG_NONE,
-    ...options,
-  });
+  idle: Transfer,
+  other: Transfer,
+  ms: number,
+  cap: number,
+): Promise<void> {
+  const held = await measure(api, [idle.transferId, other.transferId], ms, 'bytesSent');
+  expect(held.get(idle.transferId)!.rate).toBe(0);
+  expect((await api.send.getTransfer(idle)).bytesSent).toBe(0);
+  expect(held.get(other.transferId)!.rate / kbps(cap)).toBeGreaterThan(0.9);
 }
 
 /** Caps the destination at `cap` kbit/s and waits for the request. */
@@ -87,8 +99,7 @@ describe('setPriorityLanesAsync', () => {
     const { sender, destinationId } = await pair();
     const manifestId = await generatedManifest(sender, ENDLESS);
     await capDestination(sender, destinationId, 8_000);
-    const t = await start(sender, destinationId, manifestId, { priorityLane: 'Normal' });
-    await untilTransfer(sender, t.transferId, (x) => x.status === 'sending');
+    const t = await sendingTransfer(sender, destinationId, manifestId, { priorityLane: 'Normal' });
     const refused = [
       { High: 0.75, Normal: 0.25 },
       { High: 0.7, Normal: 0.2, Low: 0.05, Idle: 0, Extra: 0.05 },
@@ -124,9 +135,9 @@ describe('sharing a capped destination', () => {
     // 80 Mbit/s: 10 MB/s in all.
     const cap = 80_000;
     await capDestination(sender, destinationId, cap);
-    const high = await start(sender, destinationId, manifestId, { priorityLane: 'High' });
-    const normal = await start(sender, destinationId, manifestId, { priorityLane: 'Normal' });
-    const low = await start(sender, destinationId, manifestId, { priorityLane: 'Low' });
+    const high = await ioFreeTransfer(sender, destinationId, manifestId, { priorityLane: 'High' });
+    const normal = await ioFreeTransfer(sender, destinationId, manifestId, { priorityLane: 'Normal' });
+    const low = await ioFreeTransfer(sender, destinationId, manifestId, { priorityLane: 'Low' });
     for (const t of [high, normal, low]) {
       await untilTransfer(sender, t.transferId, (x) => x.status === 'sending');
     }
@@ -152,18 +163,14 @@ describe('sharing a capped destination', () => {
     const manifestId = await generatedManifest(sender, ENDLESS);
     const cap = 40_000;
     await capDestination(sender, destinationId, cap);
-    const low = await start(sender, destinationId, manifestId, { priorityLane: 'Low' });
-    await untilTransfer(sender, low.transferId, (x) => x.status === 'sending');
+    const low = await sendingTransfer(sender, destinationId, manifestId, { priorityLane: 'Low' });
     // Held for longer than its own timeout: it must still be there afterwards.
-    const idle = await start(sender, destinationId, manifestId, {
+    const idle = await ioFreeTransfer(sender, destinationId, manifestId, {
       priorityLane: 'Idle',
       timeoutSeconds: 2,
     });
     await sleep(1_000);
-    const held = await measure(sender, [idle.transferId, low.transferId], 3_000, 'bytesSent');
-    expect(held.get(idle.transferId)!.rate).toBe(0);
-    expect((await sender.send.getTransfer(idle)).bytesSent).toBe(0);
-    expect(held.get(low.transferId)!.rate / kbps(cap)).toBeGreaterThan(0.9);
+    await expectIdleHeld(sender, idle, low, 3_000, cap);
     const waiting = await sender.send.getTransfer(idle);
     expect(waiting.processing).toBe(true);
     expect(waiting.errorMessage).toBeNull();
@@ -182,17 +189,10 @@ describe('sharing a capped destination', () => {
     const { sender, destinationId } = await pair();
     const manifestId = await generatedManifest(sender, ENDLESS);
     expect((await sender.send.getDestination(destinationId)).sendRateMax).toBeNull();
-    const normal = await sender.send.createTransfer(destinationId, manifestId, {
-      transferFlags: constants.TRANSFER_FLAG_NONE,
-      sendRateMax: 16_000,
-    });
-    await untilTransfer(sender, normal.transferId, (x) => x.status === 'sending');
-    const idle = await start(sender, destinationId, manifestId, { priorityLane: 'Idle' });
+    const normal = await sendingTransfer(sender, destinationId, manifestId, { sendRateMax: 16_000 });
+    const idle = await ioFreeTransfer(sender, destinationId, manifestId, { priorityLane: 'Idle' });
     await sleep(1_000);
-    const held = await measure(sender, [idle.transferId, normal.transferId], 2_000, 'bytesSent');
-    expect(held.get(idle.transferId)!.rate).toBe(0);
-    expect((await sender.send.getTransfer(idle)).bytesSent).toBe(0);
-    expect(held.get(normal.transferId)!.rate / kbps(16_000)).toBeGreaterThan(0.9);
+    await expectIdleHeld(sender, idle, normal, 2_000, 16_000);
     await sender.send.failTransfer(normal);
     await untilTransfer(sender, idle.transferId, (x) => x.status === 'sending' && x.bytesAcked > 0);
     await sender.send.failTransfer(idle);
@@ -203,8 +203,14 @@ describe('sharing a capped destination', () => {
     const manifestId = await generatedManifest(sender, ENDLESS);
     const cap = 40_000;
     await capDestination(sender, destinationId, cap);
-    const first = await start(sender, destinationId, manifestId, { priorityLane: 'High', priority: 1 });
-    const second = await start(sender, destinationId, manifestId, { priorityLane: 'High', priority: 2 });
+    const first = await ioFreeTransfer(sender, destinationId, manifestId, {
+      priorityLane: 'High',
+      priority: 1,
+    });
+    const second = await ioFreeTransfer(sender, destinationId, manifestId, {
+      priorityLane: 'High',
+      priority: 2,
+    });
     await untilTransfer(sender, first.transferId, (x) => x.status === 'sending');
     await sleep(1_000);
     const before = await measure(sender, [first.transferId, second.transferId], 2_500, 'bytesSent');
@@ -235,8 +241,7 @@ describe('setSendRateMaxAsync', () => {
   it('caps what the destination sends in all', async () => {
     const { sender, destinationId } = await pair();
     const manifestId = await generatedManifest(sender, ENDLESS);
-    const t = await start(sender, destinationId, manifestId);
-    await untilTransfer(sender, t.transferId, (x) => x.status === 'sending');
+    const t = await sendingTransfer(sender, destinationId, manifestId);
     for (const cap of [24_000, 56_000]) {
       await capDestination(sender, destinationId, cap);
       expect((await sender.send.getDestination(destinationId)).sendRateMax).toBe(cap);

@@ -15,6 +15,7 @@ import {
   generatedManifest,
   kbps,
   measure,
+  sendingTransfer,
   silentPort,
   sleep,
   until,
@@ -464,11 +465,7 @@ describe('failTransfer and deleteTransfer', () => {
   it('fails a running transfer with its message, and refuses a finished one', async () => {
     const { sender, destinationId } = await pair();
     const manifestId = await generatedManifest(sender, 1_000_000_000);
-    const t = await sender.send.createTransfer(destinationId, manifestId, {
-      sendRateMax: 8_000,
-      transferFlags: constants.TRANSFER_FLAG_NONE,
-    });
-    await untilTransfer(sender, t.transferId, (x) => x.status === 'sending');
+    const t = await sendingTransfer(sender, destinationId, manifestId, { sendRateMax: 8_000 });
     await expect(sender.send.deleteTransfer(t)).rejects.toMatchObject({ code: 'INVALID_STATE' });
     expect((await sender.send.getTransfer(t)).processing).toBe(true);
     await sender.send.failTransfer(t, { errorMessage: 'stopped by the operator' });
@@ -502,11 +499,7 @@ describe('setTransferSendRateMaxAsync and setTransferPriorityAsync', () => {
   it('the measured rate follows the new cap', async () => {
     const { sender, destinationId } = await pair();
     const manifestId = await generatedManifest(sender, 10_000_000_000);
-    const t = await sender.send.createTransfer(destinationId, manifestId, {
-      sendRateMax: 16_000,
-      transferFlags: constants.TRANSFER_FLAG_NONE,
-    });
-    await untilTransfer(sender, t.transferId, (x) => x.status === 'sending');
+    const t = await sendingTransfer(sender, destinationId, manifestId, { sendRateMax: 16_000 });
     for (const cap of [16_000, 40_000, 12_000]) {
       const request = await sender.send.setTransferSendRateMaxAsync(t, cap);
       expect(await sender.server.getRequestResult(request)).toEqual({ sendRateMax: cap });

@@ -5,7 +5,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 
-import { constants, type JetStream, type Transfer } from '../../ts/index.js';
+import { constants, type CreateTransferOptions, type JetStream, type Transfer } from '../../ts/index.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -40,6 +40,30 @@ export function untilTransfer(
   timeoutMs?: number,
 ): Promise<Transfer> {
   return until(() => api.send.getTransfer(id), done, timeoutMs);
+}
+
+/** Creates an I/O-free transfer (TRANSFER_FLAG_NONE) of `manifestId` with `options`. */
+export function ioFreeTransfer(
+  api: JetStream,
+  destinationId: string,
+  manifestId: string,
+  options: CreateTransferOptions = {},
+): Promise<Transfer> {
+  return api.send.createTransfer(destinationId, manifestId, {
+    transferFlags: constants.TRANSFER_FLAG_NONE,
+    ...options,
+  });
+}
+
+/** An I/O-free transfer made by [[ioFreeTransfer]], once it is sending. */
+export async function sendingTransfer(
+  api: JetStream,
+  destinationId: string,
+  manifestId: string,
+  options: CreateTransferOptions = {},
+): Promise<Transfer> {
+  const t = await ioFreeTransfer(api, destinationId, manifestId, options);
+  return untilTransfer(api, t.transferId, (x) => x.status === 'sending');
 }
 
 /** A complete manifest of one generated (I/O-free) file of `size` bytes named `name`. */
