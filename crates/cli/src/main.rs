@@ -47,7 +47,8 @@ struct ReceiveArgs {
     /// UDP address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "0.0.0.0:8886")]
     listen: SocketAddr,
-    /// Exit after the first transfer ends (status 0 only if it completed).
+    /// Exit after the first transfer completes (a failed session waits for the sender to
+    /// start another).
     #[arg(long)]
     once: bool,
     /// Identity key file, created if missing (default: a new key for this run).
@@ -87,9 +88,13 @@ struct SendArgs {
     /// Identity key file, created if missing (default: a new key for this run).
     #[arg(long)]
     key_file: Option<PathBuf>,
-    /// Fail when the receiver is silent this many seconds.
+    /// Give up once this many seconds pass without progress; until then a lost receiver (a
+    /// restart, an outage) is reconnected to and the transfer goes on. 0: never give up.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// Do not check files against their digests at the receiver (for raw-rate benchmarks).
+    #[arg(long)]
+    no_verify: bool,
     /// Largest IP packet to send (default: probe up to what the route allows; 1500 keeps
     /// every datagram within an Ethernet frame).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1228..))]
@@ -180,7 +185,6 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
     println!("public-key {}", receiver.public_key());
     std::io::stdout().flush()?;
     let once = args.once;
-    let mut outcome = Ok(());
     receiver
         .run(&mut |event| match event {
             ReceiveEvent::Started { peer, header, .. } => {
@@ -202,18 +206,17 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
                         );
                         let _ = out.flush();
                     }
-                    Err(e) => eprintln!("transfer from {peer} failed: {}", e.message),
+                    // The sender starts another session unless it gave up.
+                    Err(e) => eprintln!("session from {peer} ended: {}", e.message),
                 }
-                if once {
-                    outcome = result.map(|_| ());
+                if once && result.is_ok() {
                     ControlFlow::Break(())
                 } else {
                     ControlFlow::Continue(())
                 }
             }
         })
-        .await?;
-    outcome
+        .await
 }
 
 async fn send_files(args: SendArgs) -> Result<(), Error> {
@@ -249,7 +252,8 @@ async fn send_files(args: SendArgs) -> Result<(), Error> {
     opts.cipher = args.cipher.into();
     opts.expected_key = args.destination_key;
     opts.auth = Auth::default();
-    opts.idle_timeout = Duration::from_secs(args.timeout);
+    opts.timeout = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
+    opts.verify = !args.no_verify;
     opts.mtu = args.mtu.map(usize::from);
     if let Some(kbps) = args.rate {
         opts.limits = RateLimits {
@@ -281,6 +285,15 @@ async fn send_files(args: SendArgs) -> Result<(), Error> {
     bar.finish_and_clear();
     let report = report?;
     let secs = report.elapsed.as_secs_f64();
+    if report.bytes_skipped > 0 {
+        eprintln!(
+            "skipped {} bytes the receiver already held",
+            report.bytes_skipped
+        );
+    }
+    if report.reconnects > 0 {
+        eprintln!("reconnected {} times", report.reconnects);
+    }
     println!(
         "complete files={} bytes={} seconds={:.3} gbps={:.3}",
         report.files,

@@ -2,11 +2,14 @@
 
 pub mod clients;
 pub mod command;
+pub mod digest;
 pub mod error;
 pub mod flags;
 pub mod identity;
 mod pace;
 pub mod receive;
+mod record;
+mod resume;
 pub mod sandbox;
 pub mod schedule;
 pub mod send;

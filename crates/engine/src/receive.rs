@@ -12,7 +12,7 @@ use crate::udp::{max_datagram_for, UdpEndpoint};
 use jetstream_wire::codec::{ConnectionId, DatagramKind, Header};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
-use jetstream_wire::files::{DataSink, FileMeta, StorageError, TransferHeader};
+use jetstream_wire::files::{DataSink, Digest, FileMeta, SinkReport, StorageError, TransferHeader};
 use jetstream_wire::session::{
     ErrorCode, ReceiverConfig, ReceiverEvent, ReceiverSession, ReceiverStats, SessionError,
 };
@@ -211,6 +211,7 @@ impl Receiver {
             if session.poll_timeout().is_some_and(|t| t <= now) {
                 session.handle_timeout(now);
             }
+            session.poll_sink(now, &mut active.storage);
             while let Some(event) = session.poll_event() {
                 match event {
                     ReceiverEvent::Authenticate { peer, auth } => {
@@ -339,12 +340,13 @@ impl DataSink for Storage {
             write_mtime: header.flags & flags::WRITE_MTIME != 0,
             only_newer: (header.flags & flags::WRITE_ONLY_NEWER != 0)
                 .then_some(header.time_resolution_us as i64),
+            verify: header.verify,
         };
         self.sink = Some(FileSink::new(self.sandbox.clone(), opts)?);
         Ok(())
     }
 
-    fn open(&mut self, file: u32, meta: &FileMeta) -> std::result::Result<(), StorageError> {
+    fn open(&mut self, file: u32, meta: &FileMeta) -> std::result::Result<u64, StorageError> {
         self.sink(file)?.open(file, meta)
     }
 
@@ -357,11 +359,19 @@ impl DataSink for Storage {
         self.sink(file)?.write_at(file, offset, data)
     }
 
-    fn finish(&mut self, file: u32) -> std::result::Result<(), StorageError> {
-        self.sink(file)?.finish(file)
+    fn finish(
+        &mut self,
+        file: u32,
+        digest: Option<&Digest>,
+    ) -> std::result::Result<(), StorageError> {
+        self.sink(file)?.finish(file, digest)
     }
 
-    fn settled(&mut self) -> std::result::Result<bool, StorageError> {
-        self.sink.as_mut().map_or(Ok(true), FileSink::settled)
+    fn sync(&mut self, files: &[(u32, u64)]) -> std::result::Result<(), StorageError> {
+        self.sink.as_mut().map_or(Ok(()), |sink| sink.sync(files))
+    }
+
+    fn poll_report(&mut self) -> std::result::Result<Option<SinkReport>, StorageError> {
+        self.sink.as_mut().map_or(Ok(None), FileSink::poll_report)
     }
 }

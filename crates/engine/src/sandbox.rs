@@ -502,6 +502,35 @@ impl Sandbox {
             .map_err(|e| SandboxError::os("rename", from, e))
     }
 
+    /// Makes the entries of the directory `path` (`""` = the root) durable: `fsync` of the
+    /// directory, after a file was created or renamed in it.
+    pub fn sync_dir(&self, path: &str) -> Result<(), SandboxError> {
+        let rel = check_path(path)?;
+        let dir = self.dir(rel, path)?;
+        // A directory opened with O_PATH cannot be synced: open it again for reading.
+        let fd = openat(
+            dir.fd(),
+            c".",
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )
+        .map_err(|e| SandboxError::os("open", path, e))?;
+        File::from(fd)
+            .sync_all()
+            .map_err(|e| SandboxError::os("sync", path, e))
+    }
+
+    /// Removes the file (or symlink) `path`; a missing one is not an error.
+    pub fn remove_file(&self, path: &str) -> Result<(), SandboxError> {
+        let (dir, name) = self.parent(path)?;
+        // SAFETY: `name` is NUL-terminated and outlives the call; `dir` is open.
+        match cvt(unsafe { libc::unlinkat(dir.fd().as_raw_fd(), name.as_ptr(), 0) }) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(SandboxError::os("remove", path, e)),
+        }
+    }
+
     /// Sets the modification time of `path` (a final symlink is not followed).
     pub fn set_mtime(&self, path: &str, mtime_us: i64) -> Result<(), SandboxError> {
         let (dir, name) = self.parent(path)?;

@@ -5,12 +5,17 @@
 //! in one `pwrite` per run, so a stream of packets costs neither a syscall nor an allocation
 //! each; a write of [`DIRECT_WRITE_BYTES`] or more (a large datagram's payload) is one `pwrite`
 //! straight from the caller's bytes, without that copy.
-//! Creating a file and making it final cost far more than writing a small one, so both run on a
-//! worker thread: the first [`PREPARED_AHEAD`] announced files not yet written are created
-//! and sized ahead of their data, and a finished file is closed, given its mode and times and
-//! renamed into place in the background. [`DataSink::settled`] says when every finished file is
-//! in place (the session answers DONE only then). A few descriptors are kept in an LRU for
-//! writing; each is handed to the worker that finishes its file.
+//! Creating a file, syncing it and making it final cost far more than writing a small one, so
+//! they run on a worker thread: the first [`PREPARED_AHEAD`] announced files not yet written
+//! are created and sized ahead of their data; a sync asked by the session is an `fdatasync`
+//! followed by the file's durable [`Record`]; a finished file is checked against the sender's
+//! digest (read back from disk), given its mode and times, synced, renamed into place, and its
+//! directory synced, in that order — only then is it reported placed. A few descriptors are kept
+//! in an LRU for writing; each is handed to the worker that finishes its file.
+//!
+//! What an earlier session left is found when a file is announced: a part file (or in-place
+//! target) with a matching record gives its durable prefix, and a target that already has the
+//! source's size and time is offered whole, to be checked against the digest.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -21,9 +26,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::sync::Arc;
 
-use jetstream_wire::files::{DataSink, EntryKind, FileMeta, StorageError};
+use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport, StorageError};
 
-use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, StatKind};
+use crate::digest::hash_file;
+use crate::record::Record;
+use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, Stat, StatKind};
 use crate::source::Lru;
 use crate::workers::Workers;
 
@@ -96,6 +103,9 @@ pub struct SinkOptions {
     /// `Some(resolution_us)`: skip a file whose destination's mtime is as new as the source's
     /// or newer, within `resolution_us` (`TRANSFER_FLAG_WRITE_ONLY_NEWER`).
     pub only_newer: Option<i64>,
+    /// Files are checked against the sender's digests: a target that already has the source's
+    /// size and time is then offered whole instead of written again.
+    pub verify: bool,
 }
 
 /// A file announced and not finished yet.
@@ -109,8 +119,6 @@ struct Active {
     executable: bool,
     /// Created, sized and checked for space (see [`prepare`]).
     prepared: bool,
-    /// Written since the last [`FileSink::sync`].
-    unsynced: bool,
 }
 
 impl Active {
@@ -137,6 +145,12 @@ enum Slot {
     },
     /// Skipped because the destination is as new: data is dropped.
     Skipped,
+    /// The target already has the source's size and time: offered whole, and placed once
+    /// its digest matches; otherwise written as `fallback` says (none: refused).
+    Verify {
+        target: Box<str>,
+        fallback: Option<Box<Active>>,
+    },
     /// Finished: late duplicates are dropped.
     Done,
 }
@@ -170,14 +184,12 @@ pub struct FileSink {
     preparing: HashSet<u32>,
     /// Files created ahead of their data, with their descriptors (not yet in `files`).
     prepared: HashMap<u32, File>,
-    /// Finishes the workers have not reported yet.
+    /// Finishes and syncs the workers have not reported yet.
     finishing: usize,
     /// Failures of the workers' jobs, not reported yet.
     failures: VecDeque<StorageError>,
-    /// Files written since the last sync, still active.
-    unsynced: Vec<u32>,
-    /// Files (number, final path) written since the last sync and finished since.
-    finished_unsynced: Vec<(u32, Box<str>)>,
+    /// What the workers' jobs came to, not reported yet.
+    reports: VecDeque<SinkReport>,
     skipped: Vec<u32>,
 }
 
@@ -185,11 +197,25 @@ pub struct FileSink {
 enum Job {
     /// Create the file an announced entry is written to, sized, ahead of its data.
     Create { file: u32, path: String, size: u64 },
+    /// Make bytes `0..record.durable` of the file at `path` durable and record it.
+    Sync {
+        file: u32,
+        path: String,
+        record: Record,
+    },
     /// Make a written file final; `handle` is its descriptor when the writer held one.
     Finish {
         file: u32,
         handle: Option<File>,
         active: Box<Active>,
+        digest: Option<Digest>,
+    },
+    /// Check a target offered whole against the sender's digest.
+    Verify {
+        file: u32,
+        target: Box<str>,
+        digest: Option<Digest>,
+        fallback: Option<Box<Active>>,
     },
 }
 
@@ -199,11 +225,22 @@ enum Outcome {
         file: u32,
         result: Result<File, StorageError>,
     },
-    /// `Ok(Some(target))` when the file was written since the last sync.
+    Synced {
+        file: u32,
+        result: Result<u64, StorageError>,
+    },
     Finished {
         file: u32,
-        result: Result<Option<Box<str>>, StorageError>,
+        result: Result<Finished, StorageError>,
     },
+}
+
+/// How a finished file ended.
+enum Finished {
+    /// Durable, verified and in place.
+    Placed,
+    /// Its bytes do not match the digest: written again as this says.
+    Mismatch(Box<Active>),
 }
 
 /// What the workers know of the transfer.
@@ -220,25 +257,103 @@ impl Finisher {
                 file,
                 result: open_write(&self.sandbox, file, &path, size, false),
             },
+            Job::Sync { file, path, record } => Outcome::Synced {
+                file,
+                result: self.sync(file, &path, &record),
+            },
             Job::Finish {
                 file,
                 handle,
                 active,
+                digest,
             } => Outcome::Finished {
                 file,
-                result: self.complete(file, handle, *active),
+                result: self.complete(file, handle, active, digest),
+            },
+            Job::Verify {
+                file,
+                target,
+                digest,
+                fallback,
+            } => Outcome::Finished {
+                file,
+                result: self.verify(file, &target, digest, fallback),
             },
         }
     }
 
-    /// Makes a written file final: mode, times, close, rename into place. Returns its path when
-    /// it was written since the last sync.
+    /// Syncs the data of the file at `path`, then records how much of it is durable.
+    fn sync(&self, file: u32, path: &str, record: &Record) -> Result<u64, StorageError> {
+        let handle = self
+            .sandbox
+            .open_file(path, Access::Read)
+            .map_err(|e| error(file, e))?;
+        let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {path:?}: {e}"));
+        handle.sync_data().map_err(|e| fs_error("sync", e))?;
+        record
+            .write(&handle)
+            .map_err(|e| fs_error("record the durable bytes of", e))?;
+        Ok(record.durable)
+    }
+
+    /// Whether the first `size` bytes of `handle` have `digest` (always, without one).
+    fn matches(
+        &self,
+        file: u32,
+        handle: &File,
+        size: u64,
+        digest: Option<Digest>,
+    ) -> Result<bool, StorageError> {
+        let Some(digest) = digest else {
+            return Ok(true);
+        };
+        let found = hash_file(handle, size).map_err(|e| error(file, format!("hashing: {e}")))?;
+        Ok(found == digest)
+    }
+
+    /// Checks a target offered whole: placed (synced with its directory) if it has the
+    /// sender's digest, otherwise to be written as `fallback` says.
+    fn verify(
+        &self,
+        file: u32,
+        target: &str,
+        digest: Option<Digest>,
+        fallback: Option<Box<Active>>,
+    ) -> Result<Finished, StorageError> {
+        let handle = self
+            .sandbox
+            .open_file(target, Access::Read)
+            .map_err(|e| error(file, e))?;
+        let size = handle.metadata().map_err(|e| error(file, e))?.len();
+        if !self.matches(file, &handle, size, digest)? {
+            return fallback.map(Finished::Mismatch).ok_or_else(|| {
+                error(
+                    file,
+                    format!("{target:?} exists, differs and the overwrite mode is never"),
+                )
+            });
+        }
+        handle
+            .sync_all()
+            .map_err(|e| error(file, format!("sync {target:?}: {e}")))?;
+        self.sync_parent(file, target)?;
+        Ok(Finished::Placed)
+    }
+
+    fn sync_parent(&self, file: u32, path: &str) -> Result<(), StorageError> {
+        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        self.sandbox.sync_dir(parent).map_err(|e| error(file, e))
+    }
+
+    /// Makes a written file final: its digest checked, mode, times, synced, renamed into
+    /// place, its directory synced.
     fn complete(
         &self,
         file: u32,
         handle: Option<File>,
-        active: Active,
-    ) -> Result<Option<Box<str>>, StorageError> {
+        active: Box<Active>,
+        digest: Option<Digest>,
+    ) -> Result<Finished, StorageError> {
         let handle = match handle {
             Some(handle) => handle,
             None => open_write(
@@ -249,6 +364,9 @@ impl Finisher {
                 active.prepared,
             )?,
         };
+        if !self.matches(file, &handle, active.size, digest)? {
+            return Ok(Finished::Mismatch(active));
+        }
         let target = &active.target;
         let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {target:?}: {e}"));
         let mode = if active.executable { 0o755 } else { 0o644 };
@@ -258,6 +376,8 @@ impl Finisher {
         if self.write_mtime {
             set_file_mtime(&handle, active.mtime_us).map_err(|e| fs_error("set times of", e))?;
         }
+        Record::clear(&handle).map_err(|e| fs_error("clear the record of", e))?;
+        handle.sync_all().map_err(|e| fs_error("sync", e))?;
         drop(handle);
         if active.part {
             let name = target.rsplit_once('/').map_or(&**target, |(_, name)| name);
@@ -275,7 +395,8 @@ impl Finisher {
                 .rename(&active.write_path(), name, replace)
                 .map_err(|e| error(file, e))?;
         }
-        Ok(active.unsynced.then_some(active.target))
+        self.sync_parent(file, target)?;
+        Ok(Finished::Placed)
     }
 }
 
@@ -395,8 +516,7 @@ impl FileSink {
             prepared: HashMap::new(),
             finishing: 0,
             failures: VecDeque::new(),
-            unsynced: Vec::new(),
-            finished_unsynced: Vec::new(),
+            reports: VecDeque::new(),
             skipped: Vec::new(),
         })
     }
@@ -430,38 +550,6 @@ impl FileSink {
     pub fn settle(&mut self) -> Result<(), StorageError> {
         while (self.finishing > 0 || !self.preparing.is_empty()) && self.wait_one() {}
         self.poll()
-    }
-
-    /// Flushes, then makes the data of every file written since the last sync durable
-    /// (`fdatasync`), for a checkpoint; files finished meanwhile are in place first.
-    pub fn sync(&mut self) -> Result<(), StorageError> {
-        self.flush()?;
-        self.settle()?;
-        for file in mem::take(&mut self.unsynced) {
-            if !matches!(self.slots.get(&file), Some(Slot::File(_))) {
-                continue;
-            }
-            let slot = self.handle(file)?;
-            let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
-                continue;
-            };
-            let path = &active.target;
-            self.files
-                .get(slot)
-                .sync_data()
-                .map_err(|e| error(file, format!("{path:?}: {e}")))?;
-            active.unsynced = false;
-        }
-        for (file, path) in mem::take(&mut self.finished_unsynced) {
-            let handle = self
-                .sandbox
-                .open_file(&path, Access::Read)
-                .map_err(|e| error(file, e))?;
-            handle
-                .sync_data()
-                .map_err(|e| error(file, format!("{path:?}: {e}")))?;
-        }
-        Ok(())
     }
 
     /// Takes in what the workers have done, without waiting, and starts more creations;
@@ -499,11 +587,22 @@ impl FileSink {
                     Err(e) => self.failures.push_back(e),
                 }
             }
+            Outcome::Synced { file, result } => {
+                self.finishing -= 1;
+                match result {
+                    Ok(bytes) => self.reports.push_back(SinkReport::Durable { file, bytes }),
+                    Err(e) => self.failures.push_back(e),
+                }
+            }
             Outcome::Finished { file, result } => {
                 self.finishing -= 1;
                 match result {
-                    Ok(Some(target)) => self.finished_unsynced.push((file, target)),
-                    Ok(None) => {}
+                    Ok(Finished::Placed) => self.reports.push_back(SinkReport::Placed(file)),
+                    Ok(Finished::Mismatch(active)) => {
+                        // Written again from the start, into the same file.
+                        self.slots.insert(file, Slot::File(active));
+                        self.reports.push_back(SinkReport::Mismatch(file));
+                    }
                     Err(e) => self.failures.push_back(e),
                 }
             }
@@ -583,16 +682,16 @@ impl FileSink {
             .map_err(|e| {
                 let path = active.write_path();
                 error(file, format!("writing {path:?}: {e}"))
-            })?;
-        if !active.unsynced {
-            active.unsynced = true;
-            self.unsynced.push(file);
-        }
-        Ok(())
+            })
     }
 
     /// Hands a written file to a worker, with its descriptor, to be made final.
-    fn complete(&mut self, file: u32, active: Box<Active>) -> Result<(), StorageError> {
+    fn complete(
+        &mut self,
+        file: u32,
+        active: Box<Active>,
+        digest: Option<&Digest>,
+    ) -> Result<(), StorageError> {
         let handle = match self.files.remove(file) {
             Some(handle) => Some(handle),
             None => self.take_prepared(file)?,
@@ -605,6 +704,7 @@ impl FileSink {
             file,
             handle,
             active,
+            digest: digest.copied(),
         });
         self.finishing += 1;
         Ok(())
@@ -657,6 +757,36 @@ impl FileSink {
                 }
             }
         }
+        if self.is_offered_whole(meta, existing) {
+            let fallback = self.write_slot(file, meta, &target, existing).ok();
+            return Ok(Slot::Verify {
+                target: target.into(),
+                fallback,
+            });
+        }
+        Ok(Slot::File(self.write_slot(file, meta, &target, existing)?))
+    }
+
+    /// Whether the existing target is offered whole for a digest check instead of being
+    /// written: it has the source's size and modification time, as a file this transfer (or an
+    /// earlier run of it) finished does.
+    fn is_offered_whole(&self, meta: &FileMeta, existing: Option<Stat>) -> bool {
+        self.opts.verify
+            && self.opts.write_mtime
+            && meta.size > 0
+            && existing.is_some_and(|st| {
+                st.kind == StatKind::File && st.size == meta.size && st.mtime_us == meta.mtime_us
+            })
+    }
+
+    /// How an announced file is written over the `existing` target, by the overwrite mode.
+    fn write_slot(
+        &self,
+        file: u32,
+        meta: &FileMeta,
+        target: &str,
+        existing: Option<Stat>,
+    ) -> Result<Box<Active>, StorageError> {
         let mode = self.opts.overwrite;
         if existing.is_some() && matches!(mode, OverwriteMode::InPlaceNever | OverwriteMode::Never)
         {
@@ -678,26 +808,35 @@ impl FileSink {
                 format!("{target:?} exists and is not a regular file"),
             ));
         }
-        Ok(Slot::File(Box::new(Active {
+        Ok(Box::new(Active {
             target: target.into(),
             part,
             size: meta.size,
             mtime_us: meta.mtime_us,
             executable: meta.executable,
             prepared: false,
-            unsynced: false,
-        })))
+        }))
+    }
+
+    /// How many bytes from the start of `active`'s file an earlier session left durable, by
+    /// the file's record.
+    fn held(&self, active: &Active) -> u64 {
+        let path = active.write_path();
+        match self.sandbox.open_file(&path, Access::Read) {
+            Ok(handle) => Record::held(&handle, active.size, active.mtime_us),
+            Err(_) => 0,
+        }
     }
 }
 
 impl DataSink for FileSink {
-    fn open(&mut self, file: u32, meta: &FileMeta) -> Result<(), StorageError> {
+    fn open(&mut self, file: u32, meta: &FileMeta) -> Result<u64, StorageError> {
         self.poll()?;
         if self.slots.contains_key(&file) {
             return Err(error(file, "announced twice"));
         }
         let target = self.target(file, meta)?;
-        let slot = match (self.opts.write, meta.kind) {
+        let mut slot = match (self.opts.write, meta.kind) {
             (false, EntryKind::File) => Slot::Discard { size: meta.size },
             (false, EntryKind::Directory) => Slot::Discard { size: 0 },
             (true, EntryKind::Directory) => {
@@ -709,14 +848,23 @@ impl DataSink for FileSink {
             }
             (true, EntryKind::File) => self.open_file(file, meta, target)?,
         };
+        let held = match &slot {
+            Slot::File(active) if active.size > 0 => self.held(active),
+            Slot::Verify { .. } => meta.size,
+            _ => 0,
+        };
         // An empty file is finished at once: its worker creates it then.
         let ahead = matches!(&slot, Slot::File(active) if active.size > 0);
+        if let Slot::File(active) = &mut slot {
+            // A kept file is already created and sized.
+            active.prepared = held > 0;
+        }
         self.slots.insert(file, slot);
-        if ahead {
+        if ahead && held == 0 {
             self.to_prepare.push_back(file);
             self.prepare_ahead();
         }
-        Ok(())
+        Ok(held)
     }
 
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
@@ -754,7 +902,7 @@ impl DataSink for FileSink {
         }
         let size = match self.slots.get(&file) {
             None => return Err(error(file, "data for a file that was never announced")),
-            Some(Slot::Done | Slot::Skipped) => return Ok(()),
+            Some(Slot::Done | Slot::Skipped | Slot::Verify { .. }) => return Ok(()),
             Some(Slot::Directory { .. }) => return Err(error(file, "data for a directory")),
             Some(Slot::Discard { size }) => {
                 return if end > *size {
@@ -778,7 +926,7 @@ impl DataSink for FileSink {
         Ok(())
     }
 
-    fn finish(&mut self, file: u32) -> Result<(), StorageError> {
+    fn finish(&mut self, file: u32, digest: Option<&Digest>) -> Result<(), StorageError> {
         if self.run.as_ref().is_some_and(|run| run.file == file) {
             self.flush()?;
         }
@@ -788,22 +936,75 @@ impl DataSink for FileSink {
             .get_mut(&file)
             .ok_or_else(|| error(file, "finish of a file that was never announced"))?;
         match mem::replace(slot, Slot::Done) {
-            Slot::Done | Slot::Skipped | Slot::Discard { .. } => Ok(()),
-            Slot::Directory { path, mtime_us } if self.opts.write_mtime => {
+            Slot::Done | Slot::Skipped | Slot::Discard { .. } => {}
+            Slot::Directory { path, mtime_us } => {
                 // Files finished before the directory are renamed into it first.
                 while self.finishing > 0 && self.wait_one() {}
-                self.sandbox
-                    .set_mtime(&path, mtime_us)
-                    .map_err(|e| error(file, e))
+                if self.opts.write_mtime {
+                    self.sandbox
+                        .set_mtime(&path, mtime_us)
+                        .map_err(|e| error(file, e))?;
+                }
+                let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+                self.sandbox.sync_dir(parent).map_err(|e| error(file, e))?;
             }
-            Slot::Directory { .. } => Ok(()),
-            Slot::File(active) => self.complete(file, active),
+            Slot::File(active) => return self.complete(file, active, digest),
+            Slot::Verify { target, fallback } => {
+                let workers = self
+                    .workers
+                    .as_mut()
+                    .expect("a sink that writes has workers");
+                workers.submit(Job::Verify {
+                    file,
+                    target,
+                    digest: digest.copied(),
+                    fallback,
+                });
+                self.finishing += 1;
+                return Ok(());
+            }
         }
+        self.reports.push_back(SinkReport::Placed(file));
+        Ok(())
     }
 
-    fn settled(&mut self) -> Result<bool, StorageError> {
+    fn sync(&mut self, files: &[(u32, u64)]) -> Result<(), StorageError> {
+        self.flush()?;
         self.poll()?;
-        Ok(self.finishing == 0)
+        for &(file, durable) in files {
+            let active = match self.slots.get(&file) {
+                Some(Slot::File(active)) => active,
+                // Nothing is kept of a file not written: what arrived is all there is.
+                Some(Slot::Discard { .. }) => {
+                    self.reports.push_back(SinkReport::Durable {
+                        file,
+                        bytes: durable,
+                    });
+                    continue;
+                }
+                _ => continue,
+            };
+            let workers = self
+                .workers
+                .as_mut()
+                .expect("a sink that writes has workers");
+            workers.submit(Job::Sync {
+                file,
+                path: active.write_path(),
+                record: Record {
+                    size: active.size,
+                    mtime_us: active.mtime_us,
+                    durable,
+                },
+            });
+            self.finishing += 1;
+        }
+        Ok(())
+    }
+
+    fn poll_report(&mut self) -> Result<Option<SinkReport>, StorageError> {
+        self.poll()?;
+        Ok(self.reports.pop_front())
     }
 }
 

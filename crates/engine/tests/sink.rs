@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use jetstream_engine::sandbox::Sandbox;
 use jetstream_engine::sink::{FileSink, OverwriteMode, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
-use jetstream_wire::files::{DataSink, EntryKind, FileMeta};
+use jetstream_wire::files::{DataSink, EntryKind, FileMeta, SinkReport};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -70,6 +70,7 @@ fn options() -> SinkOptions {
         write: true,
         write_mtime: false,
         only_newer: None,
+        verify: false,
     }
 }
 
@@ -100,7 +101,7 @@ fn write_all(sink: &mut FileSink, file: u32, data: &[u8]) {
 fn send(sink: &mut FileSink, file: u32, path: &str, data: &[u8]) {
     sink.open(file, &file_meta(path, data.len())).unwrap();
     write_all(sink, file, data);
-    sink.finish(file).unwrap();
+    sink.finish(file, None).unwrap();
     sink.settle().unwrap();
 }
 
@@ -129,7 +130,7 @@ fn overwrite_modes_that_write_in_place() {
     write_all(&mut sink, 1, &new);
     sink.flush().unwrap();
     assert_eq!(names(&root), ["new", "old"], "no part file in place");
-    sink.finish(1).unwrap();
+    sink.finish(1, None).unwrap();
     sink.settle().unwrap();
     assert_eq!(fs::read(root.join("new")).unwrap(), new);
     assert_eq!(fs::read(root.join("old")).unwrap(), b"old content");
@@ -146,7 +147,7 @@ fn overwrite_modes_that_write_in_place() {
         "written before finish"
     );
     assert!(!root.join("long.jetpart").exists());
-    sink.finish(0).unwrap();
+    sink.finish(0, None).unwrap();
     sink.settle().unwrap();
     assert_eq!(fs::read(root.join("long")).unwrap(), new);
 
@@ -163,8 +164,8 @@ fn overwrite_modes_that_write_in_place() {
     assert!(!root.join("same.jetpart").exists());
     assert_eq!(fs::read(root.join("other")).unwrap(), b"0123");
     assert_eq!(fs::read(root.join("other.jetpart")).unwrap(), new);
-    sink.finish(0).unwrap();
-    sink.finish(1).unwrap();
+    sink.finish(0, None).unwrap();
+    sink.finish(1, None).unwrap();
     sink.settle().unwrap();
     assert_eq!(fs::read(root.join("other")).unwrap(), new);
     assert!(!root.join("other.jetpart").exists());
@@ -188,7 +189,7 @@ fn overwrite_modes_with_part_files() {
     write_all(&mut sink, 1, &new);
     sink.flush().unwrap();
     fs::write(root.join("racy"), b"theirs").unwrap();
-    sink.finish(1).unwrap();
+    sink.finish(1, None).unwrap();
     assert!(sink.settle().is_err(), "reported once the worker tried");
     assert!(sink.settle().is_ok(), "and only once");
     assert_eq!(fs::read(root.join("racy")).unwrap(), b"theirs");
@@ -202,7 +203,7 @@ fn overwrite_modes_with_part_files() {
         fs::metadata(root.join("fresh.jetpart")).unwrap().len(),
         5000
     );
-    sink.finish(2).unwrap();
+    sink.finish(2, None).unwrap();
     sink.settle().unwrap();
     assert_eq!(fs::read(root.join("fresh")).unwrap(), new);
 
@@ -213,7 +214,7 @@ fn overwrite_modes_with_part_files() {
     write_all(&mut sink, 0, &new);
     sink.flush().unwrap();
     assert_eq!(fs::read(root.join("replaced")).unwrap(), b"old");
-    sink.finish(0).unwrap();
+    sink.finish(0, None).unwrap();
     sink.settle().unwrap();
     assert_eq!(fs::read(root.join("replaced")).unwrap(), new);
 
@@ -258,9 +259,9 @@ fn exec_bit_and_mtime() {
     sink.open(2, &file_meta("d/data", 3)).unwrap();
     sink.write_at(1, 0, b"#!/").unwrap();
     sink.write_at(2, 0, b"abc").unwrap();
-    sink.finish(1).unwrap();
-    sink.finish(2).unwrap();
-    sink.finish(0).unwrap();
+    sink.finish(1, None).unwrap();
+    sink.finish(2, None).unwrap();
+    sink.finish(0, None).unwrap();
     sink.settle().unwrap();
     for (name, mode) in [("d/run.sh", 0o755), ("d/data", 0o644)] {
         let meta = fs::metadata(root.join(name)).unwrap();
@@ -293,7 +294,7 @@ fn empty_files_and_empty_directories() {
         sink.open(1, &file_meta("a/zero", 0)).unwrap();
         sink.open(2, &file_meta("top", 0)).unwrap();
         for file in 0..3 {
-            sink.finish(file).unwrap();
+            sink.finish(file, None).unwrap();
         }
         sink.settle().unwrap();
         assert!(root.join("in/here/a/b/empty").is_dir());
@@ -347,8 +348,8 @@ fn a_large_file_in_shuffled_pieces_with_duplicates() {
         sink.write_at(file, offset as u64, &src[offset..end])
             .unwrap();
     }
-    sink.finish(0).unwrap();
-    sink.finish(1).unwrap();
+    sink.finish(0, None).unwrap();
+    sink.finish(1, None).unwrap();
     sink.settle().unwrap();
     let written = fs::read(fx.root().join("big")).unwrap();
     assert_eq!(written.len(), big);
@@ -381,9 +382,9 @@ fn write_off_touches_nothing() {
         "paths still checked"
     );
     sink.flush().unwrap();
-    sink.sync().unwrap();
-    sink.finish(1).unwrap();
-    sink.finish(0).unwrap();
+    sink.sync(&[(1, 3000)]).unwrap();
+    sink.finish(1, None).unwrap();
+    sink.finish(0, None).unwrap();
     drop(sink);
     assert_eq!(names(&fx.root()), Vec::<String>::new());
 }
@@ -489,7 +490,7 @@ fn only_newer_skips_and_reports() {
         };
         sink.open(i as u32, &meta).unwrap();
         sink.write_at(i as u32, 0, b"source").unwrap();
-        sink.finish(i as u32).unwrap();
+        sink.finish(i as u32, None).unwrap();
     }
     sink.settle().unwrap();
     assert_eq!(sink.skipped(), [0, 1, 2]);
@@ -516,9 +517,9 @@ fn protocol_misuse_is_an_error() {
     assert!(sink.write_at(0, u64::MAX, b"a").is_err(), "offset overflow");
     assert!(sink.write_at(1, 0, b"a").is_err(), "data for a directory");
     assert!(sink.write_at(5, 0, b"a").is_err(), "never announced");
-    assert!(sink.finish(5).is_err());
+    assert!(sink.finish(5, None).is_err());
     sink.write_at(0, 0, b"0123456789").unwrap();
-    sink.finish(0).unwrap();
+    sink.finish(0, None).unwrap();
     sink.write_at(0, 0, b"late").unwrap();
     sink.settle().unwrap();
     assert_eq!(fs::read(fx.root().join("f")).unwrap(), b"0123456789");
@@ -568,27 +569,100 @@ fn a_file_larger_than_the_free_space_is_refused_before_anything_is_written() {
     }
 }
 
+/// Every report the sink has, once its background work is done.
+fn reports(sink: &mut FileSink) -> Vec<SinkReport> {
+    sink.settle().unwrap();
+    std::iter::from_fn(|| sink.poll_report().unwrap()).collect()
+}
+
 #[test]
-fn flush_and_sync_put_buffered_data_on_disk() {
+fn a_synced_prefix_is_reported_durable_and_kept_by_the_next_writer() {
     let _guard = shared();
     let fx = Fixture::new();
-    let mut sink = fx.sink(OverwriteMode::InPlaceAlways);
+    for mode in [OverwriteMode::Always, OverwriteMode::InPlaceAlways] {
+        let mut sink = fx.sink(mode);
+        let meta = file_meta("a", 6);
+        assert_eq!(
+            sink.open(0, &meta).unwrap(),
+            0,
+            "{mode:?}: nothing held yet"
+        );
+        sink.write_at(0, 0, b"abc").unwrap();
+        sink.sync(&[(0, 3)]).unwrap();
+        assert_eq!(
+            reports(&mut sink),
+            [SinkReport::Durable { file: 0, bytes: 3 }]
+        );
+        sink.write_at(0, 3, b"d").unwrap();
+        drop(sink);
+        // A later session (after a crash) keeps exactly the synced bytes; a file of another
+        // size or time is not the same file and keeps nothing.
+        let mut again = fx.sink(mode);
+        assert_eq!(again.open(0, &meta).unwrap(), 3, "{mode:?}");
+        let mut other = fx.sink(mode);
+        let mut newer = meta.clone();
+        newer.mtime_us += 1;
+        assert_eq!(other.open(0, &newer).unwrap(), 0, "{mode:?}");
+        again.write_at(0, 3, b"def").unwrap();
+        again.finish(0, None).unwrap();
+        assert_eq!(reports(&mut again), [SinkReport::Placed(0)]);
+        assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abcdef");
+        fs::remove_file(fx.root().join("a")).unwrap();
+    }
+}
+
+#[test]
+fn a_file_that_does_not_match_its_digest_is_not_placed() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut sink = fx.sink(OverwriteMode::Always);
     sink.open(0, &file_meta("a", 6)).unwrap();
-    sink.open(1, &file_meta("b", 6)).unwrap();
-    sink.write_at(0, 0, b"abc").unwrap();
-    assert_eq!(
-        fs::read(fx.root().join("a")).unwrap_or_default(),
-        Vec::<u8>::new()
+    sink.write_at(0, 0, b"abcdef").unwrap();
+    let wrong = *blake3::hash(b"abcdeF").as_bytes();
+    sink.finish(0, Some(&wrong)).unwrap();
+    assert_eq!(reports(&mut sink), [SinkReport::Mismatch(0)]);
+    assert!(
+        !fx.root().join("a").exists(),
+        "a wrong file is never put in place"
     );
-    sink.sync().unwrap();
-    assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abc\0\0\0");
-    sink.write_at(1, 0, b"xyz123").unwrap();
-    sink.finish(1).unwrap();
-    sink.write_at(0, 3, b"def").unwrap();
-    sink.sync().unwrap();
-    assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abcdef");
-    sink.finish(0).unwrap();
-    sink.sync().unwrap();
+    sink.write_at(0, 0, b"abcdeF").unwrap();
+    sink.finish(0, Some(&wrong)).unwrap();
+    assert_eq!(reports(&mut sink), [SinkReport::Placed(0)]);
+    assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abcdeF");
+}
+
+#[test]
+fn a_target_with_the_sources_size_and_time_is_checked_not_written() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let opts = SinkOptions {
+        write_mtime: true,
+        verify: true,
+        overwrite: OverwriteMode::Never,
+        ..options()
+    };
+    let mut meta = file_meta("kept", 6);
+    meta.mtime_us = 1_600_000_000_000_000;
+    let mut first = fx.sink_with(opts.clone());
+    first.open(0, &meta).unwrap();
+    first.write_at(0, 0, b"abcdef").unwrap();
+    let digest = *blake3::hash(b"abcdef").as_bytes();
+    first.finish(0, Some(&digest)).unwrap();
+    assert_eq!(reports(&mut first), [SinkReport::Placed(0)]);
+    // A second run of the transfer (the first one's confirmation was lost): the whole file is
+    // held, and placed once its digest matches, even though the mode never overwrites.
+    let mut second = fx.sink_with(opts.clone());
+    assert_eq!(second.open(0, &meta).unwrap(), 6);
+    second.finish(0, Some(&digest)).unwrap();
+    assert_eq!(reports(&mut second), [SinkReport::Placed(0)]);
+    // Another content with the same size and time is refused: the mode never overwrites.
+    let mut third = fx.sink_with(opts);
+    assert_eq!(third.open(0, &meta).unwrap(), 6);
+    let other = *blake3::hash(b"uvwxyz").as_bytes();
+    third.finish(0, Some(&other)).unwrap();
+    let err = third.settle().unwrap_err();
+    assert!(err.message.contains("differs"), "{err}");
+    assert_eq!(fs::read(fx.root().join("kept")).unwrap(), b"abcdef");
 }
 
 fn open_descriptors() -> usize {
@@ -621,7 +695,7 @@ fn descriptors_stay_bounded_with_ten_thousand_announced_files() {
     assert_eq!(sink.open_files(), OPEN_FILES);
     assert!(open_descriptors() <= before + OPEN_FILES + PREPARED_AHEAD + 2);
     for file in written.clone() {
-        sink.finish(file).unwrap();
+        sink.finish(file, None).unwrap();
     }
     sink.settle().unwrap();
     assert_eq!(sink.open_files(), 0);
@@ -657,7 +731,7 @@ proptest! {
         for (start, end) in pieces {
             sink.write_at(3, start as u64, &data[start..end]).unwrap();
         }
-        sink.finish(3).unwrap();
+        sink.finish(3, None).unwrap();
         sink.settle().unwrap();
         prop_assert_eq!(fs::read(fx.root().join("p")).unwrap(), data);
     }

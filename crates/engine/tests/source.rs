@@ -119,7 +119,9 @@ fn generated_bytes_differ_between_files_and_positions() {
         "looks random, not zero"
     );
     let mut again = [0u8; 4096];
-    GeneratedSource.read_at(0, 0, &mut again).unwrap();
+    GeneratedSource::default()
+        .read_at(0, 0, &mut again)
+        .unwrap();
     assert_eq!(a, again);
 }
 

@@ -679,6 +679,8 @@ fn transfers_round_trip() {
         packets_sent: 3_000_000,
         packets_recv: 40_000,
         send_rate: 9_400_000.5,
+        reconnects: 3,
+        last_error: Some("TIMED_OUT: receiver stopped answering".into()),
     };
     store.update_transfer_progress(id, &progress).unwrap();
     assert_eq!(store.get_transfer(id, false).unwrap().progress, progress);

@@ -178,7 +178,7 @@ async fn send_with_mtu(
     opts.mtu = mtu;
     opts.cipher = cipher;
     opts.expected_key = key;
-    opts.idle_timeout = Duration::from_secs(10);
+    opts.timeout = Some(Duration::from_secs(10));
     let identity = identity::generate().unwrap();
     send::send(&identity, &opts, entries, &mut |_| {}).await
 }
@@ -444,7 +444,7 @@ async fn receiver_down_is_reported() {
     let src = tempfile::tempdir().unwrap();
     fs::write(src.path().join("f"), b"x").unwrap();
     let mut opts = SendOptions::new(addr);
-    opts.idle_timeout = Duration::from_secs(2);
+    opts.timeout = Some(Duration::from_secs(2));
     let err = send::send(
         &identity::generate().unwrap(),
         &opts,

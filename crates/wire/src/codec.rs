@@ -11,7 +11,7 @@ use crate::files::{EntryKind, FileMeta, TransferHeader};
 use std::ops::Range;
 
 /// The protocol version carried by handshake datagrams.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Length of a connection id.
 pub const CID_LEN: usize = 8;
 /// Length of the plaintext header of a protected datagram.
@@ -26,6 +26,8 @@ pub const MAX_ACK_RANGES: usize = 64;
 pub const MAX_PATH_LEN: usize = 1024;
 /// Longest message a CLOSE or RESULT frame carries, in bytes.
 pub const MAX_MESSAGE_LEN: usize = 512;
+/// Length of a file digest (BLAKE3).
+pub const DIGEST_LEN: usize = 32;
 
 /// A connection id, chosen by the initiator.
 pub type ConnectionId = [u8; CID_LEN];
@@ -208,6 +210,36 @@ pub enum Frame<'a> {
         /// The PING's id.
         id: u64,
     },
+    /// The receiver holds bytes `0..bytes` of `file` on stable storage. Sent in answer to a
+    /// FILE frame when the receiver kept a prefix of the file from an earlier session (or the
+    /// sender claimed one), and after each sync for every file whose durable prefix grew.
+    Durable {
+        /// File index within the transfer.
+        file: u32,
+        /// Length of the durable prefix.
+        bytes: u64,
+    },
+    /// `file` is complete at the receiver: synced, its digest verified, in place, and its
+    /// directory synced.
+    Placed {
+        /// File index within the transfer.
+        file: u32,
+    },
+    /// The receiver lacks `range` of `file` although the sender counts it as delivered (a
+    /// resume claim it could not confirm, or a file whose digest did not match): send it.
+    Missing {
+        /// File index within the transfer.
+        file: u32,
+        /// The bytes to send again.
+        range: Range<u64>,
+    },
+    /// The BLAKE3 digest of a whole file as the sender read it.
+    Digest {
+        /// File index within the transfer.
+        file: u32,
+        /// The digest.
+        hash: [u8; DIGEST_LEN],
+    },
 }
 
 const FRAME_PADDING: u8 = 0x00;
@@ -221,6 +253,10 @@ const FRAME_RESULT: u8 = 0x17;
 const FRAME_CLOSE: u8 = 0x18;
 const FRAME_PING: u8 = 0x19;
 const FRAME_PONG: u8 = 0x1a;
+const FRAME_DURABLE: u8 = 0x1b;
+const FRAME_PLACED: u8 = 0x1c;
+const FRAME_MISSING: u8 = 0x1d;
+const FRAME_DIGEST: u8 = 0x1e;
 
 impl Frame<'_> {
     /// Bytes this frame takes once encoded.
@@ -228,7 +264,7 @@ impl Frame<'_> {
         match self {
             Frame::Data { data, .. } => DATA_FRAME_OVERHEAD + data.len(),
             Frame::Ack { ranges, .. } => 1 + 4 + 2 + 16 * ranges.len(),
-            Frame::Transfer(t) => 1 + 8 + 4 + 1 + 8 + 4 + 8 + 2 + t.dest_dir.len(),
+            Frame::Transfer(t) => 1 + 8 + 4 + 1 + 8 + 4 + 8 + 4 + 1 + 2 + t.dest_dir.len(),
             Frame::File { meta, .. } => 1 + 4 + 1 + 1 + 8 + 8 + 8 + 2 + meta.path.len(),
             Frame::Accept | Frame::Done => 1,
             Frame::Padding(len) => *len,
@@ -236,6 +272,10 @@ impl Frame<'_> {
                 1 + 1 + 2 + message.len().min(MAX_MESSAGE_LEN)
             }
             Frame::Ping { .. } | Frame::Pong { .. } => 1 + 8,
+            Frame::Durable { .. } => 1 + 4 + 8,
+            Frame::Placed { .. } => 1 + 4,
+            Frame::Missing { .. } => 1 + 4 + 8 + 8,
+            Frame::Digest { .. } => 1 + 4 + DIGEST_LEN,
         }
     }
 
@@ -273,6 +313,8 @@ impl Frame<'_> {
                 w.u64(t.time_resolution_us)?;
                 w.u32(t.total_files)?;
                 w.u64(t.total_bytes)?;
+                w.u32(t.sync_interval_ms)?;
+                w.u8(u8::from(t.verify))?;
                 w.str16(&t.dest_dir)?;
             }
             Frame::File { file, meta, resume } => {
@@ -311,6 +353,26 @@ impl Frame<'_> {
             Frame::Pong { id } => {
                 w.u8(FRAME_PONG)?;
                 w.u64(*id)?;
+            }
+            Frame::Durable { file, bytes } => {
+                w.u8(FRAME_DURABLE)?;
+                w.u32(*file)?;
+                w.u64(*bytes)?;
+            }
+            Frame::Placed { file } => {
+                w.u8(FRAME_PLACED)?;
+                w.u32(*file)?;
+            }
+            Frame::Missing { file, range } => {
+                w.u8(FRAME_MISSING)?;
+                w.u32(*file)?;
+                w.u64(range.start)?;
+                w.u64(range.end)?;
+            }
+            Frame::Digest { file, hash } => {
+                w.u8(FRAME_DIGEST)?;
+                w.u32(*file)?;
+                w.bytes(hash)?;
             }
         }
         *pos = w.pos;
@@ -411,6 +473,12 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
             time_resolution_us: r.u64("time resolution")?,
             total_files: r.u32("total files")?,
             total_bytes: r.u64("total bytes")?,
+            sync_interval_ms: r.u32("sync interval")?,
+            verify: match r.u8("verify")? {
+                0 => false,
+                1 => true,
+                _ => return Err(CodecError::Invalid("verify")),
+            },
             dest_dir: r.str16("destination directory", MAX_PATH_LEN)?,
         }),
         FRAME_FILE => {
@@ -457,6 +525,29 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
         }
         FRAME_PING => Frame::Ping { id: r.u64("ping")? },
         FRAME_PONG => Frame::Pong { id: r.u64("pong")? },
+        FRAME_DURABLE => Frame::Durable {
+            file: r.u32("durable file")?,
+            bytes: r.u64("durable bytes")?,
+        },
+        FRAME_PLACED => Frame::Placed {
+            file: r.u32("placed file")?,
+        },
+        FRAME_MISSING => {
+            let file = r.u32("missing file")?;
+            let start = r.u64("missing range")?;
+            let end = r.u64("missing range")?;
+            if start >= end {
+                return Err(CodecError::Invalid("missing range"));
+            }
+            Frame::Missing {
+                file,
+                range: start..end,
+            }
+        }
+        FRAME_DIGEST => Frame::Digest {
+            file: r.u32("digest file")?,
+            hash: r.array("digest")?,
+        },
         kind => {
             return Err(CodecError::UnknownKind {
                 what: "frame",
@@ -625,6 +716,8 @@ mod tests {
                 time_resolution_us: 1_000_000,
                 total_files: 2,
                 total_bytes: 5,
+                sync_interval_ms: 1500,
+                verify: true,
                 dest_dir: "in/box".into(),
             }),
             Frame::File {
@@ -651,6 +744,19 @@ mod tests {
             Frame::Ping { id: 1 },
             Frame::Padding(7),
             Frame::Pong { id: 2 },
+            Frame::Durable {
+                file: 3,
+                bytes: 1 << 33,
+            },
+            Frame::Placed { file: 4 },
+            Frame::Missing {
+                file: 5,
+                range: 10..20,
+            },
+            Frame::Digest {
+                file: 6,
+                hash: [7; DIGEST_LEN],
+            },
         ]
     }
 

@@ -55,6 +55,11 @@ pub struct TransferHeader {
     pub overwrite: u8,
     /// Modification times this close are equal (microseconds).
     pub time_resolution_us: u64,
+    /// How often the receiver makes what it received durable and reports it, in milliseconds
+    /// (0: the receiver's default).
+    pub sync_interval_ms: u32,
+    /// Whether every file's digest is checked before it is complete.
+    pub verify: bool,
     /// How many entries the transfer has.
     pub total_files: u32,
     /// Sum of the entries' sizes.
@@ -63,31 +68,58 @@ pub struct TransferHeader {
     pub dest_dir: String,
 }
 
+/// The digest of a whole file (BLAKE3).
+pub type Digest = [u8; crate::codec::DIGEST_LEN];
+
 /// Where a sending session takes file bytes from.
 pub trait DataSource {
     /// Fills `buf` with the bytes of file `file` starting at `offset`. The range is always
     /// inside the file's announced size.
     fn read_at(&mut self, file: u32, offset: u64, buf: &mut [u8]) -> Result<(), StorageError>;
+    /// The digest of the whole of `file`, asked once the session has read all it will send of
+    /// it for the first time. `Ok(None)`: not known yet (it is being computed); the session asks
+    /// again later.
+    fn digest(&mut self, file: u32) -> Result<Option<Digest>, StorageError>;
+}
+
+/// What a sink's background work came to, reported through [`DataSink::poll_report`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkReport {
+    /// Bytes `0..bytes` of `file` are on stable storage.
+    Durable {
+        /// File index.
+        file: u32,
+        /// Length of the durable prefix.
+        bytes: u64,
+    },
+    /// `file` is complete: durable, verified and in place.
+    Placed(u32),
+    /// `file`'s bytes do not match the sender's digest; the sink writes it anew.
+    Mismatch(u32),
 }
 
 /// Where a receiving session puts file bytes.
+///
+/// Every [`DataSink::finish`] leads to exactly one [`SinkReport::Placed`] or
+/// [`SinkReport::Mismatch`] (or an error), at once or once background work is done.
 pub trait DataSink {
     /// A transfer begins: its header arrives before any of its entries.
     fn begin(&mut self, header: &TransferHeader) -> Result<(), StorageError> {
         let _ = header;
         Ok(())
     }
-    /// A new entry was announced. Called once per file index before any of its data.
-    fn open(&mut self, file: u32, meta: &FileMeta) -> Result<(), StorageError>;
+    /// A new entry was announced. Called once per file index before any of its data. Returns
+    /// how many bytes from the start of the file the sink already holds on stable storage from
+    /// an earlier session (0 for none): they are not written again.
+    fn open(&mut self, file: u32, meta: &FileMeta) -> Result<u64, StorageError>;
     /// Bytes of `file` at `offset`. The same range may arrive more than once.
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError>;
-    /// Every byte of `file` has arrived: make it final (flush, set times and mode, rename),
-    /// at once or in the background (see [`DataSink::settled`]).
-    fn finish(&mut self, file: u32) -> Result<(), StorageError>;
-    /// Whether every finished file is in place. A sink that makes files final in the
-    /// background answers false while it is still at work, and returns that work's failures
-    /// here at the latest; the session confirms the transfer only once this is true.
-    fn settled(&mut self) -> Result<bool, StorageError> {
-        Ok(true)
-    }
+    /// Every byte of `file` has arrived: make it final (sync, check `digest` when given, set
+    /// times and mode, rename into place, sync its directory), at once or in the background.
+    fn finish(&mut self, file: u32, digest: Option<&Digest>) -> Result<(), StorageError>;
+    /// Makes bytes `0..prefix` of each listed file durable, in the background; each one
+    /// made durable is reported as [`SinkReport::Durable`].
+    fn sync(&mut self, files: &[(u32, u64)]) -> Result<(), StorageError>;
+    /// What the background work came to since the last call; returns that work's failures.
+    fn poll_report(&mut self) -> Result<Option<SinkReport>, StorageError>;
 }

@@ -95,6 +95,37 @@ impl RangeSet {
         (range.end - range.start) - overlapped
     }
 
+    /// Removes every value of `range`.
+    pub fn remove(&mut self, range: Range<u64>) {
+        if range.is_empty() {
+            return;
+        }
+        let first = self.ranges.partition_point(|r| r.end <= range.start);
+        let last = self.ranges.partition_point(|r| r.start < range.end);
+        if first >= last {
+            return;
+        }
+        let mut kept = Vec::with_capacity(2);
+        let (lo, hi) = (&self.ranges[first], &self.ranges[last - 1]);
+        if lo.start < range.start {
+            kept.push(lo.start..range.start);
+        }
+        if range.end < hi.end {
+            kept.push(range.end..hi.end);
+        }
+        self.ranges.splice(first..last, kept);
+    }
+
+    /// How far the set runs without a gap from `start`: the end of the range holding `start`,
+    /// or `start` itself when the set does not hold it.
+    pub fn run_from(&self, start: u64) -> u64 {
+        let i = self.ranges.partition_point(|r| r.end <= start);
+        match self.ranges.get(i) {
+            Some(r) if r.start <= start => r.end,
+            _ => start,
+        }
+    }
+
     /// Removes every value below `bound`.
     pub fn remove_below(&mut self, bound: u64) {
         let i = self.ranges.partition_point(|r| r.end <= bound);
@@ -216,6 +247,15 @@ mod tests {
             }
             let gaps: u64 = set.gaps(0..600).map(|g| g.end - g.start).sum();
             prop_assert_eq!(gaps, 600 - reference.iter().filter(|&&v| v < 600).count() as u64);
+            let run_end = (probe..).find(|v| !reference.contains(v)).unwrap_or(probe);
+            prop_assert_eq!(set.run_from(probe), run_end);
+            let (cut, width) = (probe.min(bound), probe.abs_diff(bound));
+            let mut removed = set.clone();
+            removed.remove(cut..cut + width);
+            for v in 0..600 {
+                let expected = reference.contains(&v) && !(cut..cut + width).contains(&v);
+                prop_assert_eq!(removed.contains(v), expected);
+            }
             set.remove_below(bound);
             prop_assert_eq!(set.len(), reference.iter().filter(|&&v| v >= bound).count() as u64);
         }

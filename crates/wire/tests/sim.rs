@@ -114,6 +114,7 @@ fn resumed_files_among_packed_small_ones_get_only_their_missing_bytes() {
         files,
         cipher: CipherLevel::Aes128Gcm,
         resume: resume.clone(),
+        held: resume.clone(),
         ..Flow::single(0)
     };
     let cfg = link(100 * MBIT, Duration::from_millis(10), 0.05, 13);
@@ -124,6 +125,96 @@ fn resumed_files_among_packed_small_ones_get_only_their_missing_bytes() {
     assert_eq!(f.received_bytes, missing);
     assert_eq!(f.bytes_sent - f.retransmitted, missing, "new bytes sent");
     assert_eq!(f.files_finished, 300);
+}
+
+#[test]
+fn a_resume_claim_the_receiver_cannot_confirm_is_sent_again() {
+    // A sender restarted from a checkpoint that claims more than the receiver synced (a
+    // doctored or stale checkpoint): the receiver keeps only what it holds durably and asks
+    // for the rest; every file ends complete, each byte written once.
+    let sizes: Vec<u64> = (0..40).map(|i| 10_000 + i * 3_001).collect();
+    let claims: Vec<u64> = sizes.iter().map(|s| s / 2).collect();
+    let held: Vec<u64> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| if i % 3 == 0 { 0 } else { s / 4 })
+        .collect();
+    let files = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| file(&format!("f{i}"), size))
+        .collect();
+    let flow = Flow {
+        files,
+        cipher: CipherLevel::Aes128Gcm,
+        resume: claims,
+        held: held.clone(),
+        ..Flow::single(0)
+    };
+    let cfg = link(100 * MBIT, Duration::from_millis(10), 0.02, 17);
+    let outcome = run(cfg, vec![flow], Duration::from_secs(60));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.received_bytes, f.total_bytes - held.iter().sum::<u64>());
+    assert_eq!(f.files_finished, 40);
+}
+
+#[test]
+fn what_the_receiver_holds_is_not_sent_again_even_unclaimed() {
+    // A second run of the same transfer without a checkpoint: the receiver says how much of
+    // the file it holds and the sender skips it (beyond what it sent before hearing so).
+    let size = 8_000_000;
+    let held = 6_000_000;
+    let flow = Flow {
+        cipher: CipherLevel::Aes128Gcm,
+        held: vec![held],
+        ..Flow::single(size)
+    };
+    let cfg = link(100 * MBIT, Duration::from_millis(10), 0.0, 19);
+    let outcome = run(cfg, vec![flow], Duration::from_secs(60));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.received_bytes, size - held);
+    assert!(
+        f.bytes_sent < size - held + 500_000,
+        "{} bytes sent for {} missing",
+        f.bytes_sent,
+        size - held
+    );
+}
+
+#[test]
+fn a_file_whose_digest_does_not_match_is_received_again() {
+    let files: Vec<_> = (0..5).map(|i| file(&format!("f{i}"), 200_000)).collect();
+    let flow = Flow {
+        files,
+        cipher: CipherLevel::Aes128Gcm,
+        corrupt: vec![2],
+        ..Flow::single(0)
+    };
+    let cfg = link(100 * MBIT, Duration::from_millis(10), 0.01, 23);
+    let outcome = run(cfg, vec![flow], Duration::from_secs(60));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.files_finished, 5);
+    // The mismatched file was written twice.
+    assert_eq!(f.received_bytes, 1_200_000);
+}
+
+#[test]
+fn a_file_that_mismatches_twice_fails_the_transfer_naming_it() {
+    let files: Vec<_> = (0..3).map(|i| file(&format!("f{i}"), 100_000)).collect();
+    let flow = Flow {
+        files,
+        cipher: CipherLevel::Aes128Gcm,
+        corrupt: vec![1, 1],
+        ..Flow::single(0)
+    };
+    let cfg = link(100 * MBIT, Duration::from_millis(10), 0.0, 29);
+    let outcome = run(cfg, vec![flow], Duration::from_secs(60));
+    let err = outcome.flows[0].result.clone().unwrap_err();
+    assert!(err.message.contains("f1"), "{err}");
+    assert!(err.message.contains("digest"), "{err}");
 }
 
 #[test]

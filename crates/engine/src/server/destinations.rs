@@ -254,7 +254,7 @@ impl Actor {
         let mut opts = SendOptions::new(to);
         opts.flags = flags::NONE;
         opts.expected_key = expected_key(&destination);
-        opts.idle_timeout = Duration::from_secs(5);
+        opts.timeout = Some(Duration::from_secs(5));
         let identity = self.identity.clone();
         let tx = self.tx.clone();
         let count = p.ping_count.max(1);

@@ -11,7 +11,7 @@ mod objects;
 mod reads;
 mod receiving;
 mod requests;
-mod resume;
+
 mod runner;
 mod transfers;
 

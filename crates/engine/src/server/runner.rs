@@ -2,10 +2,9 @@
 //! progress and its end as messages, steered through a watch of [`Controls`].
 
 use super::actor::Msg;
-use super::resume::Resume;
 use crate::error::{Code, Error, Result};
 use crate::send::{self, Controls, Progress, SendOptions, SendReport};
-use crate::store::ManifestFile;
+use crate::store::{ManifestFile, TransferProgress};
 use crate::walk::WalkEntry;
 use jetstream_wire::crypto::handshake::Identity;
 use jetstream_wire::files::{EntryKind, FileMeta};
@@ -45,9 +44,8 @@ pub(super) struct Running {
     /// Bytes sent and entries complete when it was last resumed; sending again once either
     /// grows.
     pub(super) resumed_at: Option<(u64, u64)>,
-    /// How the session's figures map onto the transfer's (entries an earlier run completed
-    /// are not in the session).
-    pub(super) resume: Resume,
+    /// The transfer's counters when this run began (the run's counters go on from them).
+    pub(super) before: TransferProgress,
     /// How often its acknowledged ranges are saved; zero saves them only as entries complete.
     pub(super) checkpoint_every: Duration,
     /// When the last checkpoint was saved.
@@ -69,9 +67,10 @@ impl Running {
         launch: Launch,
         mut opts: SendOptions,
         files: Vec<ManifestFile>,
-        resume: Resume,
+        before: TransferProgress,
         controls: Controls,
     ) -> Running {
+        let files_done = opts.resume.complete_files.len();
         let Launch { identity, tx } = launch;
         let (control, watched) = watch::channel(controls);
         opts.control = Some(watched);
@@ -91,12 +90,25 @@ impl Running {
             resumed_at: None,
             checkpoint_every: Duration::ZERO,
             checkpointed_at: Instant::now(),
-            checkpointed_files: resume.files_done(),
-            last_bytes_sent: resume.bytes_sent_before(),
-            last_packets_sent: resume.packets_sent_before(),
-            resume,
+            checkpointed_files: files_done,
+            last_bytes_sent: before.bytes_sent,
+            last_packets_sent: before.packets_sent,
+            before,
             task,
         }
+    }
+
+    /// The run's figures `p` with the counters of the runs before it added.
+    pub(super) fn totals(&self, p: &Progress) -> Progress {
+        let mut out = p.clone();
+        out.stats.bytes_sent += self.before.bytes_sent;
+        out.stats.packets_sent += self.before.packets_sent;
+        out.stats.packets_received += self.before.packets_recv;
+        out.reconnects += u32::try_from(self.before.reconnects).unwrap_or(u32::MAX);
+        if out.last_error.is_none() {
+            out.last_error.clone_from(&self.before.last_error);
+        }
+        out
     }
 
     /// Whether `p` is to be saved as a checkpoint: when more entries are complete than at the
@@ -104,10 +116,11 @@ impl Running {
     pub(super) fn checkpoint_due(&mut self, p: &Progress, now: Instant) -> bool {
         let periodic =
             !self.checkpoint_every.is_zero() && now >= self.checkpointed_at + self.checkpoint_every;
-        let due = periodic || p.complete.len() != self.checkpointed_files;
+        let complete = p.checkpoint.complete_files.len();
+        let due = periodic || complete != self.checkpointed_files;
         if due {
             self.checkpointed_at = now;
-            self.checkpointed_files = p.complete.len();
+            self.checkpointed_files = complete;
         }
         due
     }

@@ -4,7 +4,6 @@
 
 use super::actor::{now_us, to_json, Actor, Responder};
 use super::destinations::{expected_key, kbps_to_bytes, resolve};
-use super::resume::Resume;
 use super::runner::{Launch, Outcome, Running};
 use crate::command::{CreateTransfer, FailTransfer, SetTransferPriority, SetTransferSendRateMax};
 use crate::error::{Code, Error, Result};
@@ -12,8 +11,8 @@ use crate::flags;
 use crate::schedule::{self, Flow};
 use crate::send::{Controls, Progress, SendOptions};
 use crate::store::{
-    Checkpoint, ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus,
-    NewTransfer, Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
+    ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus, NewTransfer,
+    Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
 };
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::aead::CipherLevel;
@@ -29,9 +28,6 @@ pub const BLOCK_SIZE: u32 = 256;
 const DEFAULT_PRIORITY: u32 = 100;
 /// The lane of a transfer created without one (when the destination has it).
 const DEFAULT_LANE: &str = "Normal";
-/// How long a transfer waits for its receiver when `timeoutSeconds` is 0 (never): the session
-/// still needs a bound to notice a receiver gone for good.
-const NO_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// The idle timeout of a transfer created without `timeoutSeconds`.
 const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
 
@@ -198,11 +194,15 @@ impl Actor {
 
     pub(super) fn resume_transfer(&mut self, id: u64) -> Result<Value> {
         let transfer = self.store.get_transfer(id, false)?;
-        if transfer.status != TransferStatus::Suspended {
+        // A failed transfer is tried again from its last checkpoint.
+        if !matches!(
+            transfer.status,
+            TransferStatus::Suspended | TransferStatus::Error
+        ) {
             return Err(Error::new(
                 Code::InvalidState,
                 format!(
-                    "resumeTransferAsync: transfer {id} is {}, not suspended",
+                    "resumeTransferAsync: transfer {id} is {}, not suspended or failed",
                     transfer.status.as_str()
                 ),
             ));
@@ -378,9 +378,6 @@ impl Actor {
             .store
             .manifest_files(&transfer.manifest_id, None)?
             .file_mappings;
-        // From the last checkpoint: what an earlier run completed is not sent again.
-        let checkpoint = self.store.transfer_checkpoint(transfer.transfer_id)?;
-        let (resume, files) = Resume::new(files, &checkpoint, &transfer.progress);
         let params = &transfer.params;
         let mut opts = SendOptions::new(to);
         opts.dest_dir = params.destination_path.clone().unwrap_or_default();
@@ -397,13 +394,13 @@ impl Actor {
         opts.flags = params.transfer_flags;
         opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_ALWAYS);
         opts.time_resolution_us = params.file_time_resolution_microseconds;
-        opts.idle_timeout = if params.timeout_seconds > 0.0 {
-            Duration::from_secs_f64(params.timeout_seconds)
-        } else {
-            NO_TIMEOUT
-        };
+        opts.timeout =
+            (params.timeout_seconds > 0.0).then(|| Duration::from_secs_f64(params.timeout_seconds));
+        opts.sync_interval = (params.checkpoint_frequency_seconds > 0)
+            .then(|| Duration::from_secs(params.checkpoint_frequency_seconds.into()));
         opts.transfer_id = transfer.transfer_id;
-        opts.resume = resume.offsets().to_vec();
+        // From the last checkpoint: what the receiver reported durable is not sent again.
+        opts.resume = self.store.transfer_checkpoint(transfer.transfer_id)?;
         if let Some(connection) = destination
             .connection_id
             .and_then(|id| self.store.get_connection(id).ok())
@@ -417,7 +414,10 @@ impl Actor {
             fail: None,
             pings: 0,
         };
-        let resumed_at = (resume.bytes_sent_before(), resume.files_done());
+        let resumed_at = (
+            transfer.progress.bytes_sent,
+            opts.resume.complete_files.len(),
+        );
         let mut run = Running::start(
             transfer.transfer_id,
             destination.destination_id.clone(),
@@ -427,7 +427,7 @@ impl Actor {
             },
             opts,
             files,
-            resume,
+            transfer.progress.clone(),
             controls,
         );
         if transfer.status == TransferStatus::Resuming {
@@ -448,7 +448,7 @@ impl Actor {
         if run.failed {
             return;
         }
-        let p = &run.resume.progress(p);
+        let p = &run.totals(p);
         let stats = &p.stats;
         let bytes_delta = stats.bytes_sent.saturating_sub(run.last_bytes_sent);
         let packets_delta = stats.packets_sent.saturating_sub(run.last_packets_sent);
@@ -464,12 +464,8 @@ impl Actor {
         let destination_id = run.destination_id.clone();
         let progress = progress_of(p);
         let _ = if run.checkpoint_due(p, Instant::now()) {
-            let checkpoint = Checkpoint {
-                acked: p.acked.clone(),
-                complete_files: p.complete.clone(),
-            };
             self.store
-                .save_transfer_checkpoint(id, &progress, &checkpoint)
+                .save_transfer_checkpoint(id, &progress, &p.checkpoint)
         } else {
             self.store.update_transfer_progress(id, &progress)
         };
@@ -755,5 +751,7 @@ fn progress_of(p: &Progress) -> TransferProgress {
         packets_sent: stats.packets_sent,
         packets_recv: stats.packets_received,
         send_rate: stats.send_rate as f64 * 8.0 / 1000.0,
+        reconnects: u64::from(p.reconnects),
+        last_error: p.last_error.clone(),
     }
 }

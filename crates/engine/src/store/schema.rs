@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: every object kind.
 ///
@@ -241,4 +241,11 @@ CREATE TABLE settings (
 /// looks for them whenever it schedules).
 const V3: &str = "
 CREATE INDEX transfers_unfinished ON transfers (id) WHERE status NOT IN ('complete', 'error');
+";
+
+/// Version 4: how often a transfer's session was started again after it died, and why the
+/// last one died.
+const V4: &str = "
+ALTER TABLE transfers ADD COLUMN reconnects INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE transfers ADD COLUMN last_error TEXT;
 ";

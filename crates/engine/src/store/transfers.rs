@@ -102,6 +102,10 @@ pub struct TransferProgress {
     pub packets_recv: u64,
     /// Current rate in kbit/s.
     pub send_rate: f64,
+    /// Sessions started again after one died (the receiver restarted, the path went away).
+    pub reconnects: u64,
+    /// Why the last session died, when one did.
+    pub last_error: Option<String>,
 }
 
 impl TransferProgress {
@@ -119,14 +123,16 @@ impl TransferProgress {
             ("packets_sent", &self.packets_sent),
             ("packets_recv", &self.packets_recv),
             ("send_rate", &self.send_rate),
+            ("reconnects", &self.reconnects),
+            ("last_error", &self.last_error),
         ]
     }
 }
 
-/// What a restarted sender resumes from: nothing it holds needs sending again.
+/// What a restarted sender resumes from: what the receiver reported on its stable storage.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Checkpoint {
-    /// Acknowledged ranges of the transfer's byte space.
+    /// Ranges of the transfer's byte space the receiver reported durable.
     pub acked: RangeSet,
     /// Indices (in manifest order) of the files known complete.
     pub complete_files: RangeSet,
@@ -253,6 +259,8 @@ impl Record for Transfer {
                 packets_sent: c.get("packets_sent")?,
                 packets_recv: c.get("packets_recv")?,
                 send_rate: c.get("send_rate")?,
+                reconnects: c.get("reconnects")?,
+                last_error: c.get("last_error")?,
             },
             request_time: c.get("request_time")?,
             queue_time: c.get("queue_time")?,

@@ -1,7 +1,13 @@
 //! The receiving side of a session: handshake as responder, the credentials verdict, then
 //! placing file bytes through a [`DataSink`] exactly once per byte, acknowledging packet
-//! numbers in ranges, finishing each file when its last byte lands, and answering DONE with
-//! the transfer's RESULT.
+//! numbers in ranges, and answering DONE with the transfer's RESULT.
+//!
+//! Two levels of acknowledgement: ACK frames say a packet's bytes were *received* (they drive
+//! repair and rate control); DURABLE frames say a file's prefix is on stable storage, PLACED
+//! that a whole file is synced, verified against the sender's digest and in place. Only the
+//! second level may outlive a crash, so only it goes into the sender's checkpoints. What an
+//! earlier session left is taken from the sink's own durable record, never from the sender's
+//! resume claim: a claim the sink cannot confirm is answered with MISSING.
 
 use super::{ErrorCode, Protection, SessionError};
 use crate::codec::{
@@ -10,7 +16,7 @@ use crate::codec::{
 };
 use crate::crypto::aead::CipherLevel;
 use crate::crypto::handshake::{Identity, PublicKey, Responder};
-use crate::files::{DataSink, EntryKind, FileMeta, StorageError, TransferHeader};
+use crate::files::{DataSink, Digest, EntryKind, SinkReport, StorageError, TransferHeader};
 use crate::ranges::RangeSet;
 use ring::rand::SecureRandom;
 use std::collections::{HashMap, VecDeque};
@@ -22,6 +28,8 @@ pub const DEFAULT_MAX_ACK_DELAY: Duration = Duration::from_millis(2);
 const MAX_TRACKED_RANGES: usize = 4 * MAX_ACK_RANGES;
 /// Most PONGs waiting to be sent.
 const MAX_PENDING_PONGS: usize = 16;
+/// Most files a DONE that came too early is answered about with MISSING frames.
+const MISSING_PER_DONE: usize = 16;
 
 /// How a receiver session behaves.
 #[derive(Clone, Debug)]
@@ -38,6 +46,8 @@ pub struct ReceiverConfig {
     pub max_ack_delay: Duration,
     /// How long to keep answering a repeated DONE after the RESULT.
     pub linger: Duration,
+    /// How often received data is made durable when the sender does not say.
+    pub sync_interval: Duration,
 }
 
 impl Default for ReceiverConfig {
@@ -49,6 +59,7 @@ impl Default for ReceiverConfig {
             ack_every_bytes: 32 * 1472,
             max_ack_delay: DEFAULT_MAX_ACK_DELAY,
             linger: Duration::from_secs(3),
+            sync_interval: Duration::from_secs(1),
         }
     }
 }
@@ -66,7 +77,7 @@ pub enum ReceiverEvent {
     },
     /// The transfer's header arrived.
     TransferStarted(TransferHeader),
-    /// Every byte of an entry arrived and was handed to [`DataSink::finish`].
+    /// An entry is complete: durable, verified and in place.
     FileComplete(u32),
     /// Every entry is in place and the sender knows it.
     Complete,
@@ -93,6 +104,12 @@ pub struct ReceiverStats {
     pub packets_deferred: u64,
     /// Entries complete.
     pub files_complete: u32,
+    /// Bytes an earlier session had left on stable storage, kept instead of received again.
+    pub bytes_resumed: u64,
+    /// Files whose digest did not match the sender's (each was received again).
+    pub digest_mismatches: u32,
+    /// The session failed and could not make what it had received durable.
+    pub final_sync_failed: bool,
     /// ACK frames sent.
     pub acks_sent: u64,
 }
@@ -114,10 +131,28 @@ enum State {
     Closed,
 }
 
+/// A file announced and not complete yet.
 #[derive(Debug)]
 struct FileRx {
+    path: String,
     size: u64,
     received: RangeSet,
+    /// Whether the file waits for the sender's digest before it is finished.
+    verify: bool,
+    digest: Option<Digest>,
+    /// Handed to [`DataSink::finish`]; its report is awaited.
+    finishing: bool,
+    /// The durable prefix last asked of [`DataSink::sync`].
+    sync_asked: u64,
+    /// Its digest did not match once already.
+    mismatched: bool,
+}
+
+impl FileRx {
+    /// Whether every byte arrived.
+    fn received_all(&self) -> bool {
+        self.received.len() == self.size
+    }
 }
 
 /// A session receiving one transfer.
@@ -131,6 +166,11 @@ pub struct ReceiverSession {
     header: Option<TransferHeader>,
     files: HashMap<u32, FileRx>,
     completed: RangeSet,
+    /// DURABLE, PLACED and MISSING frames to send.
+    reports: VecDeque<Frame<'static>>,
+    next_sync: Option<Instant>,
+    /// A failed session made what it had received durable.
+    final_sync_done: bool,
     received_pns: RangeSet,
     largest_received_at: Option<Instant>,
     unacked_bytes: u64,
@@ -183,6 +223,9 @@ impl ReceiverSession {
             header: None,
             files: HashMap::new(),
             completed: RangeSet::new(),
+            reports: VecDeque::new(),
+            next_sync: None,
+            final_sync_done: false,
             received_pns: RangeSet::new(),
             largest_received_at: None,
             unacked_bytes: 0,
@@ -268,7 +311,109 @@ impl ReceiverSession {
             State::Draining { until } => Some(until),
             _ => {
                 let idle = self.last_recv + self.config.idle_timeout;
-                Some(self.ack_deadline.map_or(idle, |a| a.min(idle)))
+                [self.ack_deadline, self.next_sync]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map_or(Some(idle), |t| Some(t.min(idle)))
+            }
+        }
+    }
+
+    /// Takes in what the sink's background work came to (files made durable, placed, or
+    /// found different from the sender's) and asks it for the next sync when one is due.
+    /// Call it after `handle_timeout` and whenever the sink may have news, before
+    /// `poll_transmit`; a failed session uses it once more to make what it received durable.
+    pub fn poll_sink(&mut self, now: Instant, sink: &mut dyn DataSink) {
+        loop {
+            match sink.poll_report() {
+                Ok(Some(report)) => self.on_report(report),
+                Ok(None) => break,
+                Err(e) => {
+                    if !matches!(self.state, State::Closed) {
+                        self.fail(storage_error(e));
+                    }
+                    break;
+                }
+            }
+        }
+        let closed = matches!(self.state, State::Closed);
+        if self.next_sync.is_none() && self.header.is_some() && !closed {
+            self.next_sync = Some(now + self.sync_interval());
+        }
+        let due = self.next_sync.is_some_and(|t| now >= t);
+        if closed && !self.final_sync_done {
+            // What arrived before the end outlives this session, for the next one. The
+            // session has already failed with its own error; a sink that cannot sync now
+            // leaves those bytes unconfirmed, and the next session receives them again.
+            self.final_sync_done = true;
+            if self.sync(sink).is_err() {
+                self.stats.final_sync_failed = true;
+            }
+        } else if due && !closed {
+            self.next_sync = Some(now + self.sync_interval());
+            if let Err(e) = self.sync(sink) {
+                self.fail(storage_error(e));
+            }
+        }
+    }
+
+    /// Asks the sink to make durable every prefix received since the last sync.
+    fn sync(&mut self, sink: &mut dyn DataSink) -> Result<(), StorageError> {
+        let mut asks = Vec::new();
+        for (&file, rx) in self.files.iter_mut() {
+            let prefix = rx.received.run_from(0);
+            if !rx.finishing && prefix > rx.sync_asked {
+                rx.sync_asked = prefix;
+                asks.push((file, prefix));
+            }
+        }
+        if asks.is_empty() {
+            return Ok(());
+        }
+        sink.sync(&asks)
+    }
+
+    fn sync_interval(&self) -> Duration {
+        match self.header.as_ref().map_or(0, |h| h.sync_interval_ms) {
+            0 => self.config.sync_interval,
+            ms => Duration::from_millis(ms.into()),
+        }
+    }
+
+    fn on_report(&mut self, report: SinkReport) {
+        match report {
+            SinkReport::Durable { file, bytes } => {
+                if self.files.contains_key(&file) {
+                    self.reports.push_back(Frame::Durable { file, bytes });
+                }
+            }
+            SinkReport::Placed(file) => {
+                if self.files.remove(&file).is_some() {
+                    self.completed.insert(u64::from(file)..u64::from(file) + 1);
+                    self.events.push_back(ReceiverEvent::FileComplete(file));
+                    self.reports.push_back(Frame::Placed { file });
+                }
+            }
+            SinkReport::Mismatch(file) => {
+                let Some(rx) = self.files.get_mut(&file) else {
+                    return;
+                };
+                self.stats.digest_mismatches += 1;
+                if rx.mismatched {
+                    let message = format!(
+                        "{}: the data written does not match the sender's digest, twice",
+                        rx.path
+                    );
+                    self.fail(SessionError::local(ErrorCode::Io, message));
+                    return;
+                }
+                rx.mismatched = true;
+                rx.finishing = false;
+                rx.received = RangeSet::new();
+                rx.sync_asked = 0;
+                let range = 0..rx.size;
+                self.reports.push_back(Frame::Missing { file, range });
             }
         }
     }
@@ -453,18 +598,49 @@ impl ReceiverSession {
                 if file >= header.total_files {
                     return Err(protocol(format!("file index {file} out of range")));
                 }
-                if self.completed.contains(file.into()) || self.files.contains_key(&file) {
+                if self.completed.contains(file.into()) {
+                    // The PLACED frame may have been lost.
+                    self.reports.push_back(Frame::Placed { file });
+                    return Ok(true);
+                }
+                if self.files.contains_key(&file) {
                     return Ok(true);
                 }
                 if meta.kind == EntryKind::Directory && meta.size != 0 {
                     return Err(protocol(format!("directory {} with a size", meta.path)));
                 }
-                self.open_file(file, &meta, sink)?;
-                if resume > 0 {
-                    // Bytes an earlier session of this transfer put in place: reopened, the
-                    // file still holds them (files are never truncated when opened).
-                    self.mark_received(file, 0..resume, sink)?;
+                let verify = header.verify && meta.kind == EntryKind::File && meta.size > 0;
+                let held = sink
+                    .open(file, &meta)
+                    .map_err(storage_error)?
+                    .min(meta.size);
+                let mut received = RangeSet::new();
+                received.insert(0..held);
+                self.stats.bytes_resumed += held;
+                if held > 0 || resume > 0 {
+                    // The sender learns what this side holds, whatever it claimed.
+                    self.reports.push_back(Frame::Durable { file, bytes: held });
                 }
+                if resume > held {
+                    self.reports.push_back(Frame::Missing {
+                        file,
+                        range: held..resume,
+                    });
+                }
+                self.files.insert(
+                    file,
+                    FileRx {
+                        path: meta.path,
+                        size: meta.size,
+                        received,
+                        verify,
+                        digest: None,
+                        finishing: false,
+                        sync_asked: held,
+                        mismatched: false,
+                    },
+                );
+                self.maybe_finish(file, sink)?;
             }
             Frame::Data { file, offset, data } => {
                 if self.completed.contains(file.into()) {
@@ -478,6 +654,10 @@ impl ReceiverSession {
                 if range.end > rx.size {
                     return Err(protocol(format!("data beyond the end of file {file}")));
                 }
+                if rx.finishing {
+                    self.stats.bytes_duplicate += data.len() as u64;
+                    return Ok(true);
+                }
                 let mut fresh = 0u64;
                 for gap in rx.received.gaps(range.clone()) {
                     let from = (gap.start - offset) as usize;
@@ -488,15 +668,23 @@ impl ReceiverSession {
                 }
                 self.stats.bytes_received += fresh;
                 self.stats.bytes_duplicate += data.len() as u64 - fresh;
-                self.mark_received(file, range, sink)?;
+                rx.received.insert(range);
+                self.maybe_finish(file, sink)?;
             }
-            Frame::Done => {
-                if !sink.settled().map_err(storage_error)? {
-                    // Files are still being put in place: the sender repeats its DONE.
-                    return Ok(false);
+            Frame::Digest { file, hash } => {
+                if self.completed.contains(file.into()) {
+                    return Ok(true);
                 }
-                self.on_done();
+                let Some(rx) = self.files.get_mut(&file) else {
+                    return Ok(false);
+                };
+                if rx.digest.is_some_and(|known| known != hash) {
+                    return Err(protocol(format!("the digest of file {file} changed")));
+                }
+                rx.digest = Some(hash);
+                self.maybe_finish(file, sink)?;
             }
+            Frame::Done => return Ok(self.on_done()),
             Frame::Padding(_) => {}
             Frame::Ping { id } => {
                 if self.pongs.len() < MAX_PENDING_PONGS {
@@ -519,61 +707,50 @@ impl ReceiverSession {
         Ok(true)
     }
 
-    fn open_file(
-        &mut self,
-        file: u32,
-        meta: &FileMeta,
-        sink: &mut dyn DataSink,
-    ) -> Result<(), SessionError> {
-        sink.open(file, meta).map_err(storage_error)?;
-        if meta.size == 0 {
-            self.finish_file(file, sink)
-        } else {
-            self.files.insert(
-                file,
-                FileRx {
-                    size: meta.size,
-                    received: RangeSet::new(),
-                },
-            );
-            Ok(())
-        }
-    }
-
-    /// Records `range` of `file` as in place; the file is finished once all of it is.
-    fn mark_received(
-        &mut self,
-        file: u32,
-        range: std::ops::Range<u64>,
-        sink: &mut dyn DataSink,
-    ) -> Result<(), SessionError> {
+    /// Hands `file` to the sink to be made final once every byte and (when it is verified)
+    /// the sender's digest are in.
+    fn maybe_finish(&mut self, file: u32, sink: &mut dyn DataSink) -> Result<(), SessionError> {
         let Some(rx) = self.files.get_mut(&file) else {
             return Ok(());
         };
-        rx.received.insert(range);
-        if rx.received.len() == rx.size {
-            self.files.remove(&file);
-            self.finish_file(file, sink)?;
+        if rx.finishing || !rx.received_all() || (rx.verify && rx.digest.is_none()) {
+            return Ok(());
         }
-        Ok(())
+        rx.finishing = true;
+        let digest = rx.digest.filter(|_| rx.verify);
+        sink.finish(file, digest.as_ref()).map_err(storage_error)
     }
 
-    fn finish_file(&mut self, file: u32, sink: &mut dyn DataSink) -> Result<(), SessionError> {
-        sink.finish(file).map_err(storage_error)?;
-        self.completed.insert(u64::from(file)..u64::from(file) + 1);
-        self.events.push_back(ReceiverEvent::FileComplete(file));
-        Ok(())
-    }
-
-    fn on_done(&mut self) {
-        let total = self.header.as_ref().map_or(0, |h| h.total_files);
-        if self.completed.len() != u64::from(total) || self.header.is_none() {
-            let missing = u64::from(total) - self.completed.len().min(u64::from(total));
+    /// The sender has had everything acknowledged. Answers with the RESULT once every file is
+    /// complete; before that, says which bytes are missing, or (while files are still being
+    /// made final) returns false so that the sender repeats its DONE.
+    fn on_done(&mut self) -> bool {
+        let total = self.header.as_ref().map_or(0, |h| u64::from(h.total_files));
+        let announced = self.completed.len() + self.files.len() as u64;
+        if announced != total || self.header.is_none() {
+            let missing = total.saturating_sub(announced);
             self.fail(SessionError::local(
                 ErrorCode::Protocol,
-                format!("sender finished with {missing} entries missing"),
+                format!("sender finished with {missing} entries never announced"),
             ));
-            return;
+            return true;
+        }
+        if !self.files.is_empty() {
+            let mut gaps = Vec::new();
+            for (&file, rx) in &self.files {
+                if let Some(range) = rx.received.gaps(0..rx.size).next() {
+                    gaps.push(Frame::Missing { file, range });
+                }
+            }
+            if gaps.is_empty() {
+                return false;
+            }
+            gaps.sort_by_key(|f| match f {
+                Frame::Missing { file, .. } => *file,
+                _ => 0,
+            });
+            self.reports.extend(gaps.into_iter().take(MISSING_PER_DONE));
+            return true;
         }
         if matches!(self.state, State::Established) {
             self.events.push_back(ReceiverEvent::Complete);
@@ -583,6 +760,7 @@ impl ReceiverSession {
         }
         self.result_pending = Some((ErrorCode::Ok, String::new()));
         self.ack_deadline = Some(self.last_recv);
+        true
     }
 
     /// Writes the next datagram into `buf` and returns its length, or `None`.
@@ -616,6 +794,12 @@ impl ReceiverSession {
                     message,
                 };
                 frame.encode(out, &mut pos)?;
+            }
+            while let Some(report) = self.reports.front() {
+                if report.encode(out, &mut pos).is_none() {
+                    break;
+                }
+                self.reports.pop_front();
             }
             while let Some(&id) = self.pongs.last() {
                 if (Frame::Pong { id }).encode(out, &mut pos).is_none() {

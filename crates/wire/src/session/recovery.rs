@@ -111,6 +111,8 @@ pub enum ControlItem {
     Transfer,
     /// The FILE frame of an entry.
     Meta(u32),
+    /// The DIGEST frame of a file.
+    Digest(u32),
 }
 
 #[derive(Debug)]

@@ -1,7 +1,13 @@
 //! The sending side of a session: handshake as initiator, then the transfer — the TRANSFER
 //! header, each entry's FILE frame just ahead of its data, file bytes at the paced rate without
-//! waiting for acknowledgements, repair of exactly what was lost before any new data, and the
-//! closing DONE/RESULT exchange that confirms every file is in place.
+//! waiting for acknowledgements, repair of exactly what was lost before any new data, each
+//! file's DIGEST once it has been read, and the closing DONE/RESULT exchange that confirms
+//! every file is in place.
+//!
+//! Acknowledged bytes (ACK) drive repair; the receiver's DURABLE and PLACED frames say what is
+//! on its stable storage, which is all a checkpoint may keep ([`SenderSession::durable`]). A
+//! MISSING frame takes bytes back from the acknowledged set: the receiver could not confirm
+//! a resume claim, or a file's digest did not match.
 
 use super::recovery::{Content, ControlItem, Recovery};
 use super::{ErrorCode, Protection, SessionError, HANDSHAKE_RTO, MAX_HANDSHAKE_RTO};
@@ -11,14 +17,14 @@ use crate::codec::{
 };
 use crate::crypto::aead::CipherLevel;
 use crate::crypto::handshake::{Identity, Initiator, PublicKey};
-use crate::files::{DataSource, FileMeta, TransferHeader};
+use crate::files::{DataSource, Digest, EntryKind, FileMeta, TransferHeader};
 use crate::ranges::RangeSet;
 use crate::rate::delivery::DeliverySampler;
 use crate::rate::model::ModelController;
 use crate::rate::pacer::Pacer;
 use crate::rate::{FixedController, RateController, RateLimits};
 use ring::rand::SecureRandom;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// The longest burst of acknowledgements the window allows for.
@@ -27,6 +33,10 @@ const ACK_AGGREGATION: Duration = Duration::from_millis(4);
 /// for one): a PING then keeps both ends from timing out. Never more than a third of the idle
 /// timeout.
 const KEEPALIVE: Duration = Duration::from_secs(1);
+/// How soon a digest still being computed is asked for again.
+const DIGEST_POLL: Duration = Duration::from_millis(5);
+/// Longest repair queued at once (a repair entry counts its bytes in 32 bits).
+const MAX_REPAIR: u64 = 1 << 30;
 
 /// How a sender session behaves.
 #[derive(Clone, Debug)]
@@ -84,7 +94,7 @@ pub enum SenderEvent {
     },
     /// The receiver accepted the credentials; data flows.
     Accepted,
-    /// A file (or directory) is acknowledged in full.
+    /// A file (or directory) is complete at the receiver: durable, verified and in place.
     FileComplete(u32),
     /// The receiver confirmed every file is in place.
     Complete,
@@ -116,7 +126,7 @@ pub struct SenderStats {
     pub packets_received: u64,
     /// Datagrams dropped: malformed, replayed or forged.
     pub packets_dropped: u64,
-    /// Entries acknowledged in full.
+    /// Entries complete at the receiver.
     pub files_complete: u32,
     /// Smoothed RTT.
     pub rtt: Duration,
@@ -220,9 +230,21 @@ pub struct SenderSession {
     /// Position of each file's first byte in the transfer's byte space.
     bases: Vec<u64>,
     acked: RangeSet,
+    /// Bytes on the receiver's stable storage, by its DURABLE and PLACED frames.
+    durable: RangeSet,
     meta_acked: RangeSet,
-    complete: RangeSet,
+    /// Entries whose bytes, FILE frame and digest are all acknowledged.
+    delivered: RangeSet,
+    /// Entries the receiver reported complete.
+    placed: RangeSet,
     transfer_acked: bool,
+    /// Digests read and not acknowledged yet.
+    digests: HashMap<u32, Digest>,
+    digest_acked: RangeSet,
+    /// The next file whose digest is to be asked of the source.
+    digest_next: u32,
+    /// When a digest still being computed is asked for again.
+    digest_retry_at: Option<Instant>,
     control: VecDeque<ControlItem>,
     meta_next: u32,
     repair: VecDeque<(u64, u32)>,
@@ -302,9 +324,15 @@ impl SenderSession {
             files,
             bases,
             acked,
+            durable: RangeSet::new(),
             meta_acked: RangeSet::new(),
-            complete: RangeSet::new(),
+            delivered: RangeSet::new(),
+            placed: RangeSet::new(),
             transfer_acked: false,
+            digests: HashMap::new(),
+            digest_acked: RangeSet::new(),
+            digest_next: 0,
+            digest_retry_at: None,
             control: VecDeque::from([ControlItem::Transfer]),
             meta_next: 0,
             repair: VecDeque::new(),
@@ -363,7 +391,7 @@ impl SenderSession {
             send_rate: self.rate(),
             in_flight: self.recovery.in_flight(),
             bytes_acked: self.acked.len(),
-            files_complete: self.complete.len() as u32,
+            files_complete: self.placed.len() as u32,
             ..self.stats.clone()
         }
     }
@@ -374,9 +402,15 @@ impl SenderSession {
         &self.acked
     }
 
-    /// The indices of the entries acknowledged in full.
+    /// The byte ranges of the transfer on the receiver's stable storage (files laid end to
+    /// end in order): what a checkpoint may keep.
+    pub fn durable(&self) -> &RangeSet {
+        &self.durable
+    }
+
+    /// The indices of the entries complete at the receiver.
     pub fn complete_files(&self) -> &RangeSet {
-        &self.complete
+        &self.placed
     }
 
     /// Whether the session is over (complete or failed).
@@ -471,6 +505,7 @@ impl SenderSession {
             consider(self.recovery.pto_deadline(self.config.max_ack_delay));
             consider(self.next_send_at);
             consider(self.keepalive_at());
+            consider(self.digest_retry_at);
             if let Done::Sent { resend_at } = self.done {
                 consider(Some(resend_at));
             }
@@ -624,6 +659,10 @@ impl SenderSession {
                         continue;
                     }
                     if code == ErrorCode::Ok as u8 {
+                        // Every file is in place: those whose PLACED was lost too.
+                        for file in 0..self.files.len() as u32 {
+                            self.mark_placed(file);
+                        }
                         self.done = Done::Confirmed;
                         self.state = State::Closed;
                         // Lets the receiver stop lingering at once; harmless if lost.
@@ -658,6 +697,30 @@ impl SenderSession {
                         }
                     }
                 }
+                Frame::Durable { file, bytes } => {
+                    let Some(range) = self.file_range(file, 0..bytes) else {
+                        self.protocol_error(format!("DURABLE beyond file {file}"));
+                        return;
+                    };
+                    self.durable.insert(range.clone());
+                    self.acked.insert(range);
+                    self.check_delivered(file);
+                }
+                Frame::Placed { file } => {
+                    let Some(range) = self.file_range(file, 0..self.file_size(file)) else {
+                        self.protocol_error(format!("PLACED for unknown file {file}"));
+                        return;
+                    };
+                    self.durable.insert(range);
+                    self.mark_placed(file);
+                }
+                Frame::Missing { file, range } => {
+                    let Some(range) = self.file_range(file, range) else {
+                        self.protocol_error(format!("MISSING beyond file {file}"));
+                        return;
+                    };
+                    self.on_missing(file, range);
+                }
                 Frame::Ping { .. } | Frame::Padding(_) => {}
                 other => {
                     self.protocol_error(format!("unexpected frame from receiver: {other:?}"));
@@ -683,7 +746,7 @@ impl SenderSession {
                     let first = self.file_at(start);
                     let last = self.file_at(start + u64::from(len) - 1);
                     for file in first..=last {
-                        self.check_complete(file);
+                        self.check_delivered(file);
                     }
                 }
                 Content::Control(items) => {
@@ -692,7 +755,13 @@ impl SenderSession {
                             ControlItem::Transfer => self.transfer_acked = true,
                             ControlItem::Meta(file) => {
                                 self.meta_acked.insert(u64::from(file)..u64::from(file) + 1);
-                                self.check_complete(file);
+                                self.check_delivered(file);
+                            }
+                            ControlItem::Digest(file) => {
+                                self.digests.remove(&file);
+                                self.digest_acked
+                                    .insert(u64::from(file)..u64::from(file) + 1);
+                                self.check_delivered(file);
                             }
                         }
                     }
@@ -747,6 +816,7 @@ impl SenderSession {
                         let needed = match *item {
                             ControlItem::Transfer => !self.transfer_acked,
                             ControlItem::Meta(f) => !self.meta_acked.contains(u64::from(f)),
+                            ControlItem::Digest(f) => self.digests.contains_key(&f),
                         };
                         if needed {
                             self.control.push_back(*item);
@@ -764,9 +834,30 @@ impl SenderSession {
         (self.bases.partition_point(|&b| b <= pos) - 1) as u32
     }
 
-    fn check_complete(&mut self, file: u32) {
+    fn file_size(&self, file: u32) -> u64 {
+        self.files.get(file as usize).map_or(0, |f| f.size)
+    }
+
+    /// `range` of `file` in the transfer's byte space; `None` when it is not inside the file.
+    fn file_range(&self, file: u32, range: std::ops::Range<u64>) -> Option<std::ops::Range<u64>> {
+        let meta = self.files.get(file as usize)?;
+        let base = self.bases[file as usize];
+        (range.start <= range.end && range.end <= meta.size)
+            .then(|| base + range.start..base + range.end)
+    }
+
+    /// Whether the receiver checks `file` against its digest.
+    fn needs_digest(&self, file: u32) -> bool {
+        let meta = &self.files[file as usize];
+        self.header.verify && meta.kind == EntryKind::File && meta.size > 0
+    }
+
+    fn check_delivered(&mut self, file: u32) {
         let f = u64::from(file);
-        if self.complete.contains(f) || !self.meta_acked.contains(f) {
+        if self.delivered.contains(f) || !self.meta_acked.contains(f) {
+            return;
+        }
+        if self.needs_digest(file) && !self.digest_acked.contains(f) {
             return;
         }
         let base = self.bases[file as usize];
@@ -774,13 +865,62 @@ impl SenderSession {
             .acked
             .covers(base..base + self.files[file as usize].size)
         {
-            self.complete.insert(f..f + 1);
+            self.delivered.insert(f..f + 1);
+        }
+    }
+
+    fn mark_placed(&mut self, file: u32) {
+        let f = u64::from(file);
+        if !self.placed.contains(f) {
+            self.placed.insert(f..f + 1);
             self.events.push_back(SenderEvent::FileComplete(file));
         }
     }
 
+    /// The receiver lacks `range` (transfer byte space) of `file`: it goes out again.
+    fn on_missing(&mut self, file: u32, range: std::ops::Range<u64>) {
+        let f = u64::from(file);
+        if self.placed.contains(f) {
+            return;
+        }
+        self.acked.remove(range.clone());
+        self.durable.remove(range.clone());
+        self.delivered.remove(f..f + 1);
+        let mut at = range.start;
+        while at < range.end {
+            let len = (range.end - at).min(MAX_REPAIR);
+            self.repair.push_back((at, len as u32));
+            at += len;
+        }
+    }
+
+    /// Asks the source for the digests of the files read through, in order, and queues them.
+    fn poll_digests(&mut self, now: Instant, source: &mut dyn DataSource) {
+        self.digest_retry_at = None;
+        while self.digest_next < self.cursor_file {
+            let file = self.digest_next;
+            if self.needs_digest(file) {
+                match source.digest(file) {
+                    Ok(Some(hash)) => {
+                        self.digests.insert(file, hash);
+                        self.control.push_back(ControlItem::Digest(file));
+                    }
+                    Ok(None) => {
+                        self.digest_retry_at = Some(now + DIGEST_POLL);
+                        return;
+                    }
+                    Err(e) => {
+                        self.fail(SessionError::local(ErrorCode::Io, e.to_string()));
+                        return;
+                    }
+                }
+            }
+            self.digest_next += 1;
+        }
+    }
+
     fn all_complete(&self) -> bool {
-        self.transfer_acked && self.complete.len() == self.files.len() as u64
+        self.transfer_acked && self.delivered.len() == self.files.len() as u64
     }
 
     /// Writes the next datagram into `buf` (at least `max_datagram` bytes) and returns its
@@ -832,6 +972,10 @@ impl SenderSession {
         if rate < self.controller.pacing_rate() {
             // Capped below what the path could take: samples are not the path's.
             self.sampler.on_app_limited(self.recovery.in_flight());
+        }
+        self.poll_digests(now, source);
+        if matches!(self.state, State::Closed) {
+            return self.close_datagram(buf);
         }
         if let Some(len) = self.control_datagram(now, buf, end) {
             return Some(len);
@@ -979,6 +1123,11 @@ impl SenderSession {
                 resume: resumed(&self.config, &self.files, file),
             }
             .encode(out, pos),
+            ControlItem::Digest(file) => match self.digests.get(&file) {
+                Some(&hash) => Frame::Digest { file, hash }.encode(out, pos),
+                // Acknowledged meanwhile: nothing to send.
+                None => Some(()),
+            },
         }
     }
 
@@ -1053,16 +1202,25 @@ impl SenderSession {
     /// on through the following files while they are announced and start from their first byte
     /// (a resumed file leaves a gap in the transfer's bytes). None when nothing new can go.
     fn new_data(&mut self, room: u64) -> Option<(u64, u64)> {
-        while (self.cursor_file as usize) < self.files.len()
-            && self.cursor_offset >= self.files[self.cursor_file as usize].size
-        {
-            self.cursor_file += 1;
-            self.cursor_offset = resumed(&self.config, &self.files, self.cursor_file);
-        }
-        if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next {
-            return None;
-        }
-        let start = self.bases[self.cursor_file as usize] + self.cursor_offset;
+        let start = loop {
+            while (self.cursor_file as usize) < self.files.len()
+                && self.cursor_offset >= self.files[self.cursor_file as usize].size
+            {
+                self.cursor_file += 1;
+                self.cursor_offset = resumed(&self.config, &self.files, self.cursor_file);
+            }
+            if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next {
+                return None;
+            }
+            let base = self.bases[self.cursor_file as usize];
+            let start = base + self.cursor_offset;
+            // Bytes the receiver already holds (it said so in a DURABLE frame) are skipped.
+            let held_to = self.acked.run_from(start);
+            if held_to == start {
+                break start;
+            }
+            self.cursor_offset = held_to - base;
+        };
         let mut file = self.cursor_file as usize;
         loop {
             let limit = self.bases[file] + self.files[file].size;
@@ -1072,6 +1230,12 @@ impl SenderSession {
                 || file as u32 >= self.meta_next
                 || resumed(&self.config, &self.files, file as u32) > 0
             {
+                // Up to the next bytes the receiver already holds.
+                let limit = self
+                    .acked
+                    .gaps(start..limit)
+                    .next()
+                    .map_or(limit, |g| g.end);
                 return Some((start, limit));
             }
         }
