@@ -101,13 +101,14 @@ pub(super) fn now_us() -> i64 {
 
 /// `value` as JSON.
 pub(super) fn to_json<T: Serialize>(value: &T) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| Error::new(Code::Internal, e.to_string()))
+    serde_json::to_value(value)
+        .map_err(|e| Error::new(Code::Internal, e.to_string()).with_source(e))
 }
 
 impl Actor {
     /// Opens the state directory (store, identity) and starts the receiver.
     pub(super) fn open(opts: ServerOptions, tx: mpsc::UnboundedSender<Msg>) -> Result<Actor> {
-        let io = |what: &str, e: std::io::Error| Error::new(Code::Io, format!("{what}: {e}"));
+        let io = |what: &str, e: std::io::Error| Error::from(e).context(what);
         std::fs::create_dir_all(&opts.state_dir)
             .map_err(|e| io(&format!("state directory {}", opts.state_dir.display()), e))?;
         std::fs::create_dir_all(&opts.sandbox_dir)

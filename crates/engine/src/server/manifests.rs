@@ -178,7 +178,8 @@ fn existing(param: &str, path: &str) -> Result<PathBuf> {
         } else {
             Code::Io
         };
-        Error::new(code, format!("createManifest: {param}: source {path}: {e}"))
+        let message = format!("createManifest: {param}: source {path}: {e}");
+        Error::new(code, message).with_source(e)
     })?;
     Ok(source)
 }
