@@ -52,11 +52,11 @@ describe('toCommandError', () => {
     expect(error.cause).toBe(native);
   });
 
-  it('takes the code from a "CODE: text" message and strips the prefix', () => {
+  it('never reads a code out of the message: the binding sets code itself', () => {
     const native = nativeError('INVALID_STATE: transfer 3 is active', 'GenericFailure');
     const error = toCommandError(native);
-    expect(error.code).toBe('INVALID_STATE');
-    expect(error.message).toBe('transfer 3 is active');
+    expect(error.code).toBe('INTERNAL');
+    expect(error.message).toBe('INVALID_STATE: transfer 3 is active');
     expect(error.cause).toBe(native);
   });
 

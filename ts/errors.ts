@@ -66,15 +66,13 @@ const NAPI_STATUS_CODES: ReadonlyMap<string, ErrorCode> = new Map([
   ['Closing', 'UNAVAILABLE'],
 ]);
 
-/** A message of the form `CODE: text`, the fallback form of a coded native error. */
-const CODED_MESSAGE = /^([A-Z_]+): ([\s\S]*)$/;
-
 /**
  * Turns anything a native call threw into a `CommandError`, keeping the original as `cause`.
  *
- * The code comes from the error's `code` property (set by the binding from the engine error),
- * or else from a `CODE: text` message prefix, or else from the napi-rs status code; anything
- * unrecognised becomes `INTERNAL`. A `CommandError` is returned unchanged.
+ * The code is the error's `code` property: the engine's code, which the binding sets on every
+ * engine error (whose message is then the engine's message alone), or else a napi-rs status
+ * for errors napi-rs raises itself; anything unrecognised becomes `INTERNAL`. The message is
+ * kept as it is. A `CommandError` is returned unchanged.
  */
 export function toCommandError(error: unknown): CommandError {
   if (error instanceof CommandError) {
@@ -84,10 +82,6 @@ export function toCommandError(error: unknown): CommandError {
   const code: unknown = error instanceof Error ? (error as { code?: unknown }).code : undefined;
   if (isErrorCode(code)) {
     return new CommandError(code, message, { cause: error });
-  }
-  const coded = CODED_MESSAGE.exec(message);
-  if (coded !== null && isErrorCode(coded[1])) {
-    return new CommandError(coded[1], coded[2] ?? '', { cause: error });
   }
   const mapped = typeof code === 'string' ? NAPI_STATUS_CODES.get(code) : undefined;
   return new CommandError(mapped ?? 'INTERNAL', message, { cause: error });

@@ -2,6 +2,7 @@
 
 use jetstream_wire::session::{ErrorCode as WireCode, SessionError};
 use std::fmt;
+use std::sync::Arc;
 
 /// Stable error codes, shared with the TypeScript API (`CommandError.code`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,12 +71,19 @@ impl Code {
 }
 
 /// An engine failure: a stable code and a message saying what and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The message stands alone (it is what API callers see, and it already includes the text of
+/// any underlying failure); the underlying error itself stays reachable through
+/// [`std::error::Error::source`] for Rust callers that inspect it (a SQLite or I/O error kind).
+#[derive(Clone, Debug)]
 pub struct Error {
     /// Stable code.
     pub code: Code,
     /// What went wrong and why.
     pub message: String,
+    /// The failure this one comes from, shared so that an error can be cloned to several
+    /// waiters.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Error {
@@ -84,7 +92,20 @@ impl Error {
         Error {
             code,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// The same error, caused by `source`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The same error (code and source), its message prefixed with `what` was being done.
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
     }
 }
 
@@ -94,7 +115,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<SessionError> for Error {
     fn from(e: SessionError) -> Self {
@@ -107,15 +134,37 @@ impl From<SessionError> for Error {
             WireCode::TimedOut => Code::TimedOut,
             WireCode::Cancelled => Code::InvalidState,
         };
-        Error::new(code, e.to_string())
+        Error::new(code, e.to_string()).with_source(e)
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::new(Code::Io, e.to_string())
+        Error::new(Code::Io, e.to_string()).with_source(e)
     }
 }
 
 /// The engine's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn an_error_made_from_another_keeps_it_as_its_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full");
+        let e = Error::from(io).context("saving the key");
+        assert_eq!(e.code, Code::Io);
+        assert_eq!(e.message, "saving the key: disk full");
+        let source = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            source.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::StorageFull)
+        );
+        // Clones share it.
+        assert!(e.clone().source().is_some());
+        assert!(Error::new(Code::Internal, "no cause").source().is_none());
+    }
+}

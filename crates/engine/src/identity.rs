@@ -28,12 +28,17 @@ pub fn load_or_create(path: &Path) -> Result<Identity> {
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
-                .map_err(|e| Error::new(Code::Io, format!("{}: {e}", path.display())))?;
+                .map_err(|e| io_error(path, e))?;
             file.write_all(identity.pkcs8())?;
             Ok(identity)
         }
-        Err(e) => Err(Error::new(Code::Io, format!("{}: {e}", path.display()))),
+        Err(e) => Err(io_error(path, e)),
     }
+}
+
+/// A failure to read or write the key file at `path`.
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    Error::new(Code::Io, format!("{}: {e}", path.display())).with_source(e)
 }
 
 /// A fresh identity that lives only in memory.

@@ -10,7 +10,7 @@ use jetstream_engine::store::Store;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use support::{destination, digests, ok, open};
+use support::{destination, digests, ok, open, sessions};
 
 async fn transfer(server: &Server, id: u64) -> Value {
     ok(server, "getTransfer", json!({ "transferId": id })).await
@@ -192,15 +192,6 @@ async fn restartable(dir: &Path, name: &str, files: u64, size: u64) -> Restartab
         src,
         id,
     }
-}
-
-/// The sessions `receiver` recorded for the sender's transfer `id`, oldest first.
-async fn sessions(receiver: &Server, id: u64) -> Vec<Value> {
-    let request = ok(receiver, "getTransfersAsync", json!({})).await;
-    let params = json!({ "requestId": request["requestId"] });
-    let received = ok(receiver, "getRequestResult", params).await;
-    let all = received.as_array().unwrap().iter();
-    all.filter(|r| r["transferId"] == id).cloned().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,14 +5,17 @@
 //! `ts/binding.d.cts`, written by `napi build`). The binding stays thin: an [`Engine`] opens a
 //! server, runs JSON commands through the engine's one dispatcher and closes it; the
 //! hand-written TypeScript facade in `ts/` is the public API and never re-exports these types.
-//! Engine errors reach JavaScript as `CODE: message`, which the facade turns into
-//! `CommandError`s.
+//! Engine errors reach JavaScript as errors whose `code` property is the engine's code and
+//! whose message is the engine's message; the facade turns them into `CommandError`s.
 
-use jetstream_engine::error::{Code, Error};
+use jetstream_engine::error::{Code, Error, Result};
 use jetstream_engine::server::{Reader, Server, ServerOptions};
 use jetstream_wire::crypto::aead::CipherLevel;
+use napi::bindgen_prelude::{JsError, PromiseRaw, ToNapiValue};
+use napi::Env;
 use napi_derive::napi;
 use serde::Deserialize;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,12 +49,24 @@ pub struct Engine {
 /// Opens an engine from its options as JSON (`stateDir`, and optionally `sandboxDir`,
 /// `recvAddress`, `recvPort`, `minCipher`, `transferLogDir`).
 #[napi]
-pub async fn open_engine(options: String) -> napi::Result<Engine> {
-    let options: EngineOptions = serde_json::from_str(&options).map_err(|e| {
-        to_js(Error::new(
-            Code::InvalidArgument,
-            format!("engine options: {e}"),
-        ))
+pub fn open_engine<'env>(
+    env: &'env Env,
+    options: String,
+) -> napi::Result<PromiseRaw<'env, Engine>> {
+    promise(env, async move {
+        let server = Server::open(server_options(&options)?).await?;
+        let reader = server.reader()?;
+        Ok(Engine {
+            server: Arc::new(server),
+            reader,
+        })
+    })
+}
+
+/// The server options [`open_engine`] describes in JSON.
+fn server_options(options: &str) -> Result<ServerOptions> {
+    let options: EngineOptions = serde_json::from_str(options).map_err(|e| {
+        Error::new(Code::InvalidArgument, format!("engine options: {e}")).with_source(e)
     })?;
     let mut opts = ServerOptions::new(options.state_dir);
     if let Some(dir) = options.sandbox_dir {
@@ -66,32 +81,32 @@ pub async fn open_engine(options: String) -> napi::Result<Engine> {
     opts.recv_listen = SocketAddr::new(ip, options.recv_port.unwrap_or(0));
     if let Some(level) = options.min_cipher {
         opts.min_cipher = CipherLevel::from_u8(level).ok_or_else(|| {
-            to_js(Error::new(
+            Error::new(
                 Code::InvalidArgument,
                 format!("engine options: minCipher {level} is not a MIN_CIPHER_* level"),
-            ))
+            )
         })?;
     }
-    let server = Server::open(opts).await.map_err(to_js)?;
-    let reader = server.reader().map_err(to_js)?;
-    Ok(Engine {
-        server: Arc::new(server),
-        reader,
-    })
+    Ok(opts)
 }
 
 #[napi]
 impl Engine {
     /// Runs one command (`{"method": ..., "params": {...}}`) and resolves to its JSON result.
     #[napi]
-    pub async fn execute(&self, request: String) -> napi::Result<String> {
-        self.server.execute_json(&request).await.map_err(to_js)
+    pub fn execute<'env>(
+        &self,
+        env: &'env Env,
+        request: String,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let server = self.server.clone();
+        promise(env, async move { server.execute_json(&request).await })
     }
 
     /// Answers a command that only reads the store at once, on this thread; `null` for any
     /// other command (run it with `execute`).
     #[napi]
-    pub fn read(&self, request: String) -> napi::Result<Option<String>> {
+    pub fn read(&self, request: String) -> napi::Result<Option<String>, &'static str> {
         self.reader
             .execute_json(&request)
             .transpose()
@@ -105,7 +120,24 @@ impl Engine {
     }
 }
 
-/// An engine error as a JavaScript error whose message starts with its code.
-fn to_js(e: Error) -> napi::Error {
-    napi::Error::from_reason(format!("{}: {}", e.code.as_str(), e.message))
+/// An engine error as a JavaScript error: napi-rs makes the status its `code` property, so the
+/// code is the engine's and the message is the engine's message alone.
+fn to_js(e: Error) -> napi::Error<&'static str> {
+    napi::Error::new(e.code.as_str(), e.message)
+}
+
+/// Runs `work` on napi-rs's runtime and returns its promise, rejected with [`to_js`]'s error
+/// when `work` fails. An `async fn` cannot do this: napi-rs rejects those with a
+/// `napi::Status` as the code, so here the work ends in a plain result and the error object
+/// is made afterwards, on the JavaScript thread.
+fn promise<T>(
+    env: &Env,
+    work: impl Future<Output = Result<T>> + Send + 'static,
+) -> napi::Result<PromiseRaw<'_, T>>
+where
+    T: ToNapiValue + Send + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, result| {
+        result.map_err(|e| napi::Error::from(JsError::from(to_js(e)).into_unknown(*env)))
+    })
 }

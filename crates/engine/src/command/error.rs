@@ -76,6 +76,6 @@ impl CommandError {
 
 impl From<CommandError> for Error {
     fn from(e: CommandError) -> Self {
-        Error::new(Code::InvalidArgument, e.to_string())
+        Error::new(Code::InvalidArgument, e.to_string()).with_source(e)
     }
 }

@@ -12,12 +12,13 @@ use crate::error::{Code, Error, Result};
 use crate::identity;
 use crate::receive::ReceiveEvent;
 use crate::send::Progress;
-use crate::store::{ManifestFile, Store};
+use crate::store::{self, ManifestFile, Store};
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::handshake::Identity;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
@@ -90,6 +91,13 @@ pub(super) struct Actor {
     pub(super) transfer_waiters: HashMap<u64, Vec<Responder>>,
     /// Callers of `getRequestResult`, by request id.
     pub(super) request_waiters: HashMap<u64, Vec<Responder>>,
+    /// Manifests being traversed that lost a batch of entries to a store failure, with the
+    /// failure: they fail when their traversal ends instead of completing short.
+    pub(super) unsaved_entries: HashMap<String, String>,
+    /// Transfers that ended but whose end the store did not save, with that failure: the store
+    /// still lists them as queued, yet they are not started again while this server runs, and
+    /// whoever waits for their end gets the failure.
+    pub(super) unsaved_ends: HashMap<u64, Error>,
 }
 
 /// The current Unix time in microseconds.
@@ -99,15 +107,28 @@ pub(super) fn now_us() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
+/// Logs a failed store write the server does without: figures and states the API shows (of a
+/// destination, a connection or a running transfer) that no transfer depends on, and that the
+/// next event mostly writes again. `what` names the object and the figures. An object deleted
+/// meanwhile is no failure.
+pub(super) fn stored(what: impl Display, result: store::Result<()>) {
+    match result {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => tracing::debug!("{what} not saved: {e}"),
+        Err(e) => tracing::warn!("{what} not saved: {e}"),
+    }
+}
+
 /// `value` as JSON.
 pub(super) fn to_json<T: Serialize>(value: &T) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| Error::new(Code::Internal, e.to_string()))
+    serde_json::to_value(value)
+        .map_err(|e| Error::new(Code::Internal, e.to_string()).with_source(e))
 }
 
 impl Actor {
     /// Opens the state directory (store, identity) and starts the receiver.
     pub(super) fn open(opts: ServerOptions, tx: mpsc::UnboundedSender<Msg>) -> Result<Actor> {
-        let io = |what: &str, e: std::io::Error| Error::new(Code::Io, format!("{what}: {e}"));
+        let io = |what: &str, e: std::io::Error| Error::from(e).context(what);
         std::fs::create_dir_all(&opts.state_dir)
             .map_err(|e| io(&format!("state directory {}", opts.state_dir.display()), e))?;
         std::fs::create_dir_all(&opts.sandbox_dir)
@@ -156,6 +177,8 @@ impl Actor {
             manifest_waiters: HashMap::new(),
             transfer_waiters: HashMap::new(),
             request_waiters: HashMap::new(),
+            unsaved_entries: HashMap::new(),
+            unsaved_ends: HashMap::new(),
         })
     }
 

@@ -2,7 +2,7 @@
 //! connection per receiver address, rate caps, lanes, transfer defaults, pings, and the
 //! connection parameters that bound the rate controller.
 
-use super::actor::{now_us, to_json, Actor, Msg, Responder};
+use super::actor::{now_us, stored, to_json, Actor, Msg, Responder};
 use crate::command::{
     CreateDestination, SchedulePing, SetPriorityLanes, SetSendRateMax, UpdateConnectionParams,
     UpdateTransferDefaults,
@@ -317,7 +317,10 @@ impl Actor {
             },
         };
         // The destination may have been deleted meanwhile; the request still gets its answer.
-        let _ = self.store.update_destination(destination_id, &update);
+        stored(
+            format_args!("destination {destination_id}: ping result"),
+            self.store.update_destination(destination_id, &update),
+        );
         let answer = result.map(|reply| {
             json!({
                 "destinationId": destination_id,
@@ -335,21 +338,28 @@ impl Actor {
         state: ConnectionState,
     ) {
         let now = now_us();
-        let _ = self.store.update_destination(
-            &destination.destination_id,
-            &DestinationUpdate {
-                encrypted_connection_state: Some(state),
-                last_send_time: Some(now),
-                ..DestinationUpdate::default()
-            },
+        let destination_id = &destination.destination_id;
+        stored(
+            format_args!("destination {destination_id}: connection state"),
+            self.store.update_destination(
+                destination_id,
+                &DestinationUpdate {
+                    encrypted_connection_state: Some(state),
+                    last_send_time: Some(now),
+                    ..DestinationUpdate::default()
+                },
+            ),
         );
         if let Some(id) = destination.connection_id {
-            let _ = self.store.update_connection(
-                id,
-                &ConnectionUpdate {
-                    encrypted_connection_state: Some(state),
-                    ..ConnectionUpdate::default()
-                },
+            stored(
+                format_args!("connection {id}: state"),
+                self.store.update_connection(
+                    id,
+                    &ConnectionUpdate {
+                        encrypted_connection_state: Some(state),
+                        ..ConnectionUpdate::default()
+                    },
+                ),
             );
         }
     }

@@ -63,27 +63,57 @@ impl Actor {
 
     /// Stores entries as the traversal finds them, so storing overlaps walking.
     pub(super) fn on_entries(&mut self, manifest_id: &str, files: &[ManifestFile]) {
-        if let Err(e) = self.store.append_manifest_files(manifest_id, files) {
+        if self.unsaved_entries.contains_key(manifest_id) {
+            // It fails when the walk ends: what follows a lost batch is of no use.
+            return;
+        }
+        match self.store.append_manifest_files(manifest_id, files) {
+            Ok(()) => {}
             // Deleted during traversal (the walk's end then finds nothing to complete).
-            tracing::debug!("manifest {manifest_id}: {e}");
+            Err(e) if e.is_not_found() => tracing::debug!("manifest {manifest_id}: {e}"),
+            Err(e) => {
+                let message = format!("entries were not saved (a batch of {}): {e}", files.len());
+                tracing::error!("manifest {manifest_id}: {message}");
+                self.unsaved_entries.insert(manifest_id.to_owned(), message);
+            }
         }
     }
 
+    /// Records the end of a traversal (complete, or failed with its reason) and answers the
+    /// manifest's waiters. When neither status can be saved the waiters get that failure: the
+    /// stored manifest would still say pending.
     pub(super) fn on_walked(
         &mut self,
         manifest_id: &str,
         totals: std::result::Result<(u64, u64), String>,
     ) {
-        let saved = totals.and_then(|(files, size)| {
-            self.store
+        let totals = match self.unsaved_entries.remove(manifest_id) {
+            Some(message) => Err(message),
+            None => totals,
+        };
+        let recorded = match totals {
+            Ok((files, size)) => self
+                .store
                 .complete_manifest(manifest_id, files, size)
-                .map_err(|e| e.to_string())
-        });
-        if let Err(message) = saved {
-            // The manifest may have been deleted during traversal.
-            let _ = self.store.fail_manifest(manifest_id, &message);
-        }
-        let answer = self.get_manifest(manifest_id);
+                .or_else(|e| {
+                    if e.is_not_found() {
+                        return Err(e);
+                    }
+                    tracing::error!("manifest {manifest_id}: completion not saved: {e}");
+                    self.store.fail_manifest(manifest_id, &e.to_string())
+                }),
+            Err(message) => self.store.fail_manifest(manifest_id, &message),
+        };
+        let answer = match recorded {
+            Ok(()) => self.get_manifest(manifest_id),
+            // Deleted during traversal: its waiters were answered then.
+            Err(e) if e.is_not_found() => Err(e.into()),
+            Err(e) => {
+                tracing::error!("manifest {manifest_id}: status not saved: {e}");
+                Err(Error::from(e)
+                    .context(format_args!("manifest {manifest_id}: status not saved")))
+            }
+        };
         for responder in self
             .manifest_waiters
             .remove(manifest_id)
@@ -178,7 +208,8 @@ fn existing(param: &str, path: &str) -> Result<PathBuf> {
         } else {
             Code::Io
         };
-        Error::new(code, format!("createManifest: {param}: source {path}: {e}"))
+        let message = format!("createManifest: {param}: source {path}: {e}");
+        Error::new(code, message).with_source(e)
     })?;
     Ok(source)
 }

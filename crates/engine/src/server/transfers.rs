@@ -2,7 +2,7 @@
 //! ready, recording progress and ends, steering them (suspend, resume, fail, priority, rate),
 //! and sharing each destination's rate among its transfers by lane.
 
-use super::actor::{now_us, to_json, Actor, Responder};
+use super::actor::{now_us, stored, to_json, Actor, Responder};
 use super::destinations::{expected_key, kbps_to_bytes, resolve};
 use super::runner::{Launch, Outcome, Running};
 use crate::command::{CreateTransfer, FailTransfer, SetTransferPriority, SetTransferSendRateMax};
@@ -11,8 +11,8 @@ use crate::flags;
 use crate::schedule::{self, Flow};
 use crate::send::{Controls, Progress, SendOptions};
 use crate::store::{
-    ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus, NewTransfer,
-    Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
+    self, ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus,
+    NewTransfer, Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
 };
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::aead::CipherLevel;
@@ -162,12 +162,22 @@ impl Actor {
             .error_message
             .clone()
             .unwrap_or_else(|| "failed by failTransfer".to_owned());
-        if let Some(run) = self.running.get_mut(&p.transfer_id) {
+        self.abort(p.transfer_id, None, message);
+        // Its session is stopped either way; the caller learns when the store missed its end.
+        match self.unsaved_ends.get(&p.transfer_id) {
+            Some(e) => Err(e.clone()),
+            None => Ok(Value::Null),
+        }
+    }
+
+    /// Fails transfer `id` now, with the engine's `code` (none when the API fails it) and
+    /// `message`, stopping its session if one runs (whose end then records nothing more).
+    fn abort(&mut self, id: u64, code: Option<Code>, message: String) {
+        if let Some(run) = self.running.get_mut(&id) {
             run.failed = true;
             run.cancel(&message);
         }
-        self.end_transfer(p.transfer_id, End::Failed(None, message));
-        Ok(Value::Null)
+        self.end_transfer(id, End::Failed(code, message));
     }
 
     pub(super) fn suspend_transfer(&mut self, id: u64) -> Result<Value> {
@@ -268,6 +278,9 @@ impl Actor {
     }
 
     pub(super) fn wait_for_transfer(&mut self, id: u64, responder: Responder) {
+        if let Some(e) = self.unsaved_ends.get(&id) {
+            return self.respond(responder, Err(e.clone()));
+        }
         match self.store.get_transfer(id, false) {
             Ok(t) if !matches!(t.status, TransferStatus::Complete | TransferStatus::Error) => {
                 self.wait_transfer(id, responder);
@@ -307,22 +320,15 @@ impl Actor {
             Err(e) => return tracing::error!("reading transfers: {e}"),
         };
         for t in transfers.into_iter().filter(|t| t.processing) {
+            let id = t.transfer_id;
             if t.params.user_name.is_some() || t.params.uses_token {
                 // Its password or token was never stored.
                 let message = "the engine restarted and the transfer's credentials are not kept";
-                let _ = self.store.set_transfer_status(
-                    t.transfer_id,
-                    TransferStatus::Error,
-                    Some(message),
-                    now_us(),
-                );
+                self.end_transfer(id, End::Failed(None, message.to_owned()));
             } else if t.status == TransferStatus::Sending {
-                let _ = self.store.set_transfer_status(
-                    t.transfer_id,
-                    TransferStatus::Resuming,
-                    None,
-                    now_us(),
-                );
+                if let Err(e) = self.save_status(id, TransferStatus::Resuming, None) {
+                    tracing::error!("transfer {id}: not marked resuming, restarts as sending: {e}");
+                }
             }
         }
         self.start_ready();
@@ -336,7 +342,11 @@ impl Actor {
         };
         let mut touched = Vec::new();
         for transfer in queued {
-            if !transfer.processing || self.running.contains_key(&transfer.transfer_id) {
+            let id = transfer.transfer_id;
+            if !transfer.processing
+                || self.running.contains_key(&id)
+                || self.unsaved_ends.contains_key(&id)
+            {
                 continue;
             }
             match self.store.get_manifest(&transfer.manifest_id) {
@@ -463,22 +473,36 @@ impl Actor {
         }
         let destination_id = run.destination_id.clone();
         let progress = progress_of(p);
-        let _ = if run.checkpoint_due(p, Instant::now()) {
-            self.store
+        if run.checkpoint_due(p, Instant::now()) {
+            // A restart resumes from the last checkpoint: a session that goes on without saving
+            // it sends data no restart would know of, so it stops here and says why.
+            if let Err(e) = self
+                .store
                 .save_transfer_checkpoint(id, &progress, &p.checkpoint)
+            {
+                tracing::error!("transfer {id}: checkpoint not saved, failing the transfer: {e}");
+                let e = Error::from(e).context("the checkpoint was not saved");
+                return self.abort(id, Some(e.code), e.message);
+            }
         } else {
-            self.store.update_transfer_progress(id, &progress)
-        };
+            stored(
+                format_args!("transfer {id}: progress"),
+                self.store.update_transfer_progress(id, &progress),
+            );
+        }
         let Ok(transfer) = self.store.get_transfer(id, false) else {
             return;
         };
         if transfer.cipher.is_none() {
-            let _ = self.store.update_transfer(
-                id,
-                &TransferUpdate {
-                    cipher: Some(p.cipher.map(|c| c as u32)),
-                    ..TransferUpdate::default()
-                },
+            stored(
+                format_args!("transfer {id}: cipher"),
+                self.store.update_transfer(
+                    id,
+                    &TransferUpdate {
+                        cipher: Some(p.cipher.map(|c| c as u32)),
+                        ..TransferUpdate::default()
+                    },
+                ),
             );
         }
         let now = now_us();
@@ -488,25 +512,29 @@ impl Actor {
                 TransferStatus::Pending | TransferStatus::Resuming
             )
         {
-            let _ = self
-                .store
-                .set_transfer_status(id, TransferStatus::Sending, None, now);
-            self.log(&transfer, "sending");
+            // Not saved, the status is tried again at the next report.
+            match self.save_status(id, TransferStatus::Sending, None) {
+                Ok(()) => self.log(&transfer, "sending"),
+                Err(e) => tracing::error!("transfer {id}: not marked sending: {e}"),
+            }
         }
         let Ok(destination) = self.store.get_destination(&destination_id) else {
             return;
         };
         if p.cipher.is_some() {
-            let _ = self.store.update_destination(
-                &destination_id,
-                &DestinationUpdate {
-                    encrypted_connection_state: Some(ConnectionState::Connected),
-                    last_recv_time: Some(now),
-                    last_send_time: Some(now),
-                    last_destination_server_id: p.receiver_key.map(|k| k.to_string()),
-                    round_trip_time_ms: Some(stats.rtt.as_secs_f64() * 1000.0),
-                    ..DestinationUpdate::default()
-                },
+            stored(
+                format_args!("destination {destination_id}: connection figures"),
+                self.store.update_destination(
+                    &destination_id,
+                    &DestinationUpdate {
+                        encrypted_connection_state: Some(ConnectionState::Connected),
+                        last_recv_time: Some(now),
+                        last_send_time: Some(now),
+                        last_destination_server_id: p.receiver_key.map(|k| k.to_string()),
+                        round_trip_time_ms: Some(stats.rtt.as_secs_f64() * 1000.0),
+                        ..DestinationUpdate::default()
+                    },
+                ),
             );
         }
         if let Some(connection) = destination
@@ -514,19 +542,22 @@ impl Actor {
             .and_then(|c| self.store.get_connection(c).ok())
         {
             let sent = stats.packets_sent.max(1) as f64;
-            let _ = self.store.update_connection(
-                connection.connection_id,
-                &ConnectionUpdate {
-                    send_rate: Some(stats.send_rate as f64 * 8.0 / 1000.0),
-                    round_trip_time_ms: Some(stats.rtt.as_secs_f64() * 1000.0),
-                    loss_rate: Some(stats.packets_lost as f64 / sent),
-                    bytes_sent: Some(connection.bytes_sent + bytes_delta),
-                    packets_sent: Some(connection.packets_sent + packets_delta),
-                    encrypted_connection_state: p.cipher.map(|_| ConnectionState::Connected),
-                    last_recv_time: Some(now),
-                    last_send_time: Some(now),
-                    ..ConnectionUpdate::default()
-                },
+            stored(
+                format_args!("connection {}: figures", connection.connection_id),
+                self.store.update_connection(
+                    connection.connection_id,
+                    &ConnectionUpdate {
+                        send_rate: Some(stats.send_rate as f64 * 8.0 / 1000.0),
+                        round_trip_time_ms: Some(stats.rtt.as_secs_f64() * 1000.0),
+                        loss_rate: Some(stats.packets_lost as f64 / sent),
+                        bytes_sent: Some(connection.bytes_sent + bytes_delta),
+                        packets_sent: Some(connection.packets_sent + packets_delta),
+                        encrypted_connection_state: p.cipher.map(|_| ConnectionState::Connected),
+                        last_recv_time: Some(now),
+                        last_send_time: Some(now),
+                        ..ConnectionUpdate::default()
+                    },
+                ),
             );
         }
     }
@@ -555,9 +586,9 @@ impl Actor {
         self.start_ready();
     }
 
-    /// Records the end of a transfer and answers its waiters.
+    /// Records the end of a transfer and answers its waiters. When the store cannot record it
+    /// the waiters get that failure instead, and it is kept in `unsaved_ends`.
     fn end_transfer(&mut self, id: u64, end: End) {
-        let now = now_us();
         let (status, message) = match &end {
             End::Complete => (TransferStatus::Complete, None),
             End::Failed(None, message) => (TransferStatus::Error, Some(message.clone())),
@@ -566,25 +597,32 @@ impl Actor {
                 Some(format!("{}: {message}", code.as_str())),
             ),
         };
-        if self
-            .store
-            .set_transfer_status(id, status, message.as_deref(), now)
-            .is_err()
-        {
+        if let Err(e) = self.save_status(id, status, message.as_deref()) {
+            let status = status.as_str();
+            tracing::error!("transfer {id}: its end ({status}) not saved: {e}");
+            let e = Error::from(e).context(format_args!("transfer {id} ended ({status})"));
+            for responder in self.transfer_waiters.remove(&id).unwrap_or_default() {
+                self.respond(responder, Err(e.clone()));
+            }
+            self.unsaved_ends.insert(id, e);
             return;
         }
+        self.unsaved_ends.remove(&id);
         self.credentials.remove(&id);
         let Ok(transfer) = self.store.get_transfer(id, false) else {
             return;
         };
         if let End::Failed(Some(code), message) = &end {
-            let _ = self.store.update_destination(
-                &transfer.destination_id,
-                &DestinationUpdate {
-                    last_error: Some(Some(code.as_str().to_owned())),
-                    last_error_message: Some(Some(message.clone())),
-                    ..DestinationUpdate::default()
-                },
+            stored(
+                format_args!("destination {}: last error", transfer.destination_id),
+                self.store.update_destination(
+                    &transfer.destination_id,
+                    &DestinationUpdate {
+                        last_error: Some(Some(code.as_str().to_owned())),
+                        last_error_message: Some(Some(message.clone())),
+                        ..DestinationUpdate::default()
+                    },
+                ),
             );
         }
         self.log(
@@ -595,6 +633,31 @@ impl Actor {
         for responder in self.transfer_waiters.remove(&id).unwrap_or_default() {
             self.respond(responder, answer.clone());
         }
+    }
+
+    /// Saves transfer `id`'s status, stamped now, trying twice: a status the store misses leaves
+    /// the transfer in a state it is not in (an ended one starts again at the next open, its
+    /// waiters wait on), so one passing failure (a lock held past the busy timeout) is not
+    /// final. The first failure is logged here; a second one is the caller's to report.
+    fn save_status(
+        &mut self,
+        id: u64,
+        status: TransferStatus,
+        message: Option<&str>,
+    ) -> store::Result<()> {
+        self.store
+            .set_transfer_status(id, status, message, now_us())
+            .or_else(|e| {
+                if e.is_not_found() {
+                    return Err(e);
+                }
+                tracing::warn!(
+                    "transfer {id}: status {} not saved, retrying: {e}",
+                    status.as_str()
+                );
+                self.store
+                    .set_transfer_status(id, status, message, now_us())
+            })
     }
 
     /// Shares the destination's rate among its running transfers by lane and priority, and

@@ -167,16 +167,22 @@ impl StoreError {
             other => other,
         }
     }
+
+    /// Whether the object looked up does not exist (deleted meanwhile, or never made).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. })
+    }
 }
 
 impl From<StoreError> for crate::error::Error {
     fn from(e: StoreError) -> Self {
         use crate::error::Code;
-        let code = match e {
-            StoreError::NotFound { .. } => Code::NotFound,
-            _ => Code::Internal,
+        let code = if e.is_not_found() {
+            Code::NotFound
+        } else {
+            Code::Internal
         };
-        crate::error::Error::new(code, e.to_string())
+        crate::error::Error::new(code, e.to_string()).with_source(e)
     }
 }
 

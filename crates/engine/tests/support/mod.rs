@@ -66,3 +66,12 @@ pub async fn destination(sender: &Server, receiver: &Server) -> String {
     let destination = ok(sender, "createDestination", params).await;
     destination["destinationId"].as_str().unwrap().to_owned()
 }
+
+/// The sessions `receiver` recorded for the sender's transfer `id`, oldest first.
+pub async fn sessions(receiver: &Server, id: u64) -> Vec<Value> {
+    let request = ok(receiver, "getTransfersAsync", json!({})).await;
+    let params = json!({ "requestId": request["requestId"] });
+    let received = ok(receiver, "getRequestResult", params).await;
+    let all = received.as_array().unwrap().iter();
+    all.filter(|r| r["transferId"] == id).cloned().collect()
+}
