@@ -33,7 +33,7 @@ const MAX_BATCH: usize = 64;
 /// How often the progress callback runs.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// A session whose receiver is silent this long is given up and a new one started.
-const SESSION_SILENCE: Duration = Duration::from_secs(5);
+const SESSION_SILENCE: Duration = Duration::from_secs(3);
 /// The first wait before a new session, when no round trip is known yet.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between sessions.

@@ -328,3 +328,43 @@ async fn a_file_cut_by_a_restart_goes_on_from_its_acknowledged_bytes() {
     sender.close().await;
     t.receiver.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_claim_the_receiver_never_synced_is_received_again() {
+    let dir = tempfile::tempdir().unwrap();
+    const SIZE: u64 = 4 << 20;
+    let t = restartable(dir.path(), "big", 2, SIZE).await;
+    until(&t.sender, t.id, |x| {
+        x["bytesAcked"].as_u64() >= Some(2 << 20)
+    })
+    .await;
+    t.sender.close().await;
+
+    // A doctored checkpoint: it claims both files whole on the receiver's disk (but not
+    // complete), far beyond what the receiver synced.
+    let mut store = Store::open(&t.state.join("jetstream.db")).unwrap();
+    let transfer = store.get_transfer(t.id, false).unwrap();
+    let mut checkpoint = store.transfer_checkpoint(t.id).unwrap();
+    assert!(checkpoint.acked.len() < 2 * SIZE, "{checkpoint:?}");
+    checkpoint.acked.insert(0..2 * SIZE);
+    store
+        .save_transfer_checkpoint(t.id, &transfer.progress, &checkpoint)
+        .unwrap();
+    drop(store);
+
+    let sender = open(&t.state).await;
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": t.id })).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    let landed = Path::new(&t.receiver.info().sandbox_dir).join("big");
+    assert_eq!(digests(&landed), digests(&t.src));
+    // The receiver received (again) at least the bytes the claim said it held and it did not:
+    // half of the second file had never been sent.
+    let sessions = sessions(&t.receiver, t.id).await;
+    let last = sessions.last().unwrap();
+    assert!(
+        last["bytesReceived"].as_u64().unwrap() >= SIZE / 2,
+        "{sessions:?}"
+    );
+    sender.close().await;
+    t.receiver.close().await;
+}

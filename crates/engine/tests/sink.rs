@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use jetstream_engine::sandbox::Sandbox;
 use jetstream_engine::sink::{FileSink, OverwriteMode, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
-use jetstream_wire::files::{DataSink, EntryKind, FileMeta, SinkReport};
+use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -735,4 +735,103 @@ proptest! {
         sink.settle().unwrap();
         prop_assert_eq!(fs::read(fx.root().join("p")).unwrap(), data);
     }
+}
+
+/// What a receiver killed at each step of making a file complete leaves on disk, and what the
+/// next session makes of it: the file ends complete and identical, or is received again —
+/// never complete and wrong.
+#[test]
+fn a_file_killed_at_any_step_ends_complete_and_right_or_is_received_again() {
+    let _guard = shared();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let digest = *blake3::hash(&data).as_bytes();
+    let opts = SinkOptions {
+        write_mtime: true,
+        verify: true,
+        ..options()
+    };
+    let mut meta = file_meta("f", data.len());
+    meta.mtime_us = 1_650_000_000_000_000;
+    // Each step: what a first session did before it was killed.
+    let steps: [(&str, fn(&mut FileSink, &[u8], &Digest)); 4] = [
+        ("after writing, before any sync", |sink, data, _| {
+            sink.write_at(0, 0, data).unwrap();
+            sink.flush().unwrap();
+        }),
+        ("after a sync of part of it", |sink, data, _| {
+            sink.write_at(0, 0, &data[..60_000]).unwrap();
+            sink.sync(&[(0, 40_000)]).unwrap();
+            sink.settle().unwrap();
+            // Written after the sync, not durable: not to be trusted.
+            sink.write_at(0, 60_000, &data[60_000..]).unwrap();
+            sink.flush().unwrap();
+        }),
+        ("after the data sync, before the rename", |sink, data, _| {
+            sink.write_at(0, 0, data).unwrap();
+            sink.sync(&[(0, data.len() as u64)]).unwrap();
+            sink.settle().unwrap();
+        }),
+        (
+            "after the rename, before the report",
+            |sink, data, digest| {
+                sink.write_at(0, 0, data).unwrap();
+                sink.finish(0, Some(digest)).unwrap();
+                sink.settle().unwrap();
+            },
+        ),
+    ];
+    for (step, first_session) in steps {
+        let fx = Fixture::new();
+        let mut first = fx.sink_with(opts.clone());
+        first.open(0, &meta).unwrap();
+        first_session(&mut first, &data, &digest);
+        // The process dies: nothing more of this sink runs (its buffered bytes were flushed
+        // above, as the page cache keeps them through a SIGKILL).
+        std::mem::forget(first);
+        let mut next = fx.sink_with(opts.clone());
+        let held = next.open(0, &meta).unwrap() as usize;
+        match step {
+            "after writing, before any sync" => assert_eq!(held, 0, "{step}"),
+            "after a sync of part of it" => assert_eq!(held, 40_000, "{step}"),
+            _ => assert_eq!(held, data.len(), "{step}"),
+        }
+        // The next session writes only what is not held, then finishes the file.
+        if held < data.len() {
+            next.write_at(0, held as u64, &data[held..]).unwrap();
+        }
+        next.finish(0, Some(&digest)).unwrap();
+        assert_eq!(reports(&mut next), [SinkReport::Placed(0)], "{step}");
+        assert_eq!(fs::read(fx.root().join("f")).unwrap(), data, "{step}");
+        assert_eq!(names(&fx.root()), ["f"], "{step}: no part file left");
+    }
+}
+
+#[test]
+fn a_held_prefix_that_was_damaged_is_caught_by_the_digest() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let data = vec![5u8; 50_000];
+    let digest = *blake3::hash(&data).as_bytes();
+    let meta = file_meta("f", data.len());
+    let mut first = fx.sink(OverwriteMode::Always);
+    first.open(0, &meta).unwrap();
+    first.write_at(0, 0, &data[..30_000]).unwrap();
+    first.sync(&[(0, 30_000)]).unwrap();
+    first.settle().unwrap();
+    drop(first);
+    // Something changes the kept bytes behind the receiver's back.
+    let part = fx.root().join("f.jetpart");
+    let mut bytes = fs::read(&part).unwrap();
+    bytes[100] ^= 0xff;
+    fs::write(&part, &bytes).unwrap();
+    let mut next = fx.sink(OverwriteMode::Always);
+    assert_eq!(next.open(0, &meta).unwrap(), 30_000);
+    next.write_at(0, 30_000, &data[30_000..]).unwrap();
+    next.finish(0, Some(&digest)).unwrap();
+    assert_eq!(reports(&mut next), [SinkReport::Mismatch(0)]);
+    assert!(!fx.root().join("f").exists(), "never complete and wrong");
+    next.write_at(0, 0, &data).unwrap();
+    next.finish(0, Some(&digest)).unwrap();
+    assert_eq!(reports(&mut next), [SinkReport::Placed(0)]);
+    assert_eq!(fs::read(fx.root().join("f")).unwrap(), data);
 }

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 use tokio::net::UdpSocket;
 
@@ -510,4 +511,110 @@ async fn a_sender_that_vanishes_does_not_stop_the_receiver() {
     .unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(fs::read(dst.path().join("d/f")).unwrap(), b"still here");
+}
+
+/// A receiver that serves sessions until one completes, and returns that one's counters.
+fn start_lasting_receiver(root: &Path) -> TestReceiver {
+    let opts = ReceiveOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        root: root.to_path_buf(),
+        min_cipher: CipherLevel::None,
+        idle_timeout: Duration::from_secs(10),
+        clients: Default::default(),
+    };
+    let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
+    let addr = receiver.local_addr();
+    let key = receiver.public_key();
+    let task = tokio::spawn(async move {
+        let mut outcome = Err(Error::new(Code::Internal, "no session"));
+        receiver
+            .run(&mut |event| match event {
+                ReceiveEvent::Finished {
+                    result: Ok(stats), ..
+                } => {
+                    outcome = Ok(stats);
+                    ControlFlow::Break(())
+                }
+                _ => ControlFlow::Continue(()),
+            })
+            .await?;
+        outcome
+    });
+    TestReceiver { addr, key, task }
+}
+
+/// Forwards datagrams both ways between a sender and `receiver`, dropping all of them while
+/// `cut` is set.
+async fn cuttable_path(receiver: SocketAddr, cut: std::sync::Arc<AtomicBool>) -> SocketAddr {
+    let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let back = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = front.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut sender: Option<SocketAddr> = None;
+        let (mut a, mut b) = (vec![0u8; 65536], vec![0u8; 65536]);
+        loop {
+            tokio::select! {
+                r = front.recv_from(&mut a) => {
+                    let Ok((n, from)) = r else { return };
+                    sender = Some(from);
+                    if !cut.load(Ordering::Relaxed) {
+                        let _ = back.send_to(&a[..n], receiver).await;
+                    }
+                }
+                r = back.recv_from(&mut b) => {
+                    let Ok((n, _)) = r else { return };
+                    if let Some(to) = sender.filter(|_| !cut.load(Ordering::Relaxed)) {
+                        let _ = front.send_to(&b[..n], to).await;
+                    }
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_outlives_a_path_outage_longer_than_every_idle_timeout() {
+    let src = tempfile::tempdir().unwrap();
+    let tree = src.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(60);
+    write_random(&tree.join("big"), 48 << 20, &mut rng);
+    for i in 0..20 {
+        write_random(&tree.join(format!("small{i}")), 5_000 + i * 300, &mut rng);
+    }
+    let dst = tempfile::tempdir().unwrap();
+    let rx = start_lasting_receiver(dst.path());
+    let cut = std::sync::Arc::new(AtomicBool::new(false));
+    let via = cuttable_path(rx.addr, cut.clone()).await;
+    let mut opts = SendOptions::new(via);
+    opts.expected_key = Some(rx.key);
+    // 16 MB/s: the outage comes in the middle of the large file.
+    opts.limits = jetstream_wire::rate::RateLimits {
+        min: 1 << 20,
+        max: Some(16 << 20),
+    };
+    opts.timeout = Some(Duration::from_secs(120));
+    let entries = tree_entries(&tree, "tree");
+    let outage = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        cut.store(true, Ordering::Relaxed);
+        // Longer than the receiver's idle timeout (10 s) and the sender's session silence.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        cut.store(false, Ordering::Relaxed);
+    });
+    let identity = identity::generate().unwrap();
+    let report = send::send(&identity, &opts, entries, &mut |_| {})
+        .await
+        .expect("the transfer goes on after the outage");
+    outage.await.unwrap();
+    assert!(report.reconnects >= 1, "{report:?}");
+    rx.task.await.unwrap().unwrap();
+    assert_eq!(snapshot(&tree), snapshot(&dst.path().join("tree")));
+    let leftovers: Vec<_> = fs::read_dir(dst.path().join("tree"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jetpart"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
