@@ -737,6 +737,9 @@ proptest! {
     }
 }
 
+/// What a session did with file 0 (of these bytes and digest) before it was killed.
+type FirstSession = fn(&mut FileSink, &[u8], &Digest);
+
 /// What a receiver killed at each step of making a file complete leaves on disk, and what the
 /// next session makes of it: the file ends complete and identical, or is received again —
 /// never complete and wrong.
@@ -753,7 +756,7 @@ fn a_file_killed_at_any_step_ends_complete_and_right_or_is_received_again() {
     let mut meta = file_meta("f", data.len());
     meta.mtime_us = 1_650_000_000_000_000;
     // Each step: what a first session did before it was killed.
-    let steps: [(&str, fn(&mut FileSink, &[u8], &Digest)); 4] = [
+    let steps: [(&str, FirstSession); 4] = [
         ("after writing, before any sync", |sink, data, _| {
             sink.write_at(0, 0, data).unwrap();
             sink.flush().unwrap();
