@@ -194,7 +194,12 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
                 );
                 ControlFlow::Continue(())
             }
-            ReceiveEvent::Finished { peer, result, .. } => {
+            ReceiveEvent::Finished {
+                peer,
+                result,
+                stats,
+                ..
+            } => {
                 match &result {
                     // Whoever started us may have stopped reading: that is no reason to fail.
                     Ok(stats) => {
@@ -207,7 +212,10 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
                         let _ = out.flush();
                     }
                     // The sender starts another session unless it gave up.
-                    Err(e) => eprintln!("session from {peer} ended: {}", e.message),
+                    Err(e) => eprintln!(
+                        "session from {peer} ended after receiving {} bytes: {}",
+                        stats.bytes_received, e.message
+                    ),
                 }
                 if once && result.is_ok() {
                     ControlFlow::Break(())
@@ -285,15 +293,14 @@ async fn send_files(args: SendArgs) -> Result<(), Error> {
     bar.finish_and_clear();
     let report = report?;
     let secs = report.elapsed.as_secs_f64();
-    if report.bytes_skipped > 0 {
-        eprintln!(
-            "skipped {} bytes the receiver already held",
-            report.bytes_skipped
-        );
-    }
-    if report.reconnects > 0 {
-        eprintln!("reconnected {} times", report.reconnects);
-    }
+    let stats = &report.stats;
+    eprintln!(
+        "sent {} new bytes and {} repairs; skipped {} bytes the receiver held; {} reconnections",
+        stats.bytes_sent - stats.bytes_retransmitted,
+        stats.bytes_retransmitted,
+        report.bytes_skipped,
+        report.reconnects
+    );
     println!(
         "complete files={} bytes={} seconds={:.3} gbps={:.3}",
         report.files,

@@ -62,6 +62,8 @@ pub enum ReceiveEvent {
         header: Option<TransferHeader>,
         /// Counters, or why it failed.
         result: std::result::Result<ReceiverStats, Error>,
+        /// Counters, whether it completed or not.
+        stats: ReceiverStats,
     },
 }
 
@@ -257,6 +259,7 @@ impl Receiver {
                 peer: active.peer,
                 header: active.session.header().cloned(),
                 result,
+                stats: active.session.stats(),
             })
             .is_break()
             {

@@ -106,6 +106,7 @@ impl Actor {
                 peer,
                 header: Some(header),
                 result,
+                ..
             } => match self.receiver.arriving.remove(&(peer, header.id)) {
                 Some(id) => {
                     let outcome = result
