@@ -132,7 +132,7 @@ impl From<SessionError> for Error {
             WireCode::PermissionDenied => Code::PermissionDenied,
             WireCode::Io => Code::Io,
             WireCode::TimedOut => Code::TimedOut,
-            WireCode::Cancelled => Code::InvalidState,
+            WireCode::Cancelled | WireCode::Stopped => Code::InvalidState,
         };
         Error::new(code, e.to_string()).with_source(e)
     }

@@ -374,6 +374,10 @@ impl DataSink for Storage {
         self.sink.as_mut().map_or(Ok(()), |sink| sink.sync(files))
     }
 
+    fn abandon(&mut self) -> std::result::Result<(), StorageError> {
+        self.sink.as_mut().map_or(Ok(()), FileSink::abandon)
+    }
+
     fn poll_report(&mut self) -> std::result::Result<Option<SinkReport>, StorageError> {
         self.sink.as_mut().map_or(Ok(None), FileSink::poll_report)
     }

@@ -88,8 +88,11 @@ pub struct Controls {
     pub limits: RateLimits,
     /// Rate control off: this fixed rate in bytes per second (within `limits`). `None`: on.
     pub fixed_rate: Option<u64>,
-    /// End the transfer with this message.
+    /// End the transfer for good with this message (the receiver drops its part files).
     pub fail: Option<String>,
+    /// Stop the transfer with this message, to be resumed later (the receiver keeps what
+    /// arrived).
+    pub stop: Option<String>,
     /// Pings asked for so far; each increase sends one.
     pub pings: u64,
 }
@@ -266,7 +269,11 @@ async fn wait(
 ) -> Option<String> {
     let deadline = tokio::time::Instant::now() + backoff;
     loop {
-        if let Some(message) = control.as_ref().and_then(|c| c.borrow().fail.clone()) {
+        let ending = control.as_ref().and_then(|c| {
+            let c = c.borrow();
+            c.fail.clone().or_else(|| c.stop.clone())
+        });
+        if let Some(message) = ending {
             return Some(message);
         }
         let Some(watched) = control.as_mut() else {
@@ -425,8 +432,14 @@ async fn run_session(
         {
             controls_changed = false;
             let controls = watched.borrow_and_update().clone();
-            if let Some(message) = controls.fail {
-                session.close(ErrorCode::Cancelled, message.clone());
+            let ending = [
+                (controls.fail, ErrorCode::Cancelled),
+                (controls.stop, ErrorCode::Stopped),
+            ]
+            .into_iter()
+            .find_map(|(message, code)| Some((message?, code)));
+            if let Some((message, code)) = ending {
+                session.close(code, message.clone());
                 flush(&mut session, endpoint, to, &mut out, source.as_mut()).await;
                 return Err(Ended::Fatal(Error::new(Code::InvalidState, message)));
             }

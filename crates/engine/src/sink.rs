@@ -1006,6 +1006,26 @@ impl DataSink for FileSink {
         self.poll()?;
         Ok(self.reports.pop_front())
     }
+
+    fn abandon(&mut self) -> Result<(), StorageError> {
+        self.run = None;
+        // Files being created or finished first: then every part file is known.
+        let settled = self.settle();
+        self.files = Lru::new(OPEN_FILES);
+        self.prepared.clear();
+        let mut first_error = settled.err();
+        for slot in self.slots.values_mut() {
+            if let Slot::File(active) = slot {
+                if active.part {
+                    if let Err(e) = self.sandbox.remove_file(&active.write_path()) {
+                        first_error.get_or_insert(error(0, e));
+                    }
+                }
+                *slot = Slot::Done;
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
 }
 
 impl Drop for FileSink {

@@ -368,3 +368,34 @@ async fn a_resume_claim_the_receiver_never_synced_is_received_again() {
     sender.close().await;
     t.receiver.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_transfer_leaves_no_part_file_at_the_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = restartable(dir.path(), "big", 2, 4 << 20).await;
+    until(&t.sender, t.id, |x| {
+        x["bytesAcked"].as_u64() >= Some(1 << 20)
+    })
+    .await;
+    let root = Path::new(&t.receiver.info().sandbox_dir).join("big");
+    let parts = || {
+        std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".jetpart"))
+            .collect::<Vec<_>>()
+    };
+    assert!(!parts().is_empty(), "a file is being written");
+    ok(&t.sender, "failTransfer", json!({ "transferId": t.id })).await;
+    let start = std::time::Instant::now();
+    while !parts().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "part files left: {:?}",
+            parts()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    t.sender.close().await;
+    t.receiver.close().await;
+}

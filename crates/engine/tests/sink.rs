@@ -838,3 +838,20 @@ fn a_held_prefix_that_was_damaged_is_caught_by_the_digest() {
     assert_eq!(reports(&mut next), [SinkReport::Placed(0)]);
     assert_eq!(fs::read(fx.root().join("f")).unwrap(), data);
 }
+
+#[test]
+fn an_abandoned_transfer_leaves_no_part_file() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut sink = fx.sink(OverwriteMode::Always);
+    sink.open(0, &file_meta("done", 3)).unwrap();
+    sink.open(1, &file_meta("half", 6)).unwrap();
+    sink.open(2, &file_meta("untouched", 6)).unwrap();
+    sink.write_at(0, 0, b"abc").unwrap();
+    sink.finish(0, None).unwrap();
+    sink.write_at(1, 0, b"abc").unwrap();
+    sink.sync(&[(1, 3)]).unwrap();
+    sink.abandon().unwrap();
+    drop(sink);
+    assert_eq!(names(&fx.root()), ["done"]);
+}

@@ -122,4 +122,7 @@ pub trait DataSink {
     fn sync(&mut self, files: &[(u32, u64)]) -> Result<(), StorageError>;
     /// What the background work came to since the last call; returns that work's failures.
     fn poll_report(&mut self) -> Result<Option<SinkReport>, StorageError>;
+    /// The sender gave the transfer up for good: remove what was written of the files not
+    /// complete (their part files).
+    fn abandon(&mut self) -> Result<(), StorageError>;
 }

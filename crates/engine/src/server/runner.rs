@@ -144,7 +144,7 @@ impl Running {
     /// receiver.
     pub(super) async fn stop(self) {
         self.control
-            .send_modify(|c| c.fail = Some("the engine is closing".into()));
+            .send_modify(|c| c.stop = Some("the engine is closing".into()));
         let mut task = self.task;
         if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
             task.abort();

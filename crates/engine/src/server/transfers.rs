@@ -422,6 +422,7 @@ impl Actor {
             limits: opts.limits,
             fixed_rate: None,
             fail: None,
+            stop: None,
             pings: 0,
         };
         let resumed_at = (

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     Cancelled = 6,
     /// Anything else.
     Internal = 7,
+    /// The sender stopped and will resume later: what arrived is kept. (A transfer given up
+    /// for good is `Cancelled`: the receiver then removes its part files.)
+    Stopped = 8,
 }
 
 impl ErrorCode {
@@ -51,6 +54,7 @@ impl ErrorCode {
             4 => ErrorCode::Io,
             5 => ErrorCode::TimedOut,
             6 => ErrorCode::Cancelled,
+            8 => ErrorCode::Stopped,
             _ => ErrorCode::Internal,
         }
     }

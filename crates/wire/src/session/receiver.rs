@@ -108,7 +108,8 @@ pub struct ReceiverStats {
     pub bytes_resumed: u64,
     /// Files whose digest did not match the sender's (each was received again).
     pub digest_mismatches: u32,
-    /// The session failed and could not make what it had received durable.
+    /// The session failed and could not make what it had received durable (or, given up by
+    /// the sender, remove it).
     pub final_sync_failed: bool,
     /// ACK frames sent.
     pub acks_sent: u64,
@@ -169,8 +170,10 @@ pub struct ReceiverSession {
     /// DURABLE, PLACED and MISSING frames to send.
     reports: VecDeque<Frame<'static>>,
     next_sync: Option<Instant>,
-    /// A failed session made what it had received durable.
+    /// A failed session made what it had received durable (or abandoned it).
     final_sync_done: bool,
+    /// The sender gave the transfer up for good.
+    abandoned: bool,
     received_pns: RangeSet,
     largest_received_at: Option<Instant>,
     unacked_bytes: u64,
@@ -226,6 +229,7 @@ impl ReceiverSession {
             reports: VecDeque::new(),
             next_sync: None,
             final_sync_done: false,
+            abandoned: false,
             received_pns: RangeSet::new(),
             largest_received_at: None,
             unacked_bytes: 0,
@@ -347,7 +351,12 @@ impl ReceiverSession {
             // session has already failed with its own error; a sink that cannot sync now
             // leaves those bytes unconfirmed, and the next session receives them again.
             self.final_sync_done = true;
-            if self.sync(sink).is_err() {
+            let ended = if self.abandoned {
+                sink.abandon()
+            } else {
+                self.sync(sink)
+            };
+            if ended.is_err() {
                 self.stats.final_sync_failed = true;
             }
         } else if due && !closed {
@@ -695,6 +704,7 @@ impl ReceiverSession {
                 if code == ErrorCode::Ok as u8 && matches!(self.state, State::Draining { .. }) {
                     self.state = State::Closed;
                 } else {
+                    self.abandoned = code == ErrorCode::Cancelled as u8;
                     self.fail(SessionError {
                         code: ErrorCode::from_u8(code),
                         message,
