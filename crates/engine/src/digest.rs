@@ -1,6 +1,8 @@
-//! File digests (BLAKE3): [`hash_file`] reads a whole file back, as the receiver does before it
-//! calls a file complete, and [`Digests`] follows the sender's reads so that each file is hashed
-//! as it is read, with what the reads skipped (a resumed prefix) read again on a worker thread.
+//! File digests (BLAKE3): [`InOrder`] hashes files from bytes handed over in order (the
+//! receiver's writes of small files), [`hash_file`] reads a whole file back (the receiver, for
+//! any other file, before it calls it complete), and [`Digests`] follows the sender's reads so
+//! that each file is hashed as it is read, with what the reads skipped (a resumed prefix) read
+//! again on a worker thread.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -51,42 +53,21 @@ struct CatchUp {
     size: u64,
 }
 
-/// Per-file hashes of a sender's files, fed by the bytes it reads.
-///
-/// A file's hash advances while reads arrive in order from its start (the first pass of new
-/// data does; repairs, which come later and out of order, are ignored). When its digest is
-/// asked and some of it was never read in order, the rest is read and hashed on a worker
-/// thread, and the digest is ready at a later ask.
-pub struct Digests {
-    sizes: Vec<u64>,
-    /// Hash state and the next offset it needs, for files whose reads have begun.
+/// Hashes of files fed with their bytes in order from the start: a file whose bytes come out of
+/// order (a repair, a resumed prefix) has no digest here and must be hashed another way.
+#[derive(Default)]
+pub struct InOrder {
+    /// Hash state and the next offset it needs, for files whose bytes have begun.
     running: HashMap<u32, (blake3::Hasher, u64)>,
     done: HashMap<u32, Digest>,
-    /// Files the worker is hashing.
-    catching_up: HashSet<u32>,
-    fetch: Fetch,
-    worker: Option<Workers<CatchUp, (u32, io::Result<Digest>)>>,
 }
 
-impl Digests {
-    /// Hashes of files of the given `sizes`, whose bytes `fetch` can read again.
-    pub fn new(sizes: Vec<u64>, fetch: Fetch) -> Self {
-        Digests {
-            sizes,
-            running: HashMap::new(),
-            done: HashMap::new(),
-            catching_up: HashSet::new(),
-            fetch,
-            worker: None,
-        }
-    }
-
-    /// Bytes `data` of `file` at `offset` were read.
-    pub fn on_read(&mut self, file: u32, offset: u64, data: &[u8]) {
-        if self.done.contains_key(&file) || self.catching_up.contains(&file) {
+impl InOrder {
+    /// Bytes `data` at `offset` of `file`, of `size` bytes in all.
+    pub fn on_bytes(&mut self, file: u32, size: u64, offset: u64, data: &[u8]) {
+        if self.done.contains_key(&file) {
             return;
         }
-        let size = self.sizes.get(file as usize).copied().unwrap_or(0);
         if offset == 0 && data.len() as u64 == size {
             self.done.insert(file, *blake3::hash(data).as_bytes());
             self.running.remove(&file);
@@ -107,10 +88,64 @@ impl Digests {
         }
     }
 
+    /// The digest of `file` if all its bytes came in order (handed over once).
+    pub fn take(&mut self, file: u32) -> Option<Digest> {
+        self.running.remove(&file);
+        self.done.remove(&file)
+    }
+
+    /// The unfinished hash of `file` and the offset it needs next, taken away.
+    fn take_running(&mut self, file: u32) -> Option<(blake3::Hasher, u64)> {
+        self.running.remove(&file)
+    }
+}
+
+/// Per-file hashes of a sender's files, fed by the bytes it reads.
+///
+/// A file's hash advances while reads arrive in order from its start (the first pass of new
+/// data does; repairs, which come later and out of order, are ignored). When its digest is
+/// asked and some of it was never read in order, the rest is read and hashed on a worker
+/// thread, and the digest is ready at a later ask.
+pub struct Digests {
+    sizes: Vec<u64>,
+    hashes: InOrder,
+    /// Digests the worker finished.
+    done: HashMap<u32, Digest>,
+    /// Files the worker is hashing.
+    catching_up: HashSet<u32>,
+    fetch: Fetch,
+    worker: Option<Workers<CatchUp, (u32, io::Result<Digest>)>>,
+}
+
+impl Digests {
+    /// Hashes of files of the given `sizes`, whose bytes `fetch` can read again.
+    pub fn new(sizes: Vec<u64>, fetch: Fetch) -> Self {
+        Digests {
+            sizes,
+            hashes: InOrder::default(),
+            done: HashMap::new(),
+            catching_up: HashSet::new(),
+            fetch,
+            worker: None,
+        }
+    }
+
+    /// Bytes `data` of `file` at `offset` were read.
+    pub fn on_read(&mut self, file: u32, offset: u64, data: &[u8]) {
+        if self.catching_up.contains(&file) {
+            return;
+        }
+        let size = self.sizes.get(file as usize).copied().unwrap_or(0);
+        self.hashes.on_bytes(file, size, offset, data);
+    }
+
     /// The digest of `file` if it is known (handed over once: it is not kept); otherwise the
     /// rest of the file is hashed in the background and `None` returned.
     pub fn digest(&mut self, file: u32) -> Result<Option<Digest>, StorageError> {
         self.collect()?;
+        if let Some(digest) = self.hashes.done.remove(&file) {
+            return Ok(Some(digest));
+        }
         if let Some(digest) = self.done.remove(&file) {
             return Ok(Some(digest));
         }
@@ -120,8 +155,8 @@ impl Digests {
         }
         if self.catching_up.insert(file) {
             let (hasher, from) = self
-                .running
-                .remove(&file)
+                .hashes
+                .take_running(file)
                 .unwrap_or_else(|| (blake3::Hasher::new(), 0));
             self.worker()?.submit(CatchUp {
                 file,

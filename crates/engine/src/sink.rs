@@ -28,9 +28,9 @@ use std::sync::Arc;
 
 use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport, StorageError};
 
-use crate::digest::hash_file;
+use crate::digest::{hash_file, InOrder};
 use crate::record::Record;
-use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, Stat, StatKind};
+use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, SandboxError, Stat, StatKind};
 use crate::source::Lru;
 use crate::workers::Workers;
 
@@ -42,6 +42,12 @@ pub const DIRECT_WRITE_BYTES: usize = 16 << 10;
 pub const OPEN_FILES: usize = 64;
 /// How many announced files are created (and hold a descriptor) ahead of their data.
 pub const PREPARED_AHEAD: usize = 32;
+/// Files up to this size are hashed from their bytes as they are written (on the receiving
+/// thread, which has time to spare for them, sparing the file thread a read back); larger ones
+/// are read back on the file thread, off the receiving thread that bounds their rate.
+const INLINE_HASH_BYTES: u64 = 1 << 20;
+/// Finished files handed to the worker together: they share one sync of each directory.
+const FINISH_BATCH: usize = 64;
 /// Threads that create and finish files. One: creations and renames in one directory take its
 /// lock in turn, and on two cores a second thread mostly spun waiting for it.
 const FILE_WORKERS: usize = 1;
@@ -119,6 +125,9 @@ struct Active {
     executable: bool,
     /// Created, sized and checked for space (see [`prepare`]).
     prepared: bool,
+    /// The file being written may carry a durable [`Record`] (it existed when announced, or
+    /// was synced since), to be removed when it is finished.
+    recorded: bool,
 }
 
 impl Active {
@@ -184,6 +193,10 @@ pub struct FileSink {
     preparing: HashSet<u32>,
     /// Files created ahead of their data, with their descriptors (not yet in `files`).
     prepared: HashMap<u32, File>,
+    /// Hashes of small files from the bytes written (see [`INLINE_HASH_BYTES`]).
+    written: InOrder,
+    /// Finished files not handed to a worker yet (see [`FINISH_BATCH`]).
+    to_finish: Vec<Finishing>,
     /// Finishes and syncs the workers have not reported yet.
     finishing: usize,
     /// Failures of the workers' jobs, not reported yet.
@@ -203,13 +216,8 @@ enum Job {
         path: String,
         record: Record,
     },
-    /// Make a written file final; `handle` is its descriptor when the writer held one.
-    Finish {
-        file: u32,
-        handle: Option<File>,
-        active: Box<Active>,
-        digest: Option<Digest>,
-    },
+    /// Make written files final, each directory synced once for all of them.
+    Finish(Vec<Finishing>),
     /// Check a target offered whole against the sender's digest.
     Verify {
         file: u32,
@@ -229,16 +237,24 @@ enum Outcome {
         file: u32,
         result: Result<u64, StorageError>,
     },
-    Finished {
-        file: u32,
-        result: Result<Finished, StorageError>,
-    },
+    /// Each finished (or verified) file's end.
+    Finished(Vec<(u32, Result<Finished, StorageError>)>),
+}
+
+/// A written file to be made final; `handle` is its descriptor when the writer held one.
+struct Finishing {
+    file: u32,
+    handle: Option<File>,
+    active: Box<Active>,
+    digest: Option<Digest>,
+    /// The digest of the bytes written, when they were hashed as they came.
+    written: Option<Digest>,
 }
 
 /// How a finished file ended.
 enum Finished {
-    /// Durable, verified and in place.
-    Placed,
+    /// Durable, verified and in place at this path.
+    Placed(Box<str>),
     /// Its bytes do not match the digest: written again as this says.
     Mismatch(Box<Active>),
 }
@@ -261,24 +277,13 @@ impl Finisher {
                 file,
                 result: self.sync(file, &path, &record),
             },
-            Job::Finish {
-                file,
-                handle,
-                active,
-                digest,
-            } => Outcome::Finished {
-                file,
-                result: self.complete(file, handle, active, digest),
-            },
+            Job::Finish(files) => Outcome::Finished(self.complete_all(files)),
             Job::Verify {
                 file,
                 target,
                 digest,
                 fallback,
-            } => Outcome::Finished {
-                file,
-                result: self.verify(file, &target, digest, fallback),
-            },
+            } => Outcome::Finished(vec![(file, self.verify(file, &target, digest, fallback))]),
         }
     }
 
@@ -337,23 +342,48 @@ impl Finisher {
             .sync_all()
             .map_err(|e| error(file, format!("sync {target:?}: {e}")))?;
         self.sync_parent(file, target)?;
-        Ok(Finished::Placed)
+        Ok(Finished::Placed(target.into()))
     }
 
     fn sync_parent(&self, file: u32, path: &str) -> Result<(), StorageError> {
-        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-        self.sandbox.sync_dir(parent).map_err(|e| error(file, e))
+        self.sandbox
+            .sync_dir(parent_of(path))
+            .map_err(|e| error(file, e))
+    }
+
+    /// Makes written files final, then syncs each of their directories once: a file is placed
+    /// only once its directory is synced.
+    fn complete_all(&self, files: Vec<Finishing>) -> Vec<(u32, Result<Finished, StorageError>)> {
+        let mut results: Vec<_> = files
+            .into_iter()
+            .map(|f| (f.file, self.complete(f)))
+            .collect();
+        let mut synced: HashMap<String, Result<(), SandboxError>> = HashMap::new();
+        for (file, result) in &mut results {
+            let Ok(Finished::Placed(target)) = result else {
+                continue;
+            };
+            let parent = parent_of(target);
+            let dir = synced
+                .entry(parent.to_owned())
+                .or_insert_with(|| self.sandbox.sync_dir(parent));
+            if let Err(e) = dir {
+                *result = Err(error(*file, e.to_string()));
+            }
+        }
+        results
     }
 
     /// Makes a written file final: its digest checked, mode, times, synced, renamed into
-    /// place, its directory synced.
-    fn complete(
-        &self,
-        file: u32,
-        handle: Option<File>,
-        active: Box<Active>,
-        digest: Option<Digest>,
-    ) -> Result<Finished, StorageError> {
+    /// place (its directory is synced by the caller).
+    fn complete(&self, finishing: Finishing) -> Result<Finished, StorageError> {
+        let Finishing {
+            file,
+            handle,
+            active,
+            digest,
+            written,
+        } = finishing;
         let handle = match handle {
             Some(handle) => handle,
             None => open_write(
@@ -364,7 +394,11 @@ impl Finisher {
                 active.prepared,
             )?,
         };
-        if !self.matches(file, &handle, active.size, digest)? {
+        let matches = match (digest, written) {
+            (Some(digest), Some(written)) => digest == written,
+            _ => self.matches(file, &handle, active.size, digest)?,
+        };
+        if !matches {
             return Ok(Finished::Mismatch(active));
         }
         let target = &active.target;
@@ -376,7 +410,9 @@ impl Finisher {
         if self.write_mtime {
             set_file_mtime(&handle, active.mtime_us).map_err(|e| fs_error("set times of", e))?;
         }
-        Record::clear(&handle).map_err(|e| fs_error("clear the record of", e))?;
+        if active.recorded {
+            Record::clear(&handle).map_err(|e| fs_error("clear the record of", e))?;
+        }
         handle.sync_all().map_err(|e| fs_error("sync", e))?;
         drop(handle);
         if active.part {
@@ -395,8 +431,7 @@ impl Finisher {
                 .rename(&active.write_path(), name, replace)
                 .map_err(|e| error(file, e))?;
         }
-        self.sync_parent(file, target)?;
-        Ok(Finished::Placed)
+        Ok(Finished::Placed(active.target))
     }
 }
 
@@ -514,6 +549,8 @@ impl FileSink {
             to_prepare: VecDeque::new(),
             preparing: HashSet::new(),
             prepared: HashMap::new(),
+            written: InOrder::default(),
+            to_finish: Vec::new(),
             finishing: 0,
             failures: VecDeque::new(),
             reports: VecDeque::new(),
@@ -548,6 +585,7 @@ impl FileSink {
     /// Waits until every finished file is in place and every creation begun is done; returns
     /// the first failure of that work not reported yet.
     pub fn settle(&mut self) -> Result<(), StorageError> {
+        self.submit_finishes();
         while (self.finishing > 0 || !self.preparing.is_empty()) && self.wait_one() {}
         self.poll()
     }
@@ -594,16 +632,18 @@ impl FileSink {
                     Err(e) => self.failures.push_back(e),
                 }
             }
-            Outcome::Finished { file, result } => {
-                self.finishing -= 1;
-                match result {
-                    Ok(Finished::Placed) => self.reports.push_back(SinkReport::Placed(file)),
-                    Ok(Finished::Mismatch(active)) => {
-                        // Written again from the start, into the same file.
-                        self.slots.insert(file, Slot::File(active));
-                        self.reports.push_back(SinkReport::Mismatch(file));
+            Outcome::Finished(results) => {
+                for (file, result) in results {
+                    self.finishing -= 1;
+                    match result {
+                        Ok(Finished::Placed(_)) => self.reports.push_back(SinkReport::Placed(file)),
+                        Ok(Finished::Mismatch(active)) => {
+                            // Written again from the start, into the same file.
+                            self.slots.insert(file, Slot::File(active));
+                            self.reports.push_back(SinkReport::Mismatch(file));
+                        }
+                        Err(e) => self.failures.push_back(e),
                     }
-                    Err(e) => self.failures.push_back(e),
                 }
             }
         }
@@ -696,18 +736,30 @@ impl FileSink {
             Some(handle) => Some(handle),
             None => self.take_prepared(file)?,
         };
-        let workers = self
-            .workers
-            .as_mut()
-            .expect("a sink that writes has workers");
-        workers.submit(Job::Finish {
+        self.to_finish.push(Finishing {
             file,
             handle,
             active,
             digest: digest.copied(),
+            written: self.written.take(file),
         });
         self.finishing += 1;
+        if self.to_finish.len() >= FINISH_BATCH {
+            self.submit_finishes();
+        }
         Ok(())
+    }
+
+    /// Hands the finished files gathered so far to a worker, as one batch.
+    fn submit_finishes(&mut self) {
+        if self.to_finish.is_empty() {
+            return;
+        }
+        let workers = self
+            .workers
+            .as_mut()
+            .expect("a sink that writes has workers");
+        workers.submit(Job::Finish(mem::take(&mut self.to_finish)));
     }
 
     /// Creates `dir` (and its parents) unless this sink already has.
@@ -815,17 +867,16 @@ impl FileSink {
             mtime_us: meta.mtime_us,
             executable: meta.executable,
             prepared: false,
+            recorded: false,
         }))
     }
 
     /// How many bytes from the start of `active`'s file an earlier session left durable, by
-    /// the file's record.
-    fn held(&self, active: &Active) -> u64 {
+    /// the file's record; `None` when there is no such file yet.
+    fn held(&self, active: &Active) -> Option<u64> {
         let path = active.write_path();
-        match self.sandbox.open_file(&path, Access::Read) {
-            Ok(handle) => Record::held(&handle, active.size, active.mtime_us),
-            Err(_) => 0,
-        }
+        let handle = self.sandbox.open_file(&path, Access::Read).ok()?;
+        Some(Record::held(&handle, active.size, active.mtime_us))
     }
 }
 
@@ -848,16 +899,18 @@ impl DataSink for FileSink {
             }
             (true, EntryKind::File) => self.open_file(file, meta, target)?,
         };
-        let held = match &slot {
+        let found = match &slot {
             Slot::File(active) if active.size > 0 => self.held(active),
-            Slot::Verify { .. } => meta.size,
-            _ => 0,
+            Slot::Verify { .. } => Some(meta.size),
+            _ => None,
         };
+        let held = found.unwrap_or(0);
         // An empty file is finished at once: its worker creates it then.
         let ahead = matches!(&slot, Slot::File(active) if active.size > 0);
         if let Slot::File(active) = &mut slot {
-            // A kept file is already created and sized.
+            // A kept file is already created and sized; any file found may carry a record.
             active.prepared = held > 0;
+            active.recorded = found.is_some();
         }
         self.slots.insert(file, slot);
         if ahead && held == 0 {
@@ -885,6 +938,9 @@ impl DataSink for FileSink {
             if run.file == file {
                 if end > run.size {
                     return Err(beyond(run.size));
+                }
+                if self.opts.verify && run.size <= INLINE_HASH_BYTES {
+                    self.written.on_bytes(file, run.size, offset, data);
                 }
                 let run_end = run.offset + self.buf.len() as u64;
                 if offset >= run.offset
@@ -916,6 +972,9 @@ impl DataSink for FileSink {
         if end > size {
             return Err(beyond(size));
         }
+        if self.opts.verify && size <= INLINE_HASH_BYTES {
+            self.written.on_bytes(file, size, offset, data);
+        }
         self.flush()?;
         self.poll()?;
         if data.len() >= DIRECT_WRITE_BYTES {
@@ -939,14 +998,16 @@ impl DataSink for FileSink {
             Slot::Done | Slot::Skipped | Slot::Discard { .. } => {}
             Slot::Directory { path, mtime_us } => {
                 // Files finished before the directory are renamed into it first.
+                self.submit_finishes();
                 while self.finishing > 0 && self.wait_one() {}
                 if self.opts.write_mtime {
                     self.sandbox
                         .set_mtime(&path, mtime_us)
                         .map_err(|e| error(file, e))?;
                 }
-                let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
-                self.sandbox.sync_dir(parent).map_err(|e| error(file, e))?;
+                self.sandbox
+                    .sync_dir(parent_of(&path))
+                    .map_err(|e| error(file, e))?;
             }
             Slot::File(active) => return self.complete(file, active, digest),
             Slot::Verify { target, fallback } => {
@@ -972,7 +1033,7 @@ impl DataSink for FileSink {
         self.flush()?;
         self.poll()?;
         for &(file, durable) in files {
-            let active = match self.slots.get(&file) {
+            let active = match self.slots.get_mut(&file) {
                 Some(Slot::File(active)) => active,
                 // Nothing is kept of a file not written: what arrived is all there is.
                 Some(Slot::Discard { .. }) => {
@@ -988,6 +1049,7 @@ impl DataSink for FileSink {
                 .workers
                 .as_mut()
                 .expect("a sink that writes has workers");
+            active.recorded = true;
             workers.submit(Job::Sync {
                 file,
                 path: active.write_path(),
@@ -1003,6 +1065,7 @@ impl DataSink for FileSink {
     }
 
     fn poll_report(&mut self) -> Result<Option<SinkReport>, StorageError> {
+        self.submit_finishes();
         self.poll()?;
         Ok(self.reports.pop_front())
     }
@@ -1033,5 +1096,12 @@ impl Drop for FileSink {
         if let Err(e) = self.flush() {
             tracing::warn!(error = %e, "buffered file data lost when the writer closed");
         }
+        // Dropping the workers runs what they were given to the end.
+        self.submit_finishes();
     }
+}
+
+/// The directory holding `path` (`""` for the root).
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(parent, _)| parent)
 }

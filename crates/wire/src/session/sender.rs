@@ -35,6 +35,8 @@ const ACK_AGGREGATION: Duration = Duration::from_millis(4);
 const KEEPALIVE: Duration = Duration::from_secs(1);
 /// How soon a digest still being computed is asked for again.
 const DIGEST_POLL: Duration = Duration::from_millis(5);
+/// Digests wait for this many to share a datagram while new data is still being sent.
+const DIGEST_BATCH: usize = 32;
 /// Longest repair queued at once (a repair entry counts its bytes in 32 bits).
 const MAX_REPAIR: u64 = 1 << 30;
 
@@ -977,7 +979,7 @@ impl SenderSession {
         if matches!(self.state, State::Closed) {
             return self.close_datagram(buf);
         }
-        if let Some(len) = self.control_datagram(now, buf, end) {
+        if let Some(len) = self.control_datagram(now, buf, end, false) {
             return Some(len);
         }
         if let Some(len) = self.mtu_probe(now, buf) {
@@ -992,6 +994,10 @@ impl SenderSession {
                     return self.close_datagram(buf);
                 }
             }
+        }
+        // No new data went out: digests waiting for company go now.
+        if let Some(len) = self.control_datagram(now, buf, end, true) {
+            return Some(len);
         }
         if self.done == Done::NotYet && self.all_complete() {
             let mut pos = start;
@@ -1077,11 +1083,30 @@ impl SenderSession {
     }
 
     /// Control frames that must be (re)sent, and the FILE frames the data cursor needs next.
-    fn control_datagram(&mut self, now: Instant, buf: &mut [u8], end: usize) -> Option<usize> {
+    /// Unless `flush`, digests alone wait until [`DIGEST_BATCH`] of them share a datagram.
+    fn control_datagram(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        end: usize,
+        flush: bool,
+    ) -> Option<usize> {
         let needs_meta = !self.suspended
             && (self.meta_next as usize) < self.files.len()
             && self.meta_next <= self.cursor_file;
         if self.control.is_empty() && !needs_meta {
+            return None;
+        }
+        // Digests alone wait for company while data flows: one each would double the
+        // datagrams of a tree of small files.
+        if !flush
+            && !needs_meta
+            && self.control.len() < DIGEST_BATCH
+            && self
+                .control
+                .iter()
+                .all(|item| matches!(item, ControlItem::Digest(_)))
+        {
             return None;
         }
         let start = PROTECTED_HEADER_LEN;
