@@ -161,6 +161,10 @@ export interface Transfer {
   blocksRetransmitted: number;
   packetsSent: number;
   packetsRecv: number;
+  /** Sessions started again after one died (a receiver restart, a path outage). */
+  reconnects: number;
+  /** Why the last session died, when one did; the transfer goes on meanwhile. */
+  lastError: string | null;
   requestTime: number;
   queueTime: number | null;
   startTime: number | null;

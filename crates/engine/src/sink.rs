@@ -251,6 +251,14 @@ struct Finishing {
     written: Option<Digest>,
 }
 
+/// A finished file checked and given its metadata, before its sync.
+enum Ready {
+    /// To be synced (still open), then placed.
+    Synced(File, Box<Active>),
+    /// Its bytes do not match the digest.
+    Mismatch(Box<Active>),
+}
+
 /// How a finished file ended.
 enum Finished {
     /// Durable, verified and in place at this path.
@@ -354,17 +362,37 @@ impl Finisher {
     /// Makes written files final, then syncs each of their directories once: a file is placed
     /// only once its directory is synced.
     fn complete_all(&self, files: Vec<Finishing>) -> Vec<(u32, Result<Finished, StorageError>)> {
-        let mut results: Vec<_> = files
-            .into_iter()
-            .map(|f| (f.file, self.complete(f)))
-            .collect();
-        let mut synced: HashMap<String, Result<(), SandboxError>> = HashMap::new();
+        let mut results = Vec::with_capacity(files.len());
+        let mut ready = Vec::with_capacity(files.len());
+        for finishing in files {
+            let file = finishing.file;
+            match self.ready(finishing) {
+                Ok(Ready::Synced(handle, active)) => ready.push((file, handle, active)),
+                Ok(Ready::Mismatch(active)) => results.push((file, Ok(Finished::Mismatch(active)))),
+                Err(e) => results.push((file, Err(e))),
+            }
+        }
+        // Group commit: one file is synced alone, several with one sync of their file system.
+        let synced = match ready.as_slice() {
+            [] => Ok(()),
+            [(_, handle, _)] => handle.sync_all(),
+            [(_, handle, _), ..] => sync_file_system(handle),
+        };
+        for (file, handle, active) in ready {
+            drop(handle);
+            let placed = match &synced {
+                Ok(()) => self.place(file, active),
+                Err(e) => Err(error(file, format!("sync {:?}: {e}", active.target))),
+            };
+            results.push((file, placed));
+        }
+        let mut dirs: HashMap<String, Result<(), SandboxError>> = HashMap::new();
         for (file, result) in &mut results {
             let Ok(Finished::Placed(target)) = result else {
                 continue;
             };
             let parent = parent_of(target);
-            let dir = synced
+            let dir = dirs
                 .entry(parent.to_owned())
                 .or_insert_with(|| self.sandbox.sync_dir(parent));
             if let Err(e) = dir {
@@ -374,9 +402,9 @@ impl Finisher {
         results
     }
 
-    /// Makes a written file final: its digest checked, mode, times, synced, renamed into
-    /// place (its directory is synced by the caller).
-    fn complete(&self, finishing: Finishing) -> Result<Finished, StorageError> {
+    /// Readies a written file to be placed: its digest checked, its mode and times set, its
+    /// record removed. The caller syncs it.
+    fn ready(&self, finishing: Finishing) -> Result<Ready, StorageError> {
         let Finishing {
             file,
             handle,
@@ -399,7 +427,7 @@ impl Finisher {
             _ => self.matches(file, &handle, active.size, digest)?,
         };
         if !matches {
-            return Ok(Finished::Mismatch(active));
+            return Ok(Ready::Mismatch(active));
         }
         let target = &active.target;
         let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {target:?}: {e}"));
@@ -413,8 +441,12 @@ impl Finisher {
         if active.recorded {
             Record::clear(&handle).map_err(|e| fs_error("clear the record of", e))?;
         }
-        handle.sync_all().map_err(|e| fs_error("sync", e))?;
-        drop(handle);
+        Ok(Ready::Synced(handle, active))
+    }
+
+    /// Renames a synced file into place (its directory is synced by the caller).
+    fn place(&self, file: u32, active: Box<Active>) -> Result<Finished, StorageError> {
+        let target = &active.target;
         if active.part {
             let name = target.rsplit_once('/').map_or(&**target, |(_, name)| name);
             if self.overwrite == OverwriteMode::Backup {
@@ -480,6 +512,17 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
         file.set_len(size)?;
     }
     Ok(())
+}
+
+/// Makes everything written to the file system holding `file` durable (`syncfs`): one flush
+/// for a batch of finished files instead of one each.
+fn sync_file_system(file: &File) -> io::Result<()> {
+    // SAFETY: `file` is an open descriptor.
+    if unsafe { libc::syncfs(file.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// The statistics of the file system holding `file`.

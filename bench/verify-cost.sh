@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# What digests cost: the same transfer with and without `--no-verify`, in alternation, on
+# loopback; prints the median elapsed time and the CPU seconds of each end (user + system, from
+# GNU time), and the CPU each end spends per GiB on digests.
+#
+#   bench/verify-cost.sh SOURCE DST_DIR [ROUNDS]
+#
+# SOURCE is a file or directory (e.g. the data bench/throughput.sh generates); DST_DIR receives
+# the copies (deleted after each run; /dev/shm measures the transfer rather than the disk).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+# shellcheck source=lib/common.sh
+source "$BENCH_DIR/lib/common.sh"
+
+(($# >= 2)) || die "usage: bench/verify-cost.sh SOURCE DST_DIR [ROUNDS]"
+SRC=$1 DST=$2 ROUNDS=${3:-3}
+JETSTREAM="${JETSTREAM:-$REPO_DIR/target/release/jetstream}"
+BYTES=$(du -sb --apparent-size "$SRC" | cut -f1)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# run MODE: one transfer; prints "elapsed sender_cpu receiver_cpu".
+run() {
+    local dest="$DST/verify-cost" addr
+    rm -rf "$dest" && mkdir -p "$dest"
+    "$BENCH_GNU_TIME" -f '%U %S' -o "$TMP/recv.time" \
+        "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once >"$TMP/recv.out" 2>/dev/null &
+    local pid=$!
+    for _ in $(seq 100); do
+        addr=$(sed -n 's/^listening //p' "$TMP/recv.out" 2>/dev/null || true)
+        [[ -n "$addr" ]] && break
+        sleep 0.05
+    done
+    local start end
+    start=$(now_seconds)
+    "$BENCH_GNU_TIME" -f '%U %S' -o "$TMP/send.time" \
+        "$JETSTREAM" send "$SRC" --to "$addr" --no-progress "$@" >/dev/null 2>&1 || die "sender failed"
+    end=$(now_seconds)
+    wait "$pid" || die "receiver failed"
+    rm -rf "$dest"
+    printf '%s %s %s\n' "$(elapsed "$start" "$end")" \
+        "$(awk '{ print $1 + $2 }' "$TMP/send.time")" "$(awk '{ print $1 + $2 }' "$TMP/recv.time")"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+: >"$TMP/on" && : >"$TMP/off"
+for ((round = 1; round <= ROUNDS; round++)); do
+    run >>"$TMP/on"
+    run --no-verify >>"$TMP/off"
+    log "round $round/$ROUNDS: verify $(tail -n 1 "$TMP/on"), no-verify $(tail -n 1 "$TMP/off")"
+done
+for mode in on off; do
+    read -r t s r < <(for col in 1 2 3; do cut -d' ' -f"$col" "$TMP/$mode" | median; done | paste -sd' ')
+    printf 'verify %-3s: %.3f s (%.2f Gbit/s), sender CPU %.2f s, receiver CPU %.2f s\n' \
+        "$mode" "$t" "$(awk -v b="$BYTES" -v t="$t" 'BEGIN { print b * 8 / t / 1e9 }')" "$s" "$r"
+    eval "${mode}_t=$t ${mode}_s=$s ${mode}_r=$r"
+done
+awk -v b="$BYTES" -v t1="$on_t" -v t0="$off_t" -v s1="$on_s" -v s0="$off_s" -v r1="$on_r" -v r0="$off_r" 'BEGIN {
+    gib = b / 1073741824
+    printf "rate with digests / without = %.2f; digest CPU per GiB: sender %.3f s, receiver %.3f s\n",
+        t0 / t1, (s1 - s0) / gib, (r1 - r0) / gib }'
