@@ -381,7 +381,7 @@ impl Finisher {
         for (file, handle, active) in ready {
             drop(handle);
             let placed = match &synced {
-                Ok(()) => self.place(file, active),
+                Ok(()) => self.place(file, *active),
                 Err(e) => Err(error(file, format!("sync {:?}: {e}", active.target))),
             };
             results.push((file, placed));
@@ -445,7 +445,7 @@ impl Finisher {
     }
 
     /// Renames a synced file into place (its directory is synced by the caller).
-    fn place(&self, file: u32, active: Box<Active>) -> Result<Finished, StorageError> {
+    fn place(&self, file: u32, active: Active) -> Result<Finished, StorageError> {
         let target = &active.target;
         if active.part {
             let name = target.rsplit_once('/').map_or(&**target, |(_, name)| name);

@@ -35,8 +35,10 @@ const ACK_AGGREGATION: Duration = Duration::from_millis(4);
 const KEEPALIVE: Duration = Duration::from_secs(1);
 /// How soon a digest still being computed is asked for again.
 const DIGEST_POLL: Duration = Duration::from_millis(5);
-/// Digests wait for this many to share a datagram while new data is still being sent.
+/// Digests wait for this many to share a datagram while new data is still being sent...
 const DIGEST_BATCH: usize = 32;
+/// ...but no longer than this: a file is complete only once its digest arrives.
+const DIGEST_DELAY: Duration = Duration::from_millis(2);
 /// Longest repair queued at once (a repair entry counts its bytes in 32 bits).
 const MAX_REPAIR: u64 = 1 << 30;
 
@@ -247,6 +249,8 @@ pub struct SenderSession {
     digest_next: u32,
     /// When a digest still being computed is asked for again.
     digest_retry_at: Option<Instant>,
+    /// When the oldest digest waiting to share a datagram was queued.
+    digest_queued_at: Option<Instant>,
     control: VecDeque<ControlItem>,
     meta_next: u32,
     repair: VecDeque<(u64, u32)>,
@@ -335,6 +339,7 @@ impl SenderSession {
             digest_acked: RangeSet::new(),
             digest_next: 0,
             digest_retry_at: None,
+            digest_queued_at: None,
             control: VecDeque::from([ControlItem::Transfer]),
             meta_next: 0,
             repair: VecDeque::new(),
@@ -906,6 +911,7 @@ impl SenderSession {
                     Ok(Some(hash)) => {
                         self.digests.insert(file, hash);
                         self.control.push_back(ControlItem::Digest(file));
+                        self.digest_queued_at.get_or_insert(now);
                     }
                     Ok(None) => {
                         self.digest_retry_at = Some(now + DIGEST_POLL);
@@ -1103,6 +1109,9 @@ impl SenderSession {
             && !needs_meta
             && self.control.len() < DIGEST_BATCH
             && self
+                .digest_queued_at
+                .is_some_and(|t| now < t + DIGEST_DELAY)
+            && self
                 .control
                 .iter()
                 .all(|item| matches!(item, ControlItem::Digest(_)))
@@ -1135,6 +1144,13 @@ impl SenderSession {
         }
         if items.is_empty() {
             return None;
+        }
+        if !self
+            .control
+            .iter()
+            .any(|item| matches!(item, ControlItem::Digest(_)))
+        {
+            self.digest_queued_at = None;
         }
         Some(self.seal(now, buf, pos - start, Content::Control(items.into())))
     }
