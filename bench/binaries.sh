@@ -36,19 +36,9 @@ done
 [[ -x "$AFTER" ]] || die "--after must name a jetstream binary ($AFTER is not one)"
 require_cmd jq
 
-# rate BINARY: our rate (Gbit/s) from one throughput.sh invocation with that binary.
+# rate BINARY: our rate (Gbit/s) with that binary and the options passed on.
 rate() {
-    local summary
-    summary=$(bash "$BENCH_DIR/throughput.sh" --tools ours --runs 1 --jetstream "$1" \
-        ${PASS[@]+"${PASS[@]}"} | sed -n 's/^summary: //p')
-    [[ -f "$summary" ]] || die "throughput.sh wrote no summary with $1"
-    jq -r '.tools.ours.median_gbps' "$summary"
-}
-
-# median VALUES...
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    our_rate --jetstream "$1" ${PASS[@]+"${PASS[@]}"}
 }
 
 before=() after=()

@@ -39,19 +39,9 @@ done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive number"
 require_cmd jq
 
-# rate ARGS...: our median rate (Gbit/s) from one throughput.sh invocation with ARGS.
+# rate ARGS...: our rate (Gbit/s) with the common options and ARGS.
 rate() {
-    local summary
-    summary=$(bash "$BENCH_DIR/throughput.sh" --tools ours --runs 1 --cipher "$CIPHER" \
-        ${DST[@]+"${DST[@]}"} "$@" | sed -n 's/^summary: //p')
-    [[ -f "$summary" ]] || die "throughput.sh wrote no summary for: $*"
-    jq -r '.tools.ours.median_gbps' "$summary"
-}
-
-# median VALUES...
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    our_rate --cipher "$CIPHER" ${DST[@]+"${DST[@]}"} "$@"
 }
 
 single=() many=()

@@ -44,8 +44,6 @@ run() {
         "$(awk '{ print $1 + $2 }' "$TMP/send.time")" "$(awk '{ print $1 + $2 }' "$TMP/recv.time")"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 : >"$TMP/on" && : >"$TMP/off"
 for ((round = 1; round <= ROUNDS; round++)); do
     run >>"$TMP/on"
@@ -53,7 +51,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
     log "round $round/$ROUNDS: verify $(tail -n 1 "$TMP/on"), no-verify $(tail -n 1 "$TMP/off")"
 done
 for mode in on off; do
-    read -r t s r < <(for col in 1 2 3; do cut -d' ' -f"$col" "$TMP/$mode" | median; done | paste -sd' ')
+    read -r t s r < <(for col in 1 2 3; do
+        # shellcheck disable=SC2046 # one number per word
+        median $(cut -d' ' -f"$col" "$TMP/$mode")
+    done | paste -sd' ')
     printf 'verify %-3s: %.3f s (%.2f Gbit/s), sender CPU %.2f s, receiver CPU %.2f s\n' \
         "$mode" "$t" "$(awk -v b="$BYTES" -v t="$t" 'BEGIN { print b * 8 / t / 1e9 }')" "$s" "$r"
     eval "${mode}_t=$t ${mode}_s=$s ${mode}_r=$r"

@@ -62,3 +62,18 @@ sshd_pid() {
         printf '%s\n' "$pid"
     fi
 }
+
+# median VALUES...: the median of the numbers.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# our_rate ARGS...: our rate (Gbit/s) from one `throughput.sh --tools ours --runs 1 ARGS...`
+# (every copy is checked by SHA-256 there).
+our_rate() {
+    local summary
+    summary=$(bash "$BENCH_DIR/throughput.sh" --tools ours --runs 1 "$@" | sed -n 's/^summary: //p')
+    [[ -f "$summary" ]] || die "throughput.sh wrote no summary for: $*"
+    jq -r '.tools.ours.median_gbps' "$summary"
+}

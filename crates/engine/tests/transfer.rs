@@ -120,6 +120,20 @@ struct TestReceiver {
 }
 
 fn start_receiver(root: &Path, min_cipher: CipherLevel) -> TestReceiver {
+    receiver_until(root, min_cipher, |_| true)
+}
+
+/// A receiver that serves sessions until one completes, and returns that one's counters.
+fn start_lasting_receiver(root: &Path) -> TestReceiver {
+    receiver_until(root, CipherLevel::None, |result| result.is_ok())
+}
+
+/// A receiver on loopback that ends after the first session whose result `last` accepts.
+fn receiver_until(
+    root: &Path,
+    min_cipher: CipherLevel,
+    last: fn(&Result<ReceiverStats, Error>) -> bool,
+) -> TestReceiver {
     let opts = ReceiveOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         root: root.to_path_buf(),
@@ -134,11 +148,11 @@ fn start_receiver(root: &Path, min_cipher: CipherLevel) -> TestReceiver {
         let mut outcome = Err(Error::new(Code::Internal, "no session"));
         receiver
             .run(&mut |event| match event {
-                ReceiveEvent::Finished { result, .. } => {
+                ReceiveEvent::Finished { result, .. } if last(&result) => {
                     outcome = result;
                     ControlFlow::Break(())
                 }
-                ReceiveEvent::Started { .. } => ControlFlow::Continue(()),
+                _ => ControlFlow::Continue(()),
             })
             .await?;
         outcome
@@ -511,36 +525,6 @@ async fn a_sender_that_vanishes_does_not_stop_the_receiver() {
     .unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(fs::read(dst.path().join("d/f")).unwrap(), b"still here");
-}
-
-/// A receiver that serves sessions until one completes, and returns that one's counters.
-fn start_lasting_receiver(root: &Path) -> TestReceiver {
-    let opts = ReceiveOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        root: root.to_path_buf(),
-        min_cipher: CipherLevel::None,
-        idle_timeout: Duration::from_secs(10),
-        clients: Default::default(),
-    };
-    let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
-    let addr = receiver.local_addr();
-    let key = receiver.public_key();
-    let task = tokio::spawn(async move {
-        let mut outcome = Err(Error::new(Code::Internal, "no session"));
-        receiver
-            .run(&mut |event| match event {
-                ReceiveEvent::Finished {
-                    result: Ok(stats), ..
-                } => {
-                    outcome = Ok(stats);
-                    ControlFlow::Break(())
-                }
-                _ => ControlFlow::Continue(()),
-            })
-            .await?;
-        outcome
-    });
-    TestReceiver { addr, key, task }
 }
 
 /// Forwards datagrams both ways between a sender and `receiver`, dropping all of them while
