@@ -19,7 +19,7 @@ pub(crate) struct Resume {
     /// Per entry the session sends, the bytes `0..n` of it the checkpoint holds durable: the
     /// session claims them, and the receiver confirms what it really holds.
     offsets: Vec<u64>,
-    /// What was complete and durable before this session.
+    /// The entries complete before this session, and their bytes.
     done: Checkpoint,
     /// Bytes of the entries complete before this session.
     done_bytes: u64,
@@ -55,9 +55,10 @@ impl Resume {
             } else {
                 resume.indices.push(index);
                 resume.starts.push((session_at, at));
-                let held = acked_prefix(&checkpoint.acked, at..at + size);
-                resume.offsets.push(held);
-                resume.done.acked.insert(at..at + held);
+                // Only a claim: it enters the next checkpoint once the receiver confirms it.
+                resume
+                    .offsets
+                    .push(acked_prefix(&checkpoint.acked, at..at + size));
                 session_at += size;
                 rest.push(index as usize);
             }
@@ -166,6 +167,8 @@ mod tests {
         let mut into = RangeSet::new();
         resume.map_bytes(0..25, &mut into);
         assert_eq!(into, set(&[(10, 30), (60, 65)]));
-        assert_eq!(resume.done.acked, set(&[(0, 20), (30, 60)]));
+        // What the session starts from: the complete entries only; the claimed prefix of
+        // entry 1 counts once the receiver confirms it.
+        assert_eq!(resume.done.acked, set(&[(0, 10), (30, 60)]));
     }
 }
