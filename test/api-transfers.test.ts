@@ -229,8 +229,11 @@ describe('createTransfer', () => {
     expect((await sender.send.waitForTransfer(quiet)).status).toBe('complete');
     const logs = join(stateDir, 'transfer-logs');
     expect(readdirSync(logs)).toEqual([`transfer-${logged.transferId}.log`]);
-    const events = logEvents(join(logs, `transfer-${logged.transferId}.log`), logged.transferId);
-    expect(events).toEqual(['created', 'started', 'sending', 'complete']);
+    const path = join(logs, `transfer-${logged.transferId}.log`);
+    const events = logEvents(path, logged.transferId);
+    expect(events.filter((e) => e !== 'file')).toEqual(['created', 'started', 'sending', 'complete']);
+    // Each file, once complete, with the digest it was verified against.
+    expect(readFileSync(path, 'utf8')).toMatch(/ file "x\.bin" complete blake3=[0-9a-f]{64} /);
   });
 
   it('writes the logs under the transferLogDir the engine was opened with', async () => {
@@ -446,7 +449,7 @@ describe('suspend and resume', () => {
     expect(repaired).toBeLessThanOrEqual(done.blocksRetransmitted * done.blockSize);
     expect(repaired).toBeLessThan(done.totalBytes / 20);
     const events = logEvents(join(stateDir, 'transfer-logs', `transfer-${t.transferId}.log`), t.transferId);
-    expect(events).toEqual(['created', 'started', 'sending', 'suspended', 'resuming', 'sending', 'complete']);
+    expect(events).toEqual(['created', 'started', 'sending', 'suspended', 'resuming', 'sending', 'file', 'complete']);
   });
 
   it('refuses to suspend a transfer that is not in progress, or resume one not suspended', async () => {

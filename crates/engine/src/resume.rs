@@ -72,6 +72,11 @@ impl Resume {
         &self.offsets
     }
 
+    /// The transfer index of the session's entry `file`.
+    pub(crate) fn index(&self, file: u32) -> Option<u64> {
+        self.indices.get(file as usize).copied()
+    }
+
     /// Bytes of the entries complete before this session.
     pub(crate) fn bytes_done(&self) -> u64 {
         self.done_bytes

@@ -17,7 +17,7 @@ use crate::walk::WalkEntry;
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
-use jetstream_wire::files::{DataSource, TransferHeader};
+use jetstream_wire::files::{DataSource, Digest, TransferHeader};
 use jetstream_wire::ranges::RangeSet;
 use jetstream_wire::rate::RateLimits;
 use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession, SenderStats};
@@ -150,6 +150,17 @@ pub struct Progress {
     pub reconnects: u32,
     /// Why the last session died, when one did.
     pub last_error: Option<String>,
+    /// Entries that became complete since the previous report (transfer indices), with the
+    /// digest each was verified against.
+    pub placed: Vec<(u64, Option<Digest>)>,
+}
+
+impl Progress {
+    /// Hands the report to `progress`; entries reported placed are not reported again.
+    fn publish(&mut self, progress: &mut (dyn FnMut(&Progress) + Send)) {
+        progress(self);
+        self.placed.clear();
+    }
 }
 
 /// What a finished transfer did.
@@ -212,6 +223,7 @@ pub async fn send(
         checkpoint: opts.resume.clone(),
         reconnects: 0,
         last_error: None,
+        placed: Vec::new(),
     };
     let mut control = opts.control.clone();
     let mut backoff = FIRST_BACKOFF;
@@ -254,7 +266,7 @@ pub async fn send(
         );
         report.reconnects += 1;
         report.last_error = Some(error.to_string());
-        progress(&report);
+        report.publish(progress);
         if let Some(message) = wait(backoff, &mut control).await {
             return Err(Error::new(Code::InvalidState, message));
         }
@@ -534,7 +546,7 @@ async fn run_session(
                     flush(&mut session, endpoint, to, &mut out, source.as_mut()).await;
                     observe(&session, report);
                     tracing::info!(stats = ?report.stats, "transfer complete");
-                    progress(report);
+                    report.publish(progress);
                     let new_bytes = report.stats.bytes_sent - report.stats.bytes_retransmitted;
                     return Ok(SendReport {
                         files: report.total_files,
@@ -546,14 +558,19 @@ async fn run_session(
                         reconnects: report.reconnects,
                     });
                 }
-                SenderEvent::Accepted | SenderEvent::FileComplete(_) => {}
+                SenderEvent::FileComplete { file, digest } => {
+                    if let Some(index) = resume.index(file) {
+                        report.placed.push((index, digest));
+                    }
+                }
+                SenderEvent::Accepted => {}
             }
         }
         if now >= next_progress {
             next_progress = now + PROGRESS_EVERY;
             observe(&session, report);
             tracing::debug!(stats = ?report.stats, "progress");
-            progress(report);
+            report.publish(progress);
         }
         if more {
             continue;

@@ -33,6 +33,8 @@ pub(super) struct Launch {
 pub(super) struct Running {
     /// The destination it goes to.
     pub(super) destination_id: String,
+    /// Each entry's destination path, by transfer index (for the transfer log).
+    pub(super) paths: Vec<String>,
     /// What the sender applies while running.
     pub(super) control: watch::Sender<Controls>,
     /// Held back by the scheduler (its lane or priority has no share now).
@@ -71,6 +73,7 @@ impl Running {
         controls: Controls,
     ) -> Running {
         let files_done = opts.resume.complete_files.len();
+        let paths = files.iter().map(|f| f.dest_path.clone()).collect();
         let Launch { identity, tx } = launch;
         let (control, watched) = watch::channel(controls);
         opts.control = Some(watched);
@@ -83,6 +86,7 @@ impl Running {
         });
         Running {
             destination_id,
+            paths,
             control,
             held: false,
             suspended: false,

@@ -494,6 +494,19 @@ impl Actor {
         let Ok(transfer) = self.store.get_transfer(id, false) else {
             return;
         };
+        if transfer.params.transfer_log {
+            if let Some(run) = self.running.get(&id) {
+                for (index, digest) in &p.placed {
+                    let path = usize::try_from(*index)
+                        .ok()
+                        .and_then(|i| run.paths.get(i))
+                        .map_or("?", String::as_str);
+                    let digest =
+                        digest.map_or_else(String::new, |d| format!(" blake3={}", hex::encode(d)));
+                    self.log(&transfer, &format!("file {path:?} complete{digest}"));
+                }
+            }
+        }
         if transfer.cipher.is_none() {
             stored(
                 format_args!("transfer {id}: cipher"),

@@ -99,7 +99,13 @@ pub enum SenderEvent {
     /// The receiver accepted the credentials; data flows.
     Accepted,
     /// A file (or directory) is complete at the receiver: durable, verified and in place.
-    FileComplete(u32),
+    FileComplete {
+        /// The file.
+        file: u32,
+        /// The digest it was verified against (none for directories, empty files and
+        /// transfers without verification).
+        digest: Option<Digest>,
+    },
     /// The receiver confirmed every file is in place.
     Complete,
     /// The session failed.
@@ -242,7 +248,7 @@ pub struct SenderSession {
     /// Entries the receiver reported complete.
     placed: RangeSet,
     transfer_acked: bool,
-    /// Digests read and not acknowledged yet.
+    /// Digests read, kept until their file is placed.
     digests: HashMap<u32, Digest>,
     digest_acked: RangeSet,
     /// The next file whose digest is to be asked of the source.
@@ -765,7 +771,6 @@ impl SenderSession {
                                 self.check_delivered(file);
                             }
                             ControlItem::Digest(file) => {
-                                self.digests.remove(&file);
                                 self.digest_acked
                                     .insert(u64::from(file)..u64::from(file) + 1);
                                 self.check_delivered(file);
@@ -823,7 +828,7 @@ impl SenderSession {
                         let needed = match *item {
                             ControlItem::Transfer => !self.transfer_acked,
                             ControlItem::Meta(f) => !self.meta_acked.contains(u64::from(f)),
-                            ControlItem::Digest(f) => self.digests.contains_key(&f),
+                            ControlItem::Digest(f) => !self.digest_acked.contains(u64::from(f)),
                         };
                         if needed {
                             self.control.push_back(*item);
@@ -880,7 +885,9 @@ impl SenderSession {
         let f = u64::from(file);
         if !self.placed.contains(f) {
             self.placed.insert(f..f + 1);
-            self.events.push_back(SenderEvent::FileComplete(file));
+            let digest = self.digests.remove(&file);
+            self.events
+                .push_back(SenderEvent::FileComplete { file, digest });
         }
     }
 
@@ -1165,9 +1172,11 @@ impl SenderSession {
             }
             .encode(out, pos),
             ControlItem::Digest(file) => match self.digests.get(&file) {
-                Some(&hash) => Frame::Digest { file, hash }.encode(out, pos),
-                // Acknowledged meanwhile: nothing to send.
-                None => Some(()),
+                Some(&hash) if !self.digest_acked.contains(u64::from(file)) => {
+                    Frame::Digest { file, hash }.encode(out, pos)
+                }
+                // Acknowledged (or placed) meanwhile: nothing to send.
+                _ => Some(()),
             },
         }
     }
