@@ -10,7 +10,7 @@ use jetstream_engine::store::Store;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use support::{destination, digests, ok, open, sessions};
+use support::{destination, digests, generated_pair, ok, open, sessions};
 
 async fn transfer(server: &Server, id: u64) -> Value {
     ok(server, "getTransfer", json!({ "transferId": id })).await
@@ -44,28 +44,6 @@ async fn settled(server: &Server, id: u64) -> Value {
     );
 }
 
-/// A sender with a destination to a second server's receiver and an I/O-free manifest of one
-/// 50 MB file.
-async fn setup(dir: &Path) -> (Server, Server, String, String) {
-    let sender = open(&dir.join("a")).await;
-    let receiver = open(&dir.join("b")).await;
-    let destination_id = destination(&sender, &receiver).await;
-    let manifest = ok(
-        &sender,
-        "createManifest",
-        json!({ "mappings": { "gen.bin": { "src": "/nonexistent", "size": 50_000_000 } } }),
-    )
-    .await;
-    let manifest_id = manifest["manifestId"].as_str().unwrap().to_owned();
-    ok(
-        &sender,
-        "waitForManifest",
-        json!({ "manifestId": manifest_id }),
-    )
-    .await;
-    (sender, receiver, destination_id, manifest_id)
-}
-
 async fn suspend(server: &Server, id: u64) {
     let request = ok(server, "suspendTransferAsync", json!({ "transferId": id })).await;
     ok(server, "getRequestResult", request).await;
@@ -74,7 +52,8 @@ async fn suspend(server: &Server, id: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_transfer_outlives_its_timeout_and_then_completes() {
     let dir = tempfile::tempdir().unwrap();
-    let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
+    let (sender, receiver, destination_id, manifest_id) =
+        generated_pair(dir.path(), 50_000_000).await;
     let created = ok(
         &sender,
         "createTransfer",
@@ -115,7 +94,8 @@ async fn a_suspended_transfer_outlives_its_timeout_and_then_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_record_the_durable_ranges_at_their_frequency() {
     let dir = tempfile::tempdir().unwrap();
-    let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
+    let (sender, receiver, destination_id, manifest_id) =
+        generated_pair(dir.path(), 50_000_000).await;
     let mut ids = Vec::new();
     for every in [1, 0] {
         let created = ok(
@@ -248,7 +228,8 @@ async fn measured_rate(server: &Server, id: u64, span: Duration) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() {
     let dir = tempfile::tempdir().unwrap();
-    let (sender, receiver, destination_id, manifest_id) = setup(dir.path()).await;
+    let (sender, receiver, destination_id, manifest_id) =
+        generated_pair(dir.path(), 50_000_000).await;
     let destination = ok(
         &sender,
         "getDestination",

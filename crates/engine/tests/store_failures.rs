@@ -6,13 +6,12 @@
 mod support;
 
 use jetstream_engine::error::Code;
-use jetstream_engine::server::Server;
 use jetstream_engine::store::StoreError;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::error::Error as _;
 use std::path::Path;
 use std::time::Duration;
-use support::{call, destination, ok, open, sessions};
+use support::{call, generated_pair, ok, open, sessions};
 
 /// Makes the store of the server whose state is in `state` refuse the writes `when` names (the
 /// event of a `CREATE TRIGGER`, such as `BEFORE INSERT ON t`): they fail with `reason`.
@@ -22,29 +21,11 @@ fn refuse(state: &Path, when: &str, reason: &str) {
     db.execute_batch(&sql).unwrap();
 }
 
-/// A sender with a destination to a second server's receiver, and a complete I/O-free
-/// manifest of one file of `size` bytes (sent with `transferFlags` 0: nothing read or
-/// written); the destination's and the manifest's ids.
-async fn setup(dir: &Path, size: u64) -> (Server, Server, String, Value) {
-    let sender = open(&dir.join("a")).await;
-    let receiver = open(&dir.join("b")).await;
-    let destination_id = destination(&sender, &receiver).await;
-    let params = json!({ "mappings": { "gen.bin": { "src": "/nonexistent", "size": size } } });
-    let manifest = ok(&sender, "createManifest", params).await;
-    let manifest_id = manifest["manifestId"].clone();
-    ok(
-        &sender,
-        "waitForManifest",
-        json!({ "manifestId": manifest_id }),
-    )
-    .await;
-    (sender, receiver, destination_id, manifest_id)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_the_store_refuses_fails_the_transfer_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let (sender, receiver, destination_id, manifest_id) = setup(dir.path(), 50_000_000).await;
+    let (sender, receiver, destination_id, manifest_id) =
+        generated_pair(dir.path(), 50_000_000).await;
     let reason = "checkpoints refused by the test";
     refuse(
         &dir.path().join("a"),
@@ -76,7 +57,7 @@ async fn a_checkpoint_the_store_refuses_fails_the_transfer_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_end_the_store_refuses_reaches_the_waiter_and_the_transfer_does_not_start_again() {
     let dir = tempfile::tempdir().unwrap();
-    let (sender, receiver, destination_id, manifest_id) = setup(dir.path(), 100_000).await;
+    let (sender, receiver, destination_id, manifest_id) = generated_pair(dir.path(), 100_000).await;
     let reason = "ends refused by the test";
     let when = "BEFORE UPDATE OF status ON transfers WHEN NEW.status IN ('complete', 'error')";
     refuse(&dir.path().join("a"), when, reason);

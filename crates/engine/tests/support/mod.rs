@@ -75,3 +75,22 @@ pub async fn sessions(receiver: &Server, id: u64) -> Vec<Value> {
     let all = received.as_array().unwrap().iter();
     all.filter(|r| r["transferId"] == id).cloned().collect()
 }
+
+/// A sender with a destination to a second server's receiver (state in `dir/a` and `dir/b`)
+/// and a complete I/O-free manifest of one generated file of `size` bytes; returns the two
+/// servers, the destination id and the manifest id.
+pub async fn generated_pair(dir: &Path, size: u64) -> (Server, Server, String, String) {
+    let sender = open(&dir.join("a")).await;
+    let receiver = open(&dir.join("b")).await;
+    let destination_id = destination(&sender, &receiver).await;
+    let params = json!({ "mappings": { "gen.bin": { "src": "/nonexistent", "size": size } } });
+    let manifest = ok(&sender, "createManifest", params).await;
+    let manifest_id = manifest["manifestId"].as_str().unwrap().to_owned();
+    ok(
+        &sender,
+        "waitForManifest",
+        json!({ "manifestId": manifest_id }),
+    )
+    .await;
+    (sender, receiver, destination_id, manifest_id)
+}
