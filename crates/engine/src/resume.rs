@@ -58,7 +58,7 @@ impl Resume {
                 // Only a claim: it enters the next checkpoint once the receiver confirms it.
                 resume
                     .offsets
-                    .push(acked_prefix(&checkpoint.acked, at..at + size));
+                    .push(checkpoint.acked.run_from(at).min(at + size) - at);
                 session_at += size;
                 rest.push(index as usize);
             }
@@ -126,15 +126,6 @@ impl Resume {
             }
         }
     }
-}
-
-/// How many bytes from the start of `entry` (a range of the transfer's byte space) `acked`
-/// holds without a gap.
-fn acked_prefix(acked: &RangeSet, entry: std::ops::Range<u64>) -> u64 {
-    acked
-        .iter()
-        .find(|r| r.start <= entry.start && entry.start < r.end)
-        .map_or(0, |r| r.end.min(entry.end) - entry.start)
 }
 
 #[cfg(test)]
