@@ -9,6 +9,7 @@
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::pace;
+use crate::address_tokens;
 use crate::resume::Resume;
 use crate::source::{FileSource, GeneratedSource};
 use crate::store::Checkpoint;
@@ -378,6 +379,7 @@ async fn run_session(
             .timeout
             .map_or(SESSION_SILENCE, |t| t.min(SESSION_SILENCE)),
         resume: resume.offsets().to_vec(),
+        token: address_tokens::get(link.to),
         ..SenderConfig::default()
     };
     let header = TransferHeader {
@@ -563,6 +565,7 @@ async fn run_session(
                         report.placed.push((index, digest));
                     }
                 }
+                SenderEvent::NewToken(token) => address_tokens::put(to, token),
                 SenderEvent::Accepted => {}
             }
         }

@@ -16,6 +16,7 @@ use crate::codec::{
 };
 use crate::crypto::aead::CipherLevel;
 use crate::crypto::handshake::{Identity, PublicKey, Responder};
+use crate::crypto::token::Token;
 use crate::files::{DataSink, Digest, EntryKind, SinkReport, StorageError, TransferHeader};
 use crate::ranges::RangeSet;
 use ring::rand::SecureRandom;
@@ -167,7 +168,7 @@ pub struct ReceiverSession {
     header: Option<TransferHeader>,
     files: HashMap<u32, FileRx>,
     completed: RangeSet,
-    /// DURABLE, PLACED and MISSING frames to send.
+    /// DURABLE, PLACED, MISSING and NEW_TOKEN frames to send.
     reports: VecDeque<Frame<'static>>,
     next_sync: Option<Instant>,
     /// A failed session made what it had received durable (or abandoned it).
@@ -210,12 +211,10 @@ impl ReceiverSession {
                 ))
             }
         };
-        let (responder, hello) = Responder::accept(
-            rng,
-            identity,
-            &datagram[HANDSHAKE_HEADER_LEN..],
-            config.min_cipher,
-        )
+        let (message, _token) = codec::client_hello_parts(datagram).ok_or_else(|| {
+            SessionError::local(ErrorCode::Protocol, "ClientHello of the wrong length")
+        })?;
+        let (responder, hello) = Responder::accept(rng, identity, message, config.min_cipher)
         .map_err(|e| SessionError::local(ErrorCode::Protocol, format!("handshake: {e}")))?;
         Ok(ReceiverSession {
             cid,
@@ -269,6 +268,11 @@ impl ReceiverSession {
         }
     }
 
+    /// Whether the handshake is still under way (the ServerHello sent, no ClientFinish yet).
+    pub fn is_half_open(&self) -> bool {
+        matches!(self.state, State::AwaitFinish { .. })
+    }
+
     /// Whether the session is over and has nothing left to send.
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed) && self.close_pending.is_none()
@@ -277,6 +281,12 @@ impl ReceiverSession {
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<ReceiverEvent> {
         self.events.pop_front()
+    }
+
+    /// Hands the sender a resumption token with the session's first protected datagram, so
+    /// that its next session skips the address check's round trip.
+    pub fn offer_token(&mut self, token: Token) {
+        self.reports.push_back(Frame::NewToken(token));
     }
 
     /// The application's verdict on the credentials of [`ReceiverEvent::Authenticate`].
@@ -462,7 +472,11 @@ impl ReceiverSession {
                 kind: DatagramKind::ClientHello,
                 ..
             } => {
-                if matches!(self.state, State::AwaitFinish { .. }) {
+                // Only a whole ClientHello is answered again, so no datagram draws more bytes
+                // than it carries.
+                if matches!(self.state, State::AwaitFinish { .. })
+                    && codec::client_hello_parts(datagram).is_some()
+                {
                     self.hello_pending = true;
                 }
             }
