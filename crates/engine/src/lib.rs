@@ -9,6 +9,7 @@ pub mod error;
 pub mod flags;
 pub mod identity;
 mod pace;
+pub mod parts;
 pub mod receive;
 mod record;
 mod resume;

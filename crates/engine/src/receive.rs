@@ -309,7 +309,10 @@ fn half_open(sessions: &HashMap<ConnectionId, Active>, ip: IpAddr) -> (usize, us
         .values()
         .filter(|a| a.session.is_half_open())
         .fold((0, 0), |(of_ip, all), a| {
-            (of_ip + usize::from(a.peer.ip().to_canonical() == ip), all + 1)
+            (
+                of_ip + usize::from(a.peer.ip().to_canonical() == ip),
+                all + 1,
+            )
         })
 }
 
@@ -415,6 +418,10 @@ impl DataSink for Storage {
 
     fn sync(&mut self, files: &[(u32, u64)]) -> std::result::Result<(), StorageError> {
         self.sink.as_mut().map_or(Ok(()), |sink| sink.sync(files))
+    }
+
+    fn release(&mut self) -> std::result::Result<(), StorageError> {
+        self.sink.as_mut().map_or(Ok(()), FileSink::release)
     }
 
     fn abandon(&mut self) -> std::result::Result<(), StorageError> {

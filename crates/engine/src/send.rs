@@ -6,10 +6,10 @@
 //! away, a socket error) is followed by a new one after a backoff, resumed from what the
 //! receiver reported durable; the transfer fails only once `timeout` passes without progress.
 
+use crate::address_tokens;
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::pace;
-use crate::address_tokens;
 use crate::resume::Resume;
 use crate::source::{FileSource, GeneratedSource};
 use crate::store::Checkpoint;

@@ -131,6 +131,12 @@ struct Active {
 }
 
 impl Active {
+    /// Whether this file is written to a part file that `owner` still owns (a later session
+    /// of the same transfer may have taken it over).
+    fn owned_part(&self, sandbox: &Sandbox, owner: u64) -> bool {
+        self.part && sandbox.part_owners().owns(&self.write_path(), owner)
+    }
+
     /// The path data is written to.
     fn write_path(&self) -> String {
         if self.part {
@@ -204,6 +210,8 @@ pub struct FileSink {
     /// What the workers' jobs came to, not reported yet.
     reports: VecDeque<SinkReport>,
     skipped: Vec<u32>,
+    /// This sink's id among the writers of part files below the root.
+    owner: u64,
 }
 
 /// Blocking file-system work done by the workers.
@@ -514,6 +522,30 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Frees the blocks of `file` from `from` to `size` (written or reserved, never made durable),
+/// keeping its size. A file system that cannot punch holes keeps them.
+fn free_beyond(file: &File, from: u64, size: u64) -> io::Result<()> {
+    let (Ok(offset), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(size.saturating_sub(from)),
+    ) else {
+        return Ok(());
+    };
+    if len == 0 {
+        return Ok(());
+    }
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: `file` is an open descriptor; fallocate only reads its arguments.
+    if unsafe { libc::fallocate(file.as_raw_fd(), mode, offset, len) } == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => Ok(()),
+        _ => Err(e),
+    }
+}
+
 /// Makes everything written to the file system holding `file` durable (`syncfs`): one flush
 /// for a batch of finished files instead of one each.
 fn sync_file_system(file: &File) -> io::Result<()> {
@@ -580,6 +612,7 @@ impl FileSink {
             (Vec::new(), None)
         };
         Ok(FileSink {
+            owner: sandbox.part_owners().new_owner(),
             sandbox,
             dest,
             opts,
@@ -914,6 +947,22 @@ impl FileSink {
         }))
     }
 
+    /// Keeps the durable prefix of `active`'s part file and frees the space beyond it; removes
+    /// the file when nothing of it is durable.
+    fn give_back(&self, active: &Active) -> Result<(), SandboxError> {
+        let path = active.write_path();
+        if self.sandbox.stat(&path)?.is_none() {
+            return Ok(());
+        }
+        let handle = self.sandbox.open_file(&path, Access::ReadWriteCreate)?;
+        let held = Record::held(&handle, active.size, active.mtime_us);
+        if held == 0 {
+            drop(handle);
+            return self.sandbox.remove_file(&path);
+        }
+        free_beyond(&handle, held, active.size).map_err(|e| SandboxError::os("free", &path, e))
+    }
+
     /// How many bytes from the start of `active`'s file an earlier session left durable, by
     /// the file's record; `None` when there is no such file yet.
     fn held(&self, active: &Active) -> Option<u64> {
@@ -954,6 +1003,11 @@ impl DataSink for FileSink {
             // A kept file is already created and sized; any file found may carry a record.
             active.prepared = held > 0;
             active.recorded = found.is_some();
+            if active.part {
+                self.sandbox
+                    .part_owners()
+                    .claim(&active.write_path(), self.owner);
+            }
         }
         self.slots.insert(file, slot);
         if ahead && held == 0 {
@@ -1113,6 +1167,28 @@ impl DataSink for FileSink {
         Ok(self.reports.pop_front())
     }
 
+    fn release(&mut self) -> Result<(), StorageError> {
+        // The syncs asked for last first: then each file's record says what is durable. What
+        // failed before (a write, a creation, a sync) only leaves less of it durable, and the
+        // session that failed has reported its own error.
+        if let Err(e) = self.flush().and_then(|()| self.settle()) {
+            tracing::debug!(error = %e, "an earlier failure of the session's files");
+        }
+        self.files = Lru::new(OPEN_FILES);
+        self.prepared.clear();
+        let mut first_error = None;
+        for (&file, slot) in &self.slots {
+            if let Slot::File(active) = slot {
+                if active.owned_part(&self.sandbox, self.owner) {
+                    if let Err(e) = self.give_back(active) {
+                        first_error.get_or_insert(error(file, e));
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     fn abandon(&mut self) -> Result<(), StorageError> {
         self.run = None;
         // Files being created or finished first: then every part file is known.
@@ -1122,7 +1198,7 @@ impl DataSink for FileSink {
         let mut first_error = settled.err();
         for slot in self.slots.values_mut() {
             if let Slot::File(active) = slot {
-                if active.part {
+                if active.owned_part(&self.sandbox, self.owner) {
                     if let Err(e) = self.sandbox.remove_file(&active.write_path()) {
                         first_error.get_or_insert(error(0, e));
                     }
@@ -1141,6 +1217,7 @@ impl Drop for FileSink {
         }
         // Dropping the workers runs what they were given to the end.
         self.submit_finishes();
+        self.sandbox.part_owners().release_all(self.owner);
     }
 }
 

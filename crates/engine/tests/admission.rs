@@ -139,7 +139,11 @@ async fn no_datagram_from_an_unvalidated_address_draws_more_than_three_times_its
     assert_eq!(retry.len(), RETRY_LEN);
     assert!(victim.received <= 3 * victim.sent);
     let token = &retry[HANDSHAKE_HEADER_LEN..];
-    let with_token = handshake(DatagramKind::ClientHello, &cid, &[&hello[..], token].concat());
+    let with_token = handshake(
+        DatagramKind::ClientHello,
+        &cid,
+        &[&hello[..], token].concat(),
+    );
     victim.send(rx.addr, &with_token);
     let server_hello = victim.recv().expect("a ServerHello");
     assert_eq!(server_hello[0], DatagramKind::ServerHello as u8);
@@ -266,7 +270,10 @@ async fn a_flood_of_spoofed_hellos_costs_no_key_agreement_and_the_transfer_compl
     let mut probes = flooding.join().unwrap();
     rx.task.await.unwrap().unwrap();
 
-    assert_eq!(std::fs::read(dst.path().join("payload.bin")).unwrap(), bytes);
+    assert_eq!(
+        std::fs::read(dst.path().join("payload.bin")).unwrap(),
+        bytes
+    );
     let counters = &rx.counters;
     let answered = counters.retries.load(Ordering::Relaxed);
     let forged = counters.bad_tokens.load(Ordering::Relaxed);
@@ -276,7 +283,10 @@ async fn a_flood_of_spoofed_hellos_costs_no_key_agreement_and_the_transfer_compl
          sessions admitted; the transfer took {elapsed:?} with {} reconnections",
         report.reconnects
     );
-    assert!(answered + forged > 0, "the flood never reached the receiver");
+    assert!(
+        answered + forged > 0,
+        "the flood never reached the receiver"
+    );
     assert_eq!(
         admitted,
         u64::from(report.reconnects) + 1,

@@ -875,7 +875,10 @@ mod tests {
         let token = [4u8; TOKEN_LEN];
         let with = [&hello[..], &token].concat();
         let n = encode_handshake(DatagramKind::ClientHello, &cid, &with, &mut buf).unwrap();
-        assert_eq!(client_hello_parts(&buf[..n]), Some((&hello[..], &token[..])));
+        assert_eq!(
+            client_hello_parts(&buf[..n]),
+            Some((&hello[..], &token[..]))
+        );
         assert_eq!(client_hello_parts(&buf[..n - 1]), None);
         assert_eq!(client_hello_parts(&buf[..n + 1]), None);
     }

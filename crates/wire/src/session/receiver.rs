@@ -29,6 +29,10 @@ pub const DEFAULT_MAX_ACK_DELAY: Duration = Duration::from_millis(2);
 const MAX_TRACKED_RANGES: usize = 4 * MAX_ACK_RANGES;
 /// Most PONGs waiting to be sent.
 const MAX_PENDING_PONGS: usize = 16;
+/// Most separate pieces of one file held at once: far more than a real sender's losses leave
+/// (each is a lost datagram still in flight), and a bound on what a sender that leaves every
+/// other byte out can make the receiver remember.
+const MAX_RANGES_PER_FILE: usize = 1 << 16;
 /// Most files a DONE that came too early is answered about with MISSING frames.
 const MISSING_PER_DONE: usize = 16;
 
@@ -215,7 +219,7 @@ impl ReceiverSession {
             SessionError::local(ErrorCode::Protocol, "ClientHello of the wrong length")
         })?;
         let (responder, hello) = Responder::accept(rng, identity, message, config.min_cipher)
-        .map_err(|e| SessionError::local(ErrorCode::Protocol, format!("handshake: {e}")))?;
+            .map_err(|e| SessionError::local(ErrorCode::Protocol, format!("handshake: {e}")))?;
         Ok(ReceiverSession {
             cid,
             config,
@@ -357,14 +361,15 @@ impl ReceiverSession {
         }
         let due = self.next_sync.is_some_and(|t| now >= t);
         if closed && !self.final_sync_done {
-            // What arrived before the end outlives this session, for the next one. The
-            // session has already failed with its own error; a sink that cannot sync now
-            // leaves those bytes unconfirmed, and the next session receives them again.
+            // What arrived before the end outlives this session, for the next one, and only
+            // that: what was reserved for bytes that never came is given back. The session
+            // has already failed with its own error; a sink that cannot sync now leaves those
+            // bytes unconfirmed, and the next session receives them again.
             self.final_sync_done = true;
             let ended = if self.abandoned {
                 sink.abandon()
             } else {
-                self.sync(sink)
+                self.sync(sink).and_then(|()| sink.release())
             };
             if ended.is_err() {
                 self.stats.final_sync_failed = true;
@@ -692,6 +697,11 @@ impl ReceiverSession {
                 self.stats.bytes_received += fresh;
                 self.stats.bytes_duplicate += data.len() as u64 - fresh;
                 rx.received.insert(range);
+                if rx.received.range_count() > MAX_RANGES_PER_FILE {
+                    return Err(protocol(format!(
+                        "file {file} arrived in more than {MAX_RANGES_PER_FILE} pieces"
+                    )));
+                }
                 self.maybe_finish(file, sink)?;
             }
             Frame::Digest { file, hash } => {
