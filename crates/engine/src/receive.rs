@@ -8,7 +8,7 @@ use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::pace;
 use crate::sandbox::Sandbox;
-use crate::sink::{FileSink, OverwriteMode, SinkOptions};
+use crate::sink::{FileSink, OverwriteMode, SinkOptions, RESERVE_AHEAD};
 use crate::udp::{max_datagram_for, UdpEndpoint};
 use jetstream_wire::codec::{ConnectionId, Header};
 use jetstream_wire::crypto::aead::CipherLevel;
@@ -390,6 +390,7 @@ impl DataSink for Storage {
             only_newer: (header.flags & flags::WRITE_ONLY_NEWER != 0)
                 .then_some(header.time_resolution_us as i64),
             verify: header.verify,
+            reserve_ahead: RESERVE_AHEAD,
         };
         self.sink = Some(FileSink::new(self.sandbox.clone(), opts)?);
         Ok(())

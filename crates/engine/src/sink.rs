@@ -7,7 +7,8 @@
 //! straight from the caller's bytes, without that copy.
 //! Creating a file, syncing it and making it final cost far more than writing a small one, so
 //! they run on a worker thread: the first [`PREPARED_AHEAD`] announced files not yet written
-//! are created and sized ahead of their data; a sync asked by the session is an `fdatasync`
+//! are created and sized ahead of their data, within the space the receiver lets one session
+//! reserve ([`SinkOptions::reserve_ahead`]); a sync asked by the session is an `fdatasync`
 //! followed by the file's durable [`Record`]; a finished file is checked against the sender's
 //! digest (read back from disk), given its mode and times, synced, renamed into place, and its
 //! directory synced, in that order — only then is it reported placed. A few descriptors are kept
@@ -42,6 +43,8 @@ pub const DIRECT_WRITE_BYTES: usize = 16 << 10;
 pub const OPEN_FILES: usize = 64;
 /// How many announced files are created (and hold a descriptor) ahead of their data.
 pub const PREPARED_AHEAD: usize = 32;
+/// What [`SinkOptions::reserve_ahead`] is unless the receiver says otherwise.
+pub const RESERVE_AHEAD: u64 = 1 << 30;
 /// Files up to this size are hashed from their bytes as they are written (on the receiving
 /// thread, which has time to spare for them, sparing the file thread a read back); larger ones
 /// are read back on the file thread, off the receiving thread that bounds their rate.
@@ -112,6 +115,9 @@ pub struct SinkOptions {
     /// Files are checked against the sender's digests: a target that already has the source's
     /// size and time is then offered whole instead of written again.
     pub verify: bool,
+    /// Most bytes reserved for files ahead of their data (a larger file is still reserved when
+    /// it is the only one ahead): the space one session can hold before it sends anything.
+    pub reserve_ahead: u64,
 }
 
 /// A file announced and not finished yet.
@@ -731,17 +737,32 @@ impl FileSink {
         let Some(workers) = self.workers.as_mut() else {
             return;
         };
+        let size_of = |file: &u32| match self.slots.get(file) {
+            Some(Slot::File(active)) => active.size,
+            _ => 0,
+        };
+        let mut ahead: u64 = (self.preparing.iter())
+            .chain(self.prepared.keys())
+            .map(size_of)
+            .sum();
         while self.preparing.len() + self.prepared.len() < PREPARED_AHEAD {
-            let Some(file) = self.to_prepare.pop_front() else {
+            let Some(&file) = self.to_prepare.front() else {
                 break;
             };
             // Written (and so opened) or finished since it was announced: nothing to prepare.
-            let Some(Slot::File(active)) = self.slots.get(&file) else {
+            let Some(Slot::File(active)) = self
+                .slots
+                .get(&file)
+                .filter(|slot| !matches!(slot, Slot::File(active) if active.prepared))
+            else {
+                self.to_prepare.pop_front();
                 continue;
             };
-            if active.prepared {
-                continue;
+            if ahead > 0 && ahead.saturating_add(active.size) > self.opts.reserve_ahead {
+                break;
             }
+            ahead = ahead.saturating_add(active.size);
+            self.to_prepare.pop_front();
             workers.submit(Job::Create {
                 file,
                 path: active.write_path(),

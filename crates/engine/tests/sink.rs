@@ -71,6 +71,7 @@ fn options() -> SinkOptions {
         write_mtime: false,
         only_newer: None,
         verify: false,
+        reserve_ahead: jetstream_engine::sink::RESERVE_AHEAD,
     }
 }
 
@@ -989,4 +990,33 @@ fn a_sender_that_announces_ten_times_the_free_space_and_vanishes_leaves_nothing_
         "{} of {free} bytes free",
         fs.free()
     );
+}
+
+#[test]
+#[ignore = "needs root: mounts a file system image through a loop device"]
+fn files_are_reserved_ahead_of_their_data_only_within_the_quota() {
+    let _guard = shared();
+    let fs = SmallFileSystem::new(64);
+    let fx = Fixture::in_dir(tempfile::tempdir_in(fs.dir.path()).unwrap());
+    let free = fs.free();
+    let quota = 8 << 20;
+    let mut sink = fx.sink_with(SinkOptions {
+        reserve_ahead: quota,
+        ..options()
+    });
+    for file in 0..10 {
+        sink.open(file, &file_meta(&format!("f{file}"), 3 << 20))
+            .unwrap();
+    }
+    sink.settle().unwrap();
+    let reserved = free - fs.free();
+    assert!(reserved >= 6 << 20, "only {reserved} bytes reserved ahead");
+    assert!(
+        reserved <= quota + (1 << 20),
+        "{reserved} bytes reserved ahead"
+    );
+    // Data for a file beyond the quota reserves it as it arrives.
+    sink.write_at(9, 0, &[1; PIECE]).unwrap();
+    sink.flush().unwrap();
+    assert!(free - fs.free() >= reserved + (3 << 20));
 }
