@@ -345,3 +345,54 @@ fn larger_datagrams_where_the_path_allows_them() {
         outcome.lost_bytes
     );
 }
+
+#[test]
+fn a_sender_asked_to_retry_repeats_its_hello_with_the_token_a_few_times_at_most() {
+    use jetstream_wire::codec::{self, DatagramKind, Header, HANDSHAKE_HEADER_LEN};
+    use jetstream_wire::crypto::handshake::{Identity, CLIENT_HELLO_LEN};
+    use jetstream_wire::crypto::token::TOKEN_LEN;
+    use jetstream_wire::files::TransferHeader;
+    use jetstream_wire::session::{SenderConfig, SenderSession};
+    use std::time::Instant;
+
+    let rng = ring::rand::SystemRandom::new();
+    let identity = Identity::generate(&rng).unwrap();
+    let now = Instant::now();
+    let header = TransferHeader {
+        id: 1,
+        flags: 0,
+        overwrite: 0,
+        time_resolution_us: 0,
+        total_files: 0,
+        total_bytes: 0,
+        sync_interval_ms: 0,
+        verify: false,
+        dest_dir: String::new(),
+    };
+    let files = vec![file("f", 10)];
+    let mut sender =
+        SenderSession::new(now, &rng, &identity, SenderConfig::default(), header, files).unwrap();
+    let mut source = support::transfer::GeneratedFiles;
+    let mut buf = vec![0u8; 2048];
+    let hello_len = HANDSHAKE_HEADER_LEN + CLIENT_HELLO_LEN;
+    assert_eq!(
+        sender.poll_transmit(now, &mut buf, &mut source),
+        Some(hello_len)
+    );
+    let cid = Header::decode(&buf).unwrap().cid();
+    for round in 1..=4u8 {
+        let mut retry = vec![0u8; HANDSHAKE_HEADER_LEN + TOKEN_LEN];
+        codec::encode_handshake(DatagramKind::Retry, &cid, &[round; TOKEN_LEN], &mut retry)
+            .unwrap();
+        sender.handle_datagram(now, &mut retry);
+        let again = sender.poll_transmit(now, &mut buf, &mut source);
+        if round <= 3 {
+            // At once, carrying the newest token.
+            assert_eq!(again, Some(hello_len + TOKEN_LEN), "round {round}");
+            assert_eq!(buf[hello_len..hello_len + TOKEN_LEN], [round; TOKEN_LEN]);
+        } else {
+            assert_eq!(again, None, "a fourth Retry was followed");
+        }
+    }
+    assert_eq!(sender.stats().retries, 3);
+}
