@@ -7,6 +7,7 @@ use crate::clients::Clients;
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::pace;
+use crate::parts;
 use crate::sandbox::Sandbox;
 use crate::sink::{FileSink, OverwriteMode, SinkOptions, RESERVE_AHEAD};
 use crate::udp::{max_datagram_for, UdpEndpoint};
@@ -96,6 +97,11 @@ impl Receiver {
                 format!("receiver root {}: {e}", opts.root.display()),
             )
         })?;
+        // Before any session: what a receiver killed earlier on this root left reserved.
+        let (removed, kept) = parts::sweep(&sandbox);
+        if removed + kept > 0 {
+            tracing::info!("part files left by an earlier run: {removed} with nothing durable removed, {kept} kept for resumption");
+        }
         let endpoint = UdpEndpoint::bind(opts.listen).map_err(|e| {
             Error::new(
                 Code::Unavailable,

@@ -75,7 +75,7 @@ impl Record {
 }
 
 /// The record of `file`, if it has a well-formed one.
-fn read(file: &File) -> Option<Record> {
+pub fn read(file: &File) -> Option<Record> {
     let mut buf = [0u8; MAX_LEN];
     // SAFETY: `file` is open, `NAME` is NUL-terminated and `buf` is writable for its length.
     let n = unsafe {

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport, StorageError};
 
 use crate::digest::{hash_file, InOrder};
+use crate::parts;
 use crate::record::Record;
 use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, SandboxError, Stat, StatKind};
 use crate::source::Lru;
@@ -528,30 +529,6 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Frees the blocks of `file` from `from` to `size` (written or reserved, never made durable),
-/// keeping its size. A file system that cannot punch holes keeps them.
-fn free_beyond(file: &File, from: u64, size: u64) -> io::Result<()> {
-    let (Ok(offset), Ok(len)) = (
-        libc::off_t::try_from(from),
-        libc::off_t::try_from(size.saturating_sub(from)),
-    ) else {
-        return Ok(());
-    };
-    if len == 0 {
-        return Ok(());
-    }
-    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-    // SAFETY: `file` is an open descriptor; fallocate only reads its arguments.
-    if unsafe { libc::fallocate(file.as_raw_fd(), mode, offset, len) } == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EOPNOTSUPP) => Ok(()),
-        _ => Err(e),
-    }
-}
-
 /// Makes everything written to the file system holding `file` durable (`syncfs`): one flush
 /// for a batch of finished files instead of one each.
 fn sync_file_system(file: &File) -> io::Result<()> {
@@ -968,22 +945,6 @@ impl FileSink {
         }))
     }
 
-    /// Keeps the durable prefix of `active`'s part file and frees the space beyond it; removes
-    /// the file when nothing of it is durable.
-    fn give_back(&self, active: &Active) -> Result<(), SandboxError> {
-        let path = active.write_path();
-        if self.sandbox.stat(&path)?.is_none() {
-            return Ok(());
-        }
-        let handle = self.sandbox.open_file(&path, Access::ReadWriteCreate)?;
-        let held = Record::held(&handle, active.size, active.mtime_us);
-        if held == 0 {
-            drop(handle);
-            return self.sandbox.remove_file(&path);
-        }
-        free_beyond(&handle, held, active.size).map_err(|e| SandboxError::os("free", &path, e))
-    }
-
     /// How many bytes from the start of `active`'s file an earlier session left durable, by
     /// the file's record; `None` when there is no such file yet.
     fn held(&self, active: &Active) -> Option<u64> {
@@ -1201,7 +1162,8 @@ impl DataSink for FileSink {
         for (&file, slot) in &self.slots {
             if let Slot::File(active) = slot {
                 if active.owned_part(&self.sandbox, self.owner) {
-                    if let Err(e) = self.give_back(active) {
+                    let durable = |f: &File| Record::held(f, active.size, active.mtime_us);
+                    if let Err(e) = parts::give_back(&self.sandbox, &active.write_path(), durable) {
                         first_error.get_or_insert(error(file, e));
                     }
                 }

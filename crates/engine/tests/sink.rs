@@ -891,6 +891,34 @@ fn a_released_session_keeps_only_durable_prefixes_and_frees_the_rest() {
 }
 
 #[test]
+fn a_receiver_starting_again_gives_back_what_a_killed_one_left() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let big = 8 << 20;
+    let mut sink = fx.sink(OverwriteMode::Always);
+    sink.open(0, &file_meta("synced", big)).unwrap();
+    sink.open(1, &file_meta("unsynced", big)).unwrap();
+    sink.open(2, &file_meta("nested/untouched", big)).unwrap();
+    sink.write_at(0, 0, &vec![1; 1 << 20]).unwrap();
+    sink.sync(&[(0, 1 << 20)]).unwrap();
+    sink.write_at(1, 0, &vec![3; 1 << 20]).unwrap();
+    sink.settle().unwrap();
+    // Killed: nothing given back. A session still writing elsewhere is left alone.
+    drop(sink);
+    let mut live = fx.sink(OverwriteMode::Always);
+    live.open(0, &file_meta("live", 6)).unwrap();
+    live.write_at(0, 0, b"abc").unwrap();
+    live.flush().unwrap();
+    assert_eq!(jetstream_engine::parts::sweep(&fx.sandbox), (2, 1));
+    assert_eq!(names(&fx.root()), ["live.jetpart", "nested", "synced.jetpart"]);
+    assert_eq!(names(&fx.root().join("nested")), Vec::<String>::new());
+    let part = fx.root().join("synced.jetpart");
+    assert!(allocated(&part) <= (1 << 20) + 64 * 1024, "{}", allocated(&part));
+    let mut again = fx.sink(OverwriteMode::Always);
+    assert_eq!(again.open(0, &file_meta("synced", big)).unwrap(), 1 << 20);
+}
+
+#[test]
 fn a_part_file_taken_over_by_a_later_session_is_left_to_it() {
     let _guard = shared();
     let fx = Fixture::new();
