@@ -1,5 +1,6 @@
-//! Session keys and packet protection: the handshake that agrees on them, the AEAD that seals
-//! every datagram with them and the replay window that refuses a packet number seen twice.
+//! Session keys and packet protection: the handshake that agrees on them, the traffic secrets
+//! that key updates step forward, the AEAD that seals every datagram with them and the replay
+//! window that refuses a packet number seen twice.
 //!
 //! Every key in this module is derived with `expand_label`, an HKDF-SHA256 expand whose info
 //! is laid out like the TLS 1.3 `HkdfLabel`, so that no two uses of a secret share a label.
@@ -7,10 +8,12 @@
 pub mod aead;
 pub mod handshake;
 pub mod replay;
+pub mod traffic;
 
 pub use aead::{CipherLevel, CryptoError, PacketKey};
 pub use handshake::{Identity, Initiator, PublicKey, Responder, SessionKeys};
 pub use replay::ReplayWindow;
+pub use traffic::TrafficSecret;
 
 use ring::hkdf;
 
