@@ -576,6 +576,7 @@ impl ReceiverSession {
             self.stats.packets_deferred += 1;
             return;
         }
+        // The replay window never accepts `u64::MAX`, so `pn + 1` exists.
         self.received_pns.insert(pn..pn + 1);
         self.received_pns.truncate_oldest(MAX_TRACKED_RANGES);
         if self.received_pns.max() == Some(pn) {
