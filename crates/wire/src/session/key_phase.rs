@@ -5,38 +5,41 @@
 //!
 //! Phase 0 uses the traffic secrets of the handshake; phase n + 1 the secrets
 //! `Expand-Label(secret_n, "ku", "")` of both directions (`crypto::traffic`), with packet keys
-//! derived from them as from any secret. Both directions are always in the same phase from the
-//! point of view of the side that seals: each protected datagram carries the parity of the
-//! phase it is sealed in (the key-phase bit of its kind byte, authenticated as AAD). Packet
-//! numbers run on across phases; each phase has its own IV, so no nonce repeats under a key.
+//! derived from them as from any secret. A side seals and opens with the keys of its current
+//! phase, one phase for both directions, and each protected datagram carries the parity of the
+//! phase it was sealed in: odd phases set `codec::KEY_PHASE_BIT` in the kind byte, which the
+//! AEAD authenticates with the rest of the header. Packet numbers run on across phases; each
+//! phase has its own IV, so no nonce repeats under a key.
 //!
 //! - **Starting an update.** Before sealing, a side moves to phase n + 1 once it has sealed
-//!   `interval` datagrams in phase n (2^22 by default) *and* received one of phase n from its
-//!   peer. The second condition stands for QUIC's rule that a new update waits for the previous
-//!   one to be acknowledged (the receiver of a transfer sends ACKs, the sender none): a peer
-//!   seals in phase n only once it has the keys of n. Until both hold the side stays in n.
-//! - **Following an update.** A datagram of the other parity numbered at or above the first
-//!   datagram received in phase n comes from phase n + 1: it is opened with the keys of n + 1,
-//!   derived in advance, and once it authenticates this side moves to n + 1, sending included.
-//!   Such a datagram is considered only if this side has sealed a datagram in phase n: an
-//!   honest peer moves on only after receiving one, and a dishonest one cannot make this side
-//!   derive keys faster than it sends.
+//!   `interval` datagrams in phase n (2^22 by default) *and* received a datagram of phase n
+//!   from its peer, which proves the peer has the keys of n. This is QUIC's rule that an update
+//!   waits until the previous one is acknowledged; the sender of a transfer acknowledges
+//!   nothing, so the proof is the peer's own datagrams, which is why the two directions share
+//!   a phase.
+//! - **Following an update.** A datagram of the other parity, numbered at or above the first
+//!   datagram received in phase n, comes from phase n + 1: it is opened with the keys of n + 1,
+//!   derived in advance, and once it authenticates this side moves to n + 1, for sending too.
+//!   Such a datagram is considered only if this side has sealed one in phase n: an honest peer
+//!   moves on only after receiving one, and a dishonest one cannot make this side derive keys
+//!   faster than it sends.
 //! - **Reordering.** A datagram of the other parity numbered below the first one of phase n is
 //!   from phase n − 1 and is opened with the previous receive keys. They are kept until
 //!   [`RETIRED_KEY_GRACE`] after the first datagram of phase n arrived, or until the next
 //!   update; afterwards such a datagram is dropped unopened, as stale. At this layer there is no
 //!   RTT estimate to scale the grace by (QUIC keeps old keys for three PTOs), so it is a fixed
-//!   time longer than any reordering a path inflicts on a live session.
-//! - **Before the peer's first datagram of a phase.** A datagram of the other parity is then
-//!   tried with the previous keys, and if they fail with the next ones: the peer may already
-//!   have moved to n + 1 if every datagram it sealed in n was lost.
+//!   time, longer than any reordering a path inflicts on a live session.
+//! - **Before the peer's first datagram of a phase.** A datagram of the other parity is tried
+//!   with the previous keys, then with the next ones: the peer may have moved on to n + 1 with
+//!   every datagram it sealed in n lost.
 //!
 //! At level `none` there is no key to wear out and nothing would authenticate a phase change,
 //! so the phase stays 0 and a datagram of the other parity is dropped as forged.
 //!
-//! Sealing `interval` datagrams in a phase is the trigger, not a hard limit: while the peer is
-//! silent the phase goes on. A sender cannot run far past it, since without acknowledgements
-//! its congestion window closes, and a receiver only answers what it receives.
+//! Sealing `interval` datagrams in a phase starts an update but does not stop a side that
+//! cannot start one: while its peer is silent, the phase goes on. A sender cannot run far past
+//! the interval that way, since without acknowledgements its congestion window closes, and a
+//! receiver only answers what it receives.
 
 use std::time::{Duration, Instant};
 
@@ -79,13 +82,6 @@ struct Retired {
     recv: PacketKey,
     /// When it goes; `None` until the first datagram of the current phase arrives.
     until: Option<Instant>,
-}
-
-/// Which keys a datagram of the other parity is opened with.
-#[derive(Clone, Copy)]
-enum Other {
-    Previous,
-    Next,
 }
 
 /// The keys of the current, previous and next phases, and when to move between them.
@@ -179,44 +175,37 @@ impl KeyPhases {
             return Ok(len);
         }
         match self.first_received {
-            Some(first) if pn >= first => self.open_other(Other::Next, now, pn, buf, header_len),
-            Some(_) => self.open_other(Other::Previous, now, pn, buf, header_len),
+            Some(first) if pn >= first => self.open_next(now, pn, buf, header_len),
+            Some(_) => self.open_previous(pn, buf, header_len),
             None => {
                 self.scratch.clear();
                 self.scratch.extend_from_slice(buf);
-                match self.open_other(Other::Previous, now, pn, buf, header_len) {
-                    Ok(len) => Ok(len),
-                    Err(_) => {
-                        buf.copy_from_slice(&self.scratch);
-                        self.open_other(Other::Next, now, pn, buf, header_len)
-                    }
-                }
+                self.open_previous(pn, buf, header_len).or_else(|_| {
+                    buf.copy_from_slice(&self.scratch);
+                    self.open_next(now, pn, buf, header_len)
+                })
             }
         }
     }
 
-    /// Opens a datagram of the other parity with the keys of the previous or the next phase,
-    /// moving to the next phase when those open it.
-    fn open_other(
+    /// Opens a datagram of the previous phase, while its keys are kept.
+    fn open_previous(&self, pn: u64, buf: &mut [u8], header_len: usize) -> Result<usize, Drop> {
+        let previous = self.previous.as_ref().ok_or(Drop::Stale)?;
+        open(&previous.recv, pn, buf, header_len)
+    }
+
+    /// Opens a datagram of the next phase, and moves to that phase when it authenticates.
+    fn open_next(
         &mut self,
-        which: Other,
         now: Instant,
         pn: u64,
         buf: &mut [u8],
         header_len: usize,
     ) -> Result<usize, Drop> {
-        match which {
-            Other::Previous => {
-                let previous = self.previous.as_ref().ok_or(Drop::Stale)?;
-                open(&previous.recv, pn, buf, header_len)
-            }
-            Other::Next => {
-                let next = self.next.as_ref().filter(|_| self.sealed > 0);
-                let len = open(&next.ok_or(Drop::Forged)?.recv, pn, buf, header_len)?;
-                self.advance(Some((now, pn)));
-                Ok(len)
-            }
-        }
+        let next = self.next.as_ref().filter(|_| self.sealed > 0);
+        let len = open(&next.ok_or(Drop::Forged)?.recv, pn, buf, header_len)?;
+        self.advance(Some((now, pn)));
+        Ok(len)
     }
 
     /// Moves to the next phase: on sealing (`received` is `None`), or on receiving datagram
