@@ -1,5 +1,7 @@
 //! The jetstream runtime: sockets, files and the drivers that run sessions over them.
 
+pub mod address_tokens;
+pub mod admission;
 pub mod clients;
 pub mod command;
 pub mod digest;
@@ -7,6 +9,7 @@ pub mod error;
 pub mod flags;
 pub mod identity;
 mod pace;
+pub mod parts;
 pub mod receive;
 mod record;
 mod resume;

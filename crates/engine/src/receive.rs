@@ -2,14 +2,15 @@
 //! connection id, each writing through its own [`FileSink`] confined to the receiver's root,
 //! with the receiver's policy on sender keys and credentials.
 
+use crate::admission::{Admission, AdmissionCounters, Verdict};
 use crate::clients::Clients;
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::pace;
 use crate::sandbox::Sandbox;
-use crate::sink::{FileSink, OverwriteMode, SinkOptions};
+use crate::sink::{FileSink, OverwriteMode, SinkOptions, RESERVE_AHEAD};
 use crate::udp::{max_datagram_for, UdpEndpoint};
-use jetstream_wire::codec::{ConnectionId, DatagramKind, Header};
+use jetstream_wire::codec::{ConnectionId, Header};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use jetstream_wire::files::{DataSink, Digest, FileMeta, SinkReport, StorageError, TransferHeader};
@@ -18,7 +19,7 @@ use jetstream_wire::session::{
 };
 use ring::rand::SystemRandom;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant};
 
 /// Most sessions served at once; further ClientHellos are ignored until one ends.
 const MAX_SESSIONS: usize = 1024;
+/// Most Retry datagrams sent after one batch of received datagrams.
+const MAX_RETRIES_QUEUED: usize = 256;
 
 /// How the receiver listens and whom it accepts.
 #[derive(Clone, Debug)]
@@ -81,6 +84,7 @@ pub struct Receiver {
     sandbox: Arc<Sandbox>,
     opts: ReceiveOptions,
     sessions: HashMap<ConnectionId, Active>,
+    admission: Admission,
 }
 
 impl Receiver {
@@ -104,12 +108,19 @@ impl Receiver {
             sandbox: Arc::new(sandbox),
             opts,
             sessions: HashMap::new(),
+            admission: Admission::new(&SystemRandom::new())
+                .map_err(|e| Error::new(Code::Internal, format!("no token key: {e}")))?,
         })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.endpoint.local_addr()
+    }
+
+    /// What the endpoint did with datagrams that had no session, live.
+    pub fn admission_counters(&self) -> Arc<AdmissionCounters> {
+        self.admission.counters()
     }
 
     /// The receiver's identity key, which senders may check.
@@ -128,6 +139,7 @@ impl Receiver {
             .map_err(|e| Error::new(Code::Io, format!("cannot make a timer: {e}")))?;
         let mut out = vec![0u8; max_datagram_for(&self.opts.listen)];
         let rng = SystemRandom::new();
+        let mut retries = Vec::with_capacity(MAX_RETRIES_QUEUED);
         let config = ReceiverConfig {
             max_datagram: max_datagram_for(&self.opts.listen),
             min_cipher: self.opts.min_cipher,
@@ -147,41 +159,56 @@ impl Receiver {
                 identity,
                 sandbox,
                 sessions,
+                admission,
                 ..
             } = self;
             let mut handle = |at: Instant, peer: SocketAddr, datagram: &mut [u8]| {
                 let Ok(header) = Header::decode(datagram) else {
                     return;
                 };
-                if let Some(active) = sessions.get_mut(&header.cid()) {
-                    active
-                        .session
-                        .handle_datagram(at, datagram, &mut active.storage);
+                let cid = header.cid();
+                if let Some(active) = sessions.get_mut(&cid) {
+                    // A handshake message draws an answer to the session's sender, so only
+                    // its own address may send one.
+                    if peer == active.peer || matches!(header, Header::Protected { .. }) {
+                        active
+                            .session
+                            .handle_datagram(at, datagram, &mut active.storage);
+                    }
                     return;
                 }
-                let is_hello = matches!(
-                    header,
-                    Header::Handshake {
-                        kind: DatagramKind::ClientHello,
-                        ..
-                    }
-                );
-                if !is_hello || sessions.len() >= MAX_SESSIONS {
+                let Header::Handshake { kind, .. } = header else {
+                    return;
+                };
+                if sessions.len() >= MAX_SESSIONS {
                     return;
                 }
-                match ReceiverSession::accept(at, &rng, identity, config.clone(), datagram) {
-                    Ok(session) => {
-                        sessions.insert(
-                            header.cid(),
-                            Active {
-                                session,
-                                storage: Storage::new(sandbox.clone()),
-                                peer,
-                                outcome: None,
-                            },
-                        );
+                let half_open = |ip: IpAddr| half_open(sessions, ip);
+                match admission.judge(at, peer, &cid, kind, datagram, half_open) {
+                    Verdict::Drop => {}
+                    Verdict::Retry(retry) => {
+                        if retries.len() < MAX_RETRIES_QUEUED {
+                            retries.push((peer, retry));
+                        }
                     }
-                    Err(e) => tracing::debug!(%peer, "refused a ClientHello: {e}"),
+                    Verdict::Admit => {
+                        match ReceiverSession::accept(at, &rng, identity, config.clone(), datagram)
+                        {
+                            Ok(mut session) => {
+                                session.offer_token(admission.resumption_token(at, peer.ip()));
+                                sessions.insert(
+                                    cid,
+                                    Active {
+                                        session,
+                                        storage: Storage::new(sandbox.clone()),
+                                        peer,
+                                        outcome: None,
+                                    },
+                                );
+                            }
+                            Err(e) => tracing::debug!(%peer, "refused a ClientHello: {e}"),
+                        }
+                    }
                 }
             };
             if let Err(e) =
@@ -193,6 +220,11 @@ impl Receiver {
                     return Err(Error::new(Code::Io, format!("receive failed: {e}")));
                 }
                 tracing::debug!("ignored a socket error: {e}");
+            }
+            for (peer, retry) in retries.drain(..) {
+                if let Err(e) = self.endpoint.send(peer, &retry, retry.len()).await {
+                    tracing::debug!(%peer, "send failed: {e}");
+                }
             }
             if self.service(&mut out, on_event).await?.is_break() {
                 return Ok(());
@@ -270,6 +302,20 @@ impl Receiver {
     }
 }
 
+/// Sessions of `ip` still in their handshake, and in all.
+fn half_open(sessions: &HashMap<ConnectionId, Active>, ip: IpAddr) -> (usize, usize) {
+    let ip = ip.to_canonical();
+    sessions
+        .values()
+        .filter(|a| a.session.is_half_open())
+        .fold((0, 0), |(of_ip, all), a| {
+            (
+                of_ip + usize::from(a.peer.ip().to_canonical() == ip),
+                all + 1,
+            )
+        })
+}
+
 /// Socket errors that report on one peer (ICMP unreachable answers), not on the socket.
 fn is_transient(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
@@ -344,6 +390,7 @@ impl DataSink for Storage {
             only_newer: (header.flags & flags::WRITE_ONLY_NEWER != 0)
                 .then_some(header.time_resolution_us as i64),
             verify: header.verify,
+            reserve_ahead: RESERVE_AHEAD,
         };
         self.sink = Some(FileSink::new(self.sandbox.clone(), opts)?);
         Ok(())
@@ -372,6 +419,10 @@ impl DataSink for Storage {
 
     fn sync(&mut self, files: &[(u32, u64)]) -> std::result::Result<(), StorageError> {
         self.sink.as_mut().map_or(Ok(()), |sink| sink.sync(files))
+    }
+
+    fn release(&mut self) -> std::result::Result<(), StorageError> {
+        self.sink.as_mut().map_or(Ok(()), FileSink::release)
     }
 
     fn abandon(&mut self) -> std::result::Result<(), StorageError> {

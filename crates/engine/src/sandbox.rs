@@ -7,6 +7,7 @@
 //! component at a time with `O_NOFOLLOW`. Every operation then acts on the final name relative
 //! to its resolved parent directory, again without following a symlink.
 
+use crate::parts::PartOwners;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::fs::File;
@@ -125,7 +126,7 @@ impl SandboxError {
     }
 
     /// Maps an OS error; resolution refusals (symlink, escape, non-directory) become typed.
-    fn os(op: &'static str, path: &str, source: io::Error) -> Self {
+    pub(crate) fn os(op: &'static str, path: &str, source: io::Error) -> Self {
         let reason = match source.raw_os_error() {
             Some(libc::ELOOP) => Refusal::Symlink,
             Some(libc::EXDEV) => Refusal::Escapes,
@@ -307,6 +308,8 @@ pub struct Sandbox {
     root_path: PathBuf,
     /// Cleared the first time the kernel reports `openat2` missing.
     openat2: AtomicBool,
+    /// Which session writes each part file.
+    parts: PartOwners,
 }
 
 impl Sandbox {
@@ -331,7 +334,13 @@ impl Sandbox {
             root: unsafe { OwnedFd::from_raw_fd(fd) },
             root_path: root.to_owned(),
             openat2: AtomicBool::new(true),
+            parts: PartOwners::default(),
         })
+    }
+
+    /// Which session writes each part file below the root.
+    pub fn part_owners(&self) -> &PartOwners {
+        &self.parts
     }
 
     /// The root path as given to [`Sandbox::open`].

@@ -6,6 +6,7 @@
 //! away, a socket error) is followed by a new one after a backoff, resumed from what the
 //! receiver reported durable; the transfer fails only once `timeout` passes without progress.
 
+use crate::address_tokens;
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::pace;
@@ -378,6 +379,7 @@ async fn run_session(
             .timeout
             .map_or(SESSION_SILENCE, |t| t.min(SESSION_SILENCE)),
         resume: resume.offsets().to_vec(),
+        token: address_tokens::get(link.to),
         ..SenderConfig::default()
     };
     let header = TransferHeader {
@@ -564,6 +566,7 @@ async fn run_session(
                         report.placed.push((index, digest));
                     }
                 }
+                SenderEvent::NewToken(token) => address_tokens::put(to, token),
                 SenderEvent::Accepted => {}
             }
         }

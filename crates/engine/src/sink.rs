@@ -7,7 +7,8 @@
 //! straight from the caller's bytes, without that copy.
 //! Creating a file, syncing it and making it final cost far more than writing a small one, so
 //! they run on a worker thread: the first [`PREPARED_AHEAD`] announced files not yet written
-//! are created and sized ahead of their data; a sync asked by the session is an `fdatasync`
+//! are created and sized ahead of their data, within the space the receiver lets one session
+//! reserve ([`SinkOptions::reserve_ahead`]); a sync asked by the session is an `fdatasync`
 //! followed by the file's durable [`Record`]; a finished file is checked against the sender's
 //! digest (read back from disk), given its mode and times, synced, renamed into place, and its
 //! directory synced, in that order — only then is it reported placed. A few descriptors are kept
@@ -42,6 +43,8 @@ pub const DIRECT_WRITE_BYTES: usize = 16 << 10;
 pub const OPEN_FILES: usize = 64;
 /// How many announced files are created (and hold a descriptor) ahead of their data.
 pub const PREPARED_AHEAD: usize = 32;
+/// What [`SinkOptions::reserve_ahead`] is unless the receiver says otherwise.
+pub const RESERVE_AHEAD: u64 = 1 << 30;
 /// Files up to this size are hashed from their bytes as they are written (on the receiving
 /// thread, which has time to spare for them, sparing the file thread a read back); larger ones
 /// are read back on the file thread, off the receiving thread that bounds their rate.
@@ -112,6 +115,9 @@ pub struct SinkOptions {
     /// Files are checked against the sender's digests: a target that already has the source's
     /// size and time is then offered whole instead of written again.
     pub verify: bool,
+    /// Most bytes reserved for files ahead of their data (a larger file is still reserved when
+    /// it is the only one ahead): the space one session can hold before it sends anything.
+    pub reserve_ahead: u64,
 }
 
 /// A file announced and not finished yet.
@@ -131,6 +137,12 @@ struct Active {
 }
 
 impl Active {
+    /// Whether this file is written to a part file that `owner` still owns (a later session
+    /// of the same transfer may have taken it over).
+    fn owned_part(&self, sandbox: &Sandbox, owner: u64) -> bool {
+        self.part && sandbox.part_owners().owns(&self.write_path(), owner)
+    }
+
     /// The path data is written to.
     fn write_path(&self) -> String {
         if self.part {
@@ -204,6 +216,8 @@ pub struct FileSink {
     /// What the workers' jobs came to, not reported yet.
     reports: VecDeque<SinkReport>,
     skipped: Vec<u32>,
+    /// This sink's id among the writers of part files below the root.
+    owner: u64,
 }
 
 /// Blocking file-system work done by the workers.
@@ -514,6 +528,30 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Frees the blocks of `file` from `from` to `size` (written or reserved, never made durable),
+/// keeping its size. A file system that cannot punch holes keeps them.
+fn free_beyond(file: &File, from: u64, size: u64) -> io::Result<()> {
+    let (Ok(offset), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(size.saturating_sub(from)),
+    ) else {
+        return Ok(());
+    };
+    if len == 0 {
+        return Ok(());
+    }
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: `file` is an open descriptor; fallocate only reads its arguments.
+    if unsafe { libc::fallocate(file.as_raw_fd(), mode, offset, len) } == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => Ok(()),
+        _ => Err(e),
+    }
+}
+
 /// Makes everything written to the file system holding `file` durable (`syncfs`): one flush
 /// for a batch of finished files instead of one each.
 fn sync_file_system(file: &File) -> io::Result<()> {
@@ -580,6 +618,7 @@ impl FileSink {
             (Vec::new(), None)
         };
         Ok(FileSink {
+            owner: sandbox.part_owners().new_owner(),
             sandbox,
             dest,
             opts,
@@ -698,17 +737,32 @@ impl FileSink {
         let Some(workers) = self.workers.as_mut() else {
             return;
         };
+        let size_of = |file: &u32| match self.slots.get(file) {
+            Some(Slot::File(active)) => active.size,
+            _ => 0,
+        };
+        let mut ahead: u64 = (self.preparing.iter())
+            .chain(self.prepared.keys())
+            .map(size_of)
+            .sum();
         while self.preparing.len() + self.prepared.len() < PREPARED_AHEAD {
-            let Some(file) = self.to_prepare.pop_front() else {
+            let Some(&file) = self.to_prepare.front() else {
                 break;
             };
             // Written (and so opened) or finished since it was announced: nothing to prepare.
-            let Some(Slot::File(active)) = self.slots.get(&file) else {
+            let Some(Slot::File(active)) = self
+                .slots
+                .get(&file)
+                .filter(|slot| !matches!(slot, Slot::File(active) if active.prepared))
+            else {
+                self.to_prepare.pop_front();
                 continue;
             };
-            if active.prepared {
-                continue;
+            if ahead > 0 && ahead.saturating_add(active.size) > self.opts.reserve_ahead {
+                break;
             }
+            ahead = ahead.saturating_add(active.size);
+            self.to_prepare.pop_front();
             workers.submit(Job::Create {
                 file,
                 path: active.write_path(),
@@ -914,6 +968,22 @@ impl FileSink {
         }))
     }
 
+    /// Keeps the durable prefix of `active`'s part file and frees the space beyond it; removes
+    /// the file when nothing of it is durable.
+    fn give_back(&self, active: &Active) -> Result<(), SandboxError> {
+        let path = active.write_path();
+        if self.sandbox.stat(&path)?.is_none() {
+            return Ok(());
+        }
+        let handle = self.sandbox.open_file(&path, Access::ReadWriteCreate)?;
+        let held = Record::held(&handle, active.size, active.mtime_us);
+        if held == 0 {
+            drop(handle);
+            return self.sandbox.remove_file(&path);
+        }
+        free_beyond(&handle, held, active.size).map_err(|e| SandboxError::os("free", &path, e))
+    }
+
     /// How many bytes from the start of `active`'s file an earlier session left durable, by
     /// the file's record; `None` when there is no such file yet.
     fn held(&self, active: &Active) -> Option<u64> {
@@ -954,6 +1024,11 @@ impl DataSink for FileSink {
             // A kept file is already created and sized; any file found may carry a record.
             active.prepared = held > 0;
             active.recorded = found.is_some();
+            if active.part {
+                self.sandbox
+                    .part_owners()
+                    .claim(&active.write_path(), self.owner);
+            }
         }
         self.slots.insert(file, slot);
         if ahead && held == 0 {
@@ -1113,6 +1188,28 @@ impl DataSink for FileSink {
         Ok(self.reports.pop_front())
     }
 
+    fn release(&mut self) -> Result<(), StorageError> {
+        // The syncs asked for last first: then each file's record says what is durable. What
+        // failed before (a write, a creation, a sync) only leaves less of it durable, and the
+        // session that failed has reported its own error.
+        if let Err(e) = self.flush().and_then(|()| self.settle()) {
+            tracing::debug!(error = %e, "an earlier failure of the session's files");
+        }
+        self.files = Lru::new(OPEN_FILES);
+        self.prepared.clear();
+        let mut first_error = None;
+        for (&file, slot) in &self.slots {
+            if let Slot::File(active) = slot {
+                if active.owned_part(&self.sandbox, self.owner) {
+                    if let Err(e) = self.give_back(active) {
+                        first_error.get_or_insert(error(file, e));
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     fn abandon(&mut self) -> Result<(), StorageError> {
         self.run = None;
         // Files being created or finished first: then every part file is known.
@@ -1122,7 +1219,7 @@ impl DataSink for FileSink {
         let mut first_error = settled.err();
         for slot in self.slots.values_mut() {
             if let Slot::File(active) = slot {
-                if active.part {
+                if active.owned_part(&self.sandbox, self.owner) {
                     if let Err(e) = self.sandbox.remove_file(&active.write_path()) {
                         first_error.get_or_insert(error(0, e));
                     }
@@ -1141,6 +1238,7 @@ impl Drop for FileSink {
         }
         // Dropping the workers runs what they were given to the end.
         self.submit_finishes();
+        self.sandbox.part_owners().release_all(self.owner);
     }
 }
 

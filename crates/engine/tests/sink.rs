@@ -71,6 +71,7 @@ fn options() -> SinkOptions {
         write_mtime: false,
         only_newer: None,
         verify: false,
+        reserve_ahead: jetstream_engine::sink::RESERVE_AHEAD,
     }
 }
 
@@ -854,4 +855,168 @@ fn an_abandoned_transfer_leaves_no_part_file() {
     sink.abandon().unwrap();
     drop(sink);
     assert_eq!(names(&fx.root()), ["done"]);
+}
+
+/// Bytes allocated on disk to the file at `path`.
+fn allocated(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().blocks() * 512
+}
+
+#[test]
+fn a_released_session_keeps_only_durable_prefixes_and_frees_the_rest() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut sink = fx.sink(OverwriteMode::Always);
+    let big = 8 << 20;
+    sink.open(0, &file_meta("synced", big)).unwrap();
+    sink.open(1, &file_meta("unsynced", big)).unwrap();
+    sink.open(2, &file_meta("untouched", big)).unwrap();
+    sink.write_at(0, 0, &vec![1; 1 << 20]).unwrap();
+    sink.sync(&[(0, 1 << 20)]).unwrap();
+    sink.write_at(0, 1 << 20, &vec![2; 1 << 20]).unwrap();
+    sink.write_at(1, 0, &vec![3; 1 << 20]).unwrap();
+    sink.release().unwrap();
+    drop(sink);
+    // Only the file with a durable prefix is left, holding that prefix and little more.
+    assert_eq!(names(&fx.root()), ["synced.jetpart"]);
+    let part = fx.root().join("synced.jetpart");
+    assert_eq!(fs::metadata(&part).unwrap().len(), big as u64);
+    assert!(
+        allocated(&part) <= (1 << 20) + 64 * 1024,
+        "{}",
+        allocated(&part)
+    );
+    let mut again = fx.sink(OverwriteMode::Always);
+    assert_eq!(again.open(0, &file_meta("synced", big)).unwrap(), 1 << 20);
+}
+
+#[test]
+fn a_part_file_taken_over_by_a_later_session_is_left_to_it() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut old = fx.sink(OverwriteMode::Always);
+    old.open(0, &file_meta("f", 6)).unwrap();
+    old.write_at(0, 0, b"abc").unwrap();
+    // The sender reconnected: its new session writes the same part file.
+    let mut new = fx.sink(OverwriteMode::Always);
+    new.open(0, &file_meta("f", 6)).unwrap();
+    new.write_at(0, 0, b"abcdef").unwrap();
+    old.release().unwrap();
+    old.abandon().unwrap();
+    drop(old);
+    new.finish(0, None).unwrap();
+    assert_eq!(reports(&mut new), [SinkReport::Placed(0)]);
+    assert_eq!(fs::read(fx.root().join("f")).unwrap(), b"abcdef");
+}
+
+/// A file system of `mib` MiB of its own: an ext4 image mounted through a loop device.
+struct SmallFileSystem {
+    dir: tempfile::TempDir,
+    _image: tempfile::NamedTempFile,
+}
+
+impl SmallFileSystem {
+    fn new(mib: u64) -> SmallFileSystem {
+        let image = tempfile::NamedTempFile::new().unwrap();
+        image.as_file().set_len(mib << 20).unwrap();
+        let run = |cmd: &mut std::process::Command| {
+            let status = cmd.status().unwrap();
+            assert!(status.success(), "{cmd:?} failed");
+        };
+        run(std::process::Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(image.path()));
+        let dir = tempfile::tempdir().unwrap();
+        run(std::process::Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(image.path())
+            .arg(dir.path()));
+        SmallFileSystem { dir, _image: image }
+    }
+
+    /// Bytes free for an unprivileged writer.
+    fn free(&self) -> u64 {
+        let path = std::ffi::CString::new(self.dir.path().as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `path` is NUL-terminated and `stats` is a plain struct statvfs fills in.
+        let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut stats) }, 0);
+        stats.f_bavail * stats.f_frsize
+    }
+}
+
+impl Drop for SmallFileSystem {
+    fn drop(&mut self) {
+        match std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status()
+        {
+            Ok(status) if status.success() => {}
+            other => eprintln!("could not unmount {}: {other:?}", self.dir.path().display()),
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root: mounts a file system image through a loop device"]
+fn a_sender_that_announces_ten_times_the_free_space_and_vanishes_leaves_nothing_behind() {
+    let _guard = shared();
+    let fs = SmallFileSystem::new(64);
+    let fx = Fixture::in_dir(tempfile::tempdir_in(fs.dir.path()).unwrap());
+    let free = fs.free();
+    // Twenty files of half the free space each: each fits alone, together ten times over.
+    let size = usize::try_from(free / 2).unwrap();
+    let mut sink = fx.sink(OverwriteMode::Always);
+    let mut refused = None;
+    for file in 0..20 {
+        if let Err(e) = sink.open(file, &file_meta(&format!("f{file}"), size)) {
+            refused = Some(e);
+            break;
+        }
+    }
+    sink.write_at(0, 0, &[7; PIECE])
+        .unwrap_or_else(|e| refused = Some(e));
+    // The files were reserved ahead of their data until the space ran out.
+    let refused = refused
+        .or_else(|| sink.settle().err())
+        .expect("ten times the free space did not fit");
+    assert!(refused.message.contains("free"), "{}", refused.message);
+    assert!(fs.free() < free / 2, "nothing was reserved ahead");
+    // The sender is gone: its session times out and gives everything back.
+    sink.release().unwrap();
+    drop(sink);
+    assert_eq!(names(&fx.root()), Vec::<String>::new());
+    assert!(
+        fs.free() + (1 << 20) >= free,
+        "{} of {free} bytes free",
+        fs.free()
+    );
+}
+
+#[test]
+#[ignore = "needs root: mounts a file system image through a loop device"]
+fn files_are_reserved_ahead_of_their_data_only_within_the_quota() {
+    let _guard = shared();
+    let fs = SmallFileSystem::new(64);
+    let fx = Fixture::in_dir(tempfile::tempdir_in(fs.dir.path()).unwrap());
+    let free = fs.free();
+    let quota = 8 << 20;
+    let mut sink = fx.sink_with(SinkOptions {
+        reserve_ahead: quota,
+        ..options()
+    });
+    for file in 0..10 {
+        sink.open(file, &file_meta(&format!("f{file}"), 3 << 20))
+            .unwrap();
+    }
+    sink.settle().unwrap();
+    let reserved = free - fs.free();
+    assert!(reserved >= 6 << 20, "only {reserved} bytes reserved ahead");
+    assert!(
+        reserved <= quota + (1 << 20),
+        "{reserved} bytes reserved ahead"
+    );
+    // Data for a file beyond the quota reserves it as it arrives.
+    sink.write_at(9, 0, &[1; PIECE]).unwrap();
+    sink.flush().unwrap();
+    assert!(free - fs.free() >= reserved + (3 << 20));
 }

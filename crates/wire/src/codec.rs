@@ -1,17 +1,20 @@
 //! Datagram layout and frame encoding.
 //!
 //! Every datagram starts with a plaintext header. Handshake datagrams carry one handshake
-//! message after `[kind][version][connection id]`. Protected datagrams carry
-//! `[kind][connection id][packet number]` (authenticated as AAD; the packet number is the AEAD
-//! nonce; the kind byte also carries the key phase) followed by sealed frames. All integers are big-endian and fixed width, so a frame's
-//! size is known before it is written. Decoding never trusts a length: hostile bytes give an
-//! error, never a panic.
+//! message after `[kind][version][connection id]`; a ClientHello may be followed by an address
+//! token, and a Retry carries only a token (see [`crate::crypto::token`]). Protected datagrams
+//! carry `[kind][connection id][packet number]` (authenticated as AAD; the packet number is the
+//! AEAD nonce; the kind byte also carries the key phase) followed by sealed frames. All
+//! integers are big-endian and fixed width, so a frame's size is known before it is written.
+//! Decoding never trusts a length: hostile bytes give an error, never a panic.
 
+use crate::crypto::handshake::CLIENT_HELLO_LEN;
+use crate::crypto::token::{Token, TOKEN_LEN};
 use crate::files::{EntryKind, FileMeta, TransferHeader};
 use std::ops::Range;
 
 /// The protocol version carried by handshake datagrams.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Length of a connection id.
 pub const CID_LEN: usize = 8;
 /// Length of the plaintext header of a protected datagram.
@@ -45,6 +48,9 @@ pub enum DatagramKind {
     /// Frames sealed with the session keys. With key phase 1 the byte also has
     /// [`KEY_PHASE_BIT`] set.
     Protected = 4,
+    /// The responder's demand that the initiator repeat its ClientHello with the address token
+    /// this datagram carries.
+    Retry = 5,
 }
 
 /// Set in the kind byte of a protected datagram sealed with the keys of an odd key phase.
@@ -101,7 +107,7 @@ impl Header {
         let mut r = Reader::new(datagram);
         let kind = r.u8("datagram kind")?;
         match kind {
-            1..=3 => {
+            1..=3 | 5 => {
                 let version = r.u8("version")?;
                 if version != VERSION {
                     return Err(CodecError::Version(version));
@@ -109,7 +115,8 @@ impl Header {
                 let kind = match kind {
                     1 => DatagramKind::ClientHello,
                     2 => DatagramKind::ServerHello,
-                    _ => DatagramKind::ClientFinish,
+                    3 => DatagramKind::ClientFinish,
+                    _ => DatagramKind::Retry,
                 };
                 Ok(Header::Handshake {
                     kind,
@@ -149,6 +156,18 @@ pub fn encode_handshake(
     w.bytes(cid)?;
     w.bytes(message)?;
     Some(w.pos)
+}
+
+/// The ClientHello message of a ClientHello datagram and the address token after it (empty
+/// when it carries none); `None` when the datagram is too short to hold a ClientHello or the
+/// token has the wrong length.
+pub fn client_hello_parts(datagram: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = datagram.get(HANDSHAKE_HEADER_LEN..)?;
+    if rest.len() < CLIENT_HELLO_LEN {
+        return None;
+    }
+    let (message, token) = rest.split_at(CLIENT_HELLO_LEN);
+    matches!(token.len(), 0 | TOKEN_LEN).then_some((message, token))
 }
 
 /// Writes the plaintext header of a protected datagram into `out[..PROTECTED_HEADER_LEN]`;
@@ -254,6 +273,9 @@ pub enum Frame<'a> {
         /// The digest.
         hash: [u8; DIGEST_LEN],
     },
+    /// A resumption token from the receiver: the sender's next ClientHello from the same
+    /// address carries it and skips the retry round trip.
+    NewToken(Token),
 }
 
 const FRAME_PADDING: u8 = 0x00;
@@ -271,6 +293,7 @@ const FRAME_DURABLE: u8 = 0x1b;
 const FRAME_PLACED: u8 = 0x1c;
 const FRAME_MISSING: u8 = 0x1d;
 const FRAME_DIGEST: u8 = 0x1e;
+const FRAME_NEW_TOKEN: u8 = 0x1f;
 
 impl Frame<'_> {
     /// Bytes this frame takes once encoded.
@@ -290,6 +313,7 @@ impl Frame<'_> {
             Frame::Placed { .. } => 1 + 4,
             Frame::Missing { .. } => 1 + 4 + 8 + 8,
             Frame::Digest { .. } => 1 + 4 + DIGEST_LEN,
+            Frame::NewToken(_) => 1 + TOKEN_LEN,
         }
     }
 
@@ -387,6 +411,10 @@ impl Frame<'_> {
                 w.u8(FRAME_DIGEST)?;
                 w.u32(*file)?;
                 w.bytes(hash)?;
+            }
+            Frame::NewToken(token) => {
+                w.u8(FRAME_NEW_TOKEN)?;
+                w.bytes(token)?;
             }
         }
         *pos = w.pos;
@@ -562,6 +590,7 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
             file: r.u32("digest file")?,
             hash: r.array("digest")?,
         },
+        FRAME_NEW_TOKEN => Frame::NewToken(r.array("token")?),
         kind => {
             return Err(CodecError::UnknownKind {
                 what: "frame",
@@ -771,6 +800,7 @@ mod tests {
                 file: 6,
                 hash: [7; DIGEST_LEN],
             },
+            Frame::NewToken([8; TOKEN_LEN]),
         ]
     }
 
@@ -844,6 +874,33 @@ mod tests {
         assert_eq!(&buf[HANDSHAKE_HEADER_LEN..n], b"msg");
         buf[1] = 9;
         assert_eq!(Header::decode(&buf[..n]), Err(CodecError::Version(9)));
+        let n = encode_handshake(DatagramKind::Retry, &cid, &[3; TOKEN_LEN], &mut buf).unwrap();
+        assert_eq!(
+            Header::decode(&buf[..n]).unwrap(),
+            Header::Handshake {
+                kind: DatagramKind::Retry,
+                cid
+            }
+        );
+    }
+
+    #[test]
+    fn a_client_hello_carries_no_token_or_a_whole_one() {
+        let cid = [1; CID_LEN];
+        let mut buf = [0u8; 512];
+        let hello = [9u8; CLIENT_HELLO_LEN];
+        let n = encode_handshake(DatagramKind::ClientHello, &cid, &hello, &mut buf).unwrap();
+        assert_eq!(client_hello_parts(&buf[..n]), Some((&hello[..], &[][..])));
+        assert_eq!(client_hello_parts(&buf[..n - 1]), None);
+        let token = [4u8; TOKEN_LEN];
+        let with = [&hello[..], &token].concat();
+        let n = encode_handshake(DatagramKind::ClientHello, &cid, &with, &mut buf).unwrap();
+        assert_eq!(
+            client_hello_parts(&buf[..n]),
+            Some((&hello[..], &token[..]))
+        );
+        assert_eq!(client_hello_parts(&buf[..n - 1]), None);
+        assert_eq!(client_hello_parts(&buf[..n + 1]), None);
     }
 
     #[test]
@@ -854,7 +911,7 @@ mod tests {
             datagram[0] = kind;
             let decoded = Header::decode(&datagram);
             match kind {
-                1..=3 => assert!(matches!(decoded, Ok(Header::Handshake { .. }))),
+                1..=3 | 5 => assert!(matches!(decoded, Ok(Header::Handshake { .. }))),
                 4 | 0x84 => assert!(matches!(
                     decoded,
                     Ok(Header::Protected { key_phase, .. }) if key_phase == (kind == 0x84)

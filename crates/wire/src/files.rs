@@ -125,4 +125,8 @@ pub trait DataSink {
     /// The sender gave the transfer up for good: remove what was written of the files not
     /// complete (their part files).
     fn abandon(&mut self) -> Result<(), StorageError>;
+    /// The session failed and its sender may come back: after the syncs asked before, keep
+    /// what is durable and give back the rest — files holding nothing durable are removed, and
+    /// space reserved beyond a durable prefix is freed.
+    fn release(&mut self) -> Result<(), StorageError>;
 }

@@ -95,7 +95,8 @@ const PROOF_LEN: usize = KEY_LEN + SIG_LEN + MAC_LEN;
 /// Type ‖ version ‖ level ‖ ephemeral key.
 const HELLO_HEAD_LEN: usize = 3 + KEY_LEN;
 const SERVER_HELLO_LEN: usize = HELLO_HEAD_LEN + PROOF_LEN + TAG_LEN;
-const CLIENT_HELLO_LEN: usize = SERVER_HELLO_LEN;
+/// Length of a ClientHello message.
+pub const CLIENT_HELLO_LEN: usize = SERVER_HELLO_LEN;
 /// Type ‖ version.
 const FINISH_HEAD_LEN: usize = 2;
 const FINISH_MIN_LEN: usize = FINISH_HEAD_LEN + PROOF_LEN + TAG_LEN;

@@ -17,6 +17,7 @@ use crate::codec::{
 };
 use crate::crypto::aead::CipherLevel;
 use crate::crypto::handshake::{Identity, PublicKey, Responder};
+use crate::crypto::token::Token;
 use crate::files::{DataSink, Digest, EntryKind, SinkReport, StorageError, TransferHeader};
 use crate::ranges::RangeSet;
 use ring::rand::SecureRandom;
@@ -29,6 +30,10 @@ pub const DEFAULT_MAX_ACK_DELAY: Duration = Duration::from_millis(2);
 const MAX_TRACKED_RANGES: usize = 4 * MAX_ACK_RANGES;
 /// Most PONGs waiting to be sent.
 const MAX_PENDING_PONGS: usize = 16;
+/// Most separate pieces of one file held at once: far more than a real sender's losses leave
+/// (each is a lost datagram still in flight), and a bound on what a sender that leaves every
+/// other byte out can make the receiver remember.
+const MAX_RANGES_PER_FILE: usize = 1 << 16;
 /// Most files a DONE that came too early is answered about with MISSING frames.
 const MISSING_PER_DONE: usize = 16;
 
@@ -174,7 +179,7 @@ pub struct ReceiverSession {
     header: Option<TransferHeader>,
     files: HashMap<u32, FileRx>,
     completed: RangeSet,
-    /// DURABLE, PLACED and MISSING frames to send.
+    /// DURABLE, PLACED, MISSING and NEW_TOKEN frames to send.
     reports: VecDeque<Frame<'static>>,
     next_sync: Option<Instant>,
     /// A failed session made what it had received durable (or abandoned it).
@@ -217,13 +222,11 @@ impl ReceiverSession {
                 ))
             }
         };
-        let (responder, hello) = Responder::accept(
-            rng,
-            identity,
-            &datagram[HANDSHAKE_HEADER_LEN..],
-            config.min_cipher,
-        )
-        .map_err(|e| SessionError::local(ErrorCode::Protocol, format!("handshake: {e}")))?;
+        let (message, _token) = codec::client_hello_parts(datagram).ok_or_else(|| {
+            SessionError::local(ErrorCode::Protocol, "ClientHello of the wrong length")
+        })?;
+        let (responder, hello) = Responder::accept(rng, identity, message, config.min_cipher)
+            .map_err(|e| SessionError::local(ErrorCode::Protocol, format!("handshake: {e}")))?;
         Ok(ReceiverSession {
             cid,
             config,
@@ -277,6 +280,11 @@ impl ReceiverSession {
         }
     }
 
+    /// Whether the handshake is still under way (the ServerHello sent, no ClientFinish yet).
+    pub fn is_half_open(&self) -> bool {
+        matches!(self.state, State::AwaitFinish { .. })
+    }
+
     /// Whether the session is over and has nothing left to send.
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed) && self.close_pending.is_none()
@@ -285,6 +293,12 @@ impl ReceiverSession {
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<ReceiverEvent> {
         self.events.pop_front()
+    }
+
+    /// Hands the sender a resumption token with the session's first protected datagram, so
+    /// that its next session skips the address check's round trip.
+    pub fn offer_token(&mut self, token: Token) {
+        self.reports.push_back(Frame::NewToken(token));
     }
 
     /// The application's verdict on the credentials of [`ReceiverEvent::Authenticate`].
@@ -355,14 +369,15 @@ impl ReceiverSession {
         }
         let due = self.next_sync.is_some_and(|t| now >= t);
         if closed && !self.final_sync_done {
-            // What arrived before the end outlives this session, for the next one. The
-            // session has already failed with its own error; a sink that cannot sync now
-            // leaves those bytes unconfirmed, and the next session receives them again.
+            // What arrived before the end outlives this session, for the next one, and only
+            // that: what was reserved for bytes that never came is given back. The session
+            // has already failed with its own error; a sink that cannot sync now leaves those
+            // bytes unconfirmed, and the next session receives them again.
             self.final_sync_done = true;
             let ended = if self.abandoned {
                 sink.abandon()
             } else {
-                self.sync(sink)
+                self.sync(sink).and_then(|()| sink.release())
             };
             if ended.is_err() {
                 self.stats.final_sync_failed = true;
@@ -470,7 +485,11 @@ impl ReceiverSession {
                 kind: DatagramKind::ClientHello,
                 ..
             } => {
-                if matches!(self.state, State::AwaitFinish { .. }) {
+                // Only a whole ClientHello is answered again, so no datagram draws more bytes
+                // than it carries.
+                if matches!(self.state, State::AwaitFinish { .. })
+                    && codec::client_hello_parts(datagram).is_some()
+                {
                     self.hello_pending = true;
                 }
             }
@@ -695,6 +714,11 @@ impl ReceiverSession {
                 self.stats.bytes_received += fresh;
                 self.stats.bytes_duplicate += data.len() as u64 - fresh;
                 rx.received.insert(range);
+                if rx.received.range_count() > MAX_RANGES_PER_FILE {
+                    return Err(protocol(format!(
+                        "file {file} arrived in more than {MAX_RANGES_PER_FILE} pieces"
+                    )));
+                }
                 self.maybe_finish(file, sink)?;
             }
             Frame::Digest { file, hash } => {

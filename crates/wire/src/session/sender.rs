@@ -17,6 +17,7 @@ use crate::codec::{
 };
 use crate::crypto::aead::CipherLevel;
 use crate::crypto::handshake::{Identity, Initiator, PublicKey};
+use crate::crypto::token::{Token, TOKEN_LEN};
 use crate::files::{DataSource, Digest, EntryKind, FileMeta, TransferHeader};
 use crate::ranges::RangeSet;
 use crate::rate::delivery::DeliverySampler;
@@ -41,6 +42,8 @@ const DIGEST_BATCH: usize = 32;
 const DIGEST_DELAY: Duration = Duration::from_millis(2);
 /// Longest repair queued at once (a repair entry counts its bytes in 32 bits).
 const MAX_REPAIR: u64 = 1 << 30;
+/// Most Retry datagrams one handshake follows; a receiver asks once.
+const MAX_RETRIES: u32 = 3;
 
 /// How a sender session behaves.
 #[derive(Clone, Debug)]
@@ -67,6 +70,9 @@ pub struct SenderConfig {
     /// Per file (in order), the bytes `0..n` already at the receiver from an earlier session
     /// of the same transfer: they count as acknowledged and are not sent. Empty: none.
     pub resume: Vec<u64>,
+    /// A resumption token an earlier session to the same receiver was given
+    /// ([`SenderEvent::NewToken`]): the ClientHello carries it and skips the retry.
+    pub token: Option<Token>,
     /// Datagrams sealed under one key before the session moves to fresh keys.
     pub key_update_interval: u64,
 }
@@ -84,6 +90,7 @@ impl Default for SenderConfig {
             idle_timeout: Duration::from_secs(10),
             max_ack_delay: super::receiver::DEFAULT_MAX_ACK_DELAY,
             resume: Vec::new(),
+            token: None,
             key_update_interval: super::DEFAULT_KEY_UPDATE_INTERVAL,
         }
     }
@@ -113,6 +120,9 @@ pub enum SenderEvent {
     Complete,
     /// The session failed.
     Failed(SessionError),
+    /// The receiver handed out a resumption token: the next session to the same receiver
+    /// presents it in [`SenderConfig::token`] and skips the address check's round trip.
+    NewToken(Token),
     /// A PING was answered.
     Pong {
         /// The PING's id.
@@ -139,6 +149,8 @@ pub struct SenderStats {
     pub packets_received: u64,
     /// Datagrams dropped: malformed, replayed or forged.
     pub packets_dropped: u64,
+    /// Retry datagrams followed: the receiver asked the sender to prove its address.
+    pub retries: u32,
     /// Entries complete at the receiver.
     pub files_complete: u32,
     /// Smoothed RTT.
@@ -597,8 +609,29 @@ impl SenderSession {
                     ..
                 },
             ) => self.on_server_hello(now, &datagram[HANDSHAKE_HEADER_LEN..]),
+            (
+                State::Hello { .. },
+                Header::Handshake {
+                    kind: DatagramKind::Retry,
+                    ..
+                },
+            ) => self.on_retry(now, &datagram[HANDSHAKE_HEADER_LEN..]),
             (State::Finish { .. } | State::Established, Header::Protected { .. }) => {
                 self.on_protected(now, datagram)
+            }
+            _ => self.stats.packets_dropped += 1,
+        }
+    }
+
+    /// The receiver wants the sender to prove its address: the ClientHello goes again at once,
+    /// carrying `token`. A handshake follows a few Retries at most, so that forged ones cannot
+    /// keep it going for ever.
+    fn on_retry(&mut self, now: Instant, token: &[u8]) {
+        match Token::try_from(token) {
+            Ok(token) if self.stats.retries < MAX_RETRIES => {
+                self.stats.retries += 1;
+                self.config.token = Some(token);
+                self.handshake_resend_at = now;
             }
             _ => self.stats.packets_dropped += 1,
         }
@@ -744,6 +777,7 @@ impl SenderSession {
                     };
                     self.on_missing(file, range);
                 }
+                Frame::NewToken(token) => self.events.push_back(SenderEvent::NewToken(token)),
                 Frame::Ping { .. } | Frame::Padding(_) => {}
                 other => {
                     self.protocol_error(format!("unexpected frame from receiver: {other:?}"));
@@ -1064,7 +1098,14 @@ impl SenderSession {
         self.handshake_resend_at = now + self.handshake_rto;
         self.handshake_rto = (self.handshake_rto * 2).min(MAX_HANDSHAKE_RTO);
         self.stats.packets_sent += 1;
-        codec::encode_handshake(kind, &self.cid, &msg, buf)
+        let len = codec::encode_handshake(kind, &self.cid, &msg, buf)?;
+        match self.config.token {
+            Some(token) if kind == DatagramKind::ClientHello => {
+                buf.get_mut(len..len + TOKEN_LEN)?.copy_from_slice(&token);
+                Some(len + TOKEN_LEN)
+            }
+            _ => Some(len),
+        }
     }
 
     fn close_datagram(&mut self, buf: &mut [u8]) -> Option<usize> {

@@ -170,6 +170,15 @@ impl DataSink for CheckingSink {
         Ok(())
     }
 
+    fn release(&mut self) -> Result<(), StorageError> {
+        // What was written beyond each durable prefix is gone, as a crash would leave it.
+        for (file, written) in &mut self.written {
+            let durable = self.synced.get(file).copied().unwrap_or(0);
+            written.remove(durable..u64::MAX);
+        }
+        Ok(())
+    }
+
     fn poll_report(&mut self) -> Result<Option<SinkReport>, StorageError> {
         if self.reports.is_empty() {
             return Ok(None);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A transfer under a flood of spoofed handshakes: the same transfer to a fresh receiver on
+# loopback, alone and while bench/lib/flood.py sends ClientHellos from a thousand source
+# addresses, in alternation; prints the median rate of each, their ratio, and the receiver's
+# CPU per junk datagram (the difference of its CPU seconds over the datagrams sent).
+#
+#   bench/flood.sh SOURCE DST_DIR [ROUNDS] [HELLOS]
+#
+# SOURCE is a file or directory (e.g. a 256 MiB file); DST_DIR receives the copies (deleted
+# after each run; /dev/shm keeps the disk out of it). HELLOS defaults to 100000.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+# shellcheck source=lib/common.sh
+source "$BENCH_DIR/lib/common.sh"
+
+(($# >= 2)) || die "usage: bench/flood.sh SOURCE DST_DIR [ROUNDS] [HELLOS]"
+SRC=$1 DST=$2 ROUNDS=${3:-3} HELLOS=${4:-100000}
+JETSTREAM="${JETSTREAM:-$REPO_DIR/target/release/jetstream}"
+BYTES=$(du -sb --apparent-size "$SRC" | cut -f1)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+require_cmd python3 jq
+
+# run FLOOD: one transfer (with a flood when FLOOD is 1); prints "elapsed receiver_cpu".
+run() {
+    local flood=$1 dest="$DST/flood-bench" addr
+    rm -rf "$dest" && mkdir -p "$dest"
+    "$BENCH_GNU_TIME" -f '%U %S' -o "$TMP/recv.time" \
+        "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once --allow-any-sender \
+        >"$TMP/recv.out" 2>/dev/null &
+    local pid=$!
+    for _ in $(seq 100); do
+        addr=$(sed -n 's/^listening //p' "$TMP/recv.out" 2>/dev/null || true)
+        [[ -n "$addr" ]] && break
+        sleep 0.05
+    done
+    [[ -n "$addr" ]] || die "the receiver did not start"
+    local flooder=""
+    if ((flood)); then
+        python3 "$BENCH_DIR/lib/flood.py" "$addr" 1000 "$HELLOS" >"$TMP/flood.out" &
+        flooder=$!
+        sleep 0.2
+    fi
+    local start end
+    start=$(now_seconds)
+    "$JETSTREAM" send "$SRC" --to "$addr" --no-progress --known-receivers "$TMP/known" \
+        >/dev/null 2>&1 || die "sender failed"
+    end=$(now_seconds)
+    wait "$pid" || die "receiver failed"
+    if [[ -n "$flooder" ]]; then
+        wait "$flooder"
+        log "$(cat "$TMP/flood.out")"
+    fi
+    cmp -s "$SRC" "$dest/$(basename "$SRC")" || [[ -d "$SRC" ]] || die "the copy differs"
+    rm -rf "$dest" "$TMP/known"
+    printf '%s %s\n' "$(elapsed "$start" "$end")" "$(awk '{ print $1 + $2 }' "$TMP/recv.time")"
+}
+
+: >"$TMP/calm" && : >"$TMP/flood"
+for ((round = 1; round <= ROUNDS; round++)); do
+    run 0 >>"$TMP/calm"
+    run 1 >>"$TMP/flood"
+    log "round $round/$ROUNDS: alone $(tail -n 1 "$TMP/calm"), flooded $(tail -n 1 "$TMP/flood")"
+done
+for mode in calm flood; do
+    # shellcheck disable=SC2046 # one number per word
+    t=$(median $(cut -d' ' -f1 "$TMP/$mode"))
+    # shellcheck disable=SC2046
+    c=$(median $(cut -d' ' -f2 "$TMP/$mode"))
+    printf '%-5s: %.3f s (%.2f Gbit/s), receiver CPU %.3f s\n' "$mode" "$t" \
+        "$(awk -v b="$BYTES" -v t="$t" 'BEGIN { print b * 8 / t / 1e9 }')" "$c"
+    eval "${mode}_t=$t ${mode}_c=$c"
+done
+awk -v t0="$calm_t" -v t1="$flood_t" -v c0="$calm_c" -v c1="$flood_c" -v n="$HELLOS" 'BEGIN {
+    printf "rate flooded / alone = %.2f; receiver CPU per junk datagram %.2f us\n",
+        t0 / t1, (c1 - c0) / n * 1e6 }'
