@@ -14,7 +14,7 @@ use crate::files::{EntryKind, FileMeta, TransferHeader};
 use std::ops::Range;
 
 /// The protocol version carried by handshake datagrams.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Length of a connection id.
 pub const CID_LEN: usize = 8;
 /// Length of the plaintext header of a protected datagram.
