@@ -417,6 +417,7 @@ async fn run_session(
             packets_lost: before.packets_lost + stats.packets_lost,
             packets_received: before.packets_received + stats.packets_received,
             packets_dropped: before.packets_dropped + stats.packets_dropped,
+            key_updates: before.key_updates + stats.key_updates,
             bytes_acked: resume.bytes_done() + stats.bytes_acked,
             files_complete: u32::try_from(mapped.checkpoint.complete_files.len())
                 .unwrap_or(u32::MAX),

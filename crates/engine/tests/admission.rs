@@ -171,7 +171,7 @@ async fn no_datagram_from_an_unvalidated_address_draws_more_than_three_times_its
         handshake(DatagramKind::Retry, &cid, &[1; TOKEN_LEN]),
     ];
     let mut protected = vec![0u8; PROTECTED_HEADER_LEN + 64];
-    codec::encode_protected_header(&cid, 0, &mut protected);
+    codec::encode_protected_header(&cid, 0, false, &mut protected);
     junk.push(protected);
     for _ in 0..5 {
         for datagram in &junk {

@@ -2,11 +2,11 @@
 //!
 //! Every datagram starts with a plaintext header. Handshake datagrams carry one handshake
 //! message after `[kind][version][connection id]`; a ClientHello may be followed by an address
-//! token, and a Retry carries only a token (see [`crate::crypto::token`]). Protected datagrams carry
-//! `[kind][connection id][packet number]` (authenticated as AAD; the packet number is the AEAD
-//! nonce) followed by sealed frames. All integers are big-endian and fixed width, so a frame's
-//! size is known before it is written. Decoding never trusts a length: hostile bytes give an
-//! error, never a panic.
+//! token, and a Retry carries only a token (see [`crate::crypto::token`]). Protected datagrams
+//! carry `[kind][connection id][packet number]` (authenticated as AAD; the packet number is the
+//! AEAD nonce; the kind byte also carries the key phase) followed by sealed frames. All
+//! integers are big-endian and fixed width, so a frame's size is known before it is written.
+//! Decoding never trusts a length: hostile bytes give an error, never a panic.
 
 use crate::crypto::handshake::CLIENT_HELLO_LEN;
 use crate::crypto::token::{Token, TOKEN_LEN};
@@ -14,7 +14,7 @@ use crate::files::{EntryKind, FileMeta, TransferHeader};
 use std::ops::Range;
 
 /// The protocol version carried by handshake datagrams.
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Length of a connection id.
 pub const CID_LEN: usize = 8;
 /// Length of the plaintext header of a protected datagram.
@@ -45,12 +45,18 @@ pub enum DatagramKind {
     ServerHello = 2,
     /// Initiator's last handshake message.
     ClientFinish = 3,
-    /// Frames sealed with the session keys.
+    /// Frames sealed with the session keys. With key phase 1 the byte also has
+    /// [`KEY_PHASE_BIT`] set.
     Protected = 4,
     /// The responder's demand that the initiator repeat its ClientHello with the address token
     /// this datagram carries.
     Retry = 5,
 }
+
+/// Set in the kind byte of a protected datagram sealed with the keys of an odd key phase.
+pub const KEY_PHASE_BIT: u8 = 0x80;
+/// The kind byte of a protected datagram of an odd key phase.
+const PROTECTED_ODD_PHASE: u8 = DatagramKind::Protected as u8 | KEY_PHASE_BIT;
 
 /// Decoding failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +96,8 @@ pub enum Header {
         cid: ConnectionId,
         /// Packet number (AEAD nonce).
         pn: u64,
+        /// Parity of the key phase the datagram was sealed in: `true` for odd phases.
+        key_phase: bool,
     },
 }
 
@@ -115,9 +123,10 @@ impl Header {
                     cid: r.array("connection id")?,
                 })
             }
-            4 => Ok(Header::Protected {
+            4 | PROTECTED_ODD_PHASE => Ok(Header::Protected {
                 cid: r.array("connection id")?,
                 pn: r.u64("packet number")?,
+                key_phase: kind == PROTECTED_ODD_PHASE,
             }),
             kind => Err(CodecError::UnknownKind {
                 what: "datagram",
@@ -161,9 +170,14 @@ pub fn client_hello_parts(datagram: &[u8]) -> Option<(&[u8], &[u8])> {
     matches!(token.len(), 0 | TOKEN_LEN).then_some((message, token))
 }
 
-/// Writes the plaintext header of a protected datagram into `out[..PROTECTED_HEADER_LEN]`.
-pub fn encode_protected_header(cid: &ConnectionId, pn: u64, out: &mut [u8]) {
-    out[0] = DatagramKind::Protected as u8;
+/// Writes the plaintext header of a protected datagram into `out[..PROTECTED_HEADER_LEN]`;
+/// `key_phase` is the parity of the key phase it is sealed in.
+pub fn encode_protected_header(cid: &ConnectionId, pn: u64, key_phase: bool, out: &mut [u8]) {
+    out[0] = if key_phase {
+        PROTECTED_ODD_PHASE
+    } else {
+        DatagramKind::Protected as u8
+    };
     out[1..1 + CID_LEN].copy_from_slice(cid);
     out[1 + CID_LEN..PROTECTED_HEADER_LEN].copy_from_slice(&pn.to_be_bytes());
 }
@@ -838,11 +852,17 @@ mod tests {
     fn headers_round_trip() {
         let cid = [1, 2, 3, 4, 5, 6, 7, 8];
         let mut buf = [0u8; 64];
-        encode_protected_header(&cid, 42, &mut buf);
-        assert_eq!(
-            Header::decode(&buf).unwrap(),
-            Header::Protected { cid, pn: 42 }
-        );
+        for key_phase in [false, true] {
+            encode_protected_header(&cid, 42, key_phase, &mut buf);
+            assert_eq!(
+                Header::decode(&buf).unwrap(),
+                Header::Protected {
+                    cid,
+                    pn: 42,
+                    key_phase
+                }
+            );
+        }
         let n = encode_handshake(DatagramKind::ServerHello, &cid, b"msg", &mut buf).unwrap();
         assert_eq!(
             Header::decode(&buf[..n]).unwrap(),
@@ -881,6 +901,30 @@ mod tests {
         );
         assert_eq!(client_hello_parts(&buf[..n - 1]), None);
         assert_eq!(client_hello_parts(&buf[..n + 1]), None);
+    }
+
+    #[test]
+    fn only_known_kind_bytes_decode_and_the_phase_bit_only_on_protected_datagrams() {
+        let mut datagram = [0u8; 64];
+        datagram[1] = VERSION;
+        for kind in 0..=u8::MAX {
+            datagram[0] = kind;
+            let decoded = Header::decode(&datagram);
+            match kind {
+                1..=3 | 5 => assert!(matches!(decoded, Ok(Header::Handshake { .. }))),
+                4 | 0x84 => assert!(matches!(
+                    decoded,
+                    Ok(Header::Protected { key_phase, .. }) if key_phase == (kind == 0x84)
+                )),
+                _ => assert_eq!(
+                    decoded,
+                    Err(CodecError::UnknownKind {
+                        what: "datagram",
+                        kind
+                    })
+                ),
+            }
+        }
     }
 
     #[test]

@@ -39,6 +39,8 @@
 //! mac_C = HMAC(c_hs.mac, th2 ‖ C)
 //! th3   = H(ClientHello ‖ ServerHello ‖ ClientFinish)
 //! c_ap  = Expand-Label(hs, "c ap", th3)        s_ap = Expand-Label(hs, "s ap", th3)
+//! key update, from key phase n to n + 1 (both directions at once):
+//! c_ap' = Expand-Label(c_ap, "ku", "")         s_ap' = Expand-Label(s_ap, "ku", "")
 //! ```
 //!
 //! Each signature covers both ephemeral keys and the negotiated level (SIGMA's `SIG(g^x, g^y)`),
@@ -46,7 +48,8 @@
 //! identities travel encrypted (the "-I" variant: the responder reveals itself only to the
 //! holder of `e_C`, the initiator only after authenticating the responder). The traffic secrets
 //! depend on the whole transcript. The initiator sends with `PacketKey::new(level, c_ap)` and
-//! receives with `s_ap`; the responder the other way round.
+//! receives with `s_ap`; the responder the other way round. Key updates carry both secrets
+//! forward from there (`crypto::traffic`, and the key phases in `session::protection`).
 //!
 //! # Retransmissions
 //!
@@ -70,6 +73,7 @@ use ring::signature::{self, Ed25519KeyPair, KeyPair};
 
 use super::aead::{CipherLevel, CryptoError, PacketKey};
 use super::expand_label;
+use super::traffic::TrafficSecret;
 
 /// Protocol version carried by every handshake message.
 const VERSION: u8 = 1;
@@ -222,28 +226,47 @@ fn mac_data(th: &[u8], public: &[u8]) -> Vec<u8> {
     [th, public].concat()
 }
 
-/// The keys of a session, one per direction.
-#[derive(Debug)]
+/// The traffic secrets of a session, one per direction, and the level they protect at.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionKeys {
-    /// The negotiated cipher level, that of both keys.
+    /// The negotiated cipher level, that of both directions.
     pub level: CipherLevel,
-    /// Seals the packets this side sends.
-    pub send: PacketKey,
-    /// Opens the packets this side receives.
-    pub recv: PacketKey,
+    /// Secret of the packets this side sends.
+    pub send: TrafficSecret,
+    /// Secret of the packets this side receives.
+    pub recv: TrafficSecret,
 }
 
 impl SessionKeys {
     /// Derives both traffic secrets from the handshake secret and the final transcript hash.
     fn derive(level: CipherLevel, hs: &hkdf::Prk, th3: &[u8], initiator: bool) -> SessionKeys {
-        let client = PacketKey::new(level, &expand_label(hs, b"c ap", th3));
-        let server = PacketKey::new(level, &expand_label(hs, b"s ap", th3));
+        let client = TrafficSecret::new(expand_label(hs, b"c ap", th3));
+        let server = TrafficSecret::new(expand_label(hs, b"s ap", th3));
         let (send, recv) = if initiator {
             (client, server)
         } else {
             (server, client)
         };
         SessionKeys { level, send, recv }
+    }
+
+    /// The secrets of the next key phase: both directions step along their chains.
+    pub fn next(&self) -> SessionKeys {
+        SessionKeys {
+            level: self.level,
+            send: self.send.next(),
+            recv: self.recv.next(),
+        }
+    }
+
+    /// The key that seals what this side sends.
+    pub fn send_key(&self) -> PacketKey {
+        self.send.packet_key(self.level)
+    }
+
+    /// The key that opens what this side receives.
+    pub fn recv_key(&self) -> PacketKey {
+        self.recv.packet_key(self.level)
     }
 }
 
@@ -666,13 +689,13 @@ mod tests {
 
                 let level = offered.max(min_level);
                 assert_eq!((client_keys.level, server_keys.level), (level, level));
-                assert_eq!(client_keys.send.level(), level);
-                assert_eq!(server_keys.recv.level(), level);
+                assert_eq!(client_keys.send_key().level(), level);
+                assert_eq!(server_keys.recv_key().level(), level);
                 assert_eq!(server_id, s.server.public_key());
                 assert_eq!(client_id, s.client.public_key());
                 assert_eq!(got_auth, auth);
-                assert_pair(&client_keys.send, &server_keys.recv);
-                assert_pair(&server_keys.send, &client_keys.recv);
+                assert_pair(&client_keys.send_key(), &server_keys.recv_key());
+                assert_pair(&server_keys.send_key(), &client_keys.recv_key());
             }
         }
     }
@@ -685,10 +708,37 @@ mod tests {
             .finish(&s.server_hello, None, b"")
             .expect("finish");
         let mut buf = [&[1u8; 17][..], &[2; 32], &[0; 16]].concat();
-        let n = keys.send.seal(1, &mut buf, 17, 32);
+        let n = keys.send_key().seal(1, &mut buf, 17, 32);
         assert_eq!(
-            keys.recv.open(1, &mut buf[..n], 17),
+            keys.recv_key().open(1, &mut buf[..n], 17),
             Err(CryptoError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn both_sides_keep_matching_keys_through_updates_and_never_reuse_a_phase() {
+        let s = start(CipherLevel::Aes128Gcm, CipherLevel::None);
+        let (mut client, _, finish) = s
+            .initiator
+            .finish(&s.server_hello, None, b"")
+            .expect("initiator finish");
+        let (mut server, _, _) = s.responder.finish(&finish).expect("responder finish");
+        let first = client.clone();
+        for phase in 1..=25 {
+            client = client.next();
+            server = server.next();
+            assert_eq!(client.send, server.recv, "phase {phase}");
+            assert_eq!(client.recv, server.send, "phase {phase}");
+            assert_ne!(client.send, client.recv, "phase {phase}");
+            assert_pair(&client.send_key(), &server.recv_key());
+            assert_pair(&server.send_key(), &client.recv_key());
+        }
+        let mut buf = [&[1u8; 17][..], &[2; 32], &[0; 16]].concat();
+        let n = first.send_key().seal(1, &mut buf, 17, 32);
+        assert_eq!(
+            server.recv_key().open(1, &mut buf[..n], 17),
+            Err(CryptoError::Decrypt),
+            "a key of phase 0 does not open at phase 25"
         );
     }
 
@@ -752,15 +802,15 @@ mod tests {
         let (keys_a, _, finish_a) = s.initiator.finish(&s.server_hello, None, b"a").expect("a");
         let (keys_b, _, finish_b) = s.initiator.finish(&s.server_hello, None, b"a").expect("b");
         assert_eq!(finish_a, finish_b);
-        assert_pair(&keys_a.send, &keys_b.send);
+        assert_pair(&keys_a.send_key(), &keys_b.send_key());
         assert_eq!(
             s.initiator.finish(&s.server_hello, None, b"other").err(),
             Some(CryptoError::AuthChanged)
         );
         let (server_a, _, _) = s.responder.finish(&finish_a).expect("responder a");
         let (server_b, _, _) = s.responder.finish(&finish_a).expect("responder b");
-        assert_pair(&keys_a.send, &server_a.recv);
-        assert_pair(&server_b.send, &keys_b.recv);
+        assert_pair(&keys_a.send_key(), &server_a.recv_key());
+        assert_pair(&server_b.send_key(), &keys_b.recv_key());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Session keys and packet protection: the handshake that agrees on them, the AEAD that seals
-//! every datagram with them, the replay window that refuses a packet number seen twice, and the
-//! address tokens that let a receiver check a sender's address before any of that.
+//! Session keys and packet protection: the handshake that agrees on them, the traffic secrets
+//! that key updates step forward, the AEAD that seals every datagram with them, the replay
+//! window that refuses a packet number seen twice, and the address tokens that let a receiver
+//! check a sender's address before any of that.
 //!
 //! Every key in this module is derived with `expand_label`, an HKDF-SHA256 expand whose info
 //! is laid out like the TLS 1.3 `HkdfLabel`, so that no two uses of a secret share a label.
@@ -9,10 +10,12 @@ pub mod aead;
 pub mod handshake;
 pub mod replay;
 pub mod token;
+pub mod traffic;
 
 pub use aead::{CipherLevel, CryptoError, PacketKey};
 pub use handshake::{Identity, Initiator, PublicKey, Responder, SessionKeys};
 pub use replay::ReplayWindow;
+pub use traffic::TrafficSecret;
 
 use ring::hkdf;
 

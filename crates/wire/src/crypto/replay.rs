@@ -3,9 +3,19 @@
 //! A sliding bitmap remembers which of the last 4,096 packet numbers up to the highest one
 //! received have been seen. A packet number is accepted once; anything older than the window is
 //! refused, since it can no longer be told apart from a replay.
+//!
+//! The window also refuses to be dragged forward: a number more than [`MAX_ADVANCE`] past the
+//! highest one received (past 0 before the first) is refused, so a forged packet number — at
+//! level `none` nothing authenticates one — cannot move the window beyond every number the real
+//! sender will use. The last number, `u64::MAX`, is never accepted, so `pn + 1` exists for every
+//! number accepted.
 
 /// How many packet numbers, ending at the highest one received, the window remembers.
 const WINDOW: u64 = 4096;
+/// How far past the highest packet number received (or past 0 before the first) a new one may
+/// be. Packet numbers count up from 0 one by one: a real sender gets this far ahead only with a
+/// million datagrams in a row lost.
+pub const MAX_ADVANCE: u64 = 1 << 20;
 /// Bits per bitmap word.
 const WORD_BITS: u64 = u64::BITS as u64;
 /// Words in the bitmap.
@@ -37,12 +47,15 @@ impl ReplayWindow {
         }
     }
 
-    /// Would `pn` be accepted (not seen before, not older than the window)? Does not change
-    /// state.
+    /// Would `pn` be accepted (not seen before, not older than the window, not more than
+    /// [`MAX_ADVANCE`] ahead of it, not `u64::MAX`)? Does not change state.
     pub fn check(&self, pn: u64) -> bool {
+        if pn == u64::MAX {
+            return false;
+        }
         match self.highest {
-            None => true,
-            Some(highest) if pn > highest => true,
+            None => pn <= MAX_ADVANCE,
+            Some(highest) if pn > highest => pn - highest <= MAX_ADVANCE,
             Some(highest) if highest - pn >= WINDOW => false,
             Some(_) => !self.is_set(pn),
         }
@@ -127,10 +140,29 @@ mod tests {
             "oldest slot inside"
         );
         assert!(!window.check(10_000 - WINDOW + 1));
-        assert!(receive(&mut window, u64::MAX));
-        assert!(!window.check(u64::MAX));
+        assert!(receive(&mut window, 10_000 + MAX_ADVANCE), "farthest step");
         assert!(!window.check(10_000));
-        assert!(receive(&mut window, u64::MAX - 1));
+    }
+
+    #[test]
+    fn a_forged_far_number_does_not_move_the_window() {
+        let mut window = ReplayWindow::new();
+        assert!(!receive(&mut window, u64::MAX), "last number, first packet");
+        assert!(!receive(&mut window, MAX_ADVANCE + 1), "too far past 0");
+        for pn in 0..100 {
+            assert!(receive(&mut window, pn));
+        }
+        assert!(!receive(&mut window, u64::MAX));
+        assert!(!receive(&mut window, 99 + MAX_ADVANCE + 1));
+        assert!(receive(&mut window, 100), "the real sender carries on");
+    }
+
+    #[test]
+    fn the_last_number_is_never_accepted() {
+        let mut window = ReplayWindow::new();
+        window.commit(u64::MAX - 1);
+        assert!(!window.check(u64::MAX));
+        assert!(window.check(u64::MAX - 2));
     }
 
     #[test]
@@ -186,8 +218,26 @@ mod tests {
         }
 
         #[test]
+        fn any_number_after_any_history_is_handled_without_panic_or_a_long_jump(
+            pns in prop::collection::vec(
+                prop_oneof![any::<u64>(), 0..3 * MAX_ADVANCE, Just(u64::MAX)],
+                1..200,
+            ),
+        ) {
+            let mut window = ReplayWindow::new();
+            let mut highest: Option<u64> = None;
+            for pn in pns {
+                if receive(&mut window, pn) {
+                    prop_assert!(pn < u64::MAX);
+                    prop_assert!(pn <= highest.map_or(0, |h| h) + MAX_ADVANCE, "pn {}", pn);
+                    highest = highest.max(Some(pn));
+                }
+            }
+        }
+
+        #[test]
         fn older_than_the_window_is_refused(
-            (highest, age) in (WINDOW..=u64::MAX).prop_flat_map(|h| (Just(h), WINDOW..=h)),
+            (highest, age) in (WINDOW..u64::MAX).prop_flat_map(|h| (Just(h), WINDOW..=h)),
         ) {
             let mut window = ReplayWindow::new();
             window.commit(highest);
@@ -197,11 +247,11 @@ mod tests {
 
         #[test]
         fn any_order_within_the_window_is_accepted_exactly_once(
-            start in any::<u64>(),
+            start in 1..u64::MAX - WINDOW,
             order in Just((0..WINDOW).collect::<Vec<u64>>()).prop_shuffle(),
         ) {
-            prop_assume!(start.checked_add(WINDOW).is_some());
             let mut window = ReplayWindow::new();
+            window.commit(start - 1);
             for &offset in &order {
                 prop_assert!(receive(&mut window, start + offset), "first {}", offset);
                 prop_assert!(!receive(&mut window, start + offset), "again {}", offset);

@@ -6,11 +6,13 @@
 //! `poll_timeout()` is reached, `poll_transmit(now, buf, ..)` until it returns `None` after
 //! either of those, and `poll_event()` to learn what happened.
 
+mod key_phase;
 mod protection;
 mod receiver;
 mod recovery;
 mod sender;
 
+pub use key_phase::{DEFAULT_KEY_UPDATE_INTERVAL, RETIRED_KEY_GRACE};
 pub use protection::Protection;
 pub use receiver::{ReceiverConfig, ReceiverEvent, ReceiverSession, ReceiverStats};
 pub use sender::{SenderConfig, SenderEvent, SenderSession, SenderStats};

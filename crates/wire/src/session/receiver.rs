@@ -9,6 +9,7 @@
 //! earlier session left is taken from the sink's own durable record, never from the sender's
 //! resume claim: a claim the sink cannot confirm is answered with MISSING.
 
+use super::protection::Drop;
 use super::{ErrorCode, Protection, SessionError};
 use crate::codec::{
     self, Auth, ConnectionId, DatagramKind, Frame, Frames, Header, HANDSHAKE_HEADER_LEN,
@@ -53,6 +54,8 @@ pub struct ReceiverConfig {
     pub linger: Duration,
     /// How often received data is made durable when the sender does not say.
     pub sync_interval: Duration,
+    /// Datagrams sealed under one key before the session moves to fresh keys.
+    pub key_update_interval: u64,
 }
 
 impl Default for ReceiverConfig {
@@ -65,6 +68,7 @@ impl Default for ReceiverConfig {
             max_ack_delay: DEFAULT_MAX_ACK_DELAY,
             linger: Duration::from_secs(3),
             sync_interval: Duration::from_secs(1),
+            key_update_interval: super::DEFAULT_KEY_UPDATE_INTERVAL,
         }
     }
 }
@@ -101,7 +105,8 @@ pub struct ReceiverStats {
     pub packets_received: u64,
     /// Datagrams dropped as malformed (wrong connection, truncated, unknown kind).
     pub packets_malformed: u64,
-    /// Datagrams dropped as replays.
+    /// Datagrams dropped as replays, or as too old: behind the replay window, or from a key
+    /// phase retired longer ago than the grace time.
     pub packets_replayed: u64,
     /// Datagrams dropped as forged (authentication failed).
     pub packets_forged: u64,
@@ -118,6 +123,8 @@ pub struct ReceiverStats {
     pub final_sync_failed: bool,
     /// ACK frames sent.
     pub acks_sent: u64,
+    /// Key updates of the session, started by either side.
+    pub key_updates: u64,
 }
 
 #[derive(Debug)]
@@ -268,6 +275,7 @@ impl ReceiverSession {
     pub fn stats(&self) -> ReceiverStats {
         ReceiverStats {
             files_complete: self.completed.len() as u32,
+            key_updates: self.protection.as_ref().map_or(0, |p| p.key_updates()),
             ..self.stats.clone()
         }
     }
@@ -499,7 +507,11 @@ impl ReceiverSession {
             State::AwaitFinish { responder, .. } => match responder.finish(message) {
                 Ok((keys, peer, auth)) => match Auth::decode(&auth) {
                     Ok(auth) => {
-                        self.protection = Some(Protection::new(self.cid, keys));
+                        self.protection = Some(Protection::new(
+                            self.cid,
+                            keys,
+                            self.config.key_update_interval,
+                        ));
                         self.peer = Some(peer);
                         self.last_recv = now;
                         self.state = State::AwaitVerdict;
@@ -507,7 +519,11 @@ impl ReceiverSession {
                             .push_back(ReceiverEvent::Authenticate { peer, auth });
                     }
                     Err(e) => {
-                        self.protection = Some(Protection::new(self.cid, keys));
+                        self.protection = Some(Protection::new(
+                            self.cid,
+                            keys,
+                            self.config.key_update_interval,
+                        ));
                         self.fail(SessionError::local(
                             ErrorCode::Protocol,
                             format!("bad credentials field: {e}"),
@@ -530,17 +546,17 @@ impl ReceiverSession {
         if !matches!(self.state, State::Established | State::Draining { .. }) {
             return;
         }
-        let (pn, payload) = match protection.open(datagram) {
+        let (pn, payload) = match protection.open(now, datagram) {
             Ok(x) => x,
-            Err(super::protection::Drop::Malformed) => {
+            Err(Drop::Malformed) => {
                 self.stats.packets_malformed += 1;
                 return;
             }
-            Err(super::protection::Drop::Replayed) => {
+            Err(Drop::Replayed | Drop::Stale) => {
                 self.stats.packets_replayed += 1;
                 return;
             }
-            Err(super::protection::Drop::Forged) => {
+            Err(Drop::Forged) => {
                 self.stats.packets_forged += 1;
                 return;
             }
@@ -579,6 +595,7 @@ impl ReceiverSession {
             self.stats.packets_deferred += 1;
             return;
         }
+        // The replay window never accepts `u64::MAX`, so `pn + 1` exists.
         self.received_pns.insert(pn..pn + 1);
         self.received_pns.truncate_oldest(MAX_TRACKED_RANGES);
         if self.received_pns.max() == Some(pn) {

@@ -73,6 +73,8 @@ pub struct SenderConfig {
     /// A resumption token an earlier session to the same receiver was given
     /// ([`SenderEvent::NewToken`]): the ClientHello carries it and skips the retry.
     pub token: Option<Token>,
+    /// Datagrams sealed under one key before the session moves to fresh keys.
+    pub key_update_interval: u64,
 }
 
 impl Default for SenderConfig {
@@ -89,6 +91,7 @@ impl Default for SenderConfig {
             max_ack_delay: super::receiver::DEFAULT_MAX_ACK_DELAY,
             resume: Vec::new(),
             token: None,
+            key_update_interval: super::DEFAULT_KEY_UPDATE_INTERVAL,
         }
     }
 }
@@ -158,6 +161,8 @@ pub struct SenderStats {
     pub send_rate: u64,
     /// Bytes in flight.
     pub in_flight: u64,
+    /// Key updates of the session, started by either side.
+    pub key_updates: u64,
 }
 
 #[derive(Debug)]
@@ -417,6 +422,7 @@ impl SenderSession {
             in_flight: self.recovery.in_flight(),
             bytes_acked: self.acked.len(),
             files_complete: self.placed.len() as u32,
+            key_updates: self.protection.as_ref().map_or(0, |p| p.key_updates()),
             ..self.stats.clone()
         }
     }
@@ -645,7 +651,11 @@ impl SenderSession {
         match initiator.finish(message, self.config.expected_key.as_ref(), &auth) {
             Ok((keys, peer, finish)) => {
                 let cipher = keys.level;
-                self.protection = Some(Protection::new(self.cid, keys));
+                self.protection = Some(Protection::new(
+                    self.cid,
+                    keys,
+                    self.config.key_update_interval,
+                ));
                 self.state = State::Finish { finish };
                 self.handshake_resend_at = now;
                 self.handshake_rto = HANDSHAKE_RTO;
@@ -674,7 +684,7 @@ impl SenderSession {
         let Some(protection) = self.protection.as_mut() else {
             return;
         };
-        let Ok((_, payload)) = protection.open(datagram) else {
+        let Ok((_, payload)) = protection.open(now, datagram) else {
             self.stats.packets_dropped += 1;
             return;
         };

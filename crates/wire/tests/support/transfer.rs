@@ -12,8 +12,8 @@ use jetstream_wire::files::{
 use jetstream_wire::ranges::RangeSet;
 use jetstream_wire::rate::RateLimits;
 use jetstream_wire::session::{
-    ReceiverConfig, ReceiverEvent, ReceiverSession, SenderConfig, SenderEvent, SenderSession,
-    SessionError,
+    ReceiverConfig, ReceiverEvent, ReceiverSession, ReceiverStats, SenderConfig, SenderEvent,
+    SenderSession, SessionError, DEFAULT_KEY_UPDATE_INTERVAL,
 };
 use ring::rand::SystemRandom;
 use std::collections::{HashMap, VecDeque};
@@ -214,6 +214,8 @@ pub struct Flow {
     pub corrupt: Vec<u32>,
     /// Whether files are checked against their digests.
     pub verify: bool,
+    /// Datagrams each side seals under one key before moving to fresh keys.
+    pub key_update_interval: u64,
 }
 
 impl Flow {
@@ -231,6 +233,7 @@ impl Flow {
             held: Vec::new(),
             corrupt: Vec::new(),
             verify: true,
+            key_update_interval: DEFAULT_KEY_UPDATE_INTERVAL,
         }
     }
 }
@@ -279,6 +282,10 @@ pub struct FlowOutcome {
     /// The longest datagram the sender emitted, and its size for data once the flow ended.
     pub longest_datagram: usize,
     pub final_datagram: usize,
+    /// Key updates the sender went through.
+    pub sender_key_updates: u64,
+    /// The receiver's counters (all zero when it never started).
+    pub receiver_stats: ReceiverStats,
 }
 
 impl FlowOutcome {
@@ -306,6 +313,7 @@ struct Running {
     started: bool,
     start: Duration,
     path_max_datagram: usize,
+    key_update_interval: u64,
 }
 
 /// Runs `flows` over one forward and one reverse link until every flow ends or `limit` of
@@ -333,6 +341,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 limits: flow.limits,
                 idle_timeout: Duration::from_secs(30),
                 resume: flow.resume.clone(),
+                key_update_interval: flow.key_update_interval,
                 ..SenderConfig::default()
             };
             let header = TransferHeader {
@@ -378,10 +387,13 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     sent_per_window: Vec::new(),
                     longest_datagram: 0,
                     final_datagram: 0,
+                    sender_key_updates: 0,
+                    receiver_stats: ReceiverStats::default(),
                 },
                 started: false,
                 start: flow.start,
                 path_max_datagram: flow.path_max_datagram,
+                key_update_interval: flow.key_update_interval,
             }
         })
         .collect();
@@ -439,6 +451,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     assert!(d.len() > HANDSHAKE_HEADER_LEN);
                     let config = ReceiverConfig {
                         idle_timeout: Duration::from_secs(30),
+                        key_update_interval: r.key_update_interval,
                         ..ReceiverConfig::default()
                     };
                     r.receiver =
@@ -537,6 +550,8 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 o.packets_sent = r.sender.stats().packets_sent;
                 o.bytes_sent = r.sender.stats().bytes_sent;
                 o.final_datagram = r.sender.max_datagram();
+                o.sender_key_updates = r.sender.stats().key_updates;
+                o.receiver_stats = r.receiver.map(|rx| rx.stats()).unwrap_or_default();
                 o
             })
             .collect(),
