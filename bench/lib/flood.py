@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 
-VERSION = 3  # the datagram header's protocol version
+VERSION = 4  # the datagram header's protocol version
 CLIENT_HELLO_LEN = 179  # 0x01, handshake version 1, cipher level, X25519 key, zero padding
 
 
