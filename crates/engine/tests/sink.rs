@@ -910,10 +910,17 @@ fn a_receiver_starting_again_gives_back_what_a_killed_one_left() {
     live.write_at(0, 0, b"abc").unwrap();
     live.flush().unwrap();
     assert_eq!(jetstream_engine::parts::sweep(&fx.sandbox), (2, 1));
-    assert_eq!(names(&fx.root()), ["live.jetpart", "nested", "synced.jetpart"]);
+    assert_eq!(
+        names(&fx.root()),
+        ["live.jetpart", "nested", "synced.jetpart"]
+    );
     assert_eq!(names(&fx.root().join("nested")), Vec::<String>::new());
     let part = fx.root().join("synced.jetpart");
-    assert!(allocated(&part) <= (1 << 20) + 64 * 1024, "{}", allocated(&part));
+    assert!(
+        allocated(&part) <= (1 << 20) + 64 * 1024,
+        "{}",
+        allocated(&part)
+    );
     let mut again = fx.sink(OverwriteMode::Always);
     assert_eq!(again.open(0, &file_meta("synced", big)).unwrap(), 1 << 20);
 }

@@ -1,0 +1,133 @@
+//! A receiver session against a sender that breaks the rules with authenticated frames: the
+//! harness makes a real handshake, keeps the sender's keys and seals whatever it likes.
+
+#[allow(dead_code)]
+mod support;
+
+use jetstream_wire::codec::{
+    self, Auth, DatagramKind, Frame, HANDSHAKE_HEADER_LEN, PROTECTED_HEADER_LEN,
+};
+use jetstream_wire::crypto::aead::CipherLevel;
+use jetstream_wire::crypto::handshake::{Identity, Initiator};
+use jetstream_wire::files::TransferHeader;
+use jetstream_wire::session::{
+    ErrorCode, Protection, ReceiverConfig, ReceiverEvent, ReceiverSession,
+    DEFAULT_KEY_UPDATE_INTERVAL,
+};
+use std::time::Instant;
+use support::transfer::{file, generate, CheckingSink};
+
+/// A receiver session past its handshake, and the keys of the sender it accepted.
+struct Hostile {
+    receiver: ReceiverSession,
+    sink: CheckingSink,
+    sender: Protection,
+    now: Instant,
+}
+
+impl Hostile {
+    fn new() -> Hostile {
+        let rng = ring::rand::SystemRandom::new();
+        let (client, server) = (
+            Identity::generate(&rng).unwrap(),
+            Identity::generate(&rng).unwrap(),
+        );
+        let now = Instant::now();
+        let cid = [9; codec::CID_LEN];
+        let (initiator, hello) = Initiator::start(&rng, &client, CipherLevel::Aes128Gcm).unwrap();
+        let mut datagram = vec![0u8; 2048];
+        let n = codec::encode_handshake(DatagramKind::ClientHello, &cid, &hello, &mut datagram)
+            .unwrap();
+        let config = ReceiverConfig::default();
+        let mut receiver =
+            ReceiverSession::accept(now, &rng, &server, config, &datagram[..n]).unwrap();
+        let n = receiver.poll_transmit(now, &mut datagram).unwrap();
+        let auth = Auth::default().encode().unwrap();
+        let (keys, _, finish) = initiator
+            .finish(&datagram[HANDSHAKE_HEADER_LEN..n], None, &auth)
+            .unwrap();
+        let n = codec::encode_handshake(DatagramKind::ClientFinish, &cid, &finish, &mut datagram)
+            .unwrap();
+        let mut sink = CheckingSink::default();
+        receiver.handle_datagram(now, &mut datagram[..n], &mut sink);
+        assert!(matches!(
+            receiver.poll_event(),
+            Some(ReceiverEvent::Authenticate { .. })
+        ));
+        receiver.authorize(Ok(()));
+        Hostile {
+            receiver,
+            sink,
+            sender: Protection::new(cid, keys, DEFAULT_KEY_UPDATE_INTERVAL),
+            now,
+        }
+    }
+
+    /// Seals `frames` into one datagram and hands it to the receiver.
+    fn send(&mut self, frames: &[Frame]) {
+        let mut datagram = vec![0u8; 1472];
+        let end = PROTECTED_HEADER_LEN + self.sender.payload_capacity(datagram.len());
+        let mut pos = PROTECTED_HEADER_LEN;
+        for frame in frames {
+            frame.encode(&mut datagram[..end], &mut pos).unwrap();
+        }
+        self.deliver(&mut datagram, pos);
+    }
+
+    fn deliver(&mut self, datagram: &mut [u8], pos: usize) {
+        let (_, len) = self.sender.seal(datagram, pos - PROTECTED_HEADER_LEN);
+        self.receiver
+            .handle_datagram(self.now, &mut datagram[..len], &mut self.sink);
+    }
+
+    /// The error the session failed with, if it did.
+    fn failure(&mut self) -> Option<(ErrorCode, String)> {
+        std::iter::from_fn(|| self.receiver.poll_event()).find_map(|event| match event {
+            ReceiverEvent::Failed(e) => Some((e.code, e.message)),
+            _ => None,
+        })
+    }
+}
+
+fn header() -> TransferHeader {
+    TransferHeader {
+        id: 1,
+        flags: 0,
+        overwrite: 0,
+        time_resolution_us: 0,
+        sync_interval_ms: 0,
+        verify: false,
+        total_files: 1,
+        total_bytes: 1 << 30,
+        dest_dir: String::new(),
+    }
+}
+
+#[test]
+fn a_sender_that_leaves_every_other_byte_out_is_failed_before_the_receiver_remembers_too_much() {
+    let mut hostile = Hostile::new();
+    hostile.send(&[
+        Frame::Transfer(header()),
+        Frame::File {
+            file: 0,
+            meta: file("holes", 1 << 30),
+            resume: 0,
+        },
+    ]);
+    // One byte in two: each byte a piece of its own.
+    for piece in 0..=(1u64 << 16) {
+        let mut byte = [0u8; 1];
+        generate(0, piece * 2, &mut byte);
+        hostile.send(&[Frame::Data {
+            file: 0,
+            offset: piece * 2,
+            data: &byte,
+        }]);
+        if hostile.receiver.is_closed() {
+            break;
+        }
+    }
+    let (code, message) = hostile.failure().expect("the session failed");
+    assert_eq!(code, ErrorCode::Protocol);
+    assert!(message.contains("pieces"), "{message}");
+}
