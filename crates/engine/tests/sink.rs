@@ -862,46 +862,54 @@ fn allocated(path: &Path) -> u64 {
     fs::metadata(path).unwrap().blocks() * 512
 }
 
-#[test]
-fn a_released_session_keeps_only_durable_prefixes_and_frees_the_rest() {
-    let _guard = shared();
-    let fx = Fixture::new();
+/// Size of each file [`interrupted_session`] announces.
+const BIG: usize = 8 << 20;
+
+/// A session stopped midway: "synced" has its first MiB durable and another written, "unsynced"
+/// a MiB written, "nested/untouched" nothing.
+fn interrupted_session(fx: &Fixture) -> FileSink {
     let mut sink = fx.sink(OverwriteMode::Always);
-    let big = 8 << 20;
-    sink.open(0, &file_meta("synced", big)).unwrap();
-    sink.open(1, &file_meta("unsynced", big)).unwrap();
-    sink.open(2, &file_meta("untouched", big)).unwrap();
+    sink.open(0, &file_meta("synced", BIG)).unwrap();
+    sink.open(1, &file_meta("unsynced", BIG)).unwrap();
+    sink.open(2, &file_meta("nested/untouched", BIG)).unwrap();
     sink.write_at(0, 0, &vec![1; 1 << 20]).unwrap();
     sink.sync(&[(0, 1 << 20)]).unwrap();
     sink.write_at(0, 1 << 20, &vec![2; 1 << 20]).unwrap();
     sink.write_at(1, 0, &vec![3; 1 << 20]).unwrap();
+    sink
+}
+
+/// Only the durable MiB of "synced" is left of [`interrupted_session`], and the next session
+/// keeps it.
+fn assert_only_the_durable_prefix_is_kept(fx: &Fixture) {
+    let part = fx.root().join("synced.jetpart");
+    assert_eq!(fs::metadata(&part).unwrap().len(), BIG as u64);
+    let held = allocated(&part);
+    assert!(
+        held <= (1 << 20) + 64 * 1024,
+        "{held} bytes still allocated"
+    );
+    assert_eq!(names(&fx.root().join("nested")), Vec::<String>::new());
+    let mut again = fx.sink(OverwriteMode::Always);
+    assert_eq!(again.open(0, &file_meta("synced", BIG)).unwrap(), 1 << 20);
+}
+
+#[test]
+fn a_released_session_keeps_only_durable_prefixes_and_frees_the_rest() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let mut sink = interrupted_session(&fx);
     sink.release().unwrap();
     drop(sink);
-    // Only the file with a durable prefix is left, holding that prefix and little more.
-    assert_eq!(names(&fx.root()), ["synced.jetpart"]);
-    let part = fx.root().join("synced.jetpart");
-    assert_eq!(fs::metadata(&part).unwrap().len(), big as u64);
-    assert!(
-        allocated(&part) <= (1 << 20) + 64 * 1024,
-        "{}",
-        allocated(&part)
-    );
-    let mut again = fx.sink(OverwriteMode::Always);
-    assert_eq!(again.open(0, &file_meta("synced", big)).unwrap(), 1 << 20);
+    assert_eq!(names(&fx.root()), ["nested", "synced.jetpart"]);
+    assert_only_the_durable_prefix_is_kept(&fx);
 }
 
 #[test]
 fn a_receiver_starting_again_gives_back_what_a_killed_one_left() {
     let _guard = shared();
     let fx = Fixture::new();
-    let big = 8 << 20;
-    let mut sink = fx.sink(OverwriteMode::Always);
-    sink.open(0, &file_meta("synced", big)).unwrap();
-    sink.open(1, &file_meta("unsynced", big)).unwrap();
-    sink.open(2, &file_meta("nested/untouched", big)).unwrap();
-    sink.write_at(0, 0, &vec![1; 1 << 20]).unwrap();
-    sink.sync(&[(0, 1 << 20)]).unwrap();
-    sink.write_at(1, 0, &vec![3; 1 << 20]).unwrap();
+    let mut sink = interrupted_session(&fx);
     sink.settle().unwrap();
     // Killed: nothing given back. A session still writing elsewhere is left alone.
     drop(sink);
@@ -914,15 +922,7 @@ fn a_receiver_starting_again_gives_back_what_a_killed_one_left() {
         names(&fx.root()),
         ["live.jetpart", "nested", "synced.jetpart"]
     );
-    assert_eq!(names(&fx.root().join("nested")), Vec::<String>::new());
-    let part = fx.root().join("synced.jetpart");
-    assert!(
-        allocated(&part) <= (1 << 20) + 64 * 1024,
-        "{}",
-        allocated(&part)
-    );
-    let mut again = fx.sink(OverwriteMode::Always);
-    assert_eq!(again.open(0, &file_meta("synced", big)).unwrap(), 1 << 20);
+    assert_only_the_durable_prefix_is_kept(&fx);
 }
 
 #[test]
