@@ -1,11 +1,14 @@
 //! The jetstream runtime: sockets, files and the drivers that run sessions over them.
 
+pub mod authorized_keys;
 pub mod clients;
 pub mod command;
 pub mod digest;
 pub mod error;
 pub mod flags;
 pub mod identity;
+pub mod known_receivers;
+pub mod overwrite;
 mod pace;
 pub mod receive;
 mod record;
@@ -18,5 +21,6 @@ pub mod sink;
 pub mod source;
 pub mod store;
 pub mod udp;
+pub mod umask;
 pub mod walk;
 mod workers;

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use jetstream_engine::sandbox::Sandbox;
-use jetstream_engine::sink::{FileSink, OverwriteMode, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
+use jetstream_engine::overwrite::OverwriteMode;
+use jetstream_engine::sink::{FileSink, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
 use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport};
 use proptest::prelude::*;
 use rand::rngs::StdRng;

@@ -235,6 +235,8 @@ pub struct SenderSession {
     handshake_resend_at: Instant,
     handshake_rto: Duration,
     protection: Option<Protection>,
+    /// The receiver's identity key, once its ServerHello is verified.
+    receiver_key: Option<PublicKey>,
     header: TransferHeader,
     files: Vec<FileMeta>,
     /// Position of each file's first byte in the transfer's byte space.
@@ -332,6 +334,7 @@ impl SenderSession {
             handshake_resend_at: now,
             handshake_rto: HANDSHAKE_RTO,
             protection: None,
+            receiver_key: None,
             header,
             files,
             bases,
@@ -389,6 +392,14 @@ impl SenderSession {
     /// The connection id the receiver demultiplexes this session by.
     pub fn connection_id(&self) -> ConnectionId {
         self.cid
+    }
+
+    /// The receiver's identity key, once its ServerHello is verified. Known before the
+    /// ClientFinish (which carries the credentials) leaves: a caller that checks it before its
+    /// next [`SenderSession::poll_transmit`], and closes the session if it does not trust the
+    /// key, sends that receiver neither credentials nor file data.
+    pub fn receiver_key(&self) -> Option<PublicKey> {
+        self.receiver_key
     }
 
     /// The transfer header as sent (with totals filled in).
@@ -613,6 +624,7 @@ impl SenderSession {
             Ok((keys, peer, finish)) => {
                 let cipher = keys.level;
                 self.protection = Some(Protection::new(self.cid, keys));
+                self.receiver_key = Some(peer);
                 self.state = State::Finish { finish };
                 self.handshake_resend_at = now;
                 self.handshake_rto = HANDSHAKE_RTO;
