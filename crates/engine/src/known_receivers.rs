@@ -135,7 +135,7 @@ impl KnownReceivers {
                 })
             }
         };
-        let mut changed = None;
+        let (mut matched, mut changed) = (None, None);
         for (index, line) in text.lines().enumerate() {
             let line_number = index + 1;
             let Some((name, known)) = parse_line(line).map_err(|reason| {
@@ -152,9 +152,13 @@ impl KnownReceivers {
                 continue;
             }
             if known == *key {
-                return Ok(Recognized::Known { line: line_number });
+                matched.get_or_insert(line_number);
+            } else {
+                changed.get_or_insert((line_number, known));
             }
-            changed.get_or_insert((line_number, known));
+        }
+        if let Some(line) = matched {
+            return Ok(Recognized::Known { line });
         }
         if let Some((line, known)) = changed {
             return Err(KnownReceiversError::Changed {
