@@ -41,7 +41,9 @@ impl From<AuthorizedKeysError> for crate::error::Error {
     fn from(e: AuthorizedKeysError) -> Self {
         use crate::error::{Code, Error};
         let code = match &e {
-            AuthorizedKeysError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            AuthorizedKeysError::Read { source, .. }
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
                 Code::NotFound
             }
             AuthorizedKeysError::Read { .. } => Code::Io,
@@ -222,14 +224,20 @@ mod tests {
 
         fs::write(&path, format!("{A}\nnot-a-key\n")).unwrap();
         let err = file.refresh().unwrap_err();
-        assert!(matches!(err, AuthorizedKeysError::BadLine { line: 2, .. }), "{err}");
+        assert!(
+            matches!(err, AuthorizedKeysError::BadLine { line: 2, .. }),
+            "{err}"
+        );
         assert!(file.is_empty());
         // Reported once; still trusting nothing until it changes.
         assert!(matches!(file.refresh().unwrap(), Refresh::Unchanged));
         assert!(!file.contains(&key(A)));
 
         fs::remove_file(&path).unwrap();
-        assert!(matches!(file.refresh(), Err(AuthorizedKeysError::Read { .. })));
+        assert!(matches!(
+            file.refresh(),
+            Err(AuthorizedKeysError::Read { .. })
+        ));
         assert!(matches!(file.refresh().unwrap(), Refresh::Unchanged));
         fs::write(&path, format!("{B}\n")).unwrap();
         assert!(matches!(file.refresh().unwrap(), Refresh::Reloaded(1)));

@@ -138,13 +138,12 @@ impl KnownReceivers {
         let (mut matched, mut changed) = (None, None);
         for (index, line) in text.lines().enumerate() {
             let line_number = index + 1;
-            let Some((name, known)) = parse_line(line).map_err(|reason| {
-                KnownReceiversError::BadLine {
+            let Some((name, known)) =
+                parse_line(line).map_err(|reason| KnownReceiversError::BadLine {
                     path: self.path.clone(),
                     line: line_number,
                     reason,
-                }
-            })?
+                })?
             else {
                 continue;
             };
@@ -244,7 +243,11 @@ mod tests {
         let text = fs::read_to_string(known.path()).unwrap();
         assert_eq!(
             text,
-            format!("relay.example:8886 {}\n10.0.0.2:8886 {}\n", key('a'), key('b'))
+            format!(
+                "relay.example:8886 {}\n10.0.0.2:8886 {}\n",
+                key('a'),
+                key('b')
+            )
         );
     }
 
@@ -256,9 +259,16 @@ mod tests {
         fs::write(&path, &text).unwrap();
         let known = KnownReceivers::new(&path);
         let err = known.check("10.0.0.2:8886", &key('b')).unwrap_err();
-        assert!(matches!(err, KnownReceiversError::Changed { line: 3, .. }), "{err}");
+        assert!(
+            matches!(err, KnownReceiversError::Changed { line: 3, .. }),
+            "{err}"
+        );
         let message = err.to_string();
-        for part in [key('a').to_string(), key('b').to_string(), path.display().to_string()] {
+        for part in [
+            key('a').to_string(),
+            key('b').to_string(),
+            path.display().to_string(),
+        ] {
             assert!(message.contains(&part), "{message}");
         }
         assert!(message.contains("delete line 3"), "{message}");
@@ -270,11 +280,18 @@ mod tests {
     fn a_damaged_line_fails_every_check() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("known_receivers");
-        fs::write(&path, format!("10.0.0.2:8886 {}\n10.0.0.3:8886 zz\n", key('a'))).unwrap();
+        fs::write(
+            &path,
+            format!("10.0.0.2:8886 {}\n10.0.0.3:8886 zz\n", key('a')),
+        )
+        .unwrap();
         let err = KnownReceivers::new(&path)
             .check("10.0.0.2:8886", &key('a'))
             .unwrap_err();
-        assert!(matches!(err, KnownReceiversError::BadLine { line: 2, .. }), "{err}");
+        assert!(
+            matches!(err, KnownReceiversError::BadLine { line: 2, .. }),
+            "{err}"
+        );
     }
 
     #[test]

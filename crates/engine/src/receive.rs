@@ -338,7 +338,9 @@ fn authorize(
         })
     };
     if !clients.allows(key) && !file.is_some_and(|file| file.contains(key)) {
-        return refuse(format!("sender key {key} is not authorized by the receiver"));
+        return refuse(format!(
+            "sender key {key} is not authorized by the receiver"
+        ));
     }
     if !auth.user.is_empty() || !auth.password.is_empty() || !auth.token.is_empty() {
         return refuse(

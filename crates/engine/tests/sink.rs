@@ -6,8 +6,8 @@ use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use jetstream_engine::sandbox::Sandbox;
 use jetstream_engine::overwrite::OverwriteMode;
+use jetstream_engine::sandbox::Sandbox;
 use jetstream_engine::sink::{FileSink, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
 use jetstream_engine::umask::umask;
 use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport};
@@ -191,7 +191,11 @@ fn in_place_modes_replace_a_hard_linked_target_instead_of_writing_through_it() {
         sink.open(0, &file_meta(name, new.len())).unwrap();
         write_all(&mut sink, 0, &new);
         sink.flush().unwrap();
-        assert_eq!(fs::read(root.join(name)).unwrap(), b"0123456789", "{mode:?}");
+        assert_eq!(
+            fs::read(root.join(name)).unwrap(),
+            b"0123456789",
+            "{mode:?}"
+        );
         assert_eq!(fs::read(root.join(format!("{name}.jetpart"))).unwrap(), new);
         sink.finish(0, None).unwrap();
         sink.settle().unwrap();

@@ -166,7 +166,11 @@ async fn the_authorized_keys_file_is_read_again_when_it_changes() {
     assert_eq!(refused.unwrap_err().code, Code::AuthFailed);
     assert!(rx.next_finished().await.0.is_err());
 
-    fs::write(&keys, format!("{stranger}\n{} the sender\n", sender.public_key())).unwrap();
+    fs::write(
+        &keys,
+        format!("{stranger}\n{} the sender\n", sender.public_key()),
+    )
+    .unwrap();
     let (accepted, _) = send_tree(&sender, &opts, tree(dir.path())).await;
     accepted.unwrap();
     let reloaded = loop {
@@ -287,6 +291,9 @@ async fn first_contact_records_the_receiver_and_a_changed_key_is_refused_before_
     // Pinned explicitly, the new key is used, and the file is left as it is.
     let mut pinned = with_known(&other);
     pinned.expected_key = Some(other.key);
-    send_tree(&sender, &pinned, tree(dir.path())).await.0.unwrap();
+    send_tree(&sender, &pinned, tree(dir.path()))
+        .await
+        .0
+        .unwrap();
     assert_eq!(fs::read_to_string(&known).unwrap(), line);
 }

@@ -1,8 +1,8 @@
 //! What a session needs from the storage on either side: the description of a file on the wire
 //! and the two traits through which the sender reads and the receiver writes file data.
 
-use std::fmt;
 use crate::session::SessionError;
+use std::fmt;
 
 /// Kind of a manifest entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
