@@ -163,7 +163,7 @@ describe('createTransfer', () => {
   });
 
   it('compares modification times within fileTimeResolutionMicroseconds', async () => {
-    const { sender, destinationId, sandbox } = await pair();
+    const { sender, destinationId, sandbox } = await pair({}, replacing);
     const src = tree(tempDir(), { 'f.bin': 4_000 });
     const srcTime = statSync(join(src, 'f.bin')).mtime;
     const manifestId = await manifestOf(sender, 'f.bin', join(src, 'f.bin'));
@@ -180,6 +180,7 @@ describe('createTransfer', () => {
           destinationPath: dir,
           fileTimeResolutionMicroseconds,
           transferFlags: constants.TRANSFER_FLAG_DEFAULT | constants.TRANSFER_FLAG_WRITE_ONLY_NEWER,
+          overwriteMode: constants.OVERWRITE_ALWAYS,
         }),
       );
     // Within 2 s the times are equal: the file is not newer and stays.
