@@ -6,11 +6,12 @@
 //! configuration directory (`$XDG_CONFIG_HOME/jetstream`, else `~/.config/jetstream`) unless
 //! told another file.
 
+mod config;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jetstream_engine::clients::Clients;
 use jetstream_engine::error::{Code, Error};
-use jetstream_engine::identity;
 use jetstream_engine::known_receivers::{KnownReceivers, Recognized};
 use jetstream_engine::overwrite::{OverwriteLimit, OverwriteMode};
 use jetstream_engine::receive::{ReceiveEvent, ReceiveOptions, Receiver};
@@ -256,37 +257,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// This user's jetstream configuration directory: `$XDG_CONFIG_HOME/jetstream`, else
-/// `~/.config/jetstream`; `flag` names the option that would do without it.
-fn config_file(name: &str, flag: &str) -> Result<PathBuf, Error> {
-    let absolute = |var: &str| {
-        std::env::var_os(var)
-            .map(PathBuf::from)
-            .filter(|path| path.is_absolute())
-    };
-    let dir = absolute("XDG_CONFIG_HOME")
-        .or_else(|| absolute("HOME").map(|home| home.join(".config")))
-        .ok_or_else(|| {
-            Error::new(
-                Code::InvalidArgument,
-                format!("neither XDG_CONFIG_HOME nor HOME is set: pass {flag} FILE"),
-            )
-        })?;
-    Ok(dir.join("jetstream").join(name))
-}
-
-fn load_identity(
-    path: Option<PathBuf>,
-) -> Result<jetstream_wire::crypto::handshake::Identity, Error> {
-    let path = match path {
-        Some(path) => path,
-        None => config_file("key", "--key-file")?,
-    };
-    identity::load_or_create(&path)
-}
-
 fn print_key(args: &KeyArgs) -> Result<(), Error> {
-    let identity = load_identity(args.key_file.clone())?;
+    let identity = config::identity(args.key_file.clone())?;
     println!("{}", identity.public_key());
     Ok(())
 }
@@ -355,7 +327,7 @@ fn keys(n: usize) -> String {
 
 async fn receive(args: ReceiveArgs) -> Result<(), Error> {
     let clients = senders(&args)?;
-    let identity = load_identity(args.key_file.clone())?;
+    let identity = config::identity(args.key_file.clone())?;
     let opts = ReceiveOptions {
         listen: args.listen,
         root: args.root.clone(),
@@ -422,11 +394,11 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
 
 async fn send_files(args: SendArgs) -> Result<(), Error> {
     let to = resolve(&args.to)?;
-    let identity = load_identity(args.key_file.clone())?;
+    let identity = config::identity(args.key_file.clone())?;
     let known_receivers = match (&args.destination_key, args.known_receivers) {
         (Some(_), _) => None,
         (None, Some(path)) => Some(KnownReceivers::new(path)),
-        (None, None) => Some(KnownReceivers::new(config_file(
+        (None, None) => Some(KnownReceivers::new(config::file(
             "known_receivers",
             "--known-receivers",
         )?)),
