@@ -417,8 +417,10 @@ impl Actor {
         {
             opts.rate_control = connection.rate_controller_active;
         }
+        // Paused until the rebalance that follows every start says whether its lane and
+        // priority let it send: a session let go at once could send a burst first.
         let controls = Controls {
-            suspended: transfer.status == TransferStatus::Suspended,
+            suspended: true,
             limits: opts.limits,
             fixed_rate: None,
             fail: None,
