@@ -12,7 +12,7 @@
 //        [--runs N] [--data DIR]
 // Prints one JSON object per case and a summary line per case.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
@@ -152,25 +152,52 @@ async function manifest() {
   );
 }
 
-/** Starts `jetstream receive` and resolves with its address and the process. */
-async function cliReceiver(dir) {
-  const child = spawn(args.jetstream, ['receive', '--root', dir, '--listen', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    const match = /^listening (\S+)$/.exec(line);
-    if (match) return { child, addr: match[1] };
+/** The CLI sender's key file (in the work directory), and its public key. */
+function cliSenderKey() {
+  const file = join(work, 'sender.key');
+  const key = execFileSync(args.jetstream, ['key', '--key-file', file], { encoding: 'utf8' }).trim();
+  return { file, key };
+}
+
+/**
+ * Starts `jetstream receive`, accepting the sender keys given, and resolves with its address,
+ * its key and the process.
+ */
+async function cliReceiver(dir, senderKeys) {
+  const trust = senderKeys.flatMap((key) => ['--authorized-key', key]);
+  const child = spawn(
+    args.jetstream,
+    ['receive', '--root', dir, '--listen', '127.0.0.1:0', '--key-file', join(work, 'receiver.key'), ...trust],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const banner = {};
+  for await (const line of createInterface({ input: child.stdout })) {
+    const [word, value] = line.split(' ');
+    if (word === 'listening') banner.addr = value;
+    if (word === 'public-key') banner.key = value;
+    if (banner.addr && banner.key) return { child, ...banner };
   }
   throw new Error('jetstream receive ended before listening');
 }
 
 /** Runs `jetstream send` and resolves with the seconds it reports. */
-function cliSend(file, addr, dest) {
+function cliSend(file, receiver, sender, dest) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       args.jetstream,
-      ['send', file, '--to', addr, '--dest', dest, '--no-progress'],
+      [
+        'send',
+        file,
+        '--to',
+        receiver.addr,
+        '--destination-key',
+        receiver.key,
+        '--key-file',
+        sender.file,
+        '--dest',
+        dest,
+        '--no-progress',
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -188,10 +215,16 @@ async function transfer() {
   const file = dataFile(size);
   const inbox = join(work, 'inbox');
   mkdirSync(inbox);
-  const { child, addr } = await cliReceiver(inbox);
-  const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
   const api = await JetStream.embedded({ stateDir: join(work, 't') });
-  const destination = await api.send.createDestination(host, { destinationPort: port });
+  const sender = cliSenderKey();
+  const receiver = await cliReceiver(inbox, [(await api.server.getServerInfo()).publicKey, sender.key]);
+  const { child, addr } = receiver;
+  const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
+  const destination = await api.send.createDestination(host, {
+    destinationPort: port,
+    authenticateDestination: true,
+    destinationPublicKey: receiver.key,
+  });
   const m = await api.send.createManifest({ mappings: { 'api.bin': file } });
   await api.send.waitForManifest(m);
   const ours = [];
@@ -204,7 +237,7 @@ async function transfer() {
     // like the CLI's own figure (from its session's start to the confirmation).
     ours.push((size * 8) / ((done.endTime - done.requestTime) / 1e6) / 1e9);
     rmSync(join(inbox, `api-${run}`), { recursive: true, force: true });
-    cli.push((size * 8) / (await cliSend(file, addr, `cli-${run}`)) / 1e9);
+    cli.push((size * 8) / (await cliSend(file, receiver, sender, `cli-${run}`)) / 1e9);
     rmSync(join(inbox, `cli-${run}`), { recursive: true, force: true });
   }
   await api.close();

@@ -125,6 +125,13 @@ RUNS_FILE="$LOG_DIR/runs.jsonl"
 SUMMARY="$OUT_DIR/throughput-$STAMP.json"
 mkdir -p "$LOG_DIR" "$WORK_DIR/src"
 : >"$RUNS_FILE"
+# Our receiver on loopback accepts this benchmark's sender alone, at the cipher it offers; both
+# keys live in the work directory (the sender pins the receiver's key it prints). A build
+# without `jetstream key` (bench/binaries.sh --before) accepts any sender without being asked.
+RECV_OPTS=()
+if [[ -x "$JETSTREAM" ]] && SENDER_KEY=$("$JETSTREAM" key --key-file "$WORK_DIR/sender.key" 2>/dev/null); then
+    RECV_OPTS=(--min-cipher none --key-file "$WORK_DIR/receiver.key" --authorized-key "$SENDER_KEY")
+fi
 
 # Processes of the current measurement (our receiver under GNU time, the iperf3 server, the
 # command being timed), ended on any exit; INT and TERM exit through the same path.
@@ -304,7 +311,7 @@ run_iperf3() {
 start_receiver() {
     local prefix=$2 tries head
     "$BENCH_GNU_TIME" -f '%M %U %S' -o "$prefix.recv.time" \
-        "$JETSTREAM" receive --root "$1" --listen 127.0.0.1:0 --once >"$prefix.recv.out" 2>"$prefix.recv.err" &
+        "$JETSTREAM" receive --root "$1" --listen 127.0.0.1:0 --once ${RECV_OPTS[@]+"${RECV_OPTS[@]}"} >"$prefix.recv.out" 2>"$prefix.recv.err" &
     RECV_PID=$!
     RECV_ADDR="" RECV_KEY=""
     for tries in $(seq 100); do
@@ -329,7 +336,7 @@ run_ours() {
     dest=$(fresh_dest ours)
     start_receiver "$dest" "$prefix"
     local -a cmd=("$JETSTREAM" send "$SRC" --to "$RECV_ADDR" --cipher "$CIPHER"
-        --destination-key "$RECV_KEY" --no-progress ${MTU:+--mtu "$MTU"})
+        --destination-key "$RECV_KEY" --key-file "$WORK_DIR/sender.key" --no-progress ${MTU:+--mtu "$MTU"})
     start=$(now_seconds)
     foreground "$BENCH_GNU_TIME" -f '%M %U %S' -o "$prefix.send.time" "${cmd[@]}" >"$prefix.send.out" 2>"$prefix.send.err" ||
         die "our sender failed (run $run): $(tail -n 3 "$prefix.send.err")"
@@ -356,7 +363,7 @@ run_ours() {
             --argjson send "$send_rss" --argjson recv "$recv_rss" \
             --argjson send_cpu "$(awk -v u="$send_user" -v s="$send_sys" 'BEGIN { print u + s }')" \
             --argjson recv_cpu "$(awk -v u="$recv_user" -v s="$recv_sys" 'BEGIN { print u + s }')" \
-            --arg recv_cmd "$(quote "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once)" \
+            --arg recv_cmd "$(quote "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once ${RECV_OPTS[@]+"${RECV_OPTS[@]}"})" \
             '{reported_files: $rf, reported_seconds: $rs, reported_gbps: $rg, sender_max_rss_kib: $send,
               receiver_max_rss_kib: $recv, sender_cpu_seconds: $send_cpu,
               receiver_cpu_seconds: $recv_cpu, receiver_command: $recv_cmd}')"

@@ -20,23 +20,28 @@ JETSTREAM="${JETSTREAM:-$REPO_DIR/target/release/jetstream}"
 BYTES=$(du -sb --apparent-size "$SRC" | cut -f1)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# The receiver accepts this sender's key alone; the sender pins the receiver's.
+SENDER_KEY=$("$JETSTREAM" key --key-file "$TMP/sender.key") || die "cannot make the sender's key"
 
 # run MODE: one transfer; prints "elapsed sender_cpu receiver_cpu".
 run() {
     local dest="$DST/verify-cost" addr
     rm -rf "$dest" && mkdir -p "$dest"
     "$BENCH_GNU_TIME" -f '%U %S' -o "$TMP/recv.time" \
-        "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once >"$TMP/recv.out" 2>/dev/null &
-    local pid=$!
+        "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once --min-cipher none \
+        --key-file "$TMP/receiver.key" --authorized-key "$SENDER_KEY" >"$TMP/recv.out" 2>/dev/null &
+    local pid=$! key=""
     for _ in $(seq 100); do
         addr=$(sed -n 's/^listening //p' "$TMP/recv.out" 2>/dev/null || true)
-        [[ -n "$addr" ]] && break
+        key=$(sed -n 's/^public-key //p' "$TMP/recv.out" 2>/dev/null || true)
+        [[ -n "$addr" && -n "$key" ]] && break
         sleep 0.05
     done
     local start end
     start=$(now_seconds)
     "$BENCH_GNU_TIME" -f '%U %S' -o "$TMP/send.time" \
-        "$JETSTREAM" send "$SRC" --to "$addr" --no-progress "$@" >/dev/null 2>&1 || die "sender failed"
+        "$JETSTREAM" send "$SRC" --to "$addr" --destination-key "$key" --key-file "$TMP/sender.key" \
+        --no-progress "$@" >/dev/null 2>&1 || die "sender failed"
     end=$(now_seconds)
     wait "$pid" || die "receiver failed"
     rm -rf "$dest"

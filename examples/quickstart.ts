@@ -32,6 +32,10 @@ export async function quickstart(): Promise<QuickstartResult> {
   try {
     const { recvPort, publicKey } = await receiver.server.getServerInfo();
 
+    // A receiver accepts only the senders whose keys it authorizes.
+    const { publicKey: senderKey } = await sender.server.getServerInfo();
+    await receiver.server.getRequestResult(await receiver.recv.addAuthorizedClientAsync(senderKey));
+
     // A destination is a receiver's address and UDP port; its key authenticates it.
     const destination = await sender.send.createDestination('127.0.0.1', {
       destinationPort: recvPort,

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The jetstream demo: builds a file tree in a temporary directory, sends it over loopback from
-// `jetstream send` to `jetstream receive --once`, and checks that every file (SHA-256, size,
-// modification time to the second, exec bit) and every directory arrived.
+// `jetstream send` to `jetstream receive --once` (which accepts that sender's key alone), and
+// checks that every file (SHA-256, size, modification time to the second, exec bit) and every
+// directory arrived. Both keys live in the temporary directory.
 //
 // Prints `verified <n> files, <bytes> bytes, <rate> Gbit/s` and exits 0, or prints every
 // difference and exits 1. Plain Node, no dependencies. The binary is target/release/jetstream
@@ -320,7 +321,26 @@ async function main(workDir) {
       `${totalBytes} bytes, in ${source}`,
   );
 
-  const receiver = start(['receive', '--root', receiveRoot, '--listen', '127.0.0.1:0', '--once']);
+  // The receiver accepts only the sender's key, which `jetstream key` prints (making the key).
+  const senderKeyFile = join(workDir, 'sender.key');
+  const keyRun = start(['key', '--key-file', senderKeyFile]);
+  const senderKey = (await keyRun.lines.next()).value?.trim();
+  const keyStatus = await keyRun.exited;
+  if (keyStatus.code !== 0 || !/^[0-9a-f]{64}$/.test(senderKey ?? '')) {
+    throw new DemoError(describeExit('jetstream key', keyStatus, keyRun.stderr));
+  }
+  const receiver = start([
+    'receive',
+    '--root',
+    receiveRoot,
+    '--listen',
+    '127.0.0.1:0',
+    '--once',
+    '--key-file',
+    join(workDir, 'receiver.key'),
+    '--authorized-key',
+    senderKey,
+  ]);
   const { address, publicKey } = await withTimeout(
     readReceiverBanner(receiver),
     STARTUP_TIMEOUT_MS,
@@ -336,6 +356,8 @@ async function main(workDir) {
     address,
     '--destination-key',
     publicKey,
+    '--key-file',
+    senderKeyFile,
     '--no-progress',
   ]);
   const result = await withTimeout(

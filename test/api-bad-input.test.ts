@@ -405,6 +405,8 @@ beforeAll(async () => {
   const { send, server } = ifaces;
   const receiver = await engine();
   const info = await receiver.server.getServerInfo();
+  const { publicKey: senderKey } = await server.getServerInfo();
+  await receiver.server.getRequestResult(await receiver.recv.addAuthorizedClientAsync(senderKey));
   const destination = await send.createDestination('127.0.0.1', {
     destinationPort: info.recvPort,
     permanent: true,

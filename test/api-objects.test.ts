@@ -22,10 +22,17 @@ async function smallManifest(api: JetStream, size = 10_000): Promise<{ manifestI
   return { manifestId: manifest.manifestId, src };
 }
 
-/** Sends a small tree to `destinationId` and waits for the end; the finished transfer. */
+let sent = 0;
+
+/**
+ * Sends a small tree to `destinationId`, into a directory of its own, and waits for the end;
+ * the finished transfer.
+ */
 async function sendOnce(api: JetStream, destinationId: string): Promise<Transfer> {
   const { manifestId } = await smallManifest(api);
-  const transfer = await api.send.createTransfer(destinationId, manifestId);
+  const transfer = await api.send.createTransfer(destinationId, manifestId, {
+    destinationPath: `once-${++sent}`,
+  });
   const done = await api.send.waitForTransfer(transfer);
   expect(done.status, done.errorMessage ?? '').toBe('complete');
   return done;

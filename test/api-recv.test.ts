@@ -62,7 +62,8 @@ describe('getServerInfo', () => {
       minCipher: 2,
       encryptionAvailable: true,
       authRequired: false,
-      onlyAuthorizedClientsAllowed: false,
+      onlyAuthorizedClientsAllowed: true,
+      maxOverwriteMode: 3,
     });
     expect(info.serverId).toMatch(/^[0-9a-f]{32}$/);
     expect(info.publicKey).toMatch(/^[0-9a-f]{64}$/);
@@ -125,7 +126,7 @@ describe('received transfers and sources', () => {
         lastAddress: list[1]?.senderAddress,
         numTransfers: 2,
         lastSeenTime: list[1]?.startTime,
-        authorized: false,
+        authorized: true,
       },
     ]);
     expect(await result(receiver, receiver.recv.getSourcesAsync(1))).toEqual(sources);
@@ -135,9 +136,10 @@ describe('received transfers and sources', () => {
 });
 
 describe('authorized clients', () => {
-  it('with only authorized clients allowed, refuses an unknown sender until its key is added', async () => {
+  it('with only authorized clients allowed (the default), refuses an unknown sender until its key is added', async () => {
     const { sender, receiver, destinationId, sandbox } = await pair();
     const senderKey = (await sender.server.getServerInfo()).publicKey;
+    await result(receiver, receiver.recv.removeAuthorizedClientAsync(senderKey));
     const only = await result<AuthorizedClients>(
       receiver,
       receiver.recv.allowOnlyAuthorizedClientsAsync(true),
@@ -166,7 +168,7 @@ describe('authorized clients', () => {
       receiver,
       receiver.recv.removeAuthorizedClientAsync(senderKey),
     );
-    expect(removed.authorizedClients).toEqual([]);
+    expect(removed).toEqual({ onlyAuthorizedClientsAllowed: true, authorizedClients: [] });
     expect((await sendTree(sender, destinationId, 'again')).transfer).toMatchObject({
       status: 'error',
       errorMessage: expect.stringMatching(/^AUTH_FAILED: /),
@@ -174,7 +176,7 @@ describe('authorized clients', () => {
     await rejectsWith(receiver.recv.removeAuthorizedClientAsync(senderKey), 'NOT_FOUND');
     await rejectsWith(receiver.recv.addAuthorizedClientAsync('not-a-key'), 'INVALID_ARGUMENT');
 
-    // Switched off again, any sender is accepted.
+    // Switched off, any sender is accepted.
     await result(receiver, receiver.recv.allowOnlyAuthorizedClientsAsync(false));
     expect((await receiver.server.getServerInfo()).onlyAuthorizedClientsAllowed).toBe(false);
     expect((await sendTree(sender, destinationId, 'open')).transfer.status).toBe('complete');
@@ -185,10 +187,10 @@ describe('authorized clients', () => {
     const first = await engine({ stateDir });
     const key = (await (await engine()).server.getServerInfo()).publicKey;
     await result(first, first.recv.addAuthorizedClientAsync(key));
-    await result(first, first.recv.allowOnlyAuthorizedClientsAsync(true));
+    await result(first, first.recv.allowOnlyAuthorizedClientsAsync(false));
     await first.close();
     const second = await engine({ stateDir });
-    expect((await second.server.getServerInfo()).onlyAuthorizedClientsAllowed).toBe(true);
+    expect((await second.server.getServerInfo()).onlyAuthorizedClientsAllowed).toBe(false);
     const list = await result<AuthorizedClients>(second, second.recv.addAuthorizedClientAsync(key));
     expect(list.authorizedClients).toEqual([key]);
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { constants, type JetStream } from '../ts/index.js';
-import { bytes, closeAll, digests, engine, pair, tempDir, tree } from './support/engines.js';
+import { authorize, bytes, closeAll, digests, engine, pair, tempDir, tree } from './support/engines.js';
 import {
   generatedManifest,
   kbps,
@@ -23,6 +23,9 @@ import {
 } from './support/transfers.js';
 
 afterAll(closeAll);
+
+/** A receiver that lets senders replace existing files (OVERWRITE_BACKUP and ALWAYS too). */
+const replacing = { maxOverwriteMode: constants.OVERWRITE_ALWAYS };
 
 /** A complete manifest mapping `name` to `src`. */
 async function manifestOf(api: JetStream, name: string, src: string): Promise<string> {
@@ -45,7 +48,7 @@ async function pairWithState(): Promise<{
 
 describe('createTransfer', () => {
   it('stores every parameter and files land below destinationPath', async () => {
-    const { sender, destinationId, sandbox } = await pair();
+    const { sender, destinationId, sandbox } = await pair({}, replacing);
     const src = tree(tempDir(), { 'a.bin': 300_000, 'd/b.txt': 5 });
     const manifestId = await manifestOf(sender, 'tree', src);
     const options = {
@@ -100,7 +103,7 @@ describe('createTransfer', () => {
   });
 
   it('honours the overwrite modes: NEVER refuses, ALWAYS replaces, BACKUP keeps NAME.jetbak', async () => {
-    const { sender, destinationId, sandbox } = await pair();
+    const { sender, destinationId, sandbox } = await pair({}, replacing);
     const src = tree(tempDir(), { 'f.bin': 20_000 });
     const manifestId = await manifestOf(sender, 'f.bin', join(src, 'f.bin'));
     const old = bytes(777, 99);
@@ -160,7 +163,7 @@ describe('createTransfer', () => {
   });
 
   it('compares modification times within fileTimeResolutionMicroseconds', async () => {
-    const { sender, destinationId, sandbox } = await pair();
+    const { sender, destinationId, sandbox } = await pair({}, replacing);
     const src = tree(tempDir(), { 'f.bin': 4_000 });
     const srcTime = statSync(join(src, 'f.bin')).mtime;
     const manifestId = await manifestOf(sender, 'f.bin', join(src, 'f.bin'));
@@ -177,6 +180,7 @@ describe('createTransfer', () => {
           destinationPath: dir,
           fileTimeResolutionMicroseconds,
           transferFlags: constants.TRANSFER_FLAG_DEFAULT | constants.TRANSFER_FLAG_WRITE_ONLY_NEWER,
+          overwriteMode: constants.OVERWRITE_ALWAYS,
         }),
       );
     // Within 2 s the times are equal: the file is not newer and stays.
@@ -241,6 +245,7 @@ describe('createTransfer', () => {
     const logDir = join(tempDir(), 'logs');
     const sender = await engine({ stateDir, transferLogDir: logDir });
     const receiver = await engine();
+    await authorize(receiver, sender);
     const { recvPort } = await receiver.server.getServerInfo();
     const destination = await sender.send.createDestination('127.0.0.1', { destinationPort: recvPort });
     const manifestId = await manifestOf(sender, 'x.bin', tree(tempDir(), { 'x.bin': 1_000 }) + '/x.bin');
@@ -251,7 +256,7 @@ describe('createTransfer', () => {
   });
 
   it('applies updateTransferDefaults to new transfers; explicit parameters win', async () => {
-    const { sender, destinationId, sandbox } = await pair();
+    const { sender, destinationId, sandbox } = await pair({}, replacing);
     const manifestId = await manifestOf(sender, 'x.bin', tree(tempDir(), { 'x.bin': 1000 }) + '/x.bin');
     const defaults = {
       priority: 9,
@@ -348,6 +353,7 @@ describe('getTransfer, getTransfers, waitForTransfer', () => {
   it('lists transfers filtered by destination and paged by before/after/limit', async () => {
     const sender = await engine();
     const receiver = await engine();
+    await authorize(receiver, sender);
     const port = (await receiver.server.getServerInfo()).recvPort;
     const a = await sender.send.createDestination('127.0.0.1', { destinationPort: port });
     const b = await sender.send.createDestination('127.0.0.1', {
@@ -357,9 +363,9 @@ describe('getTransfer, getTransfers, waitForTransfer', () => {
     expect(b.destinationId).not.toBe(a.destinationId);
     const manifestId = await manifestOf(sender, 'x.bin', tree(tempDir(), { 'x.bin': 10 }) + '/x.bin');
     const ids: Record<string, number[]> = { a: [], b: [] };
-    for (const which of ['a', 'b', 'a', 'a', 'b']) {
+    for (const [i, which] of ['a', 'b', 'a', 'a', 'b'].entries()) {
       const dest = which === 'a' ? a : b;
-      const t = await sender.send.createTransfer(dest, manifestId, { destinationPath: which });
+      const t = await sender.send.createTransfer(dest, manifestId, { destinationPath: `${which}${i}` });
       ids[which]!.push(t.transferId);
     }
     await Promise.all([...ids.a!, ...ids.b!].map((id) => sender.send.waitForTransfer(id)));

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { closeAll, digests, engine, tempDir, tree } from './support/engines.js';
+import { authorize, closeAll, digests, engine, tempDir, tree } from './support/engines.js';
 
 afterAll(closeAll);
 
@@ -34,6 +34,10 @@ describe('a killed engine', () => {
     }
     const src = tree(tempDir(), files);
     const stateDir = tempDir();
+    // The sender process's identity, made here so the receiver can authorize it first.
+    const identity = await engine({ stateDir });
+    await authorize(receiver, identity);
+    await identity.close();
     const killed = await sendAndKill(stateDir, src, info.recvPort);
 
     const sender = await engine({ stateDir });

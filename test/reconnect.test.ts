@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { closeAll, digests, engine, tempDir, tree } from './support/engines.js';
+import { authorize, closeAll, digests, engine, tempDir, tree } from './support/engines.js';
 import { untilTransfer } from './support/transfers.js';
 
 afterAll(closeAll);
@@ -19,6 +19,8 @@ async function receiverAndDestination() {
   const receiver = await engine({ stateDir: state });
   const info = await receiver.server.getServerInfo();
   const sender = await engine();
+  // Kept in the receiver's state, so it holds when the receiver is opened again.
+  await authorize(receiver, sender);
   const destination = await sender.send.createDestination('127.0.0.1', {
     destinationPort: info.recvPort,
   });

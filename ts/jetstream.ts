@@ -29,6 +29,13 @@ export interface EmbeddedOptions {
   /** The lowest `MIN_CIPHER_*` level the receiver accepts. Default: `MIN_CIPHER_ENCRYPTED_128`. */
   minCipher?: number;
   /**
+   * The most destructive `OVERWRITE_*` mode a sender may ask of the receiver; every mode that
+   * destroys no more existing data is allowed too (never, then backup, then always, then the
+   * in-place modes that replace). A transfer asking for more fails with `PERMISSION_DENIED`.
+   * Default: `OVERWRITE_NEVER` (an existing file is never replaced).
+   */
+  maxOverwriteMode?: number;
+  /**
    * Where transfers created with `transferLog: true` write their log (`transfer-ID.log`).
    * Default: `stateDir/transfer-logs`.
    */
@@ -81,6 +88,7 @@ export class JetStream {
       'recvAddress',
       'recvPort',
       'minCipher',
+      'maxOverwriteMode',
       'transferLogDir',
     ]);
     for (const key of Object.keys(options)) {

@@ -74,18 +74,28 @@ export function digests(root: string): Record<string, string> {
   return out;
 }
 
+/** Makes `receiver` accept transfers from `sender`: a receiver accepts only the senders it knows. */
+export async function authorize(receiver: JetStream, sender: JetStream): Promise<void> {
+  const { publicKey } = await sender.server.getServerInfo();
+  await receiver.server.getRequestResult(await receiver.recv.addAuthorizedClientAsync(publicKey));
+}
+
 /**
- * A sender engine (made with `senderOptions`), a receiver engine and a destination on the sender
- * pointing at it.
+ * A sender engine (made with `senderOptions`), a receiver engine (made with `receiverOptions`)
+ * that authorizes the sender, and a destination on the sender pointing at it.
  */
-export async function pair(senderOptions: EmbeddedOptions = {}): Promise<{
+export async function pair(
+  senderOptions: EmbeddedOptions = {},
+  receiverOptions: EmbeddedOptions = {},
+): Promise<{
   sender: JetStream;
   receiver: JetStream;
   destinationId: string;
   sandbox: string;
 }> {
   const sender = await engine(senderOptions);
-  const receiver = await engine();
+  const receiver = await engine(receiverOptions);
+  await authorize(receiver, sender);
   const info = await receiver.server.getServerInfo();
   const destination = await sender.send.createDestination('127.0.0.1', {
     destinationPort: info.recvPort,

@@ -64,7 +64,10 @@ export interface ParamTypes {
   checkpointFrequencySeconds: number;
   /** Name of a priority lane. */
   priorityLane: string;
-  /** An `OVERWRITE_*` constant. */
+  /**
+   * An `OVERWRITE_*` constant; default `OVERWRITE_NEVER`. The receiver refuses a mode that
+   * destroys more than its `maxOverwriteMode` allows.
+   */
   overwriteMode: number;
   /** A `MIN_CIPHER_*` constant. */
   minCipher: number;

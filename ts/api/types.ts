@@ -206,7 +206,13 @@ export interface ServerInfo {
   encryptionAvailable: boolean;
   multiplexAvailable: boolean;
   authRequired: boolean;
+  /**
+   * Only senders whose key is among the authorized clients are accepted: on until
+   * `allowOnlyAuthorizedClientsAsync(false)` turns it off.
+   */
   onlyAuthorizedClientsAllowed: boolean;
+  /** The most destructive `OVERWRITE_*` mode a sender may ask of this receiver. */
+  maxOverwriteMode: number;
 }
 
 /** A transfer as the receiving server saw it (`RecvInterface.getTransfersAsync`). */

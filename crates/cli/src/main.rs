@@ -1,11 +1,19 @@
-//! The `jetstream` command-line tool: `receive` serves a root directory, `send` moves files and
-//! directories to a receiver.
+//! The `jetstream` command-line tool: `receive` serves a root directory to the senders it
+//! trusts, `send` moves files and directories to a receiver it knows, `key` prints the public
+//! key a receiver authorizes.
+//!
+//! Both sides keep their identity key, and the sender its known receivers, in the user's
+//! configuration directory (`$XDG_CONFIG_HOME/jetstream`, else `~/.config/jetstream`) unless
+//! told another file.
+
+mod config;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jetstream_engine::clients::Clients;
-use jetstream_engine::error::Error;
-use jetstream_engine::identity;
+use jetstream_engine::error::{Code, Error};
+use jetstream_engine::known_receivers::{KnownReceivers, Recognized};
+use jetstream_engine::overwrite::{OverwriteLimit, OverwriteMode};
 use jetstream_engine::receive::{ReceiveEvent, ReceiveOptions, Receiver};
 use jetstream_engine::send::{self, SendOptions};
 use jetstream_engine::walk::{walk, SymlinkPolicy, WalkOptions};
@@ -16,7 +24,7 @@ use jetstream_wire::rate::RateLimits;
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -37,6 +45,17 @@ enum Command {
     Receive(ReceiveArgs),
     /// Send files and directories to a receiver.
     Send(SendArgs),
+    /// Print the public key of the identity key file (created if missing), for a receiver's
+    /// authorized keys.
+    Key(KeyArgs),
+}
+
+#[derive(Args)]
+struct KeyArgs {
+    /// Identity key file, created if missing [default: $XDG_CONFIG_HOME/jetstream/key, or
+    /// ~/.config/jetstream/key].
+    #[arg(long)]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -51,15 +70,27 @@ struct ReceiveArgs {
     /// start another).
     #[arg(long)]
     once: bool,
-    /// Identity key file, created if missing (default: a new key for this run).
+    /// Identity key file, created if missing [default: $XDG_CONFIG_HOME/jetstream/key, or
+    /// ~/.config/jetstream/key].
     #[arg(long)]
     key_file: Option<PathBuf>,
-    /// Lowest cipher level accepted.
-    #[arg(long, value_enum, default_value = "none")]
+    /// Lowest cipher level accepted (the sender's offer is raised to it).
+    #[arg(long, value_enum, default_value = "aes128")]
     min_cipher: Cipher,
-    /// Accept only senders with this key (repeatable).
-    #[arg(long = "authorized-key")]
+    /// Accept the senders whose keys this file lists: one key a line, then an optional
+    /// comment; `#` lines and blank lines are ignored. Read again when it changes.
+    #[arg(long = "authorized-keys", value_name = "FILE")]
+    authorized_keys_file: Option<PathBuf>,
+    /// Accept the sender with this key (repeatable).
+    #[arg(long = "authorized-key", value_name = "KEY")]
     authorized_keys: Vec<PublicKey>,
+    /// Accept any sender: anyone who reaches the port may write below the root.
+    #[arg(long, conflicts_with_all = ["authorized_keys_file", "authorized_keys"])]
+    allow_any_sender: bool,
+    /// The most existing data a sender's overwrite mode may destroy; a transfer asking for
+    /// more is refused.
+    #[arg(long, value_enum, default_value = "never")]
+    max_overwrite: MaxOverwrite,
     /// Fail a session whose sender is silent this many seconds.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -76,16 +107,27 @@ struct SendArgs {
     /// Directory below the receiver's root to put the files in.
     #[arg(long, default_value = "")]
     dest: String,
+    /// What to do with a file that exists at the receiver (which refuses a mode above its
+    /// --max-overwrite).
+    #[arg(long, value_enum, default_value = "never")]
+    overwrite: Overwrite,
     /// Lowest cipher level; the receiver may raise it.
     #[arg(long, value_enum, default_value = "aes128")]
     cipher: Cipher,
     /// Most kilobits per second to send.
     #[arg(long)]
     rate: Option<u64>,
-    /// The receiver's public key; the transfer fails if the receiver holds another.
+    /// The receiver's public key; the transfer fails if the receiver holds another. Without
+    /// it, the receiver's key is checked in the known receivers.
     #[arg(long)]
     destination_key: Option<PublicKey>,
-    /// Identity key file, created if missing (default: a new key for this run).
+    /// The receivers met before and their keys: the first contact with a receiver records its
+    /// key, and a receiver presenting another is refused [default:
+    /// $XDG_CONFIG_HOME/jetstream/known_receivers, or ~/.config/jetstream/known_receivers].
+    #[arg(long, value_name = "FILE")]
+    known_receivers: Option<PathBuf>,
+    /// Identity key file, created if missing [default: $XDG_CONFIG_HOME/jetstream/key, or
+    /// ~/.config/jetstream/key].
     #[arg(long)]
     key_file: Option<PathBuf>,
     /// Give up once this many seconds pass without progress; until then a lost receiver (a
@@ -116,6 +158,60 @@ enum Cipher {
     Aes256,
 }
 
+/// `--max-overwrite`: an [`OverwriteLimit`].
+#[derive(Clone, Copy, ValueEnum)]
+enum MaxOverwrite {
+    /// Existing files are never replaced.
+    Never,
+    /// Existing files may be replaced, the old one kept as NAME.jetbak.
+    Backup,
+    /// Existing files may be replaced once the new one is complete.
+    Always,
+    /// Existing files may be overwritten as data arrives.
+    InPlace,
+}
+
+impl From<MaxOverwrite> for OverwriteLimit {
+    fn from(m: MaxOverwrite) -> Self {
+        match m {
+            MaxOverwrite::Never => OverwriteLimit::Never,
+            MaxOverwrite::Backup => OverwriteLimit::Backup,
+            MaxOverwrite::Always => OverwriteLimit::Always,
+            MaxOverwrite::InPlace => OverwriteLimit::InPlace,
+        }
+    }
+}
+
+/// `--overwrite`: an [`OverwriteMode`].
+#[derive(Clone, Copy, ValueEnum)]
+enum Overwrite {
+    /// Keep an existing file (the file fails).
+    Never,
+    /// Replace an existing file once the new one is complete.
+    Always,
+    /// Like always, keeping the old file as NAME.jetbak.
+    Backup,
+    /// Write the target directly; keep an existing file.
+    InPlaceNever,
+    /// Write the target directly, over an existing file.
+    InPlaceAlways,
+    /// Write the target directly if it has the new size; otherwise like always.
+    InPlaceSameSize,
+}
+
+impl From<Overwrite> for OverwriteMode {
+    fn from(o: Overwrite) -> Self {
+        match o {
+            Overwrite::Never => OverwriteMode::Never,
+            Overwrite::Always => OverwriteMode::Always,
+            Overwrite::Backup => OverwriteMode::Backup,
+            Overwrite::InPlaceNever => OverwriteMode::InPlaceNever,
+            Overwrite::InPlaceAlways => OverwriteMode::InPlaceAlways,
+            Overwrite::InPlaceSameSize => OverwriteMode::InPlaceSameSize,
+        }
+    }
+}
+
 impl From<Cipher> for CipherLevel {
     fn from(c: Cipher) -> Self {
         match c {
@@ -133,6 +229,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Read before any thread creates a file: received files get their mode bits less it.
+    jetstream_engine::umask::umask();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -147,6 +245,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Receive(args) => receive(args).await,
             Command::Send(args) => send_files(args).await,
+            Command::Key(args) => print_key(&args),
         }
     });
     match result {
@@ -158,29 +257,88 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_identity(
-    path: Option<&Path>,
-) -> Result<jetstream_wire::crypto::handshake::Identity, Error> {
-    match path {
-        Some(p) => identity::load_or_create(p),
-        None => identity::generate(),
+fn print_key(args: &KeyArgs) -> Result<(), Error> {
+    let identity = config::identity(args.key_file.clone())?;
+    println!("{}", identity.public_key());
+    Ok(())
+}
+
+/// The senders a receiver accepts, from its arguments; refused when none would be.
+fn senders(args: &ReceiveArgs) -> Result<Clients, Error> {
+    if args.allow_any_sender {
+        return Ok(Clients::any());
     }
+    if args.authorized_keys.is_empty() && args.authorized_keys_file.is_none() {
+        return Err(Error::new(
+            Code::InvalidArgument,
+            "no sender would be accepted: list their keys with --authorized-keys FILE or \
+             --authorized-key KEY (a sender's key is what `jetstream key` prints there), or \
+             accept anyone with --allow-any-sender",
+        ));
+    }
+    Ok(Clients::only(&args.authorized_keys))
+}
+
+/// The receiver's first lines on stderr: whom it accepts and what it lets them do.
+fn describe_policy(receiver: &Receiver, args: &ReceiveArgs) {
+    if args.allow_any_sender {
+        eprintln!(
+            "accepting ANY sender (--allow-any-sender): whoever reaches {} may write below {}",
+            receiver.local_addr(),
+            args.root.display()
+        );
+    } else {
+        let mut sources = Vec::new();
+        if let Some(file) = receiver.authorized_keys() {
+            sources.push(format!(
+                "{} from {} (read again when it changes)",
+                keys(file.len()),
+                file.path().display()
+            ));
+        }
+        if !args.authorized_keys.is_empty() {
+            sources.push(format!(
+                "{} given with --authorized-key",
+                keys(args.authorized_keys.len())
+            ));
+        }
+        eprintln!("accepting only known senders: {}", sources.join(" and "));
+    }
+    eprintln!(
+        "lowest cipher {}; overwrite at most {}",
+        arg_name(args.min_cipher),
+        arg_name(args.max_overwrite)
+    );
+}
+
+/// A value's name on the command line.
+fn arg_name(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .expect("no value is skipped")
+        .get_name()
+        .to_owned()
+}
+
+/// "1 key", "2 keys".
+fn keys(n: usize) -> String {
+    format!("{n} key{}", if n == 1 { "" } else { "s" })
 }
 
 async fn receive(args: ReceiveArgs) -> Result<(), Error> {
-    let identity = load_identity(args.key_file.as_deref())?;
+    let clients = senders(&args)?;
+    let identity = config::identity(args.key_file.clone())?;
     let opts = ReceiveOptions {
         listen: args.listen,
-        root: args.root,
+        root: args.root.clone(),
         min_cipher: args.min_cipher.into(),
         idle_timeout: Duration::from_secs(args.timeout),
-        clients: if args.authorized_keys.is_empty() {
-            Clients::default()
-        } else {
-            Clients::only(&args.authorized_keys)
-        },
+        clients,
+        authorized_keys: args.authorized_keys_file.clone(),
+        max_overwrite: args.max_overwrite.into(),
     };
     let mut receiver = Receiver::bind(identity, opts)?;
+    describe_policy(&receiver, &args);
     println!("listening {}", receiver.local_addr());
     println!("public-key {}", receiver.public_key());
     std::io::stdout().flush()?;
@@ -223,13 +381,28 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
                     ControlFlow::Continue(())
                 }
             }
+            ReceiveEvent::AuthorizedKeysReloaded { result } => {
+                match result {
+                    Ok(n) => eprintln!("authorized keys read again: {}", keys(n)),
+                    Err(e) => eprintln!("{e}; none of its keys is trusted until it is fixed"),
+                }
+                ControlFlow::Continue(())
+            }
         })
         .await
 }
 
 async fn send_files(args: SendArgs) -> Result<(), Error> {
     let to = resolve(&args.to)?;
-    let identity = load_identity(args.key_file.as_deref())?;
+    let identity = config::identity(args.key_file.clone())?;
+    let known_receivers = match (&args.destination_key, args.known_receivers) {
+        (Some(_), _) => None,
+        (None, Some(path)) => Some(KnownReceivers::new(path)),
+        (None, None) => Some(KnownReceivers::new(config::file(
+            "known_receivers",
+            "--known-receivers",
+        )?)),
+    };
     let mut mappings = Vec::new();
     for path in &args.paths {
         let not_found = |why: String| {
@@ -258,7 +431,10 @@ async fn send_files(args: SendArgs) -> Result<(), Error> {
     let mut opts = SendOptions::new(to);
     opts.dest_dir = args.dest;
     opts.cipher = args.cipher.into();
+    opts.overwrite = OverwriteMode::from(args.overwrite).code();
     opts.expected_key = args.destination_key;
+    opts.known_receivers = known_receivers;
+    opts.receiver_name = args.to.clone();
     opts.auth = Auth::default();
     opts.timeout = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
     opts.verify = !args.no_verify;
@@ -281,7 +457,24 @@ async fn send_files(args: SendArgs) -> Result<(), Error> {
         );
         bar
     };
+    let mut told_first_contact = false;
     let report = send::send(&identity, &opts, entries, &mut |p| {
+        if let (Some(Recognized::Recorded { line }), Some(key), Some(known), false) = (
+            p.recognized,
+            p.receiver_key,
+            &opts.known_receivers,
+            told_first_contact,
+        ) {
+            told_first_contact = true;
+            bar.suspend(|| {
+                eprintln!(
+                    "first contact with receiver {}: its key {key} is now recorded in {} \
+                     line {line}",
+                    opts.receiver_name,
+                    known.path().display()
+                );
+            });
+        }
         bar.set_length(p.total_bytes);
         bar.set_position(p.stats.bytes_acked);
         bar.set_message(format!(

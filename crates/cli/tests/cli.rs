@@ -1,18 +1,83 @@
 //! The `jetstream` binary as a user runs it: a transfer on loopback (IPv4 and IPv6) verified
-//! byte for byte, and a one-line error with a failing status for a receiver that is down, a
-//! key that does not match, a source that cannot be read and a destination outside the root.
+//! byte for byte; a one-line error with a failing status for a receiver that is down, a key
+//! that does not match, a source that cannot be read and a destination outside the root; and
+//! the safe defaults: a receiver accepts only the senders it is told to and replaces no file
+//! unless allowed, a sender remembers each receiver's key, and received files honour the
+//! receiver's umask and never change a file through another hard link.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jetstream");
+
+/// One user's configuration directory (identity key, known receivers), for one test.
+struct Home(tempfile::TempDir);
+
+impl Home {
+    fn new() -> Home {
+        Home(tempfile::tempdir().unwrap())
+    }
+
+    /// The configuration directory `jetstream` uses.
+    fn config(&self) -> PathBuf {
+        self.0.path().join("config/jetstream")
+    }
+
+    /// The `jetstream` binary run by this user.
+    fn command(&self) -> Command {
+        self.program(BIN)
+    }
+
+    /// `program` run by this user.
+    fn program(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("XDG_CONFIG_HOME", self.0.path().join("config"))
+            .env("HOME", self.0.path());
+        command
+    }
+
+    /// This user's public key, as `jetstream key` prints it.
+    fn key(&self) -> String {
+        let out = self.command().arg("key").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        assert_eq!(key.len(), 64, "{key}");
+        key
+    }
+
+    /// `jetstream send ARGS` by this user, with a short timeout and no progress bar.
+    fn send(&self, args: &[&str]) -> Output {
+        self.command()
+            .arg("send")
+            .args(args)
+            .args(["--no-progress", "--timeout", "3"])
+            .output()
+            .unwrap()
+    }
+
+    /// The known-receivers file.
+    fn known_receivers(&self) -> String {
+        fs::read_to_string(self.config().join("known_receivers")).unwrap_or_default()
+    }
+}
 
 struct Receiver {
     child: Child,
     addr: String,
     key: String,
+    /// Everything it printed on stderr so far.
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Drop for Receiver {
@@ -22,32 +87,57 @@ impl Drop for Receiver {
     }
 }
 
-fn receiver(root: &Path, listen: &str) -> Receiver {
-    let mut child = Command::new(BIN)
-        .args(["receive", "--once", "--listen", listen, "--root"])
+impl Receiver {
+    /// Waits (a few seconds at most) until its stderr holds `text`; what it holds then.
+    fn wait_for_stderr(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let stderr = self.stderr.lock().unwrap().clone();
+            if stderr.contains(text) || Instant::now() > deadline {
+                return stderr;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// `jetstream receive --root ROOT --listen LISTEN ARGS` run by `home`.
+fn receiver(home: &Home, root: &Path, listen: &str, args: &[&str]) -> Receiver {
+    start_receiver(home.command(), root, listen, args)
+}
+
+fn start_receiver(mut command: Command, root: &Path, listen: &str, args: &[&str]) -> Receiver {
+    let mut child = command
+        .args(["receive", "--listen", listen, "--root"])
         .arg(root)
+        .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut from = child.stderr.take().unwrap();
+    let into = stderr.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = from.read(&mut buf) {
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
     // The rest of stdout is left unread: the receiver must not mind.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = lines.next().unwrap().unwrap();
-    let key = lines.next().unwrap().unwrap();
+    let (Some(Ok(addr)), Some(Ok(key))) = (lines.next(), lines.next()) else {
+        let _ = child.wait();
+        panic!("the receiver did not start: {}", stderr.lock().unwrap());
+    };
     Receiver {
         child,
         addr: addr.strip_prefix("listening ").unwrap().to_string(),
         key: key.strip_prefix("public-key ").unwrap().to_string(),
+        stderr,
     }
-}
-
-fn send(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("send")
-        .args(args)
-        .args(["--no-progress", "--timeout", "3"])
-        .output()
-        .unwrap()
 }
 
 fn one_line_error(out: &Output) -> String {
@@ -55,6 +145,12 @@ fn one_line_error(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert_eq!(stderr.lines().count(), 1, "not one line: {stderr:?}");
     assert!(stderr.starts_with("jetstream: "), "{stderr}");
+    stderr
+}
+
+fn succeeded(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
     stderr
 }
 
@@ -70,7 +166,21 @@ fn hex_digest(bytes: &[u8]) -> String {
         .collect()
 }
 
+fn is_empty(dir: &Path) -> bool {
+    fs::read_dir(dir).unwrap().next().is_none()
+}
+
+/// A file `name` with `content` in a new directory; its path (the directory lives as long as
+/// the returned guard).
+fn source(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    fs::write(&path, content).unwrap();
+    (dir, path)
+}
+
 fn transfer_over(listen: &str) {
+    let sender = Home::new();
     let src = tempfile::tempdir().unwrap();
     let dir = src.path().join("payload");
     fs::create_dir_all(dir.join("inner/empty")).unwrap();
@@ -78,8 +188,14 @@ fn transfer_over(listen: &str) {
     fs::write(dir.join("big"), &big).unwrap();
     fs::write(dir.join("inner/small"), b"hello").unwrap();
     let dst = tempfile::tempdir().unwrap();
-    let mut rx = receiver(dst.path(), listen);
-    let out = send(&[
+    let receiving = Home::new();
+    let mut rx = receiver(
+        &receiving,
+        dst.path(),
+        listen,
+        &["--once", "--authorized-key", &sender.key()],
+    );
+    let out = sender.send(&[
         dir.to_str().unwrap(),
         "--to",
         &rx.addr,
@@ -88,11 +204,7 @@ fn transfer_over(listen: &str) {
         "--dest",
         "incoming",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap();
     assert!(
@@ -129,10 +241,9 @@ fn receiver_down() {
         .local_addr()
         .unwrap()
         .port();
-    let src = tempfile::tempdir().unwrap();
-    fs::write(src.path().join("f"), b"x").unwrap();
+    let (_src, file) = source("f", b"x");
     let to = format!("127.0.0.2:{port}");
-    let out = send(&[src.path().join("f").to_str().unwrap(), "--to", &to]);
+    let out = Home::new().send(&[file.to_str().unwrap(), "--to", &to]);
     let err = one_line_error(&out);
     assert!(err.contains(&to), "{err}");
 }
@@ -140,12 +251,16 @@ fn receiver_down() {
 #[test]
 fn key_mismatch() {
     let dst = tempfile::tempdir().unwrap();
-    let rx = receiver(dst.path(), "127.0.0.1:0");
-    let src = tempfile::tempdir().unwrap();
-    fs::write(src.path().join("f"), b"x").unwrap();
+    let rx = receiver(
+        &Home::new(),
+        dst.path(),
+        "127.0.0.1:0",
+        &["--allow-any-sender"],
+    );
+    let (_src, file) = source("f", b"x");
     let wrong = "ab".repeat(32);
-    let out = send(&[
-        src.path().join("f").to_str().unwrap(),
+    let out = Home::new().send(&[
+        file.to_str().unwrap(),
         "--to",
         &rx.addr,
         "--destination-key",
@@ -153,15 +268,20 @@ fn key_mismatch() {
     ]);
     let err = one_line_error(&out);
     assert!(err.contains(&wrong), "{err}");
-    assert!(fs::read_dir(dst.path()).unwrap().next().is_none());
+    assert!(is_empty(dst.path()));
 }
 
 #[test]
 fn unreadable_source() {
     let dst = tempfile::tempdir().unwrap();
-    let rx = receiver(dst.path(), "127.0.0.1:0");
+    let rx = receiver(
+        &Home::new(),
+        dst.path(),
+        "127.0.0.1:0",
+        &["--allow-any-sender"],
+    );
     let missing = dst.path().join("does-not-exist");
-    let out = send(&[missing.to_str().unwrap(), "--to", &rx.addr]);
+    let out = Home::new().send(&[missing.to_str().unwrap(), "--to", &rx.addr]);
     let err = one_line_error(&out);
     assert!(err.contains("does-not-exist"), "{err}");
 }
@@ -171,18 +291,336 @@ fn destination_outside_the_root() {
     let outer = tempfile::tempdir().unwrap();
     let root = outer.path().join("root");
     fs::create_dir(&root).unwrap();
-    let rx = receiver(&root, "127.0.0.1:0");
-    let src = tempfile::tempdir().unwrap();
-    fs::write(src.path().join("f"), b"x").unwrap();
-    let out = send(&[
-        src.path().join("f").to_str().unwrap(),
+    let rx = receiver(&Home::new(), &root, "127.0.0.1:0", &["--allow-any-sender"]);
+    let (_src, file) = source("f", b"x");
+    let out = Home::new().send(&[
+        file.to_str().unwrap(),
         "--to",
         &rx.addr,
+        "--destination-key",
+        &rx.key,
         "--dest",
         "../escape",
     ]);
     let err = one_line_error(&out);
     assert!(err.contains(".."), "{err}");
     assert_eq!(fs::read_dir(outer.path()).unwrap().count(), 1);
-    assert!(fs::read_dir(&root).unwrap().next().is_none());
+    assert!(is_empty(&root));
+}
+
+#[test]
+fn a_receiver_told_no_sender_to_accept_refuses_to_start() {
+    let dst = tempfile::tempdir().unwrap();
+    let out = Home::new()
+        .command()
+        .args(["receive", "--listen", "127.0.0.1:0", "--root"])
+        .arg(dst.path())
+        .output()
+        .unwrap();
+    let err = one_line_error(&out);
+    for flag in [
+        "--authorized-keys",
+        "--authorized-key",
+        "--allow-any-sender",
+    ] {
+        assert!(err.contains(flag), "{err}");
+    }
+}
+
+#[test]
+fn the_receiver_says_whom_it_accepts_in_its_first_lines() {
+    let home = Home::new();
+    let dst = tempfile::tempdir().unwrap();
+    let open = receiver(&home, dst.path(), "127.0.0.1:0", &["--allow-any-sender"]);
+    let said = open.wait_for_stderr("overwrite at most");
+    let first = said.lines().next().unwrap();
+    assert!(
+        first.starts_with("accepting ANY sender (--allow-any-sender)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("lowest cipher aes128; overwrite at most never"),
+        "{said}"
+    );
+
+    let keys = dst.path().join("authorized_keys");
+    fs::write(
+        &keys,
+        format!("{} a\n{} b\n", "1".repeat(64), "2".repeat(64)),
+    )
+    .unwrap();
+    let known = receiver(
+        &home,
+        dst.path(),
+        "127.0.0.1:0",
+        &[
+            "--authorized-keys",
+            keys.to_str().unwrap(),
+            "--authorized-key",
+            &"3".repeat(64),
+        ],
+    );
+    let said = known.wait_for_stderr("overwrite at most");
+    let expected = format!(
+        "accepting only known senders: 2 keys from {} (read again when it changes) and 1 key \
+         given with --authorized-key",
+        keys.display()
+    );
+    assert_eq!(said.lines().next().unwrap(), expected, "{said}");
+}
+
+#[test]
+fn an_unknown_sender_is_refused_with_an_error_naming_its_key() {
+    let dst = tempfile::tempdir().unwrap();
+    let rx = receiver(
+        &Home::new(),
+        dst.path(),
+        "127.0.0.1:0",
+        &["--authorized-key", &"1".repeat(64)],
+    );
+    let (_src, file) = source("f", b"x");
+    let sender = Home::new();
+    let out = sender.send(&[
+        file.to_str().unwrap(),
+        "--to",
+        &rx.addr,
+        "--destination-key",
+        &rx.key,
+    ]);
+    let err = one_line_error(&out);
+    assert_eq!(
+        err,
+        format!(
+            "jetstream: receiver reported: sender key {} is not authorized by the receiver",
+            sender.key()
+        )
+    );
+    assert!(is_empty(dst.path()));
+}
+
+#[test]
+fn the_authorized_keys_file_is_read_again_when_it_changes_and_a_bad_line_is_named() {
+    let dst = tempfile::tempdir().unwrap();
+    let keys = dst.path().join("authorized_keys");
+    fs::write(&keys, "# nobody yet\n").unwrap();
+    let root = dst.path().join("root");
+    fs::create_dir(&root).unwrap();
+    let args = ["--authorized-keys", keys.to_str().unwrap()];
+    let rx = receiver(&Home::new(), &root, "127.0.0.1:0", &args);
+    let (_src, file) = source("f", b"some bytes");
+    let sender = Home::new();
+    let send = || {
+        sender.send(&[
+            file.to_str().unwrap(),
+            "--to",
+            &rx.addr,
+            "--destination-key",
+            &rx.key,
+        ])
+    };
+    assert!(one_line_error(&send()).contains("is not authorized"));
+
+    fs::write(&keys, format!("# the build box\n{} ci\n", sender.key())).unwrap();
+    succeeded(&send());
+    assert_eq!(digest(&root.join("f")), digest(&file));
+    let said = rx.wait_for_stderr("authorized keys read again: 1 key");
+    assert!(said.contains("authorized keys read again: 1 key"), "{said}");
+
+    fs::write(
+        &keys,
+        format!("{}\nssh-ed25519 AAAA laptop\n", sender.key()),
+    )
+    .unwrap();
+    assert!(one_line_error(&send()).contains("is not authorized"));
+    let said = rx.wait_for_stderr("none of its keys is trusted");
+    let expected = format!("authorized keys {} line 2: \"ssh-ed25519\"", keys.display());
+    assert!(said.contains(&expected), "{said}");
+
+    // At startup the same line keeps the receiver from starting.
+    let out = Home::new()
+        .command()
+        .args(["receive", "--listen", "127.0.0.1:0", "--root"])
+        .arg(&root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(one_line_error(&out).contains(&expected));
+}
+
+#[test]
+fn overwrite_above_the_receivers_maximum_is_refused() {
+    let dst = tempfile::tempdir().unwrap();
+    let sender = Home::new();
+    let trust = ["--authorized-key", &sender.key()];
+    let (src, file) = source("f", b"first");
+    let send = |rx: &Receiver, mode: &str| {
+        sender.send(&[
+            file.to_str().unwrap(),
+            "--to",
+            &rx.addr,
+            "--destination-key",
+            &rx.key,
+            "--overwrite",
+            mode,
+        ])
+    };
+    let careful = receiver(&Home::new(), dst.path(), "127.0.0.1:0", &trust);
+    succeeded(&send(&careful, "never"));
+    // Sent again unchanged, the file is found in place.
+    succeeded(&send(&careful, "never"));
+    fs::write(&file, b"second").unwrap();
+    let err = one_line_error(&send(&careful, "never"));
+    assert!(
+        err.contains("exists and the overwrite mode is never"),
+        "{err}"
+    );
+    let err = one_line_error(&send(&careful, "always"));
+    assert!(
+        err.ends_with("overwrite mode always is above this receiver's maximum, never"),
+        "{err}"
+    );
+    assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"first");
+    drop(careful);
+
+    let mut args = trust.to_vec();
+    args.extend(["--max-overwrite", "always"]);
+    let allowing = receiver(&Home::new(), dst.path(), "127.0.0.1:0", &args);
+    let err = one_line_error(&send(&allowing, "in-place-always"));
+    assert!(
+        err.ends_with("above this receiver's maximum, always"),
+        "{err}"
+    );
+    succeeded(&send(&allowing, "backup"));
+    assert_eq!(digest(&dst.path().join("f")), digest(&file));
+    assert_eq!(fs::read(dst.path().join("f.jetbak")).unwrap(), b"first");
+    drop(src);
+}
+
+#[test]
+fn first_contact_is_recorded_and_a_changed_receiver_key_is_refused() {
+    let dst = tempfile::tempdir().unwrap();
+    let sender = Home::new();
+    let trust = ["--allow-any-sender"];
+    let (_src, file) = source("f", b"payload");
+    let first = receiver(&Home::new(), dst.path(), "127.0.0.1:0", &trust);
+    let addr = first.addr.clone();
+    let send = |extra: &[&str]| {
+        let mut args = vec![file.to_str().unwrap(), "--to", &addr];
+        args.extend(extra);
+        sender.send(&args)
+    };
+    let known = sender.config().join("known_receivers");
+
+    let said = succeeded(&send(&[]));
+    let line = format!("{addr} {}\n", first.key);
+    assert_eq!(sender.known_receivers(), line);
+    let expected = format!(
+        "first contact with receiver {addr}: its key {} is now recorded in {} line 1",
+        first.key,
+        known.display()
+    );
+    assert_eq!(said.lines().next(), Some(expected.as_str()), "{said}");
+    // Known now: nothing more is said or recorded.
+    let said = succeeded(&send(&[]));
+    assert!(!said.contains("first contact"), "{said}");
+    assert_eq!(sender.known_receivers(), line);
+    drop(first);
+
+    // Another key at the same address: a reinstalled receiver, or someone standing in for it.
+    let other_root = dst.path().join("other");
+    fs::create_dir(&other_root).unwrap();
+    let other = receiver(&Home::new(), &other_root, &addr, &trust);
+    let err = one_line_error(&send(&[]));
+    for part in [
+        other.key.as_str(),
+        line.trim_end().rsplit(' ').next().unwrap(),
+        &format!("line 1 of {}", known.display()),
+        "--destination-key",
+    ] {
+        assert!(err.contains(part), "{part:?} not in {err}");
+    }
+    assert!(is_empty(&other_root));
+    assert_eq!(sender.known_receivers(), line);
+
+    // Pinned, the new key is accepted for that transfer; with the line deleted, it is recorded.
+    succeeded(&send(&["--destination-key", &other.key]));
+    assert_eq!(digest(&other_root.join("f")), digest(&file));
+    fs::write(&known, "").unwrap();
+    assert!(succeeded(&send(&[])).contains("first contact"));
+    assert_eq!(sender.known_receivers(), format!("{addr} {}\n", other.key));
+
+    // --known-receivers names another file.
+    let elsewhere = dst.path().join("mine");
+    succeeded(&send(&["--known-receivers", elsewhere.to_str().unwrap()]));
+    assert_eq!(
+        fs::read_to_string(&elsewhere).unwrap(),
+        format!("{addr} {}\n", other.key)
+    );
+}
+
+#[test]
+fn received_files_honour_the_receivers_umask() {
+    let dst = tempfile::tempdir().unwrap();
+    let mut in_shell = Home::new().program("sh");
+    in_shell.args(["-c", r#"umask 077 && exec "$0" "$@""#, BIN]);
+    let rx = start_receiver(in_shell, dst.path(), "127.0.0.1:0", &["--allow-any-sender"]);
+    let src = tempfile::tempdir().unwrap();
+    let tree = src.path().join("t");
+    fs::create_dir(&tree).unwrap();
+    fs::write(tree.join("run.sh"), b"#!/bin/sh\n").unwrap();
+    fs::set_permissions(tree.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(tree.join("data"), b"data").unwrap();
+    succeeded(&Home::new().send(&[
+        tree.to_str().unwrap(),
+        "--to",
+        &rx.addr,
+        "--destination-key",
+        &rx.key,
+    ]));
+    let mode = |name: &str| {
+        fs::metadata(dst.path().join("t").join(name))
+            .unwrap()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("run.sh"), 0o700);
+    assert_eq!(mode("data"), 0o600);
+    assert_eq!(
+        digest(&dst.path().join("t/data")),
+        digest(&tree.join("data"))
+    );
+}
+
+#[test]
+fn an_in_place_overwrite_never_writes_through_another_hard_link() {
+    let dst = tempfile::tempdir().unwrap();
+    let root = dst.path().join("root");
+    fs::create_dir(&root).unwrap();
+    let elsewhere = dst.path().join("linked");
+    fs::write(&elsewhere, b"0123456789").unwrap();
+    let args = ["--allow-any-sender", "--max-overwrite", "in-place"];
+    let rx = receiver(&Home::new(), &root, "127.0.0.1:0", &args);
+    let (_src, file) = source("f", b"");
+    // Both of the target's size: in place, unless the target has another link.
+    for (mode, content) in [
+        ("in-place-same-size", "abcdefghij"),
+        ("in-place-always", "ABCDEFGHIJ"),
+    ] {
+        if root.join("f").exists() {
+            fs::remove_file(root.join("f")).unwrap();
+        }
+        fs::hard_link(&elsewhere, root.join("f")).unwrap();
+        fs::write(&file, content).unwrap();
+        succeeded(&Home::new().send(&[
+            file.to_str().unwrap(),
+            "--to",
+            &rx.addr,
+            "--destination-key",
+            &rx.key,
+            "--overwrite",
+            mode,
+        ]));
+        assert_eq!(digest(&root.join("f")), digest(&file), "{mode}");
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"0123456789", "{mode}");
+    }
 }

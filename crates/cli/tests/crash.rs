@@ -116,6 +116,8 @@ fn start_receiver(dir: &Path, port: u16, lines: &Arc<Mutex<Vec<String>>>) -> Rec
         .arg(dir.join("root"))
         .arg("--key-file")
         .arg(dir.join("receiver.key"))
+        .arg("--allow-any-sender")
+        .env("XDG_CONFIG_HOME", dir.join("config"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -158,6 +160,7 @@ fn start_sender(dir: &Path, port: u16, key: &str, kbps: u64) -> Child {
             "--rate",
             &kbps.to_string(),
         ])
+        .env("XDG_CONFIG_HOME", dir.join("config"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

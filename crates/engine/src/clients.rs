@@ -1,12 +1,13 @@
 //! The receiver's list of authorized sender keys and whether only those are accepted, shared
 //! between the receiver and whoever manages it, so it can change while transfers arrive.
+//! Accepting any sender is a choice made by name ([`Clients::any`]); there is no default.
 
 use jetstream_wire::crypto::handshake::PublicKey;
 use std::collections::BTreeSet;
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// The authorized keys and the switch that makes them the only ones accepted.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ClientList {
     /// Refuse every sender whose key is not in `keys`.
     #[serde(rename = "onlyAuthorizedClientsAllowed")]
@@ -17,10 +18,18 @@ pub struct ClientList {
 }
 
 /// A shared [`ClientList`]; clones see the same list.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Clients(Arc<RwLock<ClientList>>);
 
 impl Clients {
+    /// A list that accepts any sender.
+    pub fn any() -> Self {
+        Self::from(ClientList {
+            only_authorized: false,
+            keys: BTreeSet::new(),
+        })
+    }
+
     /// A list that accepts only `keys`.
     pub fn only(keys: &[PublicKey]) -> Self {
         Self::from(ClientList {

@@ -2,12 +2,15 @@
 
 pub mod address_tokens;
 pub mod admission;
+pub mod authorized_keys;
 pub mod clients;
 pub mod command;
 pub mod digest;
 pub mod error;
 pub mod flags;
 pub mod identity;
+pub mod known_receivers;
+pub mod overwrite;
 mod pace;
 pub mod parts;
 pub mod receive;
@@ -21,5 +24,6 @@ pub mod sink;
 pub mod source;
 pub mod store;
 pub mod udp;
+pub mod umask;
 pub mod walk;
 mod workers;

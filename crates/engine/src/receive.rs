@@ -1,15 +1,17 @@
 //! Receiving transfers: one UDP endpoint serving many [`ReceiverSession`]s demultiplexed by
 //! connection id, each writing through its own [`FileSink`] confined to the receiver's root,
-//! with the receiver's policy on sender keys and credentials.
+//! with the receiver's policy on sender keys, credentials and overwrite modes.
 
 use crate::admission::{Admission, AdmissionCounters, Verdict};
+use crate::authorized_keys::{AuthorizedKeys, Refresh};
 use crate::clients::Clients;
 use crate::error::{Code, Error, Result};
 use crate::flags;
+use crate::overwrite::{OverwriteLimit, OverwriteMode};
 use crate::pace;
 use crate::parts;
 use crate::sandbox::Sandbox;
-use crate::sink::{FileSink, OverwriteMode, SinkOptions, RESERVE_AHEAD};
+use crate::sink::{FileSink, SinkOptions, RESERVE_AHEAD};
 use crate::udp::{max_datagram_for, UdpEndpoint};
 use jetstream_wire::codec::{ConnectionId, Header};
 use jetstream_wire::crypto::aead::CipherLevel;
@@ -31,7 +33,7 @@ const MAX_SESSIONS: usize = 1024;
 /// Most Retry datagrams sent after one batch of received datagrams.
 const MAX_RETRIES_QUEUED: usize = 256;
 
-/// How the receiver listens and whom it accepts.
+/// How the receiver listens, whom it accepts and what they may do.
 #[derive(Clone, Debug)]
 pub struct ReceiveOptions {
     /// UDP address to bind (port 0 picks one).
@@ -42,8 +44,13 @@ pub struct ReceiveOptions {
     pub min_cipher: CipherLevel,
     /// A session whose sender is silent this long fails.
     pub idle_timeout: Duration,
-    /// Which sender keys are accepted.
+    /// Which sender keys are accepted (besides those of `authorized_keys`), or that any is.
     pub clients: Clients,
+    /// An authorized-keys file whose keys are accepted too; read again whenever it changes.
+    pub authorized_keys: Option<PathBuf>,
+    /// The most existing data a sender's overwrite mode may destroy: a transfer asking for
+    /// more is refused before anything is written.
+    pub max_overwrite: OverwriteLimit,
 }
 
 /// What the receiver reports about its sessions.
@@ -69,6 +76,12 @@ pub enum ReceiveEvent {
         /// Counters, whether it completed or not.
         stats: ReceiverStats,
     },
+    /// The authorized-keys file changed and was read again (when a sender next connected).
+    AuthorizedKeysReloaded {
+        /// How many keys it holds now, or why it cannot be used: it then trusts no key until
+        /// it is fixed.
+        result: std::result::Result<usize, Error>,
+    },
 }
 
 struct Active {
@@ -84,13 +97,19 @@ pub struct Receiver {
     identity: Identity,
     sandbox: Arc<Sandbox>,
     opts: ReceiveOptions,
+    authorized_keys: Option<AuthorizedKeys>,
     sessions: HashMap<ConnectionId, Active>,
     admission: Admission,
 }
 
 impl Receiver {
-    /// Binds the receiver's port and opens its root.
+    /// Reads the authorized-keys file, binds the receiver's port and opens its root.
     pub fn bind(identity: Identity, opts: ReceiveOptions) -> Result<Receiver> {
+        let authorized_keys = opts
+            .authorized_keys
+            .as_deref()
+            .map(AuthorizedKeys::load)
+            .transpose()?;
         let sandbox = Sandbox::open(&opts.root).map_err(|e| {
             Error::new(
                 Code::InvalidArgument,
@@ -113,10 +132,16 @@ impl Receiver {
             identity,
             sandbox: Arc::new(sandbox),
             opts,
+            authorized_keys,
             sessions: HashMap::new(),
             admission: Admission::new(&SystemRandom::new())
                 .map_err(|e| Error::new(Code::Internal, format!("no token key: {e}")))?,
         })
+    }
+
+    /// The authorized-keys file, as read last.
+    pub fn authorized_keys(&self) -> Option<&AuthorizedKeys> {
+        self.authorized_keys.as_ref()
     }
 
     /// The bound address.
@@ -164,6 +189,7 @@ impl Receiver {
                 endpoint,
                 identity,
                 sandbox,
+                opts,
                 sessions,
                 admission,
                 ..
@@ -206,7 +232,7 @@ impl Receiver {
                                     cid,
                                     Active {
                                         session,
-                                        storage: Storage::new(sandbox.clone()),
+                                        storage: Storage::new(sandbox.clone(), opts.max_overwrite),
                                         peer,
                                         outcome: None,
                                     },
@@ -255,7 +281,11 @@ impl Receiver {
             while let Some(event) = session.poll_event() {
                 match event {
                     ReceiverEvent::Authenticate { peer, auth } => {
-                        session.authorize(authorize(&self.opts, &peer, &auth));
+                        if refresh(&mut self.authorized_keys, on_event).is_break() {
+                            flow = ControlFlow::Break(());
+                        }
+                        let file = self.authorized_keys.as_ref();
+                        session.authorize(authorize(&self.opts.clients, file, &peer, &auth));
                     }
                     ReceiverEvent::TransferStarted(header) => {
                         let key = session.peer_key().expect("keys precede the transfer");
@@ -331,9 +361,24 @@ fn is_transient(e: &std::io::Error) -> bool {
     )
 }
 
-/// The receiver's verdict on a sender's key and credentials.
+/// Reads the authorized-keys file again if it changed, and reports it.
+fn refresh(
+    file: &mut Option<AuthorizedKeys>,
+    on_event: &mut (dyn FnMut(ReceiveEvent) -> ControlFlow<()> + Send),
+) -> ControlFlow<()> {
+    let result = match file.as_mut().map(AuthorizedKeys::refresh) {
+        None | Some(Ok(Refresh::Unchanged)) => return ControlFlow::Continue(()),
+        Some(Ok(Refresh::Reloaded(keys))) => Ok(keys),
+        Some(Err(e)) => Err(Error::from(e)),
+    };
+    on_event(ReceiveEvent::AuthorizedKeysReloaded { result })
+}
+
+/// The receiver's verdict on a sender's key and credentials: the key must be one of `clients`
+/// (unless those accept any) or of the authorized-keys `file`.
 fn authorize(
-    opts: &ReceiveOptions,
+    clients: &Clients,
+    file: Option<&AuthorizedKeys>,
     key: &PublicKey,
     auth: &jetstream_wire::codec::Auth,
 ) -> std::result::Result<(), SessionError> {
@@ -344,8 +389,10 @@ fn authorize(
             remote: false,
         })
     };
-    if !opts.clients.allows(key) {
-        return refuse(format!("sender key {key} is not authorized"));
+    if !clients.allows(key) && !file.is_some_and(|file| file.contains(key)) {
+        return refuse(format!(
+            "sender key {key} is not authorized by the receiver"
+        ));
     }
     if !auth.user.is_empty() || !auth.password.is_empty() || !auth.token.is_empty() {
         return refuse(
@@ -355,16 +402,19 @@ fn authorize(
     Ok(())
 }
 
-/// A session's storage: the sink is made once the transfer's header says how to write.
+/// A session's storage: the sink is made once the transfer's header says how to write, and
+/// the receiver allows it.
 struct Storage {
     sandbox: Arc<Sandbox>,
+    max_overwrite: OverwriteLimit,
     sink: Option<FileSink>,
 }
 
 impl Storage {
-    fn new(sandbox: Arc<Sandbox>) -> Self {
+    fn new(sandbox: Arc<Sandbox>, max_overwrite: OverwriteLimit) -> Self {
         Storage {
             sandbox,
+            max_overwrite,
             sink: None,
         }
     }
@@ -378,16 +428,33 @@ impl Storage {
 }
 
 impl DataSink for Storage {
-    fn begin(&mut self, header: &TransferHeader) -> std::result::Result<(), StorageError> {
-        let refuse = |message: String| StorageError { file: 0, message };
+    fn begin(&mut self, header: &TransferHeader) -> std::result::Result<(), SessionError> {
+        let refuse = |code: ErrorCode, message: String| SessionError {
+            code,
+            message,
+            remote: false,
+        };
         if header.flags & !flags::ALL != 0 {
-            return Err(refuse(format!(
-                "unknown transfer flags {:#x}",
-                header.flags
-            )));
+            return Err(refuse(
+                ErrorCode::Protocol,
+                format!("unknown transfer flags {:#x}", header.flags),
+            ));
         }
-        let overwrite = OverwriteMode::from_u8(header.overwrite)
-            .ok_or_else(|| refuse(format!("unknown overwrite mode {}", header.overwrite)))?;
+        let overwrite = OverwriteMode::from_u8(header.overwrite).ok_or_else(|| {
+            refuse(
+                ErrorCode::Protocol,
+                format!("unknown overwrite mode {}", header.overwrite),
+            )
+        })?;
+        if !self.max_overwrite.allows(overwrite) {
+            return Err(refuse(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "overwrite mode {overwrite} is above this receiver's maximum, {}",
+                    self.max_overwrite
+                ),
+            ));
+        }
         let opts = SinkOptions {
             dest_dir: header.dest_dir.clone(),
             overwrite,
@@ -398,7 +465,9 @@ impl DataSink for Storage {
             verify: header.verify,
             reserve_ahead: RESERVE_AHEAD,
         };
-        self.sink = Some(FileSink::new(self.sandbox.clone(), opts)?);
+        let sink = FileSink::new(self.sandbox.clone(), opts)
+            .map_err(|e| refuse(ErrorCode::Io, e.to_string()))?;
+        self.sink = Some(sink);
         Ok(())
     }
 

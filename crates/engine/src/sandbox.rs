@@ -290,6 +290,8 @@ pub struct Stat {
     pub size: u64,
     /// Modification time, Unix microseconds.
     pub mtime_us: i64,
+    /// Hard links to it (names in the file system).
+    pub links: u64,
 }
 
 /// How [`Sandbox::open_file`] opens a file.
@@ -455,6 +457,7 @@ impl Sandbox {
             kind,
             size: st.st_size as u64,
             mtime_us: unix_us(st.st_mtime, st.st_mtime_nsec),
+            links: st.st_nlink,
         }))
     }
 

@@ -5,10 +5,15 @@
 //! A session that dies for any reason but a refusal (the receiver restarted, the path went
 //! away, a socket error) is followed by a new one after a backoff, resumed from what the
 //! receiver reported durable; the transfer fails only once `timeout` passes without progress.
+//!
+//! The receiver's identity key is checked as soon as the handshake proves it, before the
+//! credentials or any file data leave: against the key pinned in `expected_key`, or else
+//! against the known-receivers file, which records it at first contact.
 
 use crate::address_tokens;
 use crate::error::{Code, Error, Result};
 use crate::flags;
+use crate::known_receivers::{KnownReceivers, Recognized};
 use crate::pace;
 use crate::resume::Resume;
 use crate::source::{FileSource, GeneratedSource};
@@ -49,8 +54,13 @@ pub struct SendOptions {
     pub dest_dir: String,
     /// Lowest acceptable cipher level.
     pub cipher: CipherLevel,
-    /// The receiver's key, when it must be checked.
+    /// The receiver's key, when it is pinned: any other is refused.
     pub expected_key: Option<PublicKey>,
+    /// Without a pinned key: the file the receiver's key is checked in (and recorded in at
+    /// first contact); `None` checks nothing.
+    pub known_receivers: Option<KnownReceivers>,
+    /// The receiver's name in `known_receivers`: `HOST:PORT` as the user gave it.
+    pub receiver_name: String,
     /// Credentials for the receiver.
     pub auth: Auth,
     /// Rate floor and cap, bytes per second.
@@ -106,11 +116,13 @@ impl SendOptions {
             dest_dir: String::new(),
             cipher: CipherLevel::Aes128Gcm,
             expected_key: None,
+            known_receivers: None,
+            receiver_name: to.to_string(),
             auth: Auth::default(),
             limits: RateLimits::default(),
             rate_control: true,
             flags: flags::DEFAULT | flags::WRITE_MTIME,
-            overwrite: flags::OVERWRITE_ALWAYS,
+            overwrite: flags::OVERWRITE_NEVER,
             time_resolution_us: 0,
             timeout: Some(Duration::from_secs(10)),
             transfer_id: 1,
@@ -140,6 +152,8 @@ pub struct Progress {
     pub cipher: Option<CipherLevel>,
     /// The receiver's identity key, once connected.
     pub receiver_key: Option<PublicKey>,
+    /// How the known receivers accepted the receiver's key, once it was checked there.
+    pub recognized: Option<Recognized>,
     /// Round trip of the latest answered ping.
     pub pong_rtt: Option<Duration>,
     /// Byte ranges of the transfer the receiver acknowledged (entries end to end, in order).
@@ -219,6 +233,7 @@ pub async fn send(
         elapsed: Duration::ZERO,
         cipher: None,
         receiver_key: None,
+        recognized: None,
         pong_rtt: None,
         acked: opts.resume.acked.clone(),
         checkpoint: opts.resume.clone(),
@@ -439,6 +454,7 @@ async fn run_session(
     let mut refusals = Refusals::default();
     let mut next_progress = Instant::now();
     let mut heard = false;
+    let mut key_checked = opts.expected_key.is_some() || opts.known_receivers.is_none();
     loop {
         let now = Instant::now();
         if let Some(watched) = control
@@ -480,6 +496,24 @@ async fn run_session(
         refusals.check(drained.map(drop), heard, to)?;
         if session.poll_timeout().is_some_and(|t| t <= now) {
             session.handle_timeout(now);
+        }
+        // Before anything more leaves: the ClientFinish carries the credentials.
+        if let Some(key) = session.receiver_key().filter(|_| !key_checked) {
+            key_checked = true;
+            match recognize(opts, &key) {
+                Ok(recognized) => {
+                    report.recognized = recognized;
+                    report.publish(progress);
+                }
+                Err(e) => {
+                    session.close(
+                        ErrorCode::AuthFailed,
+                        "the sender does not know this receiver by this key",
+                    );
+                    flush(&mut session, endpoint, to, &mut out, source.as_mut()).await;
+                    return Err(Ended::Fatal(e));
+                }
+            }
         }
         // A run of full-size datagrams for one GSO call; a shorter one ends it, and a longer
         // one (a path MTU probe) goes in a call of its own.
@@ -607,6 +641,22 @@ async fn run_session(
         };
         refusals.check(received, heard, to)?;
     }
+}
+
+/// Checks the receiver's `key` in the known receivers of `opts`, recording it at first contact.
+fn recognize(opts: &SendOptions, key: &PublicKey) -> Result<Option<Recognized>> {
+    let Some(known) = &opts.known_receivers else {
+        return Ok(None);
+    };
+    let recognized = known.check(&opts.receiver_name, key)?;
+    if let Recognized::Recorded { line } = recognized {
+        tracing::info!(
+            "first contact with receiver {}: recorded its key {key} in {} line {line}",
+            opts.receiver_name,
+            known.path().display()
+        );
+    }
+    Ok(Some(recognized))
 }
 
 /// The kernel reports an ICMP "port unreachable" answer as `ConnectionRefused` on the next

@@ -30,10 +30,12 @@ use std::sync::Arc;
 use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport, StorageError};
 
 use crate::digest::{hash_file, InOrder};
+use crate::overwrite::OverwriteMode;
 use crate::parts;
 use crate::record::Record;
 use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, SandboxError, Stat, StatKind};
 use crate::source::Lru;
+use crate::umask::umask;
 use crate::workers::Workers;
 
 /// Size of the buffer that gathers contiguous writes.
@@ -59,42 +61,6 @@ const FILE_WORKERS: usize = 1;
 pub const PART_SUFFIX: &str = ".jetpart";
 /// Suffix under which [`OverwriteMode::Backup`] keeps the replaced `NAME`.
 pub const BACKUP_SUFFIX: &str = ".jetbak";
-
-/// What to do with a destination file that exists (API `OVERWRITE_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OverwriteMode {
-    /// Write the target directly; refuse the file if the target exists (0).
-    InPlaceNever,
-    /// Write the target directly, cut to the new size (1).
-    InPlaceAlways,
-    /// Write the target directly when it exists with the new size; otherwise behave like
-    /// [`OverwriteMode::Always`] (part file, renamed over the target) (2).
-    InPlaceSameSize,
-    /// Write `NAME.jetpart`, rename it to `NAME` at the end. If `NAME` exists when the file is
-    /// announced, the file is refused with a [`StorageError`]; if it appears during the
-    /// transfer, the finish is refused and the part file stays (3).
-    Never,
-    /// Write `NAME.jetpart`, rename it over `NAME` at the end (4).
-    Always,
-    /// Like [`OverwriteMode::Always`], but an existing `NAME` is first renamed `NAME.jetbak`
-    /// (replacing an older backup) (5).
-    Backup,
-}
-
-impl OverwriteMode {
-    /// The mode of an API `OVERWRITE_*` code.
-    pub fn from_u8(code: u8) -> Option<OverwriteMode> {
-        Some(match code {
-            0 => OverwriteMode::InPlaceNever,
-            1 => OverwriteMode::InPlaceAlways,
-            2 => OverwriteMode::InPlaceSameSize,
-            3 => OverwriteMode::Never,
-            4 => OverwriteMode::Always,
-            5 => OverwriteMode::Backup,
-            _ => return None,
-        })
-    }
-}
 
 /// How a [`FileSink`] writes one transfer.
 #[derive(Clone, Debug)]
@@ -446,7 +412,7 @@ impl Finisher {
         }
         let target = &active.target;
         let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {target:?}: {e}"));
-        let mode = if active.executable { 0o755 } else { 0o644 };
+        let mode = if active.executable { 0o755 } else { 0o644 } & !umask();
         handle
             .set_permissions(Permissions::from_mode(mode))
             .map_err(|e| fs_error("chmod", e))?;
@@ -473,7 +439,7 @@ impl Finisher {
                     _ => {}
                 }
             }
-            let replace = self.overwrite != OverwriteMode::Never;
+            let replace = !self.overwrite.keeps_existing();
             self.sandbox
                 .rename(&active.write_path(), name, replace)
                 .map_err(|e| error(file, e))?;
@@ -895,11 +861,11 @@ impl FileSink {
 
     /// Whether the existing target is offered whole for a digest check instead of being
     /// written: it has the source's size and modification time, as a file this transfer (or an
-    /// earlier run of it) finished does.
+    /// earlier run of it) finished does. An empty one is placed as it is (so a mode that never
+    /// replaces a file still completes a transfer sent again).
     fn is_offered_whole(&self, meta: &FileMeta, existing: Option<Stat>) -> bool {
         self.opts.verify
             && self.opts.write_mtime
-            && meta.size > 0
             && existing.is_some_and(|st| {
                 st.kind == StatKind::File && st.size == meta.size && st.mtime_us == meta.mtime_us
             })
@@ -914,8 +880,7 @@ impl FileSink {
         existing: Option<Stat>,
     ) -> Result<Box<Active>, StorageError> {
         let mode = self.opts.overwrite;
-        if existing.is_some() && matches!(mode, OverwriteMode::InPlaceNever | OverwriteMode::Never)
-        {
+        if existing.is_some() && mode.keeps_existing() {
             return Err(error(
                 file,
                 format!("{target:?} exists and the overwrite mode is never"),
@@ -928,6 +893,9 @@ impl FileSink {
             }
             OverwriteMode::Never | OverwriteMode::Always | OverwriteMode::Backup => true,
         };
+        // Writing in place through a target with other hard links would change every other
+        // name of it too: such a target is replaced instead (part file renamed over it).
+        let part = part || existing.is_some_and(|st| st.links > 1);
         if !part && existing.is_some_and(|st| st.kind != StatKind::File) {
             return Err(error(
                 file,

@@ -6,8 +6,10 @@
 //! or to anyone else.
 
 use jetstream_engine::admission::{AdmissionCounters, RETRY_LEN};
+use jetstream_engine::clients::Clients;
 use jetstream_engine::error::Error;
 use jetstream_engine::identity;
+use jetstream_engine::overwrite::OverwriteLimit;
 use jetstream_engine::receive::{ReceiveEvent, ReceiveOptions, Receiver};
 use jetstream_engine::send::{self, SendOptions};
 use jetstream_engine::walk::{walk, SymlinkPolicy, WalkOptions};
@@ -34,13 +36,15 @@ struct TestReceiver {
     task: tokio::task::JoinHandle<Result<ReceiverStats, Error>>,
 }
 
-fn start_receiver(root: &Path) -> TestReceiver {
+fn start_receiver(root: &Path, clients: Clients) -> TestReceiver {
     let opts = ReceiveOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         root: root.to_path_buf(),
         min_cipher: CipherLevel::Aes128Gcm,
         idle_timeout: Duration::from_secs(10),
-        clients: Default::default(),
+        clients,
+        authorized_keys: None,
+        max_overwrite: OverwriteLimit::Never,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();
@@ -126,7 +130,7 @@ impl Probe {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_datagram_from_an_unvalidated_address_draws_more_than_three_times_its_bytes() {
     let root = tempfile::tempdir().unwrap();
-    let rx = start_receiver(root.path());
+    let rx = start_receiver(root.path(), Clients::any());
     let mut victim = Probe::bind(Ipv4Addr::new(127, 0, 0, 1));
     let mut attacker = Probe::bind(Ipv4Addr::new(127, 0, 0, 2));
     let cid: ConnectionId = [0x5a; CID_LEN];
@@ -245,7 +249,8 @@ async fn a_flood_of_spoofed_hellos_costs_no_key_agreement_and_the_transfer_compl
     rand::rngs::StdRng::seed_from_u64(1).fill_bytes(&mut bytes);
     std::fs::write(&file, &bytes).unwrap();
     let dst = tempfile::tempdir().unwrap();
-    let rx = start_receiver(dst.path());
+    let sender = identity::generate().unwrap();
+    let rx = start_receiver(dst.path(), Clients::only(&[sender.public_key()]));
 
     let to = rx.addr;
     let flooding = std::thread::spawn(move || flood(to, 1000, 20));
@@ -263,7 +268,7 @@ async fn a_flood_of_spoofed_hellos_costs_no_key_agreement_and_the_transfer_compl
     let mut opts = SendOptions::new(rx.addr);
     opts.timeout = Some(Duration::from_secs(30));
     let started = Instant::now();
-    let report = send::send(&identity::generate().unwrap(), &opts, entries, &mut |_| {})
+    let report = send::send(&sender, &opts, entries, &mut |_| {})
         .await
         .unwrap();
     let elapsed = started.elapsed();

@@ -10,7 +10,7 @@ use jetstream_engine::error::Code;
 use serde_json::{json, Value};
 use std::fs;
 use std::net::UdpSocket;
-use support::{call, code, open};
+use support::{authorize, call, code, open};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifest_destinations_are_relative_and_checked_at_once() {
@@ -172,6 +172,7 @@ async fn received_transfers_page_by_received_id() {
     fs::write(src.join("f.bin"), vec![7u8; 10_000]).unwrap();
     let sender = open(&dir.path().join("a")).await;
     let receiver = open(&dir.path().join("b")).await;
+    authorize(&receiver, &sender).await;
     let destination = call(
         &sender,
         "createDestination",

@@ -6,8 +6,10 @@ use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+use jetstream_engine::overwrite::OverwriteMode;
 use jetstream_engine::sandbox::Sandbox;
-use jetstream_engine::sink::{FileSink, OverwriteMode, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
+use jetstream_engine::sink::{FileSink, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
+use jetstream_engine::umask::umask;
 use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -173,6 +175,66 @@ fn overwrite_modes_that_write_in_place() {
 }
 
 #[test]
+fn in_place_modes_replace_a_hard_linked_target_instead_of_writing_through_it() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let root = fx.root();
+    let new = b"fresh data".to_vec();
+    for (mode, name) in [
+        (OverwriteMode::InPlaceAlways, "always"),
+        (OverwriteMode::InPlaceSameSize, "same"),
+    ] {
+        // Same size as the new data, so InPlaceSameSize would otherwise write in place.
+        fs::write(root.join(name), b"0123456789").unwrap();
+        let elsewhere = fx.outside().join(name);
+        fs::hard_link(root.join(name), &elsewhere).unwrap();
+        let mut sink = fx.sink(mode);
+        sink.open(0, &file_meta(name, new.len())).unwrap();
+        write_all(&mut sink, 0, &new);
+        sink.flush().unwrap();
+        assert_eq!(
+            fs::read(root.join(name)).unwrap(),
+            b"0123456789",
+            "{mode:?}"
+        );
+        assert_eq!(fs::read(root.join(format!("{name}.jetpart"))).unwrap(), new);
+        sink.finish(0, None).unwrap();
+        sink.settle().unwrap();
+        assert_eq!(fs::read(root.join(name)).unwrap(), new, "{mode:?}");
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"0123456789", "{mode:?}");
+        assert_eq!(fs::metadata(&elsewhere).unwrap().nlink(), 1, "{mode:?}");
+    }
+}
+
+#[test]
+fn a_mode_that_never_replaces_places_an_empty_file_that_is_already_there() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let root = fx.root();
+    let meta = file_meta("empty", 0);
+    fs::write(root.join("empty"), b"").unwrap();
+    filetime::set_file_mtime(
+        root.join("empty"),
+        filetime::FileTime::from_unix_time(1_234_567_890, 123_456_000),
+    )
+    .unwrap();
+    let mut sink = fx.sink_with(SinkOptions {
+        overwrite: OverwriteMode::Never,
+        write_mtime: true,
+        verify: true,
+        ..options()
+    });
+    sink.open(0, &meta).unwrap();
+    sink.finish(0, None).unwrap();
+    sink.settle().unwrap();
+    assert!(matches!(
+        sink.poll_report().unwrap(),
+        Some(SinkReport::Placed(0))
+    ));
+    assert_eq!(names(&root), ["empty"]);
+}
+
+#[test]
 fn overwrite_modes_with_part_files() {
     let _guard = shared();
     let fx = Fixture::new();
@@ -266,7 +328,7 @@ fn exec_bit_and_mtime() {
     sink.settle().unwrap();
     for (name, mode) in [("d/run.sh", 0o755), ("d/data", 0o644)] {
         let meta = fs::metadata(root.join(name)).unwrap();
-        assert_eq!(meta.mode() & 0o777, mode, "{name}");
+        assert_eq!(meta.mode() & 0o777, mode & !umask(), "{name}");
         assert_eq!(
             (meta.mtime(), meta.mtime_nsec()),
             (1_234_567_890, 123_456_000),

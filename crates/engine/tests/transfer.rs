@@ -2,8 +2,10 @@
 //! modification time, through a lossy reordering forwarder, against a hostile peer injecting
 //! truncated, replayed and forged datagrams, and with a sender trying to escape the root.
 
+use jetstream_engine::clients::Clients;
 use jetstream_engine::error::{Code, Error};
 use jetstream_engine::identity;
+use jetstream_engine::overwrite::OverwriteLimit;
 use jetstream_engine::receive::{ReceiveEvent, ReceiveOptions, Receiver};
 use jetstream_engine::send::{self, SendOptions, SendReport};
 use jetstream_engine::walk::{walk, SymlinkPolicy, WalkEntry, WalkOptions};
@@ -139,7 +141,9 @@ fn receiver_until(
         root: root.to_path_buf(),
         min_cipher,
         idle_timeout: Duration::from_secs(10),
-        clients: Default::default(),
+        clients: Clients::any(),
+        authorized_keys: None,
+        max_overwrite: OverwriteLimit::Never,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();
@@ -480,7 +484,9 @@ async fn a_sender_that_vanishes_does_not_stop_the_receiver() {
         root: dst.path().to_path_buf(),
         min_cipher: CipherLevel::None,
         idle_timeout: Duration::from_secs(10),
-        clients: Default::default(),
+        clients: Clients::any(),
+        authorized_keys: None,
+        max_overwrite: OverwriteLimit::Never,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let (addr, key) = (receiver.local_addr(), receiver.public_key());

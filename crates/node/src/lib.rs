@@ -9,6 +9,7 @@
 //! whose message is the engine's message; the facade turns them into `CommandError`s.
 
 use jetstream_engine::error::{Code, Error, Result};
+use jetstream_engine::overwrite::{OverwriteLimit, OverwriteMode};
 use jetstream_engine::server::{Reader, Server, ServerOptions};
 use jetstream_wire::crypto::aead::CipherLevel;
 use napi::bindgen_prelude::{JsError, PromiseRaw, ToNapiValue};
@@ -36,6 +37,7 @@ struct EngineOptions {
     recv_address: Option<IpAddr>,
     recv_port: Option<u16>,
     min_cipher: Option<u8>,
+    max_overwrite_mode: Option<u8>,
     transfer_log_dir: Option<PathBuf>,
 }
 
@@ -47,7 +49,7 @@ pub struct Engine {
 }
 
 /// Opens an engine from its options as JSON (`stateDir`, and optionally `sandboxDir`,
-/// `recvAddress`, `recvPort`, `minCipher`, `transferLogDir`).
+/// `recvAddress`, `recvPort`, `minCipher`, `maxOverwriteMode`, `transferLogDir`).
 #[napi]
 pub fn open_engine<'env>(
     env: &'env Env,
@@ -86,6 +88,15 @@ fn server_options(options: &str) -> Result<ServerOptions> {
                 format!("engine options: minCipher {level} is not a MIN_CIPHER_* level"),
             )
         })?;
+    }
+    if let Some(code) = options.max_overwrite_mode {
+        let mode = OverwriteMode::from_u8(code).ok_or_else(|| {
+            Error::new(
+                Code::InvalidArgument,
+                format!("engine options: maxOverwriteMode {code} is not an OVERWRITE_* mode"),
+            )
+        })?;
+        opts.max_overwrite = OverwriteLimit::of(mode);
     }
     Ok(opts)
 }

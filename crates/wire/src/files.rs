@@ -1,6 +1,7 @@
 //! What a session needs from the storage on either side: the description of a file on the wire
 //! and the two traits through which the sender reads and the receiver writes file data.
 
+use crate::session::SessionError;
 use std::fmt;
 
 /// Kind of a manifest entry.
@@ -103,8 +104,10 @@ pub enum SinkReport {
 /// Every [`DataSink::finish`] leads to exactly one [`SinkReport::Placed`] or
 /// [`SinkReport::Mismatch`] (or an error), at once or once background work is done.
 pub trait DataSink {
-    /// A transfer begins: its header arrives before any of its entries.
-    fn begin(&mut self, header: &TransferHeader) -> Result<(), StorageError> {
+    /// A transfer begins: its header arrives before any of its entries. An error refuses the
+    /// transfer: the session fails with that code and message (the receiver's policy on what a
+    /// sender may ask for is applied here, before anything is written).
+    fn begin(&mut self, header: &TransferHeader) -> Result<(), SessionError> {
         let _ = header;
         Ok(())
     }

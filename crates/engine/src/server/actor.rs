@@ -129,6 +129,8 @@ impl Actor {
     /// Opens the state directory (store, identity) and starts the receiver.
     pub(super) fn open(opts: ServerOptions, tx: mpsc::UnboundedSender<Msg>) -> Result<Actor> {
         let io = |what: &str, e: std::io::Error| Error::from(e).context(what);
+        // Read while this server's threads create no file yet.
+        crate::umask::umask();
         std::fs::create_dir_all(&opts.state_dir)
             .map_err(|e| io(&format!("state directory {}", opts.state_dir.display()), e))?;
         std::fs::create_dir_all(&opts.sandbox_dir)
@@ -164,6 +166,7 @@ impl Actor {
             multiplex_available: false,
             auth_required: false,
             only_authorized_clients_allowed: receiver.clients().only_authorized,
+            max_overwrite_mode: u32::from(opts.max_overwrite.widest().code()),
         };
         Ok(Actor {
             store,

@@ -9,6 +9,7 @@ use crate::command::{
 };
 use crate::error::{Code, Error, Result};
 use crate::flags;
+use crate::known_receivers::KnownReceivers;
 use crate::schedule;
 use crate::send::{self, SendOptions};
 use crate::store::{
@@ -253,7 +254,7 @@ impl Actor {
         let responder = self.defer(responder);
         let mut opts = SendOptions::new(to);
         opts.flags = flags::NONE;
-        opts.expected_key = expected_key(&destination);
+        self.check_receiver(&destination, &mut opts);
         opts.timeout = Some(Duration::from_secs(5));
         let identity = self.identity.clone();
         let tx = self.tx.clone();
@@ -331,6 +332,17 @@ impl Actor {
         self.respond(responder, answer);
     }
 
+    /// Makes sessions to `destination` check its receiver's key: the key it pins when it
+    /// authenticates the destination, or else the one this server's known receivers record
+    /// (recorded at first contact).
+    pub(super) fn check_receiver(&self, destination: &Destination, opts: &mut SendOptions) {
+        opts.expected_key = expected_key(destination);
+        opts.known_receivers = Some(KnownReceivers::new(
+            self.opts.state_dir.join(super::KNOWN_RECEIVERS_FILE),
+        ));
+        opts.receiver_name = receiver_name(destination);
+    }
+
     /// Marks the destination (and its connection) connected or not.
     pub(super) fn set_connection_state(
         &mut self,
@@ -365,16 +377,21 @@ impl Actor {
     }
 }
 
-/// The UDP address of a destination's receiver.
-pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
+/// A destination's receiver as `HOST:PORT`, the host as the destination gives it.
+fn receiver_name(destination: &Destination) -> String {
     let host = destination.params.destination_address.as_str();
     // A bare IPv6 address needs brackets to be parsed with its port.
-    let target = if host.contains(':') && !host.starts_with('[') {
+    if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{}", destination.params.destination_port)
     } else {
         format!("{host}:{}", destination.params.destination_port)
-    };
-    target
+    }
+}
+
+/// The UDP address of a destination's receiver.
+pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
+    let host = destination.params.destination_address.as_str();
+    receiver_name(destination)
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
@@ -387,7 +404,7 @@ pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
 }
 
 /// The key the receiver must prove, when the destination asks for one.
-pub(super) fn expected_key(destination: &Destination) -> Option<PublicKey> {
+fn expected_key(destination: &Destination) -> Option<PublicKey> {
     let params = &destination.params;
     params
         .authenticate_destination

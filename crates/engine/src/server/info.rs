@@ -38,6 +38,9 @@ pub struct ServerInfo {
     pub auth_required: bool,
     /// Only authorized sender keys are accepted.
     pub only_authorized_clients_allowed: bool,
+    /// The most destructive `OVERWRITE_*` mode a sender may ask of this receiver; every mode
+    /// that destroys no more is allowed too (never < backup < always < in place).
+    pub max_overwrite_mode: u32,
 }
 
 /// The API version this engine implements.

@@ -20,6 +20,7 @@ pub use reads::Reader;
 
 use crate::command::{self, Command};
 use crate::error::{Code, Error, Result};
+use crate::overwrite::OverwriteLimit;
 use actor::{Actor, Msg};
 use jetstream_wire::crypto::aead::CipherLevel;
 use serde_json::Value;
@@ -32,6 +33,9 @@ use tokio::task::JoinHandle;
 
 /// The object store's file in the state directory.
 const STORE_FILE: &str = "jetstream.db";
+/// The receivers this server has sent to and the keys they proved, in the state directory
+/// (see [`crate::known_receivers`]).
+const KNOWN_RECEIVERS_FILE: &str = "known_receivers";
 
 /// How a server starts.
 #[derive(Clone, Debug)]
@@ -45,13 +49,16 @@ pub struct ServerOptions {
     pub sandbox_dir: PathBuf,
     /// Lowest cipher level the receiver accepts.
     pub min_cipher: CipherLevel,
+    /// The most existing data a sender's overwrite mode may destroy at this receiver.
+    pub max_overwrite: OverwriteLimit,
     /// Where transfers created with `transferLog` keep their log files (created if missing).
     pub transfer_log_dir: PathBuf,
 }
 
 impl ServerOptions {
     /// Options with everything under `state_dir`: receive on 127.0.0.1 at a free port, root
-    /// `state_dir/received`, transfer logs in `state_dir/transfer-logs`, AES-128-GCM at least.
+    /// `state_dir/received`, transfer logs in `state_dir/transfer-logs`, AES-128-GCM at least,
+    /// and no existing file replaced.
     pub fn new(state_dir: PathBuf) -> Self {
         ServerOptions {
             sandbox_dir: state_dir.join("received"),
@@ -59,6 +66,7 @@ impl ServerOptions {
             state_dir,
             recv_listen: (Ipv4Addr::LOCALHOST, 0).into(),
             min_cipher: CipherLevel::Aes128Gcm,
+            max_overwrite: OverwriteLimit::Never,
         }
     }
 }

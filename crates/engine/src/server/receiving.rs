@@ -46,6 +46,8 @@ impl ReceiverHandle {
                 min_cipher: opts.min_cipher,
                 idle_timeout: IDLE_TIMEOUT,
                 clients: clients.clone(),
+                authorized_keys: None,
+                max_overwrite: opts.max_overwrite,
             },
         )?;
         let local = receiver.local_addr();
@@ -119,6 +121,8 @@ impl Actor {
             },
             // A session that ended before its transfer was announced left no record.
             ReceiveEvent::Finished { header: None, .. } => Ok(()),
+            // This receiver has no authorized-keys file: its keys are in the store.
+            ReceiveEvent::AuthorizedKeysReloaded { .. } => Ok(()),
         };
         if let Err(e) = recorded {
             tracing::warn!("recording a received transfer: {e}");

@@ -3,7 +3,7 @@
 //! and sharing each destination's rate among its transfers by lane.
 
 use super::actor::{now_us, stored, to_json, Actor, Responder};
-use super::destinations::{expected_key, kbps_to_bytes, resolve};
+use super::destinations::{kbps_to_bytes, resolve};
 use super::runner::{Launch, Outcome, Running};
 use crate::command::{CreateTransfer, FailTransfer, SetTransferPriority, SetTransferSendRateMax};
 use crate::error::{Code, Error, Result};
@@ -69,7 +69,7 @@ impl Actor {
             send_rate_max: settings.send_rate_max,
             overwrite_mode: settings
                 .overwrite_mode
-                .unwrap_or(u32::from(flags::OVERWRITE_ALWAYS)),
+                .unwrap_or(u32::from(flags::OVERWRITE_NEVER)),
             transfer_flags: settings
                 .transfer_flags
                 .unwrap_or(flags::DEFAULT | flags::WRITE_MTIME),
@@ -395,14 +395,14 @@ impl Actor {
             .ok()
             .and_then(CipherLevel::from_u8)
             .unwrap_or(CipherLevel::Aes128Gcm);
-        opts.expected_key = expected_key(&destination);
+        self.check_receiver(&destination, &mut opts);
         opts.auth = self
             .credentials
             .get(&transfer.transfer_id)
             .cloned()
             .unwrap_or_default();
         opts.flags = params.transfer_flags;
-        opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_ALWAYS);
+        opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_NEVER);
         opts.time_resolution_us = params.file_time_resolution_microseconds;
         opts.timeout =
             (params.timeout_seconds > 0.0).then(|| Duration::from_secs_f64(params.timeout_seconds));
@@ -417,8 +417,10 @@ impl Actor {
         {
             opts.rate_control = connection.rate_controller_active;
         }
+        // Paused until the rebalance that follows every start says whether its lane and
+        // priority let it send: a session let go at once could send a burst first.
         let controls = Controls {
-            suspended: transfer.status == TransferStatus::Suspended,
+            suspended: true,
             limits: opts.limits,
             fixed_rate: None,
             fail: None,

@@ -173,7 +173,7 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The authorized keys and the only-authorized switch.
+    /// The authorized keys and the only-authorized switch, which is on until it is turned off.
     pub fn client_list(&self) -> Result<ClientList> {
         let mut stmt = self
             .db
@@ -187,7 +187,7 @@ impl Store {
             .query_row([ONLY_AUTHORIZED], |row| row.get(0))
             .optional()?;
         Ok(ClientList {
-            only_authorized: only.as_deref() == Some("true"),
+            only_authorized: only.as_deref() != Some("false"),
             keys,
         })
     }

@@ -59,8 +59,23 @@ pub fn digests(root: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// A destination on `sender` for `receiver`'s receive port; its id.
+/// Runs the asynchronous `method` with `params` to its result, which must be a success.
+pub async fn ok_async(server: &Server, method: &str, params: Value) -> Value {
+    let request = ok(server, method, params).await;
+    let params = json!({ "requestId": request["requestId"] });
+    ok(server, "getRequestResult", params).await
+}
+
+/// Makes `receiver` accept transfers from `sender` (it accepts only authorized senders).
+pub async fn authorize(receiver: &Server, sender: &Server) {
+    let key = json!({ "publicKey": sender.info().public_key });
+    ok_async(receiver, "addAuthorizedClientAsync", key).await;
+}
+
+/// A destination on `sender` for `receiver`'s receive port, the receiver authorizing the
+/// sender; its id.
 pub async fn destination(sender: &Server, receiver: &Server) -> String {
+    authorize(receiver, sender).await;
     let port = receiver.info().recv_port;
     let params = json!({ "destinationAddress": "127.0.0.1", "destinationPort": port });
     let destination = ok(sender, "createDestination", params).await;
@@ -69,9 +84,7 @@ pub async fn destination(sender: &Server, receiver: &Server) -> String {
 
 /// The sessions `receiver` recorded for the sender's transfer `id`, oldest first.
 pub async fn sessions(receiver: &Server, id: u64) -> Vec<Value> {
-    let request = ok(receiver, "getTransfersAsync", json!({})).await;
-    let params = json!({ "requestId": request["requestId"] });
-    let received = ok(receiver, "getRequestResult", params).await;
+    let received = ok_async(receiver, "getTransfersAsync", json!({})).await;
     let all = received.as_array().unwrap().iter();
     all.filter(|r| r["transferId"] == id).cloned().collect()
 }

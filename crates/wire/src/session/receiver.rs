@@ -630,7 +630,7 @@ impl ReceiverSession {
                 Some(known) if *known == header => {}
                 Some(_) => return Err(protocol("transfer header changed".into())),
                 None => {
-                    sink.begin(&header).map_err(storage_error)?;
+                    sink.begin(&header)?;
                     self.events
                         .push_back(ReceiverEvent::TransferStarted(header.clone()));
                     self.header = Some(header);

@@ -252,6 +252,8 @@ pub struct SenderSession {
     handshake_resend_at: Instant,
     handshake_rto: Duration,
     protection: Option<Protection>,
+    /// The receiver's identity key, once its ServerHello is verified.
+    receiver_key: Option<PublicKey>,
     header: TransferHeader,
     files: Vec<FileMeta>,
     /// Position of each file's first byte in the transfer's byte space.
@@ -349,6 +351,7 @@ impl SenderSession {
             handshake_resend_at: now,
             handshake_rto: HANDSHAKE_RTO,
             protection: None,
+            receiver_key: None,
             header,
             files,
             bases,
@@ -406,6 +409,14 @@ impl SenderSession {
     /// The connection id the receiver demultiplexes this session by.
     pub fn connection_id(&self) -> ConnectionId {
         self.cid
+    }
+
+    /// The receiver's identity key, once its ServerHello is verified. Known before the
+    /// ClientFinish (which carries the credentials) leaves: a caller that checks it before its
+    /// next [`SenderSession::poll_transmit`], and closes the session if it does not trust the
+    /// key, sends that receiver neither credentials nor file data.
+    pub fn receiver_key(&self) -> Option<PublicKey> {
+        self.receiver_key
     }
 
     /// The transfer header as sent (with totals filled in).
@@ -656,6 +667,7 @@ impl SenderSession {
                     keys,
                     self.config.key_update_interval,
                 ));
+                self.receiver_key = Some(peer);
                 self.state = State::Finish { finish };
                 self.handshake_resend_at = now;
                 self.handshake_rto = HANDSHAKE_RTO;

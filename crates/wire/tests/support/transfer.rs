@@ -86,7 +86,7 @@ pub struct CheckingSink {
 }
 
 impl DataSink for CheckingSink {
-    fn begin(&mut self, header: &TransferHeader) -> Result<(), StorageError> {
+    fn begin(&mut self, header: &TransferHeader) -> Result<(), SessionError> {
         assert!(self.header.is_none(), "transfer begun twice");
         self.header = Some(header.clone());
         Ok(())
