@@ -10,6 +10,7 @@ mod config;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jetstream_engine::admission::AdmissionCounters;
 use jetstream_engine::clients::Clients;
 use jetstream_engine::error::{Code, Error};
 use jetstream_engine::known_receivers::{KnownReceivers, Recognized};
@@ -343,7 +344,8 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
     println!("public-key {}", receiver.public_key());
     std::io::stdout().flush()?;
     let once = args.once;
-    receiver
+    let admission = receiver.admission_counters();
+    let served = receiver
         .run(&mut |event| match event {
             ReceiveEvent::Started { peer, header, .. } => {
                 eprintln!(
@@ -389,7 +391,23 @@ async fn receive(args: ReceiveArgs) -> Result<(), Error> {
                 ControlFlow::Continue(())
             }
         })
-        .await
+        .await;
+    eprintln!("{}", describe_admission(&admission));
+    served
+}
+
+/// What the receiver did with datagrams that had no session.
+fn describe_admission(counters: &AdmissionCounters) -> String {
+    let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "sessions admitted: {}; ClientHellos answered with a Retry: {} without a token, {} with \
+         a bad one; refused over the handshake limits: {}; other datagrams dropped: {}",
+        n(&counters.admitted),
+        n(&counters.retries),
+        n(&counters.bad_tokens),
+        n(&counters.over_limit),
+        n(&counters.dropped)
+    )
 }
 
 async fn send_files(args: SendArgs) -> Result<(), Error> {
