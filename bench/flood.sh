@@ -21,40 +21,35 @@ JETSTREAM="${JETSTREAM:-$REPO_DIR/target/release/jetstream}"
 BYTES=$(du -sb --apparent-size "$SRC" | cut -f1)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-require_cmd python3 jq
+require_cmd python3
 
-# run FLOOD: one transfer (with a flood when FLOOD is 1); prints "elapsed receiver_cpu".
+# The receiver accepts this sender's key alone; the sender pins the receiver's.
+SENDER_KEY=$("$JETSTREAM" key --key-file "$TMP/sender.key") || die "cannot make the sender's key"
+
+# run FLOOD: one transfer (under a flood when FLOOD is 1); prints "elapsed receiver_cpu".
 run() {
-    local flood=$1 dest="$DST/flood-bench" addr
+    local flood=$1 dest="$DST/flood-bench" flooder=""
     rm -rf "$dest" && mkdir -p "$dest"
-    "$BENCH_GNU_TIME" -f '%U %S' -o "$TMP/recv.time" \
-        "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once --allow-any-sender \
-        >"$TMP/recv.out" 2>/dev/null &
-    local pid=$!
-    for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening //p' "$TMP/recv.out" 2>/dev/null || true)
-        [[ -n "$addr" ]] && break
-        sleep 0.05
-    done
-    [[ -n "$addr" ]] || die "the receiver did not start"
-    local flooder=""
+    start_receiver "$TMP/recv.time" "$TMP/recv.out" --root "$dest" \
+        --key-file "$TMP/receiver.key" --authorized-key "$SENDER_KEY"
     if ((flood)); then
-        python3 "$BENCH_DIR/lib/flood.py" "$addr" 1000 "$HELLOS" >"$TMP/flood.out" &
+        python3 "$BENCH_DIR/lib/flood.py" "$RECV_ADDR" 1000 "$HELLOS" >"$TMP/flood.out" &
         flooder=$!
         sleep 0.2
     fi
     local start end
     start=$(now_seconds)
-    "$JETSTREAM" send "$SRC" --to "$addr" --no-progress --known-receivers "$TMP/known" \
-        >/dev/null 2>&1 || die "sender failed"
+    "$JETSTREAM" send "$SRC" --to "$RECV_ADDR" --destination-key "$RECV_KEY" \
+        --key-file "$TMP/sender.key" --no-progress >/dev/null 2>&1 || die "sender failed"
     end=$(now_seconds)
-    wait "$pid" || die "receiver failed"
+    wait "$RECV_PID" || die "receiver failed"
     if [[ -n "$flooder" ]]; then
         wait "$flooder"
         log "$(cat "$TMP/flood.out")"
+        log "receiver: $(tail -n 1 "$TMP/recv.out.err")"
     fi
-    cmp -s "$SRC" "$dest/$(basename "$SRC")" || [[ -d "$SRC" ]] || die "the copy differs"
-    rm -rf "$dest" "$TMP/known"
+    [[ -d "$SRC" ]] || cmp -s "$SRC" "$dest/$(basename "$SRC")" || die "the copy differs"
+    rm -rf "$dest"
     printf '%s %s\n' "$(elapsed "$start" "$end")" "$(awk '{ print $1 + $2 }' "$TMP/recv.time")"
 }
 

@@ -25,25 +25,17 @@ SENDER_KEY=$("$JETSTREAM" key --key-file "$TMP/sender.key") || die "cannot make 
 
 # run MODE: one transfer; prints "elapsed sender_cpu receiver_cpu".
 run() {
-    local dest="$DST/verify-cost" addr
+    local dest="$DST/verify-cost"
     rm -rf "$dest" && mkdir -p "$dest"
-    "$BENCH_GNU_TIME" -f '%U %S' -o "$TMP/recv.time" \
-        "$JETSTREAM" receive --root "$dest" --listen 127.0.0.1:0 --once --min-cipher none \
-        --key-file "$TMP/receiver.key" --authorized-key "$SENDER_KEY" >"$TMP/recv.out" 2>/dev/null &
-    local pid=$! key=""
-    for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening //p' "$TMP/recv.out" 2>/dev/null || true)
-        key=$(sed -n 's/^public-key //p' "$TMP/recv.out" 2>/dev/null || true)
-        [[ -n "$addr" && -n "$key" ]] && break
-        sleep 0.05
-    done
+    start_receiver "$TMP/recv.time" "$TMP/recv.out" --root "$dest" --min-cipher none \
+        --key-file "$TMP/receiver.key" --authorized-key "$SENDER_KEY"
     local start end
     start=$(now_seconds)
     "$BENCH_GNU_TIME" -f '%U %S' -o "$TMP/send.time" \
-        "$JETSTREAM" send "$SRC" --to "$addr" --destination-key "$key" --key-file "$TMP/sender.key" \
+        "$JETSTREAM" send "$SRC" --to "$RECV_ADDR" --destination-key "$RECV_KEY" --key-file "$TMP/sender.key" \
         --no-progress "$@" >/dev/null 2>&1 || die "sender failed"
     end=$(now_seconds)
-    wait "$pid" || die "receiver failed"
+    wait "$RECV_PID" || die "receiver failed"
     rm -rf "$dest"
     printf '%s %s %s\n' "$(elapsed "$start" "$end")" \
         "$(awk '{ print $1 + $2 }' "$TMP/send.time")" "$(awk '{ print $1 + $2 }' "$TMP/recv.time")"

@@ -77,3 +77,21 @@ our_rate() {
     [[ -f "$summary" ]] || die "throughput.sh wrote no summary for: $*"
     jq -r '.tools.ours.median_gbps' "$summary"
 }
+
+# start_receiver TIME_FILE OUT_FILE ARGS...: `$JETSTREAM receive --listen 127.0.0.1:0 --once ARGS`
+# in the background under GNU time (its CPU seconds into TIME_FILE, its stdout into OUT_FILE and
+# its stderr into OUT_FILE.err); sets RECV_PID, and RECV_ADDR and RECV_KEY once it listens.
+start_receiver() {
+    local time_file=$1 out=$2
+    shift 2
+    "$BENCH_GNU_TIME" -f '%U %S' -o "$time_file" \
+        "$JETSTREAM" receive --listen 127.0.0.1:0 --once "$@" >"$out" 2>"$out.err" &
+    RECV_PID=$! RECV_ADDR="" RECV_KEY=""
+    for _ in $(seq 100); do
+        RECV_ADDR=$(sed -n 's/^listening //p' "$out" 2>/dev/null || true)
+        RECV_KEY=$(sed -n 's/^public-key //p' "$out" 2>/dev/null || true)
+        [[ -n "$RECV_ADDR" && -n "$RECV_KEY" ]] && return
+        sleep 0.05
+    done
+    die "the receiver did not start: $(cat "$out.err")"
+}
