@@ -401,10 +401,12 @@ fn describe_admission(counters: &AdmissionCounters) -> String {
     let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     format!(
         "sessions admitted: {}; ClientHellos answered with a Retry: {} without a token, {} with \
-         a bad one; refused over the handshake limits: {}; other datagrams dropped: {}",
+         a bad one, {} left unanswered (too many from their address); refused over the \
+         handshake limits: {}; other datagrams dropped: {}",
         n(&counters.admitted),
         n(&counters.retries),
         n(&counters.bad_tokens),
+        n(&counters.retries_withheld),
         n(&counters.over_limit),
         n(&counters.dropped)
     )

@@ -5,7 +5,7 @@
 //! address the receiver has not validated draws more than three times its size, to that address
 //! or to anyone else.
 
-use jetstream_engine::admission::{AdmissionCounters, RETRY_LEN};
+use jetstream_engine::admission::{AdmissionCounters, RETRIES_PER_ADDRESS_PER_SECOND, RETRY_LEN};
 use jetstream_engine::clients::Clients;
 use jetstream_engine::error::Error;
 use jetstream_engine::identity;
@@ -204,6 +204,33 @@ async fn no_datagram_from_an_unvalidated_address_draws_more_than_three_times_its
     assert_eq!(victim.drain(), server_hello.len());
     assert!(victim.received - victim_before <= with_token.len());
     assert_eq!(rx.counters.admitted.load(Ordering::Relaxed), 1);
+    rx.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_draws_a_few_retries_a_second_however_many_hellos_it_sends() {
+    let root = tempfile::tempdir().unwrap();
+    let rx = start_receiver(root.path(), Clients::any());
+    let mut flooder = Probe::bind(Ipv4Addr::new(127, 0, 0, 3));
+    let hello = client_hello();
+    for n in 0..200u8 {
+        flooder.send(
+            rx.addr,
+            &handshake(DatagramKind::ClientHello, &[n; CID_LEN], &hello),
+        );
+    }
+    let mut retries = 0;
+    while flooder.recv().is_some() {
+        retries += 1;
+    }
+    // The hellos may straddle the start of a second: two seconds' worth at most.
+    assert!(retries >= 1, "no Retry at all");
+    assert!(
+        retries <= usize::from(2 * RETRIES_PER_ADDRESS_PER_SECOND),
+        "{retries} Retries"
+    );
+    let withheld = rx.counters.retries_withheld.load(Ordering::Relaxed);
+    assert_eq!(withheld as usize + retries, 200);
     rx.task.abort();
 }
 
