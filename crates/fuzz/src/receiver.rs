@@ -276,10 +276,11 @@ impl Driven for Receiver {
                 self.send(peer, &frames);
             }
             ReceiverStep::Deliver { file, from } => {
-                let Some(last) = self.metas.len().checked_sub(1) else {
+                let count = self.metas.len() as u64;
+                if count == 0 {
                     return;
-                };
-                let file = file.within(last as u64) as u32;
+                }
+                let file = (file.within(count - 1) % count) as u32;
                 let size = self.sizes[file as usize];
                 let from = from.within(size).min(size);
                 let to = size.min(from.saturating_add(DELIVERY));
