@@ -101,7 +101,10 @@ pub fn run(input: &SenderInput) -> Outcome {
         total_bytes: 0,
         dest_dir: String::new(),
     };
-    let fits = sizes.iter().try_fold(0u64, |sum, &s| sum.checked_add(s)).is_some();
+    let fits = sizes
+        .iter()
+        .try_fold(0u64, |sum, &s| sum.checked_add(s))
+        .is_some();
     let started = SenderSession::new(
         now,
         &keys::rng(keys::CLIENT_RNG),
