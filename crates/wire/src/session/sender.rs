@@ -1340,6 +1340,7 @@ mod tests {
         let size = 1 << 62;
         let mut sender = session(vec![file(size)]).expect("session");
         sender.on_missing(0, 1..size);
-        assert_eq!(sender.repair, VecDeque::from([1..size]));
+        assert_eq!(sender.repair.len(), 1);
+        assert_eq!(sender.repair.front(), Some(&(1..size)));
     }
 }
