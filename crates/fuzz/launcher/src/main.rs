@@ -17,8 +17,7 @@ fn main() -> ExitCode {
             command.env_remove(name);
         }
     }
-    match command.status()
-    {
+    match command.status() {
         Ok(status) if status.success() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(e) => {
