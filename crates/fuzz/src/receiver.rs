@@ -230,7 +230,7 @@ impl Driven for Receiver {
         }
     }
 
-    fn check(&mut self, _peer: &Peer) {
+    fn check(&mut self) {
         let stats = self.session.stats();
         assert!(
             stats.bytes_received <= self.sink.announced_bytes(),

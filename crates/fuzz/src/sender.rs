@@ -278,7 +278,7 @@ impl Driven for Sender {
         }
     }
 
-    fn check(&mut self, _peer: &Peer) {
+    fn check(&mut self) {
         let total = self.total();
         for (what, set) in [
             ("acked", self.session.acked()),
