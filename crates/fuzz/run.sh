@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every fuzz target in turn (one job at a time) from its seed corpus, corpus/<target>/.
 #
-#   crates/fuzz/run.sh SECONDS          each target for SECONDS
-#   crates/fuzz/run.sh SECONDS RUNS     each target for SECONDS or RUNS executions, whichever ends
-#                                       first (CI)
+#   crates/fuzz/run.sh SECONDS                   each target for SECONDS
+#   crates/fuzz/run.sh SECONDS RUNS              each for SECONDS or RUNS executions, whichever
+#                                                ends first (CI; -1: no limit)
+#   crates/fuzz/run.sh SECONDS RUNS TARGET...    only these targets
 #
 # Needs the nightly toolchain and cargo-fuzz. Targets are built without a sanitizer: the code
 # they reach (jetstream-wire, the store's blob codec) has no `unsafe`, and debug assertions and
@@ -14,8 +15,9 @@
 # Exits non-zero when a target failed.
 set -uo pipefail
 
-seconds="${1:?usage: run.sh SECONDS [RUNS]}"
+seconds="${1:?usage: run.sh SECONDS [RUNS [TARGET...]]}"
 runs="${2:--1}"
+shift $(($# < 2 ? $# : 2))
 dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$dir/../.."
 fuzz=(cargo +nightly fuzz)
@@ -26,8 +28,12 @@ if ! cargo +nightly --version >/dev/null 2>&1; then
 fi
 "${fuzz[@]}" build --fuzz-dir crates/fuzz -s none || exit 1
 
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  mapfile -t targets < <("${fuzz[@]}" list --fuzz-dir crates/fuzz)
+fi
 failed=0
-for target in $("${fuzz[@]}" list --fuzz-dir crates/fuzz); do
+for target in "${targets[@]}"; do
   work="crates/fuzz/target/corpus/$target"
   log="crates/fuzz/target/$target.log"
   mkdir -p "$work"
