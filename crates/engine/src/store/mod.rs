@@ -89,6 +89,10 @@ mod tokens;
 mod transfers;
 mod user_data;
 
+/// The blob form of stored range sets, public so the fuzz targets reach its decoder.
+pub use codec::{
+    decode as decode_range_blob, encode as encode_range_blob, DecodeError as RangeBlobError,
+};
 pub use connections::{Connection, ConnectionUpdate, NewConnection};
 pub use destinations::{
     Destination, DestinationParams, DestinationUpdate, PriorityLanes, TransferDefaults,

@@ -661,7 +661,8 @@ impl ReceiverSession {
                     .min(meta.size);
                 let mut received = RangeSet::new();
                 received.insert(0..held);
-                self.stats.bytes_resumed += held;
+                // The sink vouches for `held`, but the sizes it is clamped to are the sender's.
+                self.stats.bytes_resumed = self.stats.bytes_resumed.saturating_add(held);
                 if held > 0 || resume > 0 {
                     // The sender learns what this side holds, whatever it claimed.
                     self.reports.push_back(Frame::Durable { file, bytes: held });
@@ -890,4 +891,85 @@ impl ReceiverSession {
 
 fn storage_error(e: StorageError) -> SessionError {
     SessionError::local(ErrorCode::Io, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode_handshake;
+    use crate::crypto::handshake::Initiator;
+    use crate::files::FileMeta;
+    use ring::rand::SystemRandom;
+
+    /// A sink that holds every byte of every file from an earlier session.
+    struct HoldsEverything;
+
+    impl DataSink for HoldsEverything {
+        fn open(&mut self, _: u32, _: &FileMeta) -> Result<u64, StorageError> {
+            Ok(u64::MAX)
+        }
+        fn write_at(&mut self, _: u32, _: u64, _: &[u8]) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn finish(&mut self, _: u32, _: Option<&Digest>) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn sync(&mut self, _: &[(u32, u64)]) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn poll_report(&mut self) -> Result<Option<SinkReport>, StorageError> {
+            Ok(None)
+        }
+        fn abandon(&mut self) -> Result<(), StorageError> {
+            Ok(())
+        }
+    }
+
+    /// A session past its handshake and verdict, with `header` received.
+    fn established(header: TransferHeader) -> ReceiverSession {
+        let rng = SystemRandom::new();
+        let client = Identity::generate(&rng).expect("identity");
+        let server = Identity::generate(&rng).expect("identity");
+        let (_, hello) = Initiator::start(&rng, &client, CipherLevel::None).expect("hello");
+        let mut datagram = vec![0u8; HANDSHAKE_HEADER_LEN + hello.len()];
+        encode_handshake(DatagramKind::ClientHello, &[1; 8], &hello, &mut datagram);
+        let now = Instant::now();
+        let config = ReceiverConfig::default();
+        let mut rx =
+            ReceiverSession::accept(now, &rng, &server, config, &datagram).expect("accepted");
+        rx.state = State::Established;
+        rx.header = Some(header);
+        rx
+    }
+
+    #[test]
+    fn resumed_bytes_of_huge_files_saturate_instead_of_overflowing() {
+        let mut rx = established(TransferHeader {
+            id: 1,
+            flags: 0,
+            overwrite: 0,
+            time_resolution_us: 1,
+            sync_interval_ms: 0,
+            verify: false,
+            total_files: 2,
+            total_bytes: u64::MAX,
+            dest_dir: String::new(),
+        });
+        for file in 0..2 {
+            let meta = FileMeta {
+                path: format!("f{file}"),
+                kind: EntryKind::File,
+                size: u64::MAX,
+                mtime_us: 0,
+                executable: false,
+            };
+            let frame = Frame::File {
+                file,
+                meta,
+                resume: 0,
+            };
+            assert_eq!(rx.on_frame(frame, &mut HoldsEverything), Ok(true));
+        }
+        assert_eq!(rx.stats().bytes_resumed, u64::MAX);
+    }
 }

@@ -40,8 +40,6 @@ const DIGEST_POLL: Duration = Duration::from_millis(5);
 const DIGEST_BATCH: usize = 32;
 /// ...but no longer than this: a file is complete only once its digest arrives.
 const DIGEST_DELAY: Duration = Duration::from_millis(2);
-/// Longest repair queued at once (a repair entry counts its bytes in 32 bits).
-const MAX_REPAIR: u64 = 1 << 30;
 /// Most Retry datagrams one handshake follows; a receiver asks once.
 const MAX_RETRIES: u32 = 3;
 
@@ -278,7 +276,8 @@ pub struct SenderSession {
     digest_queued_at: Option<Instant>,
     control: VecDeque<ControlItem>,
     meta_next: u32,
-    repair: VecDeque<(u64, u32)>,
+    /// Ranges of the transfer's bytes to send again, oldest loss first.
+    repair: VecDeque<std::ops::Range<u64>>,
     cursor_file: u32,
     cursor_offset: u64,
     done: Done,
@@ -327,7 +326,9 @@ impl SenderSession {
         let mut total = 0u64;
         for f in &files {
             bases.push(total);
-            total += f.size;
+            total = total
+                .checked_add(f.size)
+                .ok_or_else(|| internal("the files add up to more than 2^64 bytes"))?;
         }
         // What an earlier session left at the receiver counts as acknowledged from the start.
         let mut acked = RangeSet::new();
@@ -878,7 +879,9 @@ impl SenderSession {
         }
         for (content, _) in lost {
             match content {
-                Content::Data { start, len } => self.repair.push_back((start, len)),
+                Content::Data { start, len } => {
+                    self.repair.push_back(start..start + u64::from(len))
+                }
                 Content::Control(items) => {
                     for item in items.iter() {
                         let needed = match *item {
@@ -956,12 +959,8 @@ impl SenderSession {
         self.acked.remove(range.clone());
         self.durable.remove(range.clone());
         self.delivered.remove(f..f + 1);
-        let mut at = range.start;
-        while at < range.end {
-            let len = (range.end - at).min(MAX_REPAIR);
-            self.repair.push_back((at, len as u32));
-            at += len;
-        }
+        // One entry, however long: `data_datagram` takes a datagram's worth at a time.
+        self.repair.push_back(range);
     }
 
     /// Asks the source for the digests of the files read through, in order, and queues them.
@@ -1258,8 +1257,7 @@ impl SenderSession {
         // The bytes to carry, from `start` up to `limit`, and for a repair the end of the lost
         // range it belongs to.
         let (start, limit, repair) = loop {
-            if let Some((start, len)) = self.repair.pop_front() {
-                let range = start..start + u64::from(len);
+            if let Some(range) = self.repair.pop_front() {
                 if let Some(gap) = self.acked.gaps(range.clone()).next() {
                     break (gap.start, gap.end, Some(range.end));
                 }
@@ -1288,7 +1286,7 @@ impl SenderSession {
             Some(range_end) => {
                 // What did not fit of the lost range goes next.
                 if at < range_end {
-                    self.repair.push_front((at, (range_end - at) as u32));
+                    self.repair.push_front(at..range_end);
                 }
                 self.stats.bytes_retransmitted += len;
             }
@@ -1352,5 +1350,60 @@ impl SenderSession {
                 return Some((start, limit));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+
+    fn file(size: u64) -> FileMeta {
+        FileMeta {
+            path: "f".into(),
+            kind: EntryKind::File,
+            size,
+            mtime_us: 0,
+            executable: false,
+        }
+    }
+
+    fn session(files: Vec<FileMeta>) -> Result<SenderSession, SessionError> {
+        let rng = SystemRandom::new();
+        let identity = Identity::generate(&rng).expect("identity");
+        let header = TransferHeader {
+            id: 1,
+            flags: 0,
+            overwrite: 0,
+            time_resolution_us: 1,
+            sync_interval_ms: 0,
+            verify: false,
+            total_files: 0,
+            total_bytes: 0,
+            dest_dir: String::new(),
+        };
+        SenderSession::new(
+            Instant::now(),
+            &rng,
+            &identity,
+            SenderConfig::default(),
+            header,
+            files,
+        )
+    }
+
+    #[test]
+    fn files_adding_up_past_u64_are_refused_not_overflowed() {
+        let result = session(vec![file(u64::MAX), file(1)]);
+        assert_eq!(result.err().map(|e| e.code), Some(ErrorCode::Internal));
+    }
+
+    #[test]
+    fn a_missing_range_of_any_length_is_queued_as_one_repair() {
+        let size = 1 << 62;
+        let mut sender = session(vec![file(size)]).expect("session");
+        sender.on_missing(0, 1..size);
+        assert_eq!(sender.repair.len(), 1);
+        assert_eq!(sender.repair.front(), Some(&(1..size)));
     }
 }
