@@ -125,7 +125,7 @@ fn codec_seeds() -> Vec<Vec<u8>> {
     ];
     let mut seeds: Vec<Vec<u8>> = frames.iter().map(|f| encoded(f)).collect();
     let mut header = vec![0u8; PROTECTED_HEADER_LEN];
-    codec::encode_protected_header(b"12345678", 42, &mut header);
+    codec::encode_protected_header(b"12345678", 42, false, &mut header);
     seeds.push(header);
     seeds.push(keys::auth().encode().expect("short credentials"));
     seeds

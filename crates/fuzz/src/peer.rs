@@ -13,7 +13,7 @@ use jetstream_wire::codec::{
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::SessionKeys;
 use jetstream_wire::ranges::RangeSet;
-use jetstream_wire::session::Protection;
+use jetstream_wire::session::{Protection, DEFAULT_KEY_UPDATE_INTERVAL};
 
 use crate::frames::{encode_fitting, FrameSpec, Shape};
 
@@ -68,7 +68,7 @@ impl Peer {
     pub fn new(cid: ConnectionId, keys: SessionKeys, now: Instant) -> Self {
         Peer {
             cid,
-            protection: Protection::new(cid, keys),
+            protection: Protection::new(cid, keys, DEFAULT_KEY_UPDATE_INTERVAL),
             now,
             received: RangeSet::new(),
             history: VecDeque::new(),
@@ -151,7 +151,7 @@ impl Peer {
         let mut buf = datagram.to_vec();
         let (pn, payload) = self
             .protection
-            .open(&mut buf)
+            .open(self.now, &mut buf)
             .expect("the session seals what it sends with the agreed keys");
         self.received.insert(pn..pn + 1);
         Some(buf[payload].to_vec())

@@ -303,7 +303,10 @@ impl Driven for Sender {
                 }
                 SenderEvent::Complete => self.outcome.complete = true,
                 SenderEvent::Connected { .. } => panic!("connected twice"),
-                SenderEvent::Accepted | SenderEvent::Failed(_) | SenderEvent::Pong { .. } => {}
+                SenderEvent::Accepted
+                | SenderEvent::Failed(_)
+                | SenderEvent::Pong { .. }
+                | SenderEvent::NewToken(_) => {}
             }
         }
     }

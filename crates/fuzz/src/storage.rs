@@ -11,6 +11,7 @@ use jetstream_wire::files::{
     DataSink, DataSource, Digest, EntryKind, FileMeta, SinkReport, StorageError, TransferHeader,
 };
 use jetstream_wire::ranges::RangeSet;
+use jetstream_wire::session::{ErrorCode, SessionError};
 
 /// The byte at `offset` of `file` in every file the harness sends.
 pub fn pattern(file: u32, offset: u64) -> u8 {
@@ -159,10 +160,14 @@ impl CheckingSink {
 }
 
 impl DataSink for CheckingSink {
-    fn begin(&mut self, header: &TransferHeader) -> Result<(), StorageError> {
+    fn begin(&mut self, header: &TransferHeader) -> Result<(), SessionError> {
         assert!(self.header.is_none(), "transfer begun twice");
         self.header = Some(header.clone());
-        self.call(0)
+        self.call(0).map_err(|e| SessionError {
+            code: ErrorCode::Io,
+            message: e.message,
+            remote: false,
+        })
     }
 
     fn open(&mut self, file: u32, meta: &FileMeta) -> Result<u64, StorageError> {
@@ -262,6 +267,10 @@ impl DataSink for CheckingSink {
 
     fn abandon(&mut self) -> Result<(), StorageError> {
         self.written.clear();
+        self.call(0)
+    }
+
+    fn release(&mut self) -> Result<(), StorageError> {
         self.call(0)
     }
 }

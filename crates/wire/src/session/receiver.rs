@@ -923,6 +923,9 @@ mod tests {
         fn abandon(&mut self) -> Result<(), StorageError> {
             Ok(())
         }
+        fn release(&mut self) -> Result<(), StorageError> {
+            Ok(())
+        }
     }
 
     /// A session past its handshake and verdict, with `header` received.
