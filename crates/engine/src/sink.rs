@@ -1118,6 +1118,9 @@ impl DataSink for FileSink {
     }
 
     fn release(&mut self) -> Result<(), StorageError> {
+        // No file is created from now on: one made while the files are given back would hold
+        // its space until its worker let go of it.
+        self.to_prepare.clear();
         // The syncs asked for last first: then each file's record says what is durable. What
         // failed before (a write, a creation, a sync) only leaves less of it durable, and the
         // session that failed has reported its own error.
@@ -1142,6 +1145,7 @@ impl DataSink for FileSink {
 
     fn abandon(&mut self) -> Result<(), StorageError> {
         self.run = None;
+        self.to_prepare.clear();
         // Files being created or finished first: then every part file is known.
         let settled = self.settle();
         self.files = Lru::new(OPEN_FILES);
