@@ -2,6 +2,7 @@
 //! callers. Commands, traversal results, transfer progress and receiver events all arrive as
 //! [`Msg`]s and are handled one at a time, so no state is shared and nothing is locked.
 
+use super::caller::Caller;
 use super::info::{self, ServerInfo, API_VERSION};
 use super::reads;
 use super::receiving::ReceiverHandle;
@@ -25,8 +26,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// What the actor handles.
 pub(super) enum Msg {
-    /// A client's command and where its answer goes.
+    /// A client's command, on whose behalf it runs, and where its answer goes.
     Execute {
+        caller: Caller,
         command: Command,
         reply: oneshot::Sender<Result<Value>>,
     },
@@ -220,7 +222,11 @@ impl Actor {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Execute { command, reply } => {
+            Msg::Execute {
+                caller,
+                command,
+                reply,
+            } => {
                 let responder = if command.is_async() {
                     Responder::Async {
                         reply,
@@ -229,7 +235,7 @@ impl Actor {
                 } else {
                     Responder::Caller(reply)
                 };
-                self.dispatch(command, responder);
+                self.dispatch(&caller, command, responder);
             }
             Msg::Entries { manifest_id, files } => self.on_entries(&manifest_id, &files),
             Msg::Walked {
@@ -254,8 +260,8 @@ impl Actor {
         }
     }
 
-    /// Runs one command; its result goes to `responder`, now or later.
-    fn dispatch(&mut self, command: Command, responder: Responder) {
+    /// Runs one command on behalf of `caller`; its result goes to `responder`, now or later.
+    fn dispatch(&mut self, caller: &Caller, command: Command, responder: Responder) {
         use Command as C;
         if let Some(result) = reads::read(&self.store, &command) {
             return self.respond(responder, result);
@@ -268,7 +274,7 @@ impl Actor {
             C::UpdateTransferDefaults(p) => self.update_transfer_defaults(&p),
             C::SchedulePingAsync(p) => return self.schedule_ping(&p, responder),
             C::UpdateConnectionParamsAsync(p) => self.update_connection_params(&p),
-            C::CreateManifest(p) => self.create_manifest(&p),
+            C::CreateManifest(p) => self.create_manifest(caller, &p),
             C::DeleteManifest(p) => self.delete_manifest(&p.manifest_id),
             C::WaitForManifest(p) => return self.wait_for_manifest(p.manifest_id, responder),
             C::CreateTransfer(p) => self.create_transfer(&p),

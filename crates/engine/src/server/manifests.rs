@@ -2,6 +2,7 @@
 //! the entries, and answering `waitForManifest` callers when traversal ends.
 
 use super::actor::{now_us, to_json, Actor, Msg, Responder};
+use super::caller::Caller;
 use crate::command::{CreateManifest, Entry, Source, FILETYPE_DIRECTORY};
 use crate::error::{Code, Error, Result};
 use crate::sandbox::check_path;
@@ -41,13 +42,13 @@ impl From<&WalkEntry> for ManifestFile {
 }
 
 impl Actor {
-    pub(super) fn create_manifest(&mut self, p: &CreateManifest) -> Result<Value> {
+    pub(super) fn create_manifest(&mut self, caller: &Caller, p: &CreateManifest) -> Result<Value> {
         let symlink_options = p.symlink_options.unwrap_or(0);
         let symlinks = u8::try_from(symlink_options)
             .ok()
             .and_then(SymlinkPolicy::from_u8)
             .unwrap_or_default();
-        let mappings = plan(p, symlinks)?;
+        let mappings = plan(caller, p, symlinks)?;
         let manifest = self.store.insert_manifest(symlink_options, now_us())?;
         let manifest_id = manifest.manifest_id.clone();
         let tx = self.tx.clone();
@@ -154,7 +155,7 @@ impl Actor {
 /// Checks the mappings of `createManifest` (every mapped path must exist now, every
 /// destination path must stay inside the transfer's destination) and turns them into the
 /// traversal plan.
-fn plan(p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
+fn plan(caller: &Caller, p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
     let walk_opts = |include: &Option<Vec<String>>, exclude: &Option<Vec<String>>| WalkOptions {
         symlinks,
         include: include.clone().unwrap_or_default(),
@@ -165,7 +166,7 @@ fn plan(p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
         let param = format!("fileMappings[{source:?}]");
         plan.push(Mapping::Walk {
             dest: destination(&param, dest)?,
-            source: existing(&param, source)?,
+            source: existing(caller, &param, source)?,
             opts: walk_opts(&None, &None),
         });
     }
@@ -175,7 +176,7 @@ fn plan(p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
         plan.push(match source {
             Source::Path(path) => Mapping::Walk {
                 dest,
-                source: existing(&param, path)?,
+                source: existing(caller, &param, path)?,
                 opts: walk_opts(&None, &None),
             },
             Source::Entry(entry) if entry.include.is_some() || entry.exclude.is_some() => {
@@ -183,7 +184,7 @@ fn plan(p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
                 check_globs(&param, "exclude", &entry.exclude)?;
                 Mapping::Walk {
                     dest,
-                    source: existing(&param, &entry.src)?,
+                    source: existing(caller, &param, &entry.src)?,
                     opts: walk_opts(&entry.include, &entry.exclude),
                 }
             }
@@ -199,10 +200,12 @@ fn plan(p: &CreateManifest, symlinks: SymlinkPolicy) -> Result<Vec<Mapping>> {
     Ok(plan)
 }
 
-/// A mapped source path, which must exist now.
-fn existing(param: &str, path: &str) -> Result<PathBuf> {
+/// A mapped source path, which must exist now. For a confined caller it must be inside the
+/// caller's root once every symbolic link in it is resolved, and the resolved path is what is
+/// walked.
+fn existing(caller: &Caller, param: &str, path: &str) -> Result<PathBuf> {
     let source = PathBuf::from(path);
-    std::fs::metadata(&source).map_err(|e| {
+    let failed = |e: std::io::Error| {
         let code = if e.kind() == std::io::ErrorKind::NotFound {
             Code::NotFound
         } else {
@@ -210,8 +213,22 @@ fn existing(param: &str, path: &str) -> Result<PathBuf> {
         };
         let message = format!("createManifest: {param}: source {path}: {e}");
         Error::new(code, message).with_source(e)
-    })?;
-    Ok(source)
+    };
+    let Some(root) = &caller.root else {
+        std::fs::metadata(&source).map_err(failed)?;
+        return Ok(source);
+    };
+    let real = source.canonicalize().map_err(failed)?;
+    if !real.starts_with(root) {
+        return Err(Error::new(
+            Code::PermissionDenied,
+            format!(
+                "createManifest: {param}: source {path} is outside {}",
+                root.display()
+            ),
+        ));
+    }
+    Ok(real)
 }
 
 /// A mapped destination path as the receiver sees it: relative to the transfer's destination

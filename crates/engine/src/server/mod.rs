@@ -4,6 +4,7 @@
 //! named after the objects they act on.
 
 mod actor;
+mod caller;
 mod destinations;
 mod info;
 mod manifests;
@@ -15,6 +16,7 @@ mod requests;
 mod runner;
 mod transfers;
 
+pub use caller::Caller;
 pub use info::ServerInfo;
 pub use reads::Reader;
 
@@ -107,15 +109,24 @@ impl Server {
         Reader::open(&self.db)
     }
 
-    /// Runs one command and returns its JSON result.
+    /// Runs one command for the embedding process and returns its JSON result.
     pub async fn execute(&self, command: Command) -> Result<Value> {
+        self.execute_as(Caller::local(), command).await
+    }
+
+    /// Runs one command on behalf of `caller` and returns its JSON result.
+    pub async fn execute_as(&self, caller: Caller, command: Command) -> Result<Value> {
         let wait = match &command {
             Command::GetRequestResult(p) => p.timeout_seconds,
             _ => None,
         };
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Msg::Execute { command, reply })
+            .send(Msg::Execute {
+                caller,
+                command,
+                reply,
+            })
             .map_err(|_| closed())?;
         match wait {
             Some(seconds) => tokio::time::timeout(Duration::from_secs_f64(seconds), answer)
