@@ -39,6 +39,25 @@ pub struct PlannedFile {
     pub directory: bool,
 }
 
+impl PlannedFile {
+    /// The file as announced at `path`, its size resolved up to `largest`, no time, not
+    /// executable.
+    pub fn meta(&self, path: String, largest: u64) -> FileMeta {
+        let (kind, size) = if self.directory {
+            (EntryKind::Directory, 0)
+        } else {
+            (EntryKind::File, self.size.within(largest))
+        };
+        FileMeta {
+            path,
+            kind,
+            size,
+            mtime_us: 0,
+            executable: false,
+        }
+    }
+}
+
 /// Everything the fuzzer decides about one receiver session.
 #[derive(Arbitrary, Debug)]
 pub struct ReceiverInput {
@@ -136,21 +155,7 @@ pub fn run(input: &ReceiverInput) -> Outcome {
 fn planned(files: &[PlannedFile]) -> Vec<FileMeta> {
     (0..)
         .zip(files.iter().take(MAX_FILES))
-        .map(|(i, f)| FileMeta {
-            path: format!("f{i}"),
-            kind: if f.directory {
-                EntryKind::Directory
-            } else {
-                EntryKind::File
-            },
-            size: if f.directory {
-                0
-            } else {
-                f.size.within(PLANNED_SIZE)
-            },
-            mtime_us: 0,
-            executable: false,
-        })
+        .map(|(i, f)| f.meta(format!("f{i}"), PLANNED_SIZE))
         .collect()
 }
 

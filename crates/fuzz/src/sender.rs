@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use arbitrary::Arbitrary;
 use jetstream_wire::codec::{DatagramKind, Frame, Header, HANDSHAKE_HEADER_LEN, MAX_ACK_RANGES};
-use jetstream_wire::files::{EntryKind, FileMeta, TransferHeader};
+use jetstream_wire::files::{FileMeta, TransferHeader};
 use jetstream_wire::rate::RateLimits;
 use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession};
 
@@ -174,24 +174,14 @@ fn handshake(
     keys
 }
 
-/// The planned files, with their sizes resolved.
+/// The planned files, with their sizes resolved, times and executable bits set.
 fn planned(files: &[PlannedFile]) -> Vec<FileMeta> {
     (0..)
         .zip(files.iter().take(MAX_FILES))
         .map(|(i, f)| FileMeta {
-            path: format!("d/f{i}"),
-            kind: if f.directory {
-                EntryKind::Directory
-            } else {
-                EntryKind::File
-            },
-            size: if f.directory {
-                0
-            } else {
-                f.size.within(PLANNED_SIZE)
-            },
             mtime_us: i64::from(i),
             executable: i % 2 == 1,
+            ..f.meta(format!("d/f{i}"), PLANNED_SIZE)
         })
         .collect()
 }
