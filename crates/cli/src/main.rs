@@ -1,12 +1,13 @@
 //! The `jetstream` command-line tool: `receive` serves a root directory to the senders it
 //! trusts, `send` moves files and directories to a receiver it knows, `key` prints the public
 //! key a receiver authorizes, `server` runs a server driven through its control port, `user`
-//! manages the accounts that may log in to it.
+//! manages the accounts that may log in to it, `api` runs one of its API methods.
 //!
 //! Both sides keep their identity key, and the sender its known receivers, in the user's
 //! configuration directory (`$XDG_CONFIG_HOME/jetstream`, else `~/.config/jetstream`) unless
 //! told another file.
 
+mod api;
 mod config;
 mod server;
 mod users;
@@ -56,6 +57,8 @@ enum Command {
     Server(server::ServerArgs),
     /// Manage the users who may log in to a server's control port.
     User(users::UserArgs),
+    /// Run one API method on a server through its control port and print its JSON result.
+    Api(api::ApiArgs),
 }
 
 #[derive(Args)]
@@ -253,6 +256,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A client of the API reports failures by their code, as the API does.
+    let by_code = matches!(cli.command, Command::Api(_));
     let result = runtime.block_on(async {
         match cli.command {
             Command::Receive(args) => receive(args).await,
@@ -260,10 +265,15 @@ fn main() -> ExitCode {
             Command::Key(args) => print_key(&args),
             Command::Server(args) => server::run(args).await,
             Command::User(args) => users::run(args),
+            Command::Api(args) => api::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if by_code => {
+            eprintln!("{}: {}", e.code.as_str(), e.message);
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("jetstream: {}", e.message);
             ExitCode::FAILURE

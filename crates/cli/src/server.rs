@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// The self-signed certificate's directory in the state directory.
 const TLS_DIR: &str = "api-tls";
@@ -87,6 +87,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
              loopback address, without --api-allow-remote-control",
         ));
     }
+    let mut signals = Signals::catch()?;
     let api_addr = SocketAddr::new(args.api_host, args.api_port);
     let listener = TcpListener::bind(api_addr)
         .await
@@ -137,7 +138,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
     writeln!(out, "public-key {}", info.public_key)?;
     out.flush()?;
     tracing::info!("serving the API on {api_addr}, receiving on {recv_addr}");
-    let stopped_by = stop_signal().await?;
+    let stopped_by = signals.stopped().await;
     tracing::info!("{stopped_by}: stopping");
     server.close().await;
     control.shutdown(SHUTDOWN_GRACE).await;
@@ -167,12 +168,26 @@ fn tls_identity(args: &ServerArgs) -> Result<Option<TlsIdentity>, Error> {
     TlsIdentity::load_or_create(&args.state_dir.join(TLS_DIR), &names).map(Some)
 }
 
-/// Waits for SIGTERM or SIGINT; names the one that came.
-async fn stop_signal() -> Result<&'static str, Error> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// The signals that stop the server, caught from before it says it serves (so that none can
+/// kill it without its checkpoint).
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn catch() -> Result<Signals, Error> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for SIGTERM or SIGINT; names the one that came.
+    async fn stopped(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
