@@ -1,12 +1,16 @@
 //! The `jetstream` command-line tool: `receive` serves a root directory to the senders it
 //! trusts, `send` moves files and directories to a receiver it knows, `key` prints the public
-//! key a receiver authorizes.
+//! key a receiver authorizes, `server` runs a server driven through its control port, `user`
+//! manages the accounts that may log in to it, `api` runs one of its API methods.
 //!
 //! Both sides keep their identity key, and the sender its known receivers, in the user's
 //! configuration directory (`$XDG_CONFIG_HOME/jetstream`, else `~/.config/jetstream`) unless
 //! told another file.
 
+mod api;
 mod config;
+mod server;
+mod users;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -49,6 +53,12 @@ enum Command {
     /// Print the public key of the identity key file (created if missing), for a receiver's
     /// authorized keys.
     Key(KeyArgs),
+    /// Run a server: receives transfers and runs the API's commands sent to its control port.
+    Server(server::ServerArgs),
+    /// Manage the users who may log in to a server's control port.
+    User(users::UserArgs),
+    /// Run one API method on a server through its control port and print its JSON result.
+    Api(api::ApiArgs),
 }
 
 #[derive(Args)]
@@ -232,25 +242,38 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Read before any thread creates a file: received files get their mode bits less it.
     jetstream_engine::umask::umask();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match &cli.command {
+        // Many clients at once, on every core.
+        Command::Server(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("jetstream: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
+    // A client of the API reports failures by their code, as the API does.
+    let by_code = matches!(cli.command, Command::Api(_));
     let result = runtime.block_on(async {
         match cli.command {
             Command::Receive(args) => receive(args).await,
             Command::Send(args) => send_files(args).await,
             Command::Key(args) => print_key(&args),
+            Command::Server(args) => server::run(args).await,
+            Command::User(args) => users::run(args),
+            Command::Api(args) => api::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if by_code => {
+            eprintln!("{}: {}", e.code.as_str(), e.message);
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("jetstream: {}", e.message);
             ExitCode::FAILURE
