@@ -3,6 +3,7 @@
 //! [`Msg`]s and are handled one at a time, so no state is shared and nothing is locked.
 
 use super::caller::Caller;
+use super::events::{EventError, Events, ServerEvent};
 use super::info::{self, ServerInfo, API_VERSION};
 use super::reads;
 use super::receiving::ReceiverHandle;
@@ -57,6 +58,8 @@ pub(super) enum Msg {
     },
     /// The receiver accepted or finished a transfer.
     Received(ReceiveEvent),
+    /// The receiver stopped serving.
+    ReceiverStopped(Error),
     /// Stop everything.
     Close { reply: oneshot::Sender<()> },
 }
@@ -83,6 +86,8 @@ pub(super) struct Actor {
     pub(super) opts: ServerOptions,
     pub(super) tx: mpsc::UnboundedSender<Msg>,
     pub(super) receiver: ReceiverHandle,
+    /// Where events go.
+    pub(super) events: Events,
     /// Transfers with a session running, by transfer id.
     pub(super) running: HashMap<u64, Running>,
     /// Credentials of transfers not ended yet, by transfer id (never stored).
@@ -129,7 +134,11 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<Value> {
 
 impl Actor {
     /// Opens the state directory (store, identity) and starts the receiver.
-    pub(super) fn open(opts: ServerOptions, tx: mpsc::UnboundedSender<Msg>) -> Result<Actor> {
+    pub(super) fn open(
+        opts: ServerOptions,
+        tx: mpsc::UnboundedSender<Msg>,
+        events: Events,
+    ) -> Result<Actor> {
         let io = |what: &str, e: std::io::Error| Error::from(e).context(what);
         // Read while this server's threads create no file yet.
         crate::umask::umask();
@@ -138,18 +147,25 @@ impl Actor {
         std::fs::create_dir_all(&opts.sandbox_dir)
             .map_err(|e| io(&format!("sandbox {}", opts.sandbox_dir.display()), e))?;
         // The sender and the receiver each own a copy of the one identity key.
-        let key_file = opts.state_dir.join("identity.pk8");
-        let identity = Arc::new(identity::load_or_create(&key_file)?);
-        let store = Store::open(&opts.state_dir.join(super::STORE_FILE))?;
+        let key_file = &opts.identity_file;
+        let identity = Arc::new(identity::load_or_create(key_file)?);
+        let mut store = Store::open(&opts.state_dir.join(super::STORE_FILE))?;
+        // Before the receiver starts: no sender meets a list about to change.
+        if let Some(only) = opts.only_authorized_clients {
+            store.set_only_authorized(only)?;
+        }
+        for key in &opts.authorized_clients {
+            store.add_client(&key.to_string(), now_us())?;
+        }
         let public_key = identity.public_key().to_string();
         let server_id = info::new_server_id()?;
         let receiver = ReceiverHandle::start(
-            identity::load_or_create(&key_file)?,
+            identity::load_or_create(key_file)?,
             &opts,
             &store,
             tx.clone(),
         )?;
-        let local = receiver.local_addr();
+        let local = receiver.receiving().map(|r| r.local_addr);
         let host = info::host_name();
         let info = ServerInfo {
             server_id,
@@ -159,8 +175,8 @@ impl Actor {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             api_version: API_VERSION.to_owned(),
             public_key,
-            recv_address: local.ip().to_string(),
-            recv_port: local.port(),
+            recv_address: local.map(|l| l.ip().to_string()).unwrap_or_default(),
+            recv_port: local.map_or(0, |l| l.port()),
             api_control_port: None,
             sandbox_dir: opts.sandbox_dir.display().to_string(),
             min_cipher: u32::from(opts.min_cipher as u8),
@@ -177,6 +193,7 @@ impl Actor {
             opts,
             tx,
             receiver,
+            events,
             running: HashMap::new(),
             credentials: HashMap::new(),
             manifest_waiters: HashMap::new(),
@@ -256,6 +273,9 @@ impl Actor {
                 result,
             } => self.on_pinged(&destination_id, responder, result),
             Msg::Received(event) => self.on_received(event),
+            Msg::ReceiverStopped(e) => self.events.emit(ServerEvent::ReceiverStopped {
+                error: EventError::from(&e),
+            }),
             Msg::Close { .. } => unreachable!("handled by run"),
         }
     }

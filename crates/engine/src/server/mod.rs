@@ -6,9 +6,11 @@
 mod actor;
 mod caller;
 mod destinations;
+mod events;
 mod info;
 mod manifests;
 mod objects;
+mod options;
 mod reads;
 mod receiving;
 mod requests;
@@ -17,68 +19,33 @@ mod runner;
 mod transfers;
 
 pub use caller::Caller;
+pub use events::{EventError, ServerEvent, TransferReport};
 pub use info::ServerInfo;
+pub use options::{EngineOptions, ServerOptions, MIN_MTU};
 pub use reads::Reader;
+pub use receiving::Receiving;
 
 use crate::command::{self, Command};
 use crate::error::{Code, Error, Result};
-use crate::overwrite::OverwriteLimit;
 use actor::{Actor, Msg};
-use jetstream_wire::crypto::aead::CipherLevel;
+use events::Events;
 use serde_json::Value;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// The object store's file in the state directory.
 const STORE_FILE: &str = "jetstream.db";
-/// The receivers this server has sent to and the keys they proved, in the state directory
-/// (see [`crate::known_receivers`]).
-const KNOWN_RECEIVERS_FILE: &str = "known_receivers";
-
-/// How a server starts.
-#[derive(Clone, Debug)]
-pub struct ServerOptions {
-    /// Where the object store, the identity key and the transfer logs live (created if
-    /// missing).
-    pub state_dir: PathBuf,
-    /// The UDP address transfers to this server arrive at (port 0 picks one).
-    pub recv_listen: SocketAddr,
-    /// The receiver's root: nothing received is written outside it (created if missing).
-    pub sandbox_dir: PathBuf,
-    /// Lowest cipher level the receiver accepts.
-    pub min_cipher: CipherLevel,
-    /// The most existing data a sender's overwrite mode may destroy at this receiver.
-    pub max_overwrite: OverwriteLimit,
-    /// Where transfers created with `transferLog` keep their log files (created if missing).
-    pub transfer_log_dir: PathBuf,
-}
-
-impl ServerOptions {
-    /// Options with everything under `state_dir`: receive on 127.0.0.1 at a free port, root
-    /// `state_dir/received`, transfer logs in `state_dir/transfer-logs`, AES-128-GCM at least,
-    /// and no existing file replaced.
-    pub fn new(state_dir: PathBuf) -> Self {
-        ServerOptions {
-            sandbox_dir: state_dir.join("received"),
-            transfer_log_dir: state_dir.join("transfer-logs"),
-            state_dir,
-            recv_listen: (Ipv4Addr::LOCALHOST, 0).into(),
-            min_cipher: CipherLevel::Aes128Gcm,
-            max_overwrite: OverwriteLimit::Never,
-        }
-    }
-}
-
 /// A running server: runs commands until closed. Cloning is not needed; share it by reference.
 pub struct Server {
     db: PathBuf,
     tx: mpsc::UnboundedSender<Msg>,
     task: Mutex<Option<JoinHandle<()>>>,
     info: ServerInfo,
+    receiving: Option<Receiving>,
+    events: Events,
 }
 
 impl Server {
@@ -87,20 +54,35 @@ impl Server {
     pub async fn open(opts: ServerOptions) -> Result<Server> {
         let (tx, rx) = mpsc::unbounded_channel();
         let db = opts.state_dir.join(STORE_FILE);
-        let actor = Actor::open(opts, tx.clone())?;
+        let events = Events::new();
+        let actor = Actor::open(opts, tx.clone(), events.clone())?;
         let info = actor.info().clone();
+        let receiving = actor.receiver.receiving().cloned();
         let task = tokio::spawn(actor.run(rx));
         Ok(Server {
             db,
             tx,
             task: Mutex::new(Some(task)),
             info,
+            receiving,
+            events,
         })
     }
 
     /// What this server is (its id, key, addresses and settings).
     pub fn info(&self) -> &ServerInfo {
         &self.info
+    }
+
+    /// The receiver: its address, authorized-keys file and admission counters; `None` for a
+    /// server that only sends.
+    pub fn receiving(&self) -> Option<&Receiving> {
+        self.receiving.as_ref()
+    }
+
+    /// Events from now on (see [`ServerEvent`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<ServerEvent> {
+        self.events.subscribe()
     }
 
     /// A read-only view of the server's store that answers the reading commands on the
