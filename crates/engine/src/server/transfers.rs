@@ -478,10 +478,11 @@ impl Actor {
             run.resumed_at = None;
         }
         let destination_id = run.destination_id.clone();
-        let recorded = match p.recognized {
-            Some(Recognized::Recorded { line }) if !run.told_recorded => {
+        // Told once the report names the key too (it may come a report later).
+        let recorded = match (p.recognized, p.receiver_key) {
+            (Some(Recognized::Recorded { line }), Some(key)) if !run.told_recorded => {
                 run.told_recorded = true;
-                Some(line)
+                Some((line, key))
             }
             _ => None,
         };
@@ -547,9 +548,7 @@ impl Actor {
         let Ok(destination) = self.store.get_destination(&destination_id) else {
             return;
         };
-        if let (Some(line), Some(key), Some(file)) =
-            (recorded, p.receiver_key, &self.opts.known_receivers_file)
-        {
+        if let (Some((line, key)), Some(file)) = (recorded, &self.opts.known_receivers_file) {
             self.events.emit(ServerEvent::ReceiverRecorded {
                 transfer_id: id,
                 receiver: receiver_name(&destination),
