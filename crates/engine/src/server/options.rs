@@ -212,3 +212,91 @@ impl TryFrom<EngineOptions> for ServerOptions {
         Ok(opts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn refused(json: &str) -> String {
+        let e = ServerOptions::from_json(json).unwrap_err();
+        assert_eq!(e.code, Code::InvalidArgument, "{}", e.message);
+        assert!(e.message.starts_with("engine options: "), "{}", e.message);
+        e.message
+    }
+
+    #[test]
+    fn everything_defaults_under_the_state_directory() {
+        let opts = ServerOptions::from_json(r#"{"stateDir": "/s"}"#).unwrap();
+        assert_eq!(opts.identity_file, Path::new("/s/identity.pk8"));
+        assert_eq!(
+            opts.known_receivers_file.as_deref(),
+            Some(Path::new("/s/known_receivers"))
+        );
+        assert_eq!(opts.sandbox_dir, Path::new("/s/received"));
+        assert_eq!(opts.transfer_log_dir, Path::new("/s/transfer-logs"));
+        assert_eq!(opts.recv_listen, Some((Ipv4Addr::LOCALHOST, 0).into()));
+        assert_eq!(opts.min_cipher, CipherLevel::Aes128Gcm);
+        assert_eq!(opts.max_overwrite, OverwriteLimit::Never);
+        assert_eq!(opts.only_authorized_clients, None);
+        assert!(opts.authorized_clients.is_empty());
+        assert_eq!(opts.authorized_keys_file, None);
+        assert_eq!(opts.recv_idle_timeout, RECV_IDLE_TIMEOUT);
+        assert!(!opts.recv_discard);
+        assert!(opts.verify);
+        assert_eq!(opts.mtu, None);
+    }
+
+    #[test]
+    fn every_option_is_read() {
+        let key = "ab".repeat(32);
+        let opts = ServerOptions::from_json(&format!(
+            r#"{{"stateDir": "/s", "identityFile": "/k", "knownReceiversFile": "/kr",
+                "sandboxDir": "/r", "recvAddress": "::1", "recvPort": 9000, "minCipher": 3,
+                "maxOverwriteMode": 5, "onlyAuthorizedClients": false,
+                "authorizedClients": ["{}"], "authorizedKeysFile": "/ak",
+                "recvIdleTimeoutSeconds": 3, "recvDiscard": true, "verify": false, "mtu": 1500,
+                "transferLogDir": "/l"}}"#,
+            key.to_uppercase()
+        ))
+        .unwrap();
+        assert_eq!(opts.identity_file, Path::new("/k"));
+        assert_eq!(opts.known_receivers_file.as_deref(), Some(Path::new("/kr")));
+        assert_eq!(opts.sandbox_dir, Path::new("/r"));
+        assert_eq!(opts.recv_listen, Some("[::1]:9000".parse().unwrap()));
+        assert_eq!(opts.min_cipher, CipherLevel::Aes256Gcm);
+        assert_eq!(opts.max_overwrite, OverwriteLimit::Backup);
+        assert_eq!(opts.only_authorized_clients, Some(false));
+        let keys: Vec<String> = opts.authorized_clients.iter().map(ToString::to_string).collect();
+        assert_eq!(keys, [key]);
+        assert_eq!(opts.authorized_keys_file.as_deref(), Some(Path::new("/ak")));
+        assert_eq!(opts.recv_idle_timeout, Duration::from_secs(3));
+        assert!(opts.recv_discard);
+        assert!(!opts.verify);
+        assert_eq!(opts.mtu, Some(1500));
+        assert_eq!(opts.transfer_log_dir, Path::new("/l"));
+
+        let sending = r#"{"stateDir": "/s", "receive": false, "knownReceivers": false}"#;
+        let opts = ServerOptions::from_json(sending).unwrap();
+        assert_eq!(opts.recv_listen, None);
+        assert_eq!(opts.known_receivers_file, None);
+    }
+
+    #[test]
+    fn bad_options_are_refused_by_name() {
+        assert!(refused(r#"{"stateDir": "/s", "recvPrt": 1}"#).contains("recvPrt"));
+        assert!(refused(r#"{}"#).contains("stateDir"));
+        assert!(refused(r#"{"stateDir": "/s", "minCipher": 4}"#).contains("minCipher 4"));
+        assert!(refused(r#"{"stateDir": "/s", "maxOverwriteMode": 6}"#)
+            .contains("maxOverwriteMode 6"));
+        assert!(refused(r#"{"stateDir": "/s", "mtu": 1227}"#).contains("mtu 1227"));
+        assert!(refused(r#"{"stateDir": "/s", "authorizedClients": ["x"]}"#)
+            .contains("authorizedClients: \"x\""));
+        assert!(refused(r#"{"stateDir": "/s", "receive": false, "recvPort": 1}"#)
+            .contains("receive is false"));
+        assert!(
+            refused(r#"{"stateDir": "/s", "knownReceivers": false, "knownReceiversFile": "/k"}"#)
+                .contains("knownReceivers is false")
+        );
+    }
+}
