@@ -3,13 +3,38 @@
 //! files live in its root, a sender's identity and known receivers in the user's configuration
 //! directory. A private directory per run keeps two commands of one user apart (each server
 //! restarts the unfinished transfers of its store); it is removed when the command ends, on
-//! SIGINT and SIGTERM too.
+//! SIGINT and SIGTERM too, and one left by a killed command is removed by the next command.
 
 use jetstream_engine::command;
 use jetstream_engine::error::{Code, Error};
-use jetstream_engine::server::{EngineOptions, Reader, Receiving, Server, ServerEvent, ServerInfo, ServerOptions};
+use jetstream_engine::server::{
+    EngineOptions, Reader, Receiving, Server, ServerEvent, ServerInfo, ServerOptions,
+};
 use serde_json::{json, Value};
+use std::path::Path;
 use tokio::sync::broadcast;
+
+/// The name of a command's state directory starts with this, then the command's process id.
+const STATE_PREFIX: &str = "jetstream-run-";
+
+/// Removes the state directories in `temp` of commands no longer running (killed with
+/// SIGKILL, which leaves no chance to clean up). A directory that cannot be removed stays.
+fn sweep(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(STATE_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
 
 /// An engine running in this process, with its state directory.
 pub struct Engine {
@@ -22,9 +47,11 @@ pub struct Engine {
 impl Engine {
     /// Opens an engine with `options`; its state directory is made here.
     pub async fn open(mut options: EngineOptions) -> Result<Engine, Error> {
+        let temp = std::env::temp_dir();
+        sweep(&temp);
         let state = tempfile::Builder::new()
-            .prefix("jetstream-")
-            .tempdir()
+            .prefix(&format!("{STATE_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&temp)
             .map_err(|e| Error::from(e).context("a state directory for the engine"))?;
         options.state_dir = state.path().to_path_buf();
         let server = Server::open(ServerOptions::try_from(options)?).await?;
@@ -46,7 +73,10 @@ impl Engine {
     pub fn read(&self, method: &str, params: Value) -> Result<Value, Error> {
         let request = json!({ "method": method, "params": params }).to_string();
         let answer = self.reader.execute_json(&request).ok_or_else(|| {
-            Error::new(Code::Internal, format!("{method} is not answered by the reader"))
+            Error::new(
+                Code::Internal,
+                format!("{method} is not answered by the reader"),
+            )
         })??;
         serde_json::from_str(&answer).map_err(|e| Error::new(Code::Internal, e.to_string()))
     }

@@ -95,6 +95,9 @@ fn main() -> ExitCode {
 
 fn print_key(args: &KeyArgs) -> Result<(), Error> {
     let path = config::key_file(args.key_file.clone())?;
-    println!("{}", jetstream_engine::identity::load_or_create(&path)?.public_key());
+    println!(
+        "{}",
+        jetstream_engine::identity::load_or_create(&path)?.public_key()
+    );
     Ok(())
 }

@@ -57,7 +57,9 @@ pub struct ReceiveArgs {
 }
 
 pub async fn receive(args: ReceiveArgs) -> Result<(), Error> {
-    if !args.allow_any_sender && args.authorized_keys.is_empty() && args.authorized_keys_file.is_none()
+    if !args.allow_any_sender
+        && args.authorized_keys.is_empty()
+        && args.authorized_keys_file.is_none()
     {
         return Err(Error::new(
             Code::InvalidArgument,
@@ -160,7 +162,10 @@ fn tell(event: &ServerEvent) -> Told {
             error: None,
         } => eprintln!("authorized keys read again: {}", keys(*n)),
         ServerEvent::AuthorizedKeysReloaded { error: Some(e), .. } => {
-            eprintln!("{}; none of its keys is trusted until it is fixed", e.message);
+            eprintln!(
+                "{}; none of its keys is trusted until it is fixed",
+                e.message
+            );
         }
         ServerEvent::ReceiverStopped { error } => {
             let code = Code::parse(&error.code).unwrap_or(Code::Internal);

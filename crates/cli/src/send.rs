@@ -112,7 +112,10 @@ pub async fn send(args: SendArgs) -> Result<(), Error> {
         .await?;
     if manifest["status"] == "error" {
         let why = manifest["errorMessage"].as_str().unwrap_or("it failed");
-        return Err(Error::new(Code::NotFound, format!("cannot read the files: {why}")));
+        return Err(Error::new(
+            Code::NotFound,
+            format!("cannot read the files: {why}"),
+        ));
     }
     let mut transfer = json!({
         "destinationId": destination["destinationId"],

@@ -632,7 +632,10 @@ fn an_in_place_overwrite_never_writes_through_another_hard_link() {
 
 /// The byte count in `line` after `prefix`.
 fn count_after(line: &str, prefix: &str) -> u64 {
-    let at = line.find(prefix).unwrap_or_else(|| panic!("no {prefix:?} in {line}")) + prefix.len();
+    let at = line
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?} in {line}"))
+        + prefix.len();
     line[at..]
         .split(|c: char| !c.is_ascii_digit())
         .next()
@@ -674,7 +677,10 @@ fn generated_bytes_are_sent_without_reading_a_file() {
         said.contains(&format!("receiving 1 files, {SIZE} bytes from")),
         "{said}"
     );
-    assert_eq!(fs::metadata(dst.path().join("generated")).unwrap().len(), SIZE);
+    assert_eq!(
+        fs::metadata(dst.path().join("generated")).unwrap().len(),
+        SIZE
+    );
 }
 
 #[test]
@@ -694,7 +700,14 @@ fn a_discarding_receiver_writes_nothing() {
     assert!(said.contains("writing nothing (--discard)"), "{said}");
     let send = |args: &[&str]| {
         let mut all = args.to_vec();
-        all.extend(["--to", &rx.addr, "--destination-key", &rx.key, "--dest", "in"]);
+        all.extend([
+            "--to",
+            &rx.addr,
+            "--destination-key",
+            &rx.key,
+            "--dest",
+            "in",
+        ]);
         sender.send(&all)
     };
 
@@ -704,7 +717,11 @@ fn a_discarding_receiver_writes_nothing() {
     assert_eq!(count_after(&said, "sent "), SIZE, "{said}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.lines().last().unwrap().starts_with(&format!("complete files=1 bytes={SIZE} ")),
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with(&format!("complete files=1 bytes={SIZE} ")),
         "{stdout}"
     );
 
@@ -721,6 +738,43 @@ fn a_discarding_receiver_writes_nothing() {
         "{stdout}"
     );
     let said = rx.wait_for_stderr("100000 bytes from");
-    assert!(said.contains("receiving 3 files, 100000 bytes from"), "{said}");
-    assert!(is_empty(&root), "{:?}", fs::read_dir(&root).unwrap().collect::<Vec<_>>());
+    assert!(
+        said.contains("receiving 3 files, 100000 bytes from"),
+        "{said}"
+    );
+    assert!(
+        is_empty(&root),
+        "{:?}",
+        fs::read_dir(&root).unwrap().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn the_state_directory_of_a_killed_command_is_removed_by_the_next_one() {
+    let home = Home::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let states = || -> Vec<String> {
+        fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("jetstream-run-"))
+            .collect()
+    };
+    let start = || {
+        let mut command = home.command();
+        command.env("TMPDIR", tmp.path());
+        start_receiver(command, dst.path(), "127.0.0.1:0", &["--allow-any-sender"])
+    };
+    // Dropped, a receiver is killed with SIGKILL: it cannot remove its state directory.
+    drop(start());
+    assert_eq!(states().len(), 1);
+    let second = start();
+    let left = states();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let pid = second.child.id();
+    assert!(
+        left[0].starts_with(&format!("jetstream-run-{pid}-")),
+        "{left:?}"
+    );
 }

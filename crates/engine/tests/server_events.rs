@@ -100,7 +100,10 @@ async fn a_transfer_to_a_discarding_receiver_is_told_on_both_sides() {
         _ => None,
     })
     .await;
-    assert_eq!((line, key.as_str()), (1, receiving.info().public_key.as_str()));
+    assert_eq!(
+        (line, key.as_str()),
+        (1, receiving.info().public_key.as_str())
+    );
     let report: TransferReport = next(&mut sent, |e| match e {
         ServerEvent::TransferEnded {
             transfer_id,

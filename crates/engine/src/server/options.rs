@@ -146,7 +146,8 @@ impl TryFrom<EngineOptions> for ServerOptions {
     type Error = Error;
 
     fn try_from(options: EngineOptions) -> Result<ServerOptions> {
-        let invalid = |what: String| Error::new(Code::InvalidArgument, format!("engine options: {what}"));
+        let invalid =
+            |what: String| Error::new(Code::InvalidArgument, format!("engine options: {what}"));
         let mut opts = ServerOptions::new(options.state_dir);
         if let Some(file) = options.identity_file {
             opts.identity_file = file;
@@ -180,13 +181,14 @@ impl TryFrom<EngineOptions> for ServerOptions {
             _ => Some(SocketAddr::new(ip, options.recv_port.unwrap_or(0))),
         };
         if let Some(level) = options.min_cipher {
-            opts.min_cipher = CipherLevel::from_u8(level).ok_or_else(|| {
-                invalid(format!("minCipher {level} is not a MIN_CIPHER_* level"))
-            })?;
+            opts.min_cipher = CipherLevel::from_u8(level)
+                .ok_or_else(|| invalid(format!("minCipher {level} is not a MIN_CIPHER_* level")))?;
         }
         if let Some(code) = options.max_overwrite_mode {
             let mode = OverwriteMode::from_u8(code).ok_or_else(|| {
-                invalid(format!("maxOverwriteMode {code} is not an OVERWRITE_* mode"))
+                invalid(format!(
+                    "maxOverwriteMode {code} is not an OVERWRITE_* mode"
+                ))
             })?;
             opts.max_overwrite = OverwriteLimit::of(mode);
         }
@@ -267,7 +269,11 @@ mod tests {
         assert_eq!(opts.min_cipher, CipherLevel::Aes256Gcm);
         assert_eq!(opts.max_overwrite, OverwriteLimit::Backup);
         assert_eq!(opts.only_authorized_clients, Some(false));
-        let keys: Vec<String> = opts.authorized_clients.iter().map(ToString::to_string).collect();
+        let keys: Vec<String> = opts
+            .authorized_clients
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(keys, [key]);
         assert_eq!(opts.authorized_keys_file.as_deref(), Some(Path::new("/ak")));
         assert_eq!(opts.recv_idle_timeout, Duration::from_secs(3));
@@ -287,16 +293,19 @@ mod tests {
         assert!(refused(r#"{"stateDir": "/s", "recvPrt": 1}"#).contains("recvPrt"));
         assert!(refused(r#"{}"#).contains("stateDir"));
         assert!(refused(r#"{"stateDir": "/s", "minCipher": 4}"#).contains("minCipher 4"));
-        assert!(refused(r#"{"stateDir": "/s", "maxOverwriteMode": 6}"#)
-            .contains("maxOverwriteMode 6"));
+        assert!(
+            refused(r#"{"stateDir": "/s", "maxOverwriteMode": 6}"#).contains("maxOverwriteMode 6")
+        );
         assert!(refused(r#"{"stateDir": "/s", "mtu": 1227}"#).contains("mtu 1227"));
         assert!(refused(r#"{"stateDir": "/s", "authorizedClients": ["x"]}"#)
             .contains("authorizedClients: \"x\""));
-        assert!(refused(r#"{"stateDir": "/s", "receive": false, "recvPort": 1}"#)
-            .contains("receive is false"));
         assert!(
-            refused(r#"{"stateDir": "/s", "knownReceivers": false, "knownReceiversFile": "/k"}"#)
-                .contains("knownReceivers is false")
+            refused(r#"{"stateDir": "/s", "receive": false, "recvPort": 1}"#)
+                .contains("receive is false")
         );
+        assert!(refused(
+            r#"{"stateDir": "/s", "knownReceivers": false, "knownReceiversFile": "/k"}"#
+        )
+        .contains("knownReceivers is false"));
     }
 }

@@ -9,8 +9,8 @@ use super::runner::{Launch, Outcome, Running};
 use crate::command::{CreateTransfer, FailTransfer, SetTransferPriority, SetTransferSendRateMax};
 use crate::error::{Code, Error, Result};
 use crate::flags;
-use crate::schedule::{self, Flow};
 use crate::known_receivers::Recognized;
+use crate::schedule::{self, Flow};
 use crate::send::{Controls, Progress, SendOptions, SendReport};
 use crate::store::{
     self, ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus,
