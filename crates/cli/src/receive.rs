@@ -68,6 +68,12 @@ pub async fn receive(args: ReceiveArgs) -> Result<(), Error> {
              accept anyone with --allow-any-sender",
         ));
     }
+    // The engine makes a missing root; a root given on the command line must exist.
+    match std::fs::metadata(&args.root) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(root_error(&args.root, "not a directory")),
+        Err(e) => return Err(root_error(&args.root, &e.to_string())),
+    }
     let engine = Engine::open(EngineOptions {
         identity_file: Some(config::key_file(args.key_file.clone())?),
         known_receivers: Some(false),
@@ -121,6 +127,14 @@ enum Told {
     Stopped(Error),
     /// Nothing that ends the command.
     Nothing,
+}
+
+/// The error of a root that cannot be one.
+fn root_error(root: &std::path::Path, why: &str) -> Error {
+    Error::new(
+        Code::InvalidArgument,
+        format!("receiver root {}: {why}", root.display()),
+    )
 }
 
 /// Tells the user what the receiver reported.
