@@ -78,7 +78,7 @@ pub enum ServerEvent {
         transfer_id: u64,
         /// What its last run did, when it completed; `None` when it failed.
         report: Option<TransferReport>,
-        /// Why it failed.
+        /// Why it failed (`INVALID_STATE` for a transfer `failTransfer` ended).
         error: Option<EventError>,
     },
 }
