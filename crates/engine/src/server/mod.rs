@@ -1,7 +1,8 @@
 //! The server: one actor owning the object store and every running transfer, fed by
 //! [`Command`]s from any client (the napi binding, the control port, the CLI). [`Server`] is the
 //! handle clients hold; the actor itself lives in [`actor`], the per-method work in the modules
-//! named after the objects they act on.
+//! named after the objects they act on, how a server starts in [`options`] and what it tells
+//! its subscribers in [`events`].
 
 mod actor;
 mod caller;
