@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,26 @@ describe('JetStream.embedded', () => {
     const again = await second.send.getDestination(destination.destinationId);
     expect(again.destinationPort).toBe(9);
     expect(again.permanent).toBe(true);
+  });
+
+  it('sends from an engine that only sends to a receiver that writes nothing', async () => {
+    const { sender, destinationId, sandbox } = await pair({ receive: false }, { recvDiscard: true });
+    expect((await sender.server.getServerInfo()).recvPort).toBe(0);
+    const src = tree(tempDir(), { 'a.bin': 300_000, 'd/b.bin': 1 });
+    const manifest = await sender.send.createManifest({ mappings: { tree: src } });
+    await sender.send.waitForManifest(manifest);
+    const transfer = await sender.send.createTransfer(destinationId, manifest);
+    const done = await sender.send.waitForTransfer(transfer);
+    expect(done.status).toBe('complete');
+    expect(done.bytesAcked).toBe(300_001);
+    expect(readdirSync(sandbox)).toEqual([]);
+  });
+
+  it('refuses a bad engine option with the option named', async () => {
+    await expect(JetStream.embedded({ stateDir: tempDir(), mtu: 1000 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('mtu 1000'),
+    });
   });
 
   it('refuses an unknown option', async () => {

@@ -40,6 +40,41 @@ export interface EmbeddedOptions {
    * Default: `stateDir/transfer-logs`.
    */
   transferLogDir?: string;
+  /** The identity key file (made if missing). Default: `stateDir/identity.pk8`. */
+  identityFile?: string;
+  /**
+   * The receivers this engine sent to and the keys they proved: the first contact with a
+   * receiver records its key, and a receiver presenting another is refused.
+   * Default: `stateDir/known_receivers`.
+   */
+  knownReceiversFile?: string;
+  /**
+   * `false`: no known receivers are kept, and a receiver's key is checked only when its
+   * destination pins one. Default: `true`.
+   */
+  knownReceivers?: boolean;
+  /** `false`: the engine only sends (no receiver, no UDP port). Default: `true`. */
+  receive?: boolean;
+  /**
+   * Whether the receiver refuses senders whose keys are not authorized, set at open.
+   * Default: as the state directory keeps it (a new one: only authorized senders).
+   */
+  onlyAuthorizedClients?: boolean;
+  /** Sender keys (hex) authorized at open, before the receiver starts. */
+  authorizedClients?: string[];
+  /**
+   * A file of sender keys the receiver accepts too (one key a line, then an optional comment),
+   * read again whenever it changes.
+   */
+  authorizedKeysFile?: string;
+  /** Seconds a sender may stay silent before its session at the receiver fails. Default: 30. */
+  recvIdleTimeoutSeconds?: number;
+  /** The receiver writes nothing: every transfer is received, verified and dropped. */
+  recvDiscard?: boolean;
+  /** `false`: files sent are not checked against digests at the receiver. Default: `true`. */
+  verify?: boolean;
+  /** The largest IP packet sent (at least 1228). Default: probe up to what the route allows. */
+  mtu?: number;
 }
 
 /** The native engine handle, as the facade uses it. */
@@ -90,6 +125,17 @@ export class JetStream {
       'minCipher',
       'maxOverwriteMode',
       'transferLogDir',
+      'identityFile',
+      'knownReceiversFile',
+      'knownReceivers',
+      'receive',
+      'onlyAuthorizedClients',
+      'authorizedClients',
+      'authorizedKeysFile',
+      'recvIdleTimeoutSeconds',
+      'recvDiscard',
+      'verify',
+      'mtu',
     ]);
     for (const key of Object.keys(options)) {
       if (!known.has(key)) {

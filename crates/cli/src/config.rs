@@ -2,8 +2,6 @@
 //! known receivers, in `$XDG_CONFIG_HOME/jetstream`, else `~/.config/jetstream`.
 
 use jetstream_engine::error::{Code, Error};
-use jetstream_engine::identity;
-use jetstream_wire::crypto::handshake::Identity;
 use std::path::PathBuf;
 
 /// The file `name` in this user's jetstream configuration directory; `flag` names the option
@@ -25,12 +23,10 @@ pub fn file(name: &str, flag: &str) -> Result<PathBuf, Error> {
     Ok(dir.join("jetstream").join(name))
 }
 
-/// The identity in the key file at `path`, or else in the configuration directory's `key`;
-/// made there at first use.
-pub fn identity(path: Option<PathBuf>) -> Result<Identity, Error> {
-    let path = match path {
-        Some(path) => path,
-        None => file("key", "--key-file")?,
-    };
-    identity::load_or_create(&path)
+/// The identity key file: `path`, or else the configuration directory's `key`.
+pub fn key_file(path: Option<PathBuf>) -> Result<PathBuf, Error> {
+    match path {
+        Some(path) => Ok(path),
+        None => file("key", "--key-file"),
+    }
 }

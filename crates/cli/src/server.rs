@@ -3,11 +3,11 @@
 //! and on SIGTERM or SIGINT stops cleanly: running transfers are checkpointed and start again
 //! at the next start on the same state directory.
 
-use crate::{Cipher, MaxOverwrite};
+use crate::choices::{Cipher, MaxOverwrite};
 use clap::Args;
 use jetstream_control::{Control, ControlOptions, TlsIdentity};
 use jetstream_engine::error::{Code, Error};
-use jetstream_engine::server::{host_name, Server, ServerOptions};
+use jetstream_engine::server::{host_name, EngineOptions, Server, ServerOptions};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -94,13 +94,15 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         .map_err(|e| Error::from(e).context(format!("control port {api_addr}")))?;
     let api_addr = listener.local_addr()?;
     let tls = tls_identity(&args)?;
-    let mut opts = ServerOptions::new(args.state_dir.clone());
-    if let Some(sandbox) = args.sandbox {
-        opts.sandbox_dir = sandbox;
-    }
-    opts.recv_listen = SocketAddr::new(args.recv_host, args.recv_port);
-    opts.min_cipher = args.min_cipher.into();
-    opts.max_overwrite = args.max_overwrite.into();
+    let mut opts = ServerOptions::try_from(EngineOptions {
+        state_dir: args.state_dir.clone(),
+        sandbox_dir: args.sandbox.clone(),
+        recv_address: Some(args.recv_host),
+        recv_port: Some(args.recv_port),
+        min_cipher: Some(args.min_cipher.code()),
+        max_overwrite_mode: Some(args.max_overwrite.code()),
+        ..EngineOptions::default()
+    })?;
     opts.api_control_port = Some(api_addr.port());
     opts.auth_required = !args.api_no_auth;
     let server = Arc::new(Server::open(opts).await?);

@@ -27,3 +27,12 @@ pub const OVERWRITE_NEVER: u8 = 3;
 pub const OVERWRITE_ALWAYS: u8 = 4;
 /// Part file; the old target is kept as `NAME.jetbak`.
 pub const OVERWRITE_BACKUP: u8 = 5;
+
+/// No protection (`MIN_CIPHER_NONE`).
+pub const MIN_CIPHER_NONE: u8 = 0;
+/// Authenticated, not secret (`MIN_CIPHER_AUTH`).
+pub const MIN_CIPHER_AUTH: u8 = 1;
+/// AES-128-GCM (`MIN_CIPHER_AES128`).
+pub const MIN_CIPHER_AES128: u8 = 2;
+/// AES-256-GCM (`MIN_CIPHER_AES256`).
+pub const MIN_CIPHER_AES256: u8 = 3;

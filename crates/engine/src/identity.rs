@@ -1,12 +1,19 @@
 //! The node's long-term identity key: loaded from its key file, or created there on first use.
 
 use crate::error::{Code, Error, Result};
-use jetstream_wire::crypto::handshake::Identity;
+use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use ring::rand::SystemRandom;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+/// `text` as a public key in its canonical form (lower-case hex), or why it is not one.
+pub fn public_key(text: &str) -> Result<String> {
+    text.parse::<PublicKey>()
+        .map(|key| key.to_string())
+        .map_err(|e| Error::new(Code::InvalidArgument, e.to_string()))
+}
 
 /// Loads the identity stored at `path` (PKCS#8), or generates one and stores it there
 /// (readable by the owner only).

@@ -51,6 +51,9 @@ pub struct ReceiveOptions {
     /// The most existing data a sender's overwrite mode may destroy: a transfer asking for
     /// more is refused before anything is written.
     pub max_overwrite: OverwriteLimit,
+    /// Write nothing: every transfer is received, verified and dropped as if its sender had
+    /// turned the `WRITE` flag off.
+    pub discard: bool,
 }
 
 /// What the receiver reports about its sessions.
@@ -232,7 +235,11 @@ impl Receiver {
                                     cid,
                                     Active {
                                         session,
-                                        storage: Storage::new(sandbox.clone(), opts.max_overwrite),
+                                        storage: Storage::new(
+                                            sandbox.clone(),
+                                            opts.max_overwrite,
+                                            opts.discard,
+                                        ),
                                         peer,
                                         outcome: None,
                                     },
@@ -407,14 +414,17 @@ fn authorize(
 struct Storage {
     sandbox: Arc<Sandbox>,
     max_overwrite: OverwriteLimit,
+    /// Nothing is written, whatever the header's flags.
+    discard: bool,
     sink: Option<FileSink>,
 }
 
 impl Storage {
-    fn new(sandbox: Arc<Sandbox>, max_overwrite: OverwriteLimit) -> Self {
+    fn new(sandbox: Arc<Sandbox>, max_overwrite: OverwriteLimit, discard: bool) -> Self {
         Storage {
             sandbox,
             max_overwrite,
+            discard,
             sink: None,
         }
     }
@@ -458,7 +468,7 @@ impl DataSink for Storage {
         let opts = SinkOptions {
             dest_dir: header.dest_dir.clone(),
             overwrite,
-            write: header.flags & flags::WRITE != 0,
+            write: header.flags & flags::WRITE != 0 && !self.discard,
             write_mtime: header.flags & flags::WRITE_MTIME != 0,
             only_newer: (header.flags & flags::WRITE_ONLY_NEWER != 0)
                 .then_some(header.time_resolution_us as i64),

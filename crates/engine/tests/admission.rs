@@ -45,6 +45,7 @@ fn start_receiver(root: &Path, clients: Clients) -> TestReceiver {
         clients,
         authorized_keys: None,
         max_overwrite: OverwriteLimit::Never,
+        discard: false,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();

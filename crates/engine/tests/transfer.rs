@@ -144,6 +144,7 @@ fn receiver_until(
         clients: Clients::any(),
         authorized_keys: None,
         max_overwrite: OverwriteLimit::Never,
+        discard: false,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();
@@ -487,6 +488,7 @@ async fn a_sender_that_vanishes_does_not_stop_the_receiver() {
         clients: Clients::any(),
         authorized_keys: None,
         max_overwrite: OverwriteLimit::Never,
+        discard: false,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let (addr, key) = (receiver.local_addr(), receiver.public_key());

@@ -58,6 +58,7 @@ fn options(root: &Path) -> ReceiveOptions {
         clients: Clients::only(&[]),
         authorized_keys: None,
         max_overwrite: OverwriteLimit::Never,
+        discard: false,
     }
 }
 
@@ -214,6 +215,7 @@ async fn an_overwrite_mode_above_the_receivers_maximum_is_refused_before_anythin
     let mut rx = start(ReceiveOptions {
         clients: Clients::only(&[sender.public_key()]),
         max_overwrite: OverwriteLimit::Backup,
+        discard: false,
         ..options(&root)
     });
     let mut opts = pinned(&rx);

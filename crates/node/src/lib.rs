@@ -8,17 +8,12 @@
 //! Engine errors reach JavaScript as errors whose `code` property is the engine's code and
 //! whose message is the engine's message; the facade turns them into `CommandError`s.
 
-use jetstream_engine::error::{Code, Error, Result};
-use jetstream_engine::overwrite::{OverwriteLimit, OverwriteMode};
+use jetstream_engine::error::{Error, Result};
 use jetstream_engine::server::{Reader, Server, ServerOptions};
-use jetstream_wire::crypto::aead::CipherLevel;
 use napi::bindgen_prelude::{JsError, PromiseRaw, ToNapiValue};
 use napi::Env;
 use napi_derive::napi;
-use serde::Deserialize;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The version of the native engine: the `jetstream-node` crate version, which is the
@@ -28,19 +23,6 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
-/// The options of [`open_engine`], as JSON.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct EngineOptions {
-    state_dir: PathBuf,
-    sandbox_dir: Option<PathBuf>,
-    recv_address: Option<IpAddr>,
-    recv_port: Option<u16>,
-    min_cipher: Option<u8>,
-    max_overwrite_mode: Option<u8>,
-    transfer_log_dir: Option<PathBuf>,
-}
-
 /// An engine running in this process.
 #[napi]
 pub struct Engine {
@@ -48,57 +30,22 @@ pub struct Engine {
     reader: Reader,
 }
 
-/// Opens an engine from its options as JSON (`stateDir`, and optionally `sandboxDir`,
-/// `recvAddress`, `recvPort`, `minCipher`, `maxOverwriteMode`, `transferLogDir`).
+/// Opens an engine from its options as JSON (the engine's `EngineOptions`: `stateDir`, and
+/// optionally `sandboxDir`, `recvAddress`, `recvPort`, `minCipher`, `maxOverwriteMode`,
+/// `transferLogDir`, ...).
 #[napi]
 pub fn open_engine<'env>(
     env: &'env Env,
     options: String,
 ) -> napi::Result<PromiseRaw<'env, Engine>> {
     promise(env, async move {
-        let server = Server::open(server_options(&options)?).await?;
+        let server = Server::open(ServerOptions::from_json(&options)?).await?;
         let reader = server.reader()?;
         Ok(Engine {
             server: Arc::new(server),
             reader,
         })
     })
-}
-
-/// The server options [`open_engine`] describes in JSON.
-fn server_options(options: &str) -> Result<ServerOptions> {
-    let options: EngineOptions = serde_json::from_str(options).map_err(|e| {
-        Error::new(Code::InvalidArgument, format!("engine options: {e}")).with_source(e)
-    })?;
-    let mut opts = ServerOptions::new(options.state_dir);
-    if let Some(dir) = options.sandbox_dir {
-        opts.sandbox_dir = dir;
-    }
-    if let Some(dir) = options.transfer_log_dir {
-        opts.transfer_log_dir = dir;
-    }
-    let ip = options
-        .recv_address
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    opts.recv_listen = SocketAddr::new(ip, options.recv_port.unwrap_or(0));
-    if let Some(level) = options.min_cipher {
-        opts.min_cipher = CipherLevel::from_u8(level).ok_or_else(|| {
-            Error::new(
-                Code::InvalidArgument,
-                format!("engine options: minCipher {level} is not a MIN_CIPHER_* level"),
-            )
-        })?;
-    }
-    if let Some(code) = options.max_overwrite_mode {
-        let mode = OverwriteMode::from_u8(code).ok_or_else(|| {
-            Error::new(
-                Code::InvalidArgument,
-                format!("engine options: maxOverwriteMode {code} is not an OVERWRITE_* mode"),
-            )
-        })?;
-        opts.max_overwrite = OverwriteLimit::of(mode);
-    }
-    Ok(opts)
 }
 
 #[napi]

@@ -3,6 +3,7 @@
 //! [`Msg`]s and are handled one at a time, so no state is shared and nothing is locked.
 
 use super::caller::Caller;
+use super::events::{EventError, Events, ServerEvent};
 use super::info::{self, ServerInfo, API_VERSION};
 use super::logins::Logins;
 use super::reads;
@@ -66,6 +67,8 @@ pub(super) enum Msg {
         ok: bool,
         responder: Responder,
     },
+    /// The receiver stopped serving.
+    ReceiverStopped(Error),
     /// Stop everything.
     Close { reply: oneshot::Sender<()> },
 }
@@ -92,6 +95,8 @@ pub(super) struct Actor {
     pub(super) opts: ServerOptions,
     pub(super) tx: mpsc::UnboundedSender<Msg>,
     pub(super) receiver: ReceiverHandle,
+    /// Where events go.
+    pub(super) events: Events,
     /// Transfers with a session running, by transfer id.
     pub(super) running: HashMap<u64, Running>,
     /// Credentials of transfers not ended yet, by transfer id (never stored).
@@ -149,6 +154,7 @@ impl Actor {
         opts: ServerOptions,
         tx: mpsc::UnboundedSender<Msg>,
         sessions: Arc<Sessions>,
+        events: Events,
     ) -> Result<Actor> {
         let io = |what: &str, e: std::io::Error| Error::from(e).context(what);
         // Read while this server's threads create no file yet.
@@ -162,18 +168,25 @@ impl Actor {
             .canonicalize()
             .map_err(|e| io(&format!("sandbox {}", opts.sandbox_dir.display()), e))?;
         // The sender and the receiver each own a copy of the one identity key.
-        let key_file = opts.state_dir.join("identity.pk8");
-        let identity = Arc::new(identity::load_or_create(&key_file)?);
-        let store = Store::open(&opts.state_dir.join(super::STORE_FILE))?;
+        let key_file = &opts.identity_file;
+        let identity = Arc::new(identity::load_or_create(key_file)?);
+        let mut store = Store::open(&opts.state_dir.join(super::STORE_FILE))?;
+        // Before the receiver starts: no sender meets a list about to change.
+        if let Some(only) = opts.only_authorized_clients {
+            store.set_only_authorized(only)?;
+        }
+        for key in &opts.authorized_clients {
+            store.add_client(&key.to_string(), now_us())?;
+        }
         let public_key = identity.public_key().to_string();
         let server_id = info::new_server_id()?;
         let receiver = ReceiverHandle::start(
-            identity::load_or_create(&key_file)?,
+            identity::load_or_create(key_file)?,
             &opts,
             &store,
             tx.clone(),
         )?;
-        let local = receiver.local_addr();
+        let local = receiver.receiving().map(|r| r.local_addr);
         let host = info::host_name();
         let info = ServerInfo {
             server_id,
@@ -183,8 +196,8 @@ impl Actor {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             api_version: API_VERSION.to_owned(),
             public_key,
-            recv_address: local.ip().to_string(),
-            recv_port: local.port(),
+            recv_address: local.map(|l| l.ip().to_string()).unwrap_or_default(),
+            recv_port: local.map_or(0, |l| l.port()),
             api_control_port: opts.api_control_port,
             sandbox_dir: opts.sandbox_dir.display().to_string(),
             min_cipher: u32::from(opts.min_cipher as u8),
@@ -201,6 +214,7 @@ impl Actor {
             opts,
             tx,
             receiver,
+            events,
             running: HashMap::new(),
             credentials: HashMap::new(),
             manifest_waiters: HashMap::new(),
@@ -289,6 +303,9 @@ impl Actor {
                 ok,
                 responder,
             } => self.on_authenticated(user_name, address, ok, responder),
+            Msg::ReceiverStopped(e) => self.events.emit(ServerEvent::ReceiverStopped {
+                error: EventError::from(&e),
+            }),
             Msg::Close { .. } => unreachable!("handled by run"),
         }
     }

@@ -334,13 +334,16 @@ impl Actor {
 
     /// Makes sessions to `destination` check its receiver's key: the key it pins when it
     /// authenticates the destination, or else the one this server's known receivers record
-    /// (recorded at first contact).
+    /// (recorded at first contact); and send no packet larger than this server's MTU.
     pub(super) fn check_receiver(&self, destination: &Destination, opts: &mut SendOptions) {
         opts.expected_key = expected_key(destination);
-        opts.known_receivers = Some(KnownReceivers::new(
-            self.opts.state_dir.join(super::KNOWN_RECEIVERS_FILE),
-        ));
+        opts.known_receivers = self
+            .opts
+            .known_receivers_file
+            .clone()
+            .map(KnownReceivers::new);
         opts.receiver_name = receiver_name(destination);
+        opts.mtu = self.opts.mtu.map(usize::from);
     }
 
     /// Marks the destination (and its connection) connected or not.
@@ -378,7 +381,7 @@ impl Actor {
 }
 
 /// A destination's receiver as `HOST:PORT`, the host as the destination gives it.
-fn receiver_name(destination: &Destination) -> String {
+pub(super) fn receiver_name(destination: &Destination) -> String {
     let host = destination.params.destination_address.as_str();
     // A bare IPv6 address needs brackets to be parsed with its port.
     if host.contains(':') && !host.starts_with('[') {

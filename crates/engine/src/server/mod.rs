@@ -1,17 +1,20 @@
 //! The server: one actor owning the object store and every running transfer, fed by
 //! [`Command`]s from any client (the napi binding, the control port, the CLI). [`Server`] is the
 //! handle clients hold; the actor itself lives in [`actor`], the per-method work in the modules
-//! named after the objects they act on.
+//! named after the objects they act on, how a server starts in [`options`] and what it tells
+//! its subscribers in [`events`].
 
 mod accounts;
 mod actor;
 mod caller;
 mod destinations;
+mod events;
 mod info;
 mod logins;
 mod manifests;
 mod metrics;
 mod objects;
+mod options;
 mod reads;
 mod receiving;
 mod requests;
@@ -21,24 +24,25 @@ mod sessions;
 mod transfers;
 
 pub use caller::Caller;
+pub use events::{EventError, ServerEvent, TransferReport};
 pub use info::{host_name, ServerInfo};
 pub use metrics::{Admission, ConnectionFigures, Metrics};
+pub use options::{EngineOptions, ServerOptions, MIN_MTU};
 pub use reads::Reader;
+pub use receiving::Receiving;
 pub use sessions::SESSION_LIFETIME_US;
 
 use crate::admission::AdmissionCounters;
 use crate::command::{self, Command};
 use crate::error::{Code, Error, Result};
-use crate::overwrite::OverwriteLimit;
 use actor::{Actor, Msg};
-use jetstream_wire::crypto::aead::CipherLevel;
+use events::Events;
 use serde_json::Value;
 use sessions::Sessions;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// The object store's file in the state directory.
@@ -49,51 +53,6 @@ const STORE_FILE: &str = "jetstream.db";
 pub fn store_file(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join(STORE_FILE)
 }
-/// The receivers this server has sent to and the keys they proved, in the state directory
-/// (see [`crate::known_receivers`]).
-const KNOWN_RECEIVERS_FILE: &str = "known_receivers";
-
-/// How a server starts.
-#[derive(Clone, Debug)]
-pub struct ServerOptions {
-    /// Where the object store, the identity key and the transfer logs live (created if
-    /// missing).
-    pub state_dir: PathBuf,
-    /// The UDP address transfers to this server arrive at (port 0 picks one).
-    pub recv_listen: SocketAddr,
-    /// The receiver's root: nothing received is written outside it (created if missing).
-    pub sandbox_dir: PathBuf,
-    /// Lowest cipher level the receiver accepts.
-    pub min_cipher: CipherLevel,
-    /// The most existing data a sender's overwrite mode may destroy at this receiver.
-    pub max_overwrite: OverwriteLimit,
-    /// Where transfers created with `transferLog` keep their log files (created if missing).
-    pub transfer_log_dir: PathBuf,
-    /// The TCP port of the control port serving this server, which `getServerInfo` reports;
-    /// `None` for an engine only its embedding process drives.
-    pub api_control_port: Option<u16>,
-    /// Whether the control port serving this server requires its clients to log in, which
-    /// `getServerInfo` reports.
-    pub auth_required: bool,
-}
-
-impl ServerOptions {
-    /// Options with everything under `state_dir`: receive on 127.0.0.1 at a free port, root
-    /// `state_dir/received`, transfer logs in `state_dir/transfer-logs`, AES-128-GCM at least,
-    /// no existing file replaced, and no control port.
-    pub fn new(state_dir: PathBuf) -> Self {
-        ServerOptions {
-            sandbox_dir: state_dir.join("received"),
-            transfer_log_dir: state_dir.join("transfer-logs"),
-            state_dir,
-            recv_listen: (Ipv4Addr::LOCALHOST, 0).into(),
-            min_cipher: CipherLevel::Aes128Gcm,
-            max_overwrite: OverwriteLimit::Never,
-            api_control_port: None,
-            auth_required: false,
-        }
-    }
-}
 
 /// What a server shares with its readers.
 struct Shared {
@@ -101,7 +60,7 @@ struct Shared {
     sessions: Arc<Sessions>,
     /// The sandbox directory, symbolic links resolved.
     sandbox_root: PathBuf,
-    /// The receiver's admission counters.
+    /// The receiver's admission counters (all zero for a server that only sends).
     admission: Arc<AdmissionCounters>,
 }
 
@@ -112,6 +71,8 @@ pub struct Server {
     tx: mpsc::UnboundedSender<Msg>,
     task: Mutex<Option<JoinHandle<()>>>,
     info: ServerInfo,
+    receiving: Option<Receiving>,
+    events: Events,
 }
 
 impl Server {
@@ -121,12 +82,17 @@ impl Server {
         let (tx, rx) = mpsc::unbounded_channel();
         let db = opts.state_dir.join(STORE_FILE);
         let sessions = Arc::new(Sessions::default());
-        let actor = Actor::open(opts, tx.clone(), Arc::clone(&sessions))?;
+        let events = Events::new();
+        let actor = Actor::open(opts, tx.clone(), Arc::clone(&sessions), events.clone())?;
         let info = actor.info().clone();
+        let receiving = actor.receiver.receiving().cloned();
         let shared = Arc::new(Shared {
             sessions,
             sandbox_root: actor.sandbox_root.clone(),
-            admission: actor.receiver.admission(),
+            admission: receiving
+                .as_ref()
+                .map(|r| Arc::clone(&r.admission))
+                .unwrap_or_default(),
         });
         let task = tokio::spawn(actor.run(rx));
         Ok(Server {
@@ -135,12 +101,25 @@ impl Server {
             tx,
             task: Mutex::new(Some(task)),
             info,
+            receiving,
+            events,
         })
     }
 
     /// What this server is (its id, key, addresses and settings).
     pub fn info(&self) -> &ServerInfo {
         &self.info
+    }
+
+    /// The receiver: its address, authorized-keys file and admission counters; `None` for a
+    /// server that only sends.
+    pub fn receiving(&self) -> Option<&Receiving> {
+        self.receiving.as_ref()
+    }
+
+    /// Events from now on (see [`ServerEvent`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<ServerEvent> {
+        self.events.subscribe()
     }
 
     /// A read-only view of the server's store that answers the reading commands on the

@@ -2,8 +2,10 @@
 //! arrived and from whom, and the authorized sender keys (RecvInterface).
 
 use super::actor::{now_us, to_json, Actor, Msg};
+use super::events::{EventError, ServerEvent};
 use super::ServerOptions;
 use crate::admission::AdmissionCounters;
+use crate::authorized_keys::AuthorizedKeys;
 use crate::clients::{ClientList, Clients};
 use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
@@ -15,22 +17,27 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// How long a sender may stay silent before its session at this receiver fails.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// What a server's receiver is, once bound.
+#[derive(Clone, Debug)]
+pub struct Receiving {
+    /// The address it is bound to.
+    pub local_addr: SocketAddr,
+    /// How many keys its authorized-keys file held when it started, when it has one.
+    pub authorized_keys: Option<usize>,
+    /// What it did with datagrams that had no session, live.
+    pub admission: Arc<AdmissionCounters>,
+}
 
-/// The running receiver.
+/// The running receiver (none when the server only sends).
 pub(super) struct ReceiverHandle {
-    local: SocketAddr,
+    receiving: Option<Receiving>,
     clients: Clients,
     task: Option<JoinHandle<()>>,
     /// Records of transfers arriving, by sender address and the sender's transfer id.
     arriving: HashMap<(SocketAddr, u64), u64>,
-    /// What the receiver did with datagrams that had no session.
-    admission: Arc<AdmissionCounters>,
 }
 
 impl ReceiverHandle {
@@ -42,20 +49,32 @@ impl ReceiverHandle {
         tx: mpsc::UnboundedSender<Msg>,
     ) -> Result<ReceiverHandle> {
         let clients = Clients::from(store.client_list()?);
+        let Some(listen) = opts.recv_listen else {
+            return Ok(ReceiverHandle {
+                receiving: None,
+                clients,
+                task: None,
+                arriving: HashMap::new(),
+            });
+        };
         let mut receiver = Receiver::bind(
             identity,
             ReceiveOptions {
-                listen: opts.recv_listen,
+                listen,
                 root: opts.sandbox_dir.clone(),
                 min_cipher: opts.min_cipher,
-                idle_timeout: IDLE_TIMEOUT,
+                idle_timeout: opts.recv_idle_timeout,
                 clients: clients.clone(),
-                authorized_keys: None,
+                authorized_keys: opts.authorized_keys_file.clone(),
                 max_overwrite: opts.max_overwrite,
+                discard: opts.recv_discard,
             },
         )?;
-        let local = receiver.local_addr();
-        let admission = receiver.admission_counters();
+        let receiving = Receiving {
+            local_addr: receiver.local_addr(),
+            authorized_keys: receiver.authorized_keys().map(AuthorizedKeys::len),
+            admission: receiver.admission_counters(),
+        };
         let task = tokio::spawn(async move {
             let mut on_event = |event| match tx.send(Msg::Received(event)) {
                 Ok(()) => ControlFlow::Continue(()),
@@ -63,24 +82,20 @@ impl ReceiverHandle {
             };
             if let Err(e) = receiver.run(&mut on_event).await {
                 tracing::error!("the receiver stopped: {e}");
+                let _ = tx.send(Msg::ReceiverStopped(e));
             }
         });
         Ok(ReceiverHandle {
-            local,
+            receiving: Some(receiving),
             clients,
             task: Some(task),
             arriving: HashMap::new(),
-            admission,
         })
     }
 
-    /// The receiver's admission counters, shared.
-    pub(super) fn admission(&self) -> Arc<AdmissionCounters> {
-        Arc::clone(&self.admission)
-    }
-
-    pub(super) fn local_addr(&self) -> SocketAddr {
-        self.local
+    /// The bound receiver; `None` when the server only sends.
+    pub(super) fn receiving(&self) -> Option<&Receiving> {
+        self.receiving.as_ref()
     }
 
     /// The authorized keys in force.
@@ -99,6 +114,7 @@ impl ReceiverHandle {
 
 impl Actor {
     pub(super) fn on_received(&mut self, event: ReceiveEvent) {
+        self.events.emit(event_of(&event));
         let now = now_us();
         let recorded = match event {
             ReceiveEvent::Started { peer, key, header } => self
@@ -176,6 +192,34 @@ impl Actor {
         self.info.only_authorized_clients_allowed = list.only_authorized;
         self.receiver.clients.set(list.clone());
         to_json(&list)
+    }
+}
+
+/// A receiver event as subscribers see it.
+fn event_of(event: &ReceiveEvent) -> ServerEvent {
+    match event {
+        ReceiveEvent::Started { peer, key, header } => ServerEvent::ReceiveStarted {
+            peer: peer.to_string(),
+            sender_key: key.to_string(),
+            transfer_id: header.id,
+            total_files: u64::from(header.total_files),
+            total_bytes: header.total_bytes,
+        },
+        ReceiveEvent::Finished {
+            peer,
+            result,
+            stats,
+            ..
+        } => ServerEvent::ReceiveEnded {
+            peer: peer.to_string(),
+            files_complete: u64::from(stats.files_complete),
+            bytes_received: stats.bytes_received,
+            error: result.as_ref().err().map(EventError::from),
+        },
+        ReceiveEvent::AuthorizedKeysReloaded { result } => ServerEvent::AuthorizedKeysReloaded {
+            keys: result.as_ref().ok().copied(),
+            error: result.as_ref().err().map(EventError::from),
+        },
     }
 }
 

@@ -43,6 +43,8 @@ pub(super) struct Running {
     pub(super) suspended: bool,
     /// Failed by the API: its end is already recorded.
     pub(super) failed: bool,
+    /// Its receiver's first contact was told to subscribers.
+    pub(super) told_recorded: bool,
     /// Bytes sent and entries complete when it was last resumed; sending again once either
     /// grows.
     pub(super) resumed_at: Option<(u64, u64)>,
@@ -91,6 +93,7 @@ impl Running {
             held: false,
             suspended: false,
             failed: false,
+            told_recorded: false,
             resumed_at: None,
             checkpoint_every: Duration::ZERO,
             checkpointed_at: Instant::now(),

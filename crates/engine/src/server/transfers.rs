@@ -3,13 +3,15 @@
 //! and sharing each destination's rate among its transfers by lane.
 
 use super::actor::{now_us, stored, to_json, Actor, Responder};
-use super::destinations::{kbps_to_bytes, resolve};
+use super::destinations::{kbps_to_bytes, receiver_name, resolve};
+use super::events::{EventError, ServerEvent, TransferReport};
 use super::runner::{Launch, Outcome, Running};
 use crate::command::{CreateTransfer, FailTransfer, SetTransferPriority, SetTransferSendRateMax};
 use crate::error::{Code, Error, Result};
 use crate::flags;
+use crate::known_receivers::Recognized;
 use crate::schedule::{self, Flow};
-use crate::send::{Controls, Progress, SendOptions};
+use crate::send::{Controls, Progress, SendOptions, SendReport};
 use crate::store::{
     self, ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus,
     NewTransfer, Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
@@ -402,6 +404,7 @@ impl Actor {
             .cloned()
             .unwrap_or_default();
         opts.flags = params.transfer_flags;
+        opts.verify = self.opts.verify;
         opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_NEVER);
         opts.time_resolution_us = params.file_time_resolution_microseconds;
         opts.timeout =
@@ -475,6 +478,14 @@ impl Actor {
             run.resumed_at = None;
         }
         let destination_id = run.destination_id.clone();
+        // Told once the report names the key too (it may come a report later).
+        let recorded = match (p.recognized, p.receiver_key) {
+            (Some(Recognized::Recorded { line }), Some(key)) if !run.told_recorded => {
+                run.told_recorded = true;
+                Some((line, key))
+            }
+            _ => None,
+        };
         let progress = progress_of(p);
         if run.checkpoint_due(p, Instant::now()) {
             // A restart resumes from the last checkpoint: a session that goes on without saving
@@ -537,6 +548,15 @@ impl Actor {
         let Ok(destination) = self.store.get_destination(&destination_id) else {
             return;
         };
+        if let (Some((line, key)), Some(file)) = (recorded, &self.opts.known_receivers_file) {
+            self.events.emit(ServerEvent::ReceiverRecorded {
+                transfer_id: id,
+                receiver: receiver_name(&destination),
+                public_key: key.to_string(),
+                file: file.display().to_string(),
+                line,
+            });
+        }
         if p.cipher.is_some() {
             stored(
                 format_args!("destination {destination_id}: connection figures"),
@@ -587,7 +607,7 @@ impl Actor {
         // A completed session reported its final figures just before it ended.
         let result = match outcome {
             _ if run.failed => None,
-            Ok(_) => Some(End::Complete),
+            Ok(report) => Some(End::Complete(Box::new(report))),
             Err(e) => Some(End::Failed(Some(e.code), e.message)),
         };
         if let Some(result) = result {
@@ -605,8 +625,22 @@ impl Actor {
     /// Records the end of a transfer and answers its waiters. When the store cannot record it
     /// the waiters get that failure instead, and it is kept in `unsaved_ends`.
     fn end_transfer(&mut self, id: u64, end: End) {
+        self.events.emit(ServerEvent::TransferEnded {
+            transfer_id: id,
+            report: match &end {
+                End::Complete(report) => Some(TransferReport::from(report.as_ref())),
+                End::Failed(..) => None,
+            },
+            error: match &end {
+                End::Complete(_) => None,
+                End::Failed(code, message) => Some(EventError {
+                    code: code.unwrap_or(Code::InvalidState).as_str().to_owned(),
+                    message: message.clone(),
+                }),
+            },
+        });
         let (status, message) = match &end {
-            End::Complete => (TransferStatus::Complete, None),
+            End::Complete(_) => (TransferStatus::Complete, None),
             End::Failed(None, message) => (TransferStatus::Error, Some(message.clone())),
             End::Failed(Some(code), message) => (
                 TransferStatus::Error,
@@ -783,8 +817,8 @@ impl Actor {
 
 /// How a transfer ended.
 enum End {
-    /// Every entry is in place.
-    Complete,
+    /// Every entry is in place: what the last run did.
+    Complete(Box<SendReport>),
     /// It failed: the engine's code (none when `failTransfer` ended it) and the reason. The
     /// transfer's `errorMessage` starts with the code.
     Failed(Option<Code>, String),
