@@ -9,7 +9,9 @@
 
 mod api;
 mod config;
+mod logging;
 mod server;
+mod settings;
 mod users;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -54,7 +56,7 @@ enum Command {
     /// authorized keys.
     Key(KeyArgs),
     /// Run a server: receives transfers and runs the API's commands sent to its control port.
-    Server(server::ServerArgs),
+    Server(settings::ServerArgs),
     /// Manage the users who may log in to a server's control port.
     User(users::UserArgs),
     /// Run one API method on a server through its control port and print its JSON result.
@@ -157,7 +159,7 @@ struct SendArgs {
     no_progress: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Cipher {
     /// No protection.
     None,
@@ -170,7 +172,7 @@ enum Cipher {
 }
 
 /// `--max-overwrite`: an [`OverwriteLimit`].
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum MaxOverwrite {
     /// Existing files are never replaced.
     Never,
@@ -235,11 +237,14 @@ impl From<Cipher> for CipherLevel {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("JETSTREAM_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The server installs its own log, whose format and level its settings choose.
+    if !matches!(cli.command, Command::Server(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("JETSTREAM_LOG"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // Read before any thread creates a file: received files get their mode bits less it.
     jetstream_engine::umask::umask();
     let runtime = match &cli.command {
