@@ -292,3 +292,24 @@ fn is_loopback(ip: IpAddr) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_clients_are_told_apart_from_others_in_both_families() {
+        for local in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
+            assert!(is_loopback(local.parse().unwrap()), "{local}");
+        }
+        for remote in [
+            "10.0.0.1",
+            "192.0.2.7",
+            "::ffff:192.0.2.7",
+            "2001:db8::1",
+            "0.0.0.0",
+        ] {
+            assert!(!is_loopback(remote.parse().unwrap()), "{remote}");
+        }
+    }
+}
