@@ -5,7 +5,7 @@ use clap::ValueEnum;
 use jetstream_engine::flags;
 
 /// `--cipher`, `--min-cipher`: a `MIN_CIPHER_*` level.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Cipher {
     /// No protection.
     None,
@@ -31,7 +31,7 @@ impl Cipher {
 
 /// `--max-overwrite`: the most existing data a sender may destroy, as the most destructive
 /// `OVERWRITE_*` mode allowed.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum MaxOverwrite {
     /// Existing files are never replaced.
     Never,

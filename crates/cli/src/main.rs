@@ -13,10 +13,12 @@ mod api;
 mod choices;
 mod config;
 mod engine;
+mod logging;
 mod progress;
 mod receive;
 mod send;
 mod server;
+mod settings;
 mod size;
 mod users;
 
@@ -46,7 +48,7 @@ enum Command {
     /// authorized keys.
     Key(KeyArgs),
     /// Run a server: receives transfers and runs the API's commands sent to its control port.
-    Server(server::ServerArgs),
+    Server(settings::ServerArgs),
     /// Manage the users who may log in to a server's control port.
     User(users::UserArgs),
     /// Run one API method on a server through its control port and print its JSON result.
@@ -62,11 +64,14 @@ struct KeyArgs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("JETSTREAM_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The server installs its own log, whose format and level its settings choose.
+    if !matches!(cli.command, Command::Server(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("JETSTREAM_LOG"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // Read before any thread creates a file: received files get their mode bits less it.
     jetstream_engine::umask::umask();
     let runtime = match &cli.command {

@@ -56,7 +56,8 @@ fn add_user(state_dir: &Path) {
 impl Server {
     /// `jetstream server` on `state_dir`, everything on loopback at free ports.
     fn start(state_dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args([
                 "server",
                 "--api-port",
@@ -69,7 +70,14 @@ impl Server {
             .arg("--state-dir")
             .arg(state_dir)
             .args(args)
-            .env("JETSTREAM_LOG", "info")
+            .env("JETSTREAM_LOG", "info");
+        Server::spawn(command, state_dir)
+    }
+
+    /// Runs `command` (a `jetstream server` whose state directory is `state_dir`) and reads
+    /// the lines it prints at its start.
+    fn spawn(mut command: Command, state_dir: &Path) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -404,4 +412,66 @@ fn the_certificate_is_kept_across_starts_and_unsafe_flags_are_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("loopback"), "{unsafe_flags:?}: {stderr}");
     }
+}
+
+#[test]
+fn a_config_file_sets_what_flags_do_and_sighup_changes_the_log_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    add_user(&a);
+    let config = dir.path().join("server.toml");
+    let write_config = |level: &str| {
+        let text = format!(
+            "state-dir = {:?}\nsandbox = {:?}\nlog-format = \"json\"\nlog-level = \"{level}\"\n\
+             api-port = 1\n",
+            a.to_str().unwrap(),
+            dir.path().join("inbox").to_str().unwrap()
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    write_config("warn");
+    // Flags win: --api-port 0 over the file's port 1.
+    let mut command = Command::new(BIN);
+    command
+        .args(["server", "--config", config.to_str().unwrap()])
+        .args([
+            "--api-port",
+            "0",
+            "--recv-host",
+            "127.0.0.1",
+            "--recv-port",
+            "0",
+        ]);
+    let server = Server::spawn(command, &a);
+    assert_ne!(server.api_port, 1);
+    let info = server.api("server.getServerInfo", &[]);
+    assert!(
+        info["sandboxDir"].as_str().unwrap().ends_with("inbox"),
+        "{info}"
+    );
+    // At warn, a login is not logged; after SIGHUP at info, it is, as JSON.
+    assert!(!server.stderr.lock().unwrap().contains("logged in"));
+    write_config("info");
+    let pid = libc::pid_t::try_from(server.child.id()).unwrap();
+    // SAFETY: signalling a child process this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let log = server.wait_for_stderr("SIGHUP: log level info");
+    assert!(log.contains("SIGHUP: log level info"), "{log}");
+    server.api("server.getServerInfo", &[]);
+    let log = server.wait_for_stderr("logged in");
+    let line = log.lines().find(|line| line.contains("logged in")).unwrap();
+    let event: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(event["level"], "INFO", "{line}");
+    assert!(
+        event["fields"]["message"].as_str().unwrap().contains(USER),
+        "{line}"
+    );
+    // A broken file keeps the settings in force.
+    std::fs::write(&config, "state-dir = [").unwrap();
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let log = server.wait_for_stderr("the settings are kept");
+    assert!(log.contains("the settings are kept"), "{log}");
+    server.api("server.getServerInfo", &[]);
+    assert!(server.terminate());
 }
