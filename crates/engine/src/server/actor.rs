@@ -3,6 +3,7 @@
 //! [`Msg`]s and are handled one at a time, so no state is shared and nothing is locked.
 
 use super::caller::Caller;
+use super::files::FileOp;
 use super::info::{self, ServerInfo, API_VERSION};
 use super::reads;
 use super::receiving::ReceiverHandle;
@@ -13,7 +14,7 @@ use crate::error::{Code, Error, Result};
 use crate::identity;
 use crate::receive::ReceiveEvent;
 use crate::send::Progress;
-use crate::store::{self, ManifestFile, Store};
+use crate::store::{self, BandwidthLimits, ManifestFile, NewEvent, Store};
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::handshake::Identity;
 use serde::Serialize;
@@ -57,6 +58,12 @@ pub(super) enum Msg {
     },
     /// The receiver accepted or finished a transfer.
     Received(ReceiveEvent),
+    /// Work done off the actor's thread ended: its result, and the event it leaves.
+    Worked {
+        responder: Responder,
+        result: Result<Value>,
+        event: Option<NewEvent>,
+    },
     /// Stop everything.
     Close { reply: oneshot::Sender<()> },
 }
@@ -100,6 +107,8 @@ pub(super) struct Actor {
     /// still lists them as queued, yet they are not started again while this server runs, and
     /// whoever waits for their end gets the failure.
     pub(super) unsaved_ends: HashMap<u64, Error>,
+    /// The server-wide caps in force.
+    pub(super) bandwidth: BandwidthLimits,
 }
 
 /// The current Unix time in microseconds.
@@ -169,8 +178,10 @@ impl Actor {
             auth_required: false,
             only_authorized_clients_allowed: receiver.clients().only_authorized,
             max_overwrite_mode: u32::from(opts.max_overwrite.widest().code()),
+            bandwidth_limits: BandwidthLimits::default(),
         };
-        Ok(Actor {
+        let bandwidth = store.bandwidth_limits()?;
+        let mut actor = Actor {
             store,
             identity,
             info,
@@ -184,7 +195,10 @@ impl Actor {
             request_waiters: HashMap::new(),
             unsaved_entries: HashMap::new(),
             unsaved_ends: HashMap::new(),
-        })
+            bandwidth,
+        };
+        actor.apply_bandwidth_limits(bandwidth);
+        Ok(actor)
     }
 
     pub(super) fn info(&self) -> &ServerInfo {
@@ -201,6 +215,9 @@ impl Actor {
                 _ = prune.tick() => {
                     if let Err(e) = self.store.prune_requests(now_us()) {
                         tracing::warn!("pruning requests: {e}");
+                    }
+                    if let Err(e) = self.store.prune_events() {
+                        tracing::warn!("pruning the event log: {e}");
                     }
                     continue;
                 }
@@ -256,6 +273,16 @@ impl Actor {
                 result,
             } => self.on_pinged(&destination_id, responder, result),
             Msg::Received(event) => self.on_received(event),
+            Msg::Worked {
+                responder,
+                result,
+                event,
+            } => {
+                if let Some(event) = event {
+                    self.record(event);
+                }
+                self.respond(responder, result);
+            }
             Msg::Close { .. } => unreachable!("handled by run"),
         }
     }
@@ -297,6 +324,30 @@ impl Actor {
             C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.public_key),
             C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),
             C::GetServerInfo(_) => to_json(&self.info),
+            C::Echo(p) => Ok(p.value),
+            C::UpdateBandwidthLimits(p) => self.update_bandwidth_limits(&p),
+            C::GarbageCollect(_) => return self.garbage_collect(caller, responder),
+            C::LsAsync(p) => return self.file_op(caller, FileOp::Ls(p.path), responder),
+            C::LsListAsync(p) => return self.file_op(caller, FileOp::LsList(p.paths), responder),
+            C::LsRootsAsync(_) => return self.file_op(caller, FileOp::LsRoots, responder),
+            C::DuAsync(p) => return self.file_op(caller, FileOp::Du(p.path), responder),
+            C::MkdirAsync(p) => return self.file_op(caller, FileOp::Mkdir(p.path), responder),
+            C::MkFileAsync(p) => {
+                let op = FileOp::MkFile {
+                    path: p.path,
+                    content: p.content.unwrap_or_default(),
+                };
+                return self.file_op(caller, op, responder);
+            }
+            C::MvAsync(p) => {
+                let op = FileOp::Mv {
+                    src: p.src,
+                    dst: p.dst,
+                };
+                return self.file_op(caller, op, responder);
+            }
+            C::CreateSandboxMapping(p) => self.create_sandbox_mapping(caller, &p),
+            C::DeleteSandboxMapping(p) => self.delete_sandbox_mapping(caller, &p.name),
             _ => unreachable!("reads::read answered it"),
         };
         self.respond(responder, result);

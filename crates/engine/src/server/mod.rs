@@ -4,16 +4,20 @@
 //! named after the objects they act on.
 
 mod actor;
+mod bandwidth;
 mod caller;
+mod collect;
 mod destinations;
+mod events;
+mod files;
 mod info;
 mod manifests;
 mod objects;
 mod reads;
 mod receiving;
 mod requests;
-
 mod runner;
+mod sandbox_mappings;
 mod transfers;
 
 pub use caller::Caller;

@@ -78,6 +78,8 @@ pub(super) fn read<A: Answer>(store: &Store, command: &Command) -> Option<Result
             status: r.status,
             error_message: r.error_message,
         })),
+        C::GetEventLog(p) => json(store.list_events(p.after, p.limit)),
+        C::GetSandboxMappings(_) => json(store.sandbox_mappings()),
         _ => return None,
     })
 }

@@ -6,8 +6,8 @@ use super::ServerOptions;
 use crate::clients::{ClientList, Clients};
 use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
-use crate::receive::{ReceiveEvent, ReceiveOptions, Receiver};
-use crate::store::{NewReceived, Page, Store};
+use crate::receive::{ReceiveEvent, ReceiveOptions, Receiver, ReceiverControls};
+use crate::store::{EventKind, NewEvent, NewReceived, Page, Store};
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -24,6 +24,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) struct ReceiverHandle {
     local: SocketAddr,
     clients: Clients,
+    /// The receiver's intake cap and part-file sweeps.
+    pub(super) controls: ReceiverControls,
     task: Option<JoinHandle<()>>,
     /// Records of transfers arriving, by sender address and the sender's transfer id.
     arriving: HashMap<(SocketAddr, u64), u64>,
@@ -51,6 +53,7 @@ impl ReceiverHandle {
             },
         )?;
         let local = receiver.local_addr();
+        let controls = receiver.controls();
         let task = tokio::spawn(async move {
             let mut on_event = |event| match tx.send(Msg::Received(event)) {
                 Ok(()) => ControlFlow::Continue(()),
@@ -63,6 +66,7 @@ impl ReceiverHandle {
         Ok(ReceiverHandle {
             local,
             clients,
+            controls,
             task: Some(task),
             arriving: HashMap::new(),
         })
@@ -103,6 +107,17 @@ impl Actor {
                 })
                 .map(|id| {
                     self.receiver.arriving.insert((peer, header.id), id);
+                    self.record(NewEvent {
+                        received_id: Some(id),
+                        path: Some(header.dest_dir.clone()),
+                        ..NewEvent::new(
+                            EventKind::ReceivedStarted,
+                            format!(
+                                "receiving transfer {} from {peer} (key {key}): {} files, {} bytes",
+                                header.id, header.total_files, header.total_bytes
+                            ),
+                        )
+                    });
                 }),
             ReceiveEvent::Finished {
                 peer,
@@ -115,6 +130,20 @@ impl Actor {
                         .as_ref()
                         .map(|stats| (u64::from(stats.files_complete), stats.bytes_received))
                         .map_err(|e| e.message.as_str());
+                    let message = match outcome {
+                        Ok((files, bytes)) => format!(
+                            "received transfer {} from {peer}: complete, {files} files, {bytes} bytes",
+                            header.id
+                        ),
+                        Err(error) => format!(
+                            "received transfer {} from {peer}: error: {error}",
+                            header.id
+                        ),
+                    };
+                    self.record(NewEvent {
+                        received_id: Some(id),
+                        ..NewEvent::new(EventKind::ReceivedEnded, message)
+                    });
                     self.store.finish_received(id, outcome, now)
                 }
                 None => Ok(()),
@@ -145,17 +174,30 @@ impl Actor {
     pub(super) fn add_authorized_client(&mut self, key: &str) -> Result<Value> {
         let key = parse_key("addAuthorizedClientAsync", key)?;
         self.store.add_client(&key.to_string(), now_us())?;
+        self.record(NewEvent::new(
+            EventKind::AuthorizedClientAdded,
+            format!("authorized client {key} added"),
+        ));
         self.reload_clients()
     }
 
     pub(super) fn remove_authorized_client(&mut self, key: &str) -> Result<Value> {
         let key = parse_key("removeAuthorizedClientAsync", key)?;
         self.store.remove_client(&key.to_string())?;
+        self.record(NewEvent::new(
+            EventKind::AuthorizedClientRemoved,
+            format!("authorized client {key} removed"),
+        ));
         self.reload_clients()
     }
 
     pub(super) fn allow_only_authorized_clients(&mut self, enabled: bool) -> Result<Value> {
         self.store.set_only_authorized(enabled)?;
+        let state = if enabled { "on" } else { "off" };
+        self.record(NewEvent::new(
+            EventKind::OnlyAuthorizedClientsChanged,
+            format!("only authorized clients allowed: {state}"),
+        ));
         self.reload_clients()
     }
 
