@@ -9,6 +9,7 @@
 import type { MethodSpec, RECV_METHODS, SEND_METHODS, SERVER_METHODS } from './methods.js';
 import type {
   Destination,
+  EventLogEntry,
   IdOr,
   Manifest,
   ManifestSource,
@@ -99,6 +100,12 @@ export interface ParamTypes {
   rateControlMethod: number;
   /** Value stored under a user-data key. */
   value: string;
+  /** Server-wide cap on what the receiver accepts, in kilobits per second; `null`: none. */
+  incomingKbps: number | null;
+  /** Server-wide cap on what all transfers send together, in kilobits per second; `null`: none. */
+  outgoingKbps: number | null;
+  /** The content of a new file (UTF-8). */
+  content: string;
 }
 
 /** The paging parameters of a list of `T`: results strictly before or after the given one. */
@@ -177,3 +184,13 @@ export type GetReceivedTransfersOptions = OptionsOf<
   Recv['getTransfersAsync'],
   ParamTypes & { before: ReceivedTransferRef; after: ReceivedTransferRef }
 >;
+
+/** Options of `ServerInterface.getEventLog`: `after` is an event, by `eventId` or entry. */
+export type GetEventLogOptions = OptionsOf<
+  Server['getEventLog'],
+  ParamTypes & { after: number | EventLogEntry }
+>;
+/** Options of `ServerInterface.updateBandwidthLimits`: a cap left out stays as it is. */
+export type UpdateBandwidthLimitsOptions = OptionsOf<Server['updateBandwidthLimits']>;
+/** Options of `ServerInterface.mkFileAsync`. */
+export type MkFileOptions = OptionsOf<Server['mkFileAsync']>;

@@ -786,6 +786,7 @@ fn echo_returns_any_json_and_file_operations_need_their_paths() {
         Command::Echo(p) => assert_eq!(p.value, json!([1, { "x": null }])),
         other => panic!("{other:?}"),
     }
+    refused("echo", json!({}), "value");
     refused("lsAsync", json!({}), "path");
     refused("lsListAsync", json!({ "paths": "a" }), "paths");
     refused("mvAsync", json!({ "src": "a" }), "dst");

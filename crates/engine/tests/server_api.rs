@@ -47,7 +47,11 @@ async fn echo_returns_its_value_unchanged() {
     let server = open(dir.path()).await;
     let value = json!({ "a": [1, 2.5, "x", null, { "b": true }] });
     assert_eq!(ok(&server, "echo", json!({ "value": value })).await, value);
-    assert_eq!(ok(&server, "echo", json!({})).await, Value::Null);
+    // Null, as for every required parameter, is a missing value.
+    assert_eq!(
+        code(&server, "echo", json!({ "value": null })).await,
+        Code::InvalidArgument
+    );
     server.close().await;
 }
 

@@ -125,12 +125,6 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// Parameter `key` as it was given, whatever JSON it is (null when absent).
-    pub(super) fn any(&mut self, key: &'static str) -> Value {
-        self.read.push(key);
-        self.map.get(key).cloned().unwrap_or(Value::Null)
-    }
-
     /// Required parameter `key`, read by `read`.
     pub(super) fn req_with<T>(
         &mut self,

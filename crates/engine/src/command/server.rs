@@ -19,14 +19,15 @@ const KBPS: Number = Number { minus_one: false };
 /// `echo(value)`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Echo {
-    /// Any JSON, returned as it is.
+    /// Any JSON but null (which, as for every required parameter, means it is missing),
+    /// returned as it is.
     pub value: Value,
 }
 
 impl FromArgs for Echo {
     fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
         Ok(Echo {
-            value: args.any("value"),
+            value: args.req_with("value", |_, value| Ok(value.clone()))?,
         })
     }
 }
