@@ -139,7 +139,7 @@ impl Store {
     /// without, the `limit` newest. `limit` `None` or 0: all of them.
     pub fn list_events(&self, after: Option<u64>, limit: Option<usize>) -> Result<Vec<Event>> {
         let limit = sql_limit(limit);
-        let mut events = match after {
+        let events = match after {
             Some(after) => self
                 .db
                 .prepare_cached(&format!(
@@ -159,7 +159,6 @@ impl Store {
                 newest
             }
         };
-        events.shrink_to_fit();
         Ok(events)
     }
 
