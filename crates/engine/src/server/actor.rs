@@ -216,9 +216,6 @@ impl Actor {
                     if let Err(e) = self.store.prune_requests(now_us()) {
                         tracing::warn!("pruning requests: {e}");
                     }
-                    if let Err(e) = self.store.prune_events() {
-                        tracing::warn!("pruning the event log: {e}");
-                    }
                     continue;
                 }
             };

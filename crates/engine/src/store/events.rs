@@ -39,6 +39,10 @@ text_enum! {
 /// The newest events kept; older ones are pruned.
 pub const EVENT_KEEP_COUNT: u64 = 10_000;
 
+/// The log is pruned each time this many events were recorded, so it never holds more than
+/// [`EVENT_KEEP_COUNT`] + this many, however fast events come.
+const PRUNE_EVERY: u64 = 100;
+
 /// An event to record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
@@ -114,7 +118,7 @@ const COLUMNS: &str = "id, time, kind, message, transfer_id, received_id, path, 
 impl Store {
     /// Records `event` at `now`; returns its id.
     pub fn insert_event(&mut self, event: &NewEvent, now: i64) -> Result<u64> {
-        Ok(self
+        let id: u64 = self
             .db
             .prepare_cached(
                 "INSERT INTO events (time, kind, message, transfer_id, received_id, path,
@@ -132,7 +136,11 @@ impl Store {
                     event.user_name,
                 ],
                 |row| row.get(0),
-            )?)
+            )?;
+        if id.is_multiple_of(PRUNE_EVERY) {
+            self.prune_events()?;
+        }
+        Ok(id)
     }
 
     /// Events oldest first: with `after`, the `limit` oldest of those after it (for polling);
