@@ -687,3 +687,25 @@ async fn garbage_collection_removes_what_is_no_longer_needed_and_counts_it() {
     assert_eq!(collections, 2);
     server.close().await;
 }
+
+#[tokio::test]
+async fn server_info_shows_the_control_port_and_whether_it_asks_for_a_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = open(dir.path()).await;
+    let info = ok(&embedded, "getServerInfo", json!({})).await;
+    assert_eq!(
+        (info["apiControlPort"].clone(), info["authRequired"].clone()),
+        (Value::Null, json!(false))
+    );
+    embedded.close().await;
+    let mut opts = jetstream_engine::server::ServerOptions::new(dir.path().to_path_buf());
+    opts.api_control_port = Some(8886);
+    opts.auth_required = true;
+    let served = Server::open(opts).await.unwrap();
+    let info = ok(&served, "getServerInfo", json!({})).await;
+    assert_eq!(
+        (info["apiControlPort"].clone(), info["authRequired"].clone()),
+        (json!(8886), json!(true))
+    );
+    served.close().await;
+}
