@@ -9,6 +9,20 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+/// What an entry is; a symlink is never followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryType {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link, described itself.
+    Symlink,
+    /// A FIFO, socket or device.
+    Other,
+}
+
 /// One entry, as the file operations describe it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,9 +31,9 @@ pub struct FileEntry {
     pub name: String,
     /// Relative to the caller's root (`""` for the root).
     pub path: String,
-    /// `file`, `directory`, `symlink` (never followed) or `other` (FIFO, socket, device).
+    /// What it is.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: EntryType,
     /// In bytes (of the link itself for a symlink).
     pub size: u64,
     /// Unix µs.
@@ -58,7 +72,7 @@ pub fn stat(sandbox: &Sandbox, path: &str) -> Result<FileEntry> {
         return Ok(FileEntry {
             name: root_name(sandbox),
             path: String::new(),
-            kind: "directory",
+            kind: EntryType::Directory,
             size: meta.len(),
             modification_time: unix_us(meta.mtime(), meta.mtime_nsec()),
         });
@@ -71,10 +85,10 @@ pub fn stat(sandbox: &Sandbox, path: &str) -> Result<FileEntry> {
         name: rel.rsplit('/').next().unwrap_or(rel).to_owned(),
         path: rel.to_owned(),
         kind: match stat.kind {
-            StatKind::File => "file",
-            StatKind::Directory => "directory",
-            StatKind::Symlink => "symlink",
-            StatKind::Other => "other",
+            StatKind::File => EntryType::File,
+            StatKind::Directory => EntryType::Directory,
+            StatKind::Symlink => EntryType::Symlink,
+            StatKind::Other => EntryType::Other,
         },
         size: stat.size,
         modification_time: stat.mtime_us,
@@ -104,15 +118,15 @@ pub fn du(sandbox: &Sandbox, path: &str) -> Result<DiskUsage> {
     let mut pending = vec![top];
     while let Some(entry) = pending.pop() {
         match entry.kind {
-            "file" => {
+            EntryType::File => {
                 usage.files += 1;
                 usage.size += entry.size;
             }
-            "directory" => {
+            EntryType::Directory => {
                 usage.directories += 1;
                 pending.extend(ls(sandbox, &entry.path)?);
             }
-            _ => {}
+            EntryType::Symlink | EntryType::Other => {}
         }
     }
     Ok(usage)
