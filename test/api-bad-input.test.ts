@@ -369,6 +369,79 @@ const SERVER: Record<keyof typeof SERVER_METHODS, MethodCases> = {
     outOfRange: { limit: -1 },
     none: 'no id parameter',
   },
+  echo: {
+    valid: () => ({ value: 1 }),
+    wrongType: {},
+    none: 'any JSON value is one to echo: only the missing value and the unknown option apply',
+  },
+  getEventLog: {
+    valid: () => ({ limit: 10 }),
+    wrongType: { limit: 'ten', after: 'x' },
+    outOfRange: { limit: -1, after: 0 },
+    none: 'event ids are bounds of an order, like transfer ids: no unknown-id case',
+  },
+  updateBandwidthLimits: {
+    valid: () => ({}),
+    wrongType: { incomingKbps: 'fast', outgoingKbps: true },
+    outOfRange: { incomingKbps: -1, outgoingKbps: -8 },
+    none: 'no id parameter',
+  },
+  garbageCollect: {
+    valid: () => ({}),
+    wrongType: {},
+    none: 'no parameter at all: only the unknown option applies',
+  },
+  lsAsync: {
+    valid: () => ({ path: '' }),
+    wrongType: { path: 5 },
+    none: 'no id and no number parameter',
+  },
+  lsListAsync: {
+    valid: () => ({ paths: [''] }),
+    wrongType: { paths: 'a' },
+    none: 'no id and no number parameter',
+  },
+  lsRootsAsync: {
+    valid: () => ({}),
+    wrongType: {},
+    none: 'no parameter at all: only the unknown option applies',
+  },
+  duAsync: {
+    valid: () => ({ path: '' }),
+    wrongType: { path: [] },
+    none: 'no id and no number parameter',
+  },
+  mkdirAsync: {
+    valid: () => ({ path: 'made' }),
+    wrongType: { path: {} },
+    none: 'no id and no number parameter',
+  },
+  mkFileAsync: {
+    valid: () => ({ path: 'made.txt' }),
+    wrongType: { path: 1, content: 2 },
+    none: 'no id and no number parameter',
+  },
+  mvAsync: {
+    valid: () => ({ src: 'a', dst: 'b' }),
+    wrongType: { src: 1, dst: false },
+    none: 'no id and no number parameter',
+  },
+  getSandboxMappings: {
+    valid: () => ({}),
+    wrongType: {},
+    none: 'no parameter at all: only the unknown option applies',
+  },
+  createSandboxMapping: {
+    valid: () => ({ userName: 'ann', path: 'users/%u' }),
+    wrongType: { userName: 3, path: {} },
+    none: 'no id and no number parameter (a new mapping is what it makes)',
+  },
+  deleteSandboxMapping: {
+    valid: () => ({ name: 'ann' }),
+    wrongType: { name: 1 },
+    unknownId: ['name', () => ({ name: 'nobody' })],
+    none: 'no number parameter',
+  },
   getRequestStatus: SEND.getRequestStatus,
   getRequestResult: SEND.getRequestResult,
 };

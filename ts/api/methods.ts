@@ -119,7 +119,12 @@ export const RECV_METHODS = {
   allowOnlyAuthorizedClientsAsync: { required: ['enabled'], optional: [] },
 } as const satisfies Record<string, MethodSpec>;
 
-/** `ServerInterface`: the server's description, logins, API tokens and request tracking. */
+/**
+ * `ServerInterface`: the server's description, logins and API tokens, its event log,
+ * bandwidth limits, garbage collection, the sandbox's file operations and per-user mappings,
+ * and request tracking. `createSandboxMapping` is ours (the vendor's page lists and deletes
+ * mappings only).
+ */
 export const SERVER_METHODS = {
   getServerInfo: { required: [], optional: [] },
   auth: { required: ['userName', 'password'], optional: [] },
@@ -131,6 +136,20 @@ export const SERVER_METHODS = {
   deleteAPIToken: { required: ['token'], optional: [] },
   getAPIToken: { required: ['token'], optional: [] },
   getAPITokens: { required: [], optional: ['limit'] },
+  echo: { required: ['value'], optional: [] },
+  getEventLog: { required: [], optional: ['limit', 'after'] },
+  updateBandwidthLimits: { required: [], optional: ['incomingKbps', 'outgoingKbps'] },
+  garbageCollect: { required: [], optional: [] },
+  lsAsync: { required: ['path'], optional: [] },
+  lsListAsync: { required: ['paths'], optional: [] },
+  lsRootsAsync: { required: [], optional: [] },
+  duAsync: { required: ['path'], optional: [] },
+  mkdirAsync: { required: ['path'], optional: [] },
+  mkFileAsync: { required: ['path'], optional: ['content'] },
+  mvAsync: { required: ['src', 'dst'], optional: [] },
+  getSandboxMappings: { required: [], optional: [] },
+  createSandboxMapping: { required: ['userName', 'path'], optional: [] },
+  deleteSandboxMapping: { required: ['name'], optional: [] },
   ...REQUEST_METHODS,
 } as const satisfies Record<string, MethodSpec>;
 

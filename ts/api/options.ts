@@ -10,6 +10,7 @@ import type { MethodSpec, RECV_METHODS, SEND_METHODS, SERVER_METHODS } from './m
 import type {
   APIPermission,
   Destination,
+  EventLogEntry,
   IdOr,
   Manifest,
   ManifestSource,
@@ -104,6 +105,12 @@ export interface ParamTypes {
   sandboxPath: string;
   /** What an API token may do. */
   permissions: APIPermission[];
+  /** Server-wide cap on what the receiver accepts, in kilobits per second; `null`: none. */
+  incomingKbps: number | null;
+  /** Server-wide cap on what all transfers send together, in kilobits per second; `null`: none. */
+  outgoingKbps: number | null;
+  /** The content of a new file (UTF-8). */
+  content: string;
 }
 
 /** The paging parameters of a list of `T`: results strictly before or after the given one. */
@@ -184,3 +191,13 @@ export type GetReceivedTransfersOptions = OptionsOf<
   Recv['getTransfersAsync'],
   ParamTypes & { before: ReceivedTransferRef; after: ReceivedTransferRef }
 >;
+
+/** Options of `ServerInterface.getEventLog`: `after` is an event, by `eventId` or entry. */
+export type GetEventLogOptions = OptionsOf<
+  Server['getEventLog'],
+  ParamTypes & { after: number | EventLogEntry }
+>;
+/** Options of `ServerInterface.updateBandwidthLimits`: a cap left out stays as it is. */
+export type UpdateBandwidthLimitsOptions = OptionsOf<Server['updateBandwidthLimits']>;
+/** Options of `ServerInterface.mkFileAsync`. */
+export type MkFileOptions = OptionsOf<Server['mkFileAsync']>;

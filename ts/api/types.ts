@@ -188,10 +188,12 @@ export interface Token {
 }
 
 /**
- * What an API token may do: `send` (SendInterface), `receive` (RecvInterface), `admin` (the
- * API tokens themselves). Every caller may log in, describe the server and follow requests.
+ * What an API token may do: `send` (SendInterface), `receive` (RecvInterface), `files` (the
+ * sandbox's file operations), `admin` (API tokens, the event log, bandwidth limits, garbage
+ * collection, sandbox mappings). Every caller may log in, echo, describe the server and follow
+ * requests.
  */
-export type APIPermission = 'send' | 'receive' | 'admin';
+export type APIPermission = 'send' | 'receive' | 'files' | 'admin';
 
 /** A login: the session token to send as `Authorization: Bearer` to a remote server. */
 export interface AuthResult {
@@ -247,6 +249,96 @@ export interface ServerInfo {
   onlyAuthorizedClientsAllowed: boolean;
   /** The most destructive `OVERWRITE_*` mode a sender may ask of this receiver. */
   maxOverwriteMode: number;
+  /** The server-wide caps on what all transfers send and receive together. */
+  bandwidthLimits: BandwidthLimits;
+}
+
+/** Caps on the sum of the rates of all transfers, in kilobits per second; `null`: none. */
+export interface BandwidthLimits {
+  /** What the receiver accepts from all senders together. */
+  incomingKbps: number | null;
+  /** What all transfers sent from this server send together. */
+  outgoingKbps: number | null;
+}
+
+/** What an event of the server's log is about. */
+export type EventKind =
+  | 'transferCreated'
+  | 'transferStarted'
+  | 'transferEnded'
+  | 'receivedStarted'
+  | 'receivedEnded'
+  | 'authorizedClientAdded'
+  | 'authorizedClientRemoved'
+  | 'onlyAuthorizedClientsChanged'
+  | 'bandwidthLimitsChanged'
+  | 'garbageCollected'
+  | 'fileChanged'
+  | 'sandboxMappingChanged';
+
+/** One entry of the server's event log (`ServerInterface.getEventLog`). */
+export interface EventLogEntry {
+  /** Positive, increasing, never reused: poll with `after`. */
+  eventId: number;
+  /** Unix microseconds. */
+  time: number;
+  /** What it is about; new kinds may appear. */
+  kind: EventKind | (string & {});
+  /** What happened, for people. */
+  message: string;
+  /** The transfer sent from this server it concerns. */
+  transferId?: number;
+  /** The received transfer it concerns (`ReceivedTransfer.receivedId`). */
+  receivedId?: number;
+  /** The sandbox path it concerns. */
+  path?: string;
+  /** The user who caused it. */
+  userName?: string;
+}
+
+/** What `ServerInterface.garbageCollect` removed. */
+export interface GarbageCollection {
+  /** Destinations that were not permanent and had no transfer left. */
+  destinations: number;
+  /** Finished requests past their retention. */
+  requests: number;
+  /** Part files no session wrote, with nothing durable in them. */
+  partFilesRemoved: number;
+  /** Part files no session wrote, kept for the durable data a resumed transfer uses. */
+  partFilesKept: number;
+  /** Events beyond the log's bound. */
+  events: number;
+}
+
+/** An entry of the caller's root, as the sandbox file operations describe it. */
+export interface FileEntry {
+  /** Its last component (for a root, the root directory's own name). */
+  name: string;
+  /** Relative to the caller's root; `''` is the root. */
+  path: string;
+  /** A symlink is never followed; `other` is a FIFO, socket or device. */
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  /** Bytes (of the link itself for a symlink). */
+  size: number;
+  /** Unix microseconds. */
+  modificationTime: number;
+}
+
+/** What `duAsync` found below a path. */
+export interface DiskUsage {
+  path: string;
+  /** Bytes of every regular file below it. */
+  size: number;
+  files: number;
+  /** Directories below it, itself included. */
+  directories: number;
+}
+
+/** A user's root below the server's sandbox. */
+export interface SandboxMapping {
+  userName: string;
+  /** Relative to the sandbox; `%u` stands for the user's name. */
+  path: string;
 }
 
 /** A transfer as the receiving server saw it (`RecvInterface.getTransfersAsync`). */

@@ -374,3 +374,89 @@ async fn a_queued_login_opens_a_session_only_a_caller_with_every_right_may_read(
     assert_eq!(e.code, Code::AuthFailed, "{e}");
     port.stop().await;
 }
+
+/// Runs a queued method as `client` and waits for its result.
+async fn queued(client: &Client, method: &str, params: Value) -> Result<Value, Code> {
+    let request = client.execute(method, params).await.map_err(|e| e.code)?;
+    client
+        .execute(
+            "getRequestResult",
+            json!({ "requestId": request["requestId"] }),
+        )
+        .await
+        .map_err(|e| e.code)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_with_a_sandbox_mapping_sends_and_works_only_inside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "root", "r00t");
+    add_user(dir.path(), "ann", "s3cret");
+    let port = Port::with_login(dir.path()).await;
+    let sandbox = dir.path().join("received").canonicalize().unwrap();
+    std::fs::create_dir_all(sandbox.join("users/ann")).unwrap();
+    std::fs::write(sandbox.join("users/ann/hers.txt"), b"ann's").unwrap();
+    std::fs::write(sandbox.join("theirs.txt"), b"not ann's").unwrap();
+    let admin = plain(&port, None).await;
+    admin.auth("root", "r00t").await.unwrap();
+    admin
+        .execute(
+            "createSandboxMapping",
+            json!({ "userName": "ann", "path": "users/%u" }),
+        )
+        .await
+        .unwrap();
+    let ann = plain(&port, None).await;
+    ann.auth("ann", "s3cret").await.unwrap();
+
+    // Her file operations see and change only her root.
+    let listed = queued(&ann, "lsAsync", json!({ "path": "" }))
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hers.txt"]);
+    queued(&ann, "mkdirAsync", json!({ "path": "made" }))
+        .await
+        .unwrap();
+    assert!(sandbox.join("users/ann/made").is_dir());
+    assert!(!sandbox.join("made").exists());
+    let escape = queued(
+        &ann,
+        "mvAsync",
+        json!({ "src": "hers.txt", "dst": "../../x" }),
+    )
+    .await;
+    assert_eq!(escape.unwrap_err(), Code::PermissionDenied);
+
+    // She sends only from inside it.
+    let outside = ann
+        .execute(
+            "createManifest",
+            json!({ "mappings": { "t": sandbox.join("theirs.txt").to_str().unwrap() } }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(outside.code, Code::PermissionDenied, "{outside}");
+    ann.execute(
+        "createManifest",
+        json!({ "mappings": { "h": sandbox.join("users/ann/hers.txt").to_str().unwrap() } }),
+    )
+    .await
+    .unwrap();
+
+    // What governs the whole server is not hers.
+    for (method, params) in [
+        ("getEventLog", json!({})),
+        ("deleteSandboxMapping", json!({ "name": "ann" })),
+        ("getAPITokens", json!({})),
+    ] {
+        let e = ann.execute(method, params).await.unwrap_err();
+        assert_eq!(e.code, Code::PermissionDenied, "{method}: {e}");
+    }
+    port.stop().await;
+}

@@ -7,6 +7,7 @@ use crate::authorized_keys::{AuthorizedKeys, Refresh};
 use crate::clients::Clients;
 use crate::error::{Code, Error, Result};
 use crate::flags;
+use crate::intake::{Intake, IntakeLimit};
 use crate::overwrite::{OverwriteLimit, OverwriteMode};
 use crate::pace;
 use crate::parts;
@@ -25,8 +26,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 /// Most sessions served at once; further ClientHellos are ignored until one ends.
 const MAX_SESSIONS: usize = 1024;
@@ -87,6 +89,33 @@ pub enum ReceiveEvent {
     },
 }
 
+/// Where the counts of a part-file sweep go: removed, kept.
+type SweepReply = oneshot::Sender<(usize, usize)>;
+
+/// What the receiver's manager changes or asks of it while it serves; clones share it.
+#[derive(Clone, Debug, Default)]
+pub struct ReceiverControls {
+    /// The most bytes per second all sessions together accept.
+    pub intake: IntakeLimit,
+    /// Callers waiting for a sweep of the part files.
+    sweeps: Arc<Mutex<Vec<SweepReply>>>,
+}
+
+impl ReceiverControls {
+    /// Asks the receiver to give back the part files no session writes ([`parts::sweep`]),
+    /// between two batches of datagrams, when no session is opening one; the answer is how
+    /// many were removed and how many kept (holding durable data to resume from).
+    pub fn sweep_parts(&self) -> oneshot::Receiver<(usize, usize)> {
+        let (tx, rx) = oneshot::channel();
+        self.lock_sweeps().push(tx);
+        rx
+    }
+
+    fn lock_sweeps(&self) -> std::sync::MutexGuard<'_, Vec<SweepReply>> {
+        self.sweeps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 struct Active {
     session: ReceiverSession,
     storage: Storage,
@@ -103,6 +132,7 @@ pub struct Receiver {
     authorized_keys: Option<AuthorizedKeys>,
     sessions: HashMap<ConnectionId, Active>,
     admission: Admission,
+    controls: ReceiverControls,
 }
 
 impl Receiver {
@@ -139,6 +169,7 @@ impl Receiver {
             sessions: HashMap::new(),
             admission: Admission::new(&SystemRandom::new())
                 .map_err(|e| Error::new(Code::Internal, format!("no token key: {e}")))?,
+            controls: ReceiverControls::default(),
         })
     }
 
@@ -162,6 +193,11 @@ impl Receiver {
         self.identity.public_key()
     }
 
+    /// The handle through which the receiver is steered while it serves.
+    pub fn controls(&self) -> ReceiverControls {
+        self.controls.clone()
+    }
+
     /// Serves sessions, reporting each start and end to `on_event`, until it returns
     /// `ControlFlow::Break`.
     pub async fn run(
@@ -180,7 +216,18 @@ impl Receiver {
             idle_timeout: self.opts.idle_timeout,
             ..ReceiverConfig::default()
         };
+        let mut intake = Intake::new(
+            self.controls.intake.clone(),
+            max_datagram_for(&self.opts.listen),
+        );
         loop {
+            let sweeps = std::mem::take(&mut *self.controls.lock_sweeps());
+            if !sweeps.is_empty() {
+                let swept = parts::sweep(&self.sandbox);
+                for reply in sweeps {
+                    let _ = reply.send(swept);
+                }
+            }
             let now = Instant::now();
             let deadline = self
                 .sessions
@@ -205,7 +252,11 @@ impl Receiver {
                 if let Some(active) = sessions.get_mut(&cid) {
                     // A handshake message draws an answer to the session's sender, so only
                     // its own address may send one.
-                    if peer == active.peer || matches!(header, Header::Protected { .. }) {
+                    let protected = matches!(header, Header::Protected { .. });
+                    if protected && !intake.admit(at, datagram.len()) {
+                        return;
+                    }
+                    if peer == active.peer || protected {
                         active
                             .session
                             .handle_datagram(at, datagram, &mut active.storage);

@@ -301,6 +301,8 @@ pub enum Access {
     Read,
     /// Read and write; created with mode 0o644 (less the umask) when missing, never truncated.
     ReadWriteCreate,
+    /// Read and write a new file (mode 0o644 less the umask); an existing one is an error.
+    CreateNew,
 }
 
 /// A receiver root and the operations allowed beneath it.
@@ -420,6 +422,7 @@ impl Sandbox {
         let flags = match access {
             Access::Read => libc::O_RDONLY,
             Access::ReadWriteCreate => libc::O_RDWR | libc::O_CREAT,
+            Access::CreateNew => libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
         };
         // O_NONBLOCK: opening a planted FIFO must not hang; it is then refused below.
         let flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
@@ -471,47 +474,37 @@ impl Sandbox {
         check_path(to_name)?;
         let (dir, from_c) = self.parent(from)?;
         let to_c = c_name(to_name, to_name)?;
-        let fd = dir.fd();
-        let renameat = || {
-            // SAFETY: both names are NUL-terminated and outlive the call; `fd` is open.
-            let ret = unsafe {
-                libc::renameat(
-                    fd.as_raw_fd(),
-                    from_c.as_ptr(),
-                    fd.as_raw_fd(),
-                    to_c.as_ptr(),
-                )
-            };
-            cvt(ret)
-        };
-        let result = if replace {
-            renameat()
-        } else {
-            // SAFETY: as above.
-            let ret = unsafe {
-                libc::renameat2(
-                    fd.as_raw_fd(),
-                    from_c.as_ptr(),
-                    fd.as_raw_fd(),
-                    to_c.as_ptr(),
-                    libc::RENAME_NOREPLACE,
-                )
-            };
-            match cvt(ret) {
-                // The file system does not support RENAME_NOREPLACE.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    match fstatat_nofollow(fd, &to_c) {
-                        Ok(_) => Err(io::Error::from_raw_os_error(libc::EEXIST)),
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => renameat(),
-                        Err(e) => Err(e),
-                    }
-                }
-                other => other,
-            }
-        };
-        result
-            .map(drop)
+        rename_at((dir.fd(), &from_c), (dir.fd(), &to_c), replace)
             .map_err(|e| SandboxError::os("rename", from, e))
+    }
+
+    /// Moves `from` to `to`, anywhere beneath the root; an existing `to` is never replaced.
+    /// Neither path may cross a symlink (a final symlink is moved itself, not followed).
+    pub fn move_to(&self, from: &str, to: &str) -> Result<(), SandboxError> {
+        let (from_dir, from_c) = self.parent(from)?;
+        let (to_dir, to_c) = self.parent(to)?;
+        rename_at((from_dir.fd(), &from_c), (to_dir.fd(), &to_c), false)
+            .map_err(|e| SandboxError::os("move", from, e))
+    }
+
+    /// The names in the directory `path` (`""` = the root), in no particular order; `.` and
+    /// `..` left out. No symlink is followed on the way.
+    pub fn list_dir(&self, path: &str) -> Result<Vec<String>, SandboxError> {
+        let rel = check_path(path)?;
+        let dir = self.dir(rel, path)?;
+        // Read through the descriptor already resolved beneath the root: the name in /proc
+        // stands for that very directory, whatever is renamed meanwhile.
+        let proc_path = format!("/proc/self/fd/{}", dir.fd().as_raw_fd());
+        let entries =
+            std::fs::read_dir(&proc_path).map_err(|e| SandboxError::os("list", path, e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| SandboxError::os("list", path, e))?;
+            if let Some(name) = entry.file_name().to_str() {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
     }
 
     /// Makes the entries of the directory `path` (`""` = the root) durable: `fsync` of the
@@ -559,6 +552,50 @@ impl Sandbox {
         cvt(ret)
             .map(drop)
             .map_err(|e| SandboxError::os("set times of", path, e))
+    }
+}
+
+/// `renameat` from `(dir, name)` to `(dir, name)`; with `replace` false an existing target is
+/// never replaced (`renameat2(RENAME_NOREPLACE)`; on file systems without it, a check followed
+/// by `renameat`).
+fn rename_at(
+    (from_dir, from): (BorrowedFd<'_>, &CStr),
+    (to_dir, to): (BorrowedFd<'_>, &CStr),
+    replace: bool,
+) -> io::Result<()> {
+    let renameat = || {
+        // SAFETY: both names are NUL-terminated and outlive the call; the descriptors are open.
+        let ret = unsafe {
+            libc::renameat(
+                from_dir.as_raw_fd(),
+                from.as_ptr(),
+                to_dir.as_raw_fd(),
+                to.as_ptr(),
+            )
+        };
+        cvt(ret)
+    };
+    if replace {
+        return renameat().map(drop);
+    }
+    // SAFETY: as above.
+    let ret = unsafe {
+        libc::renameat2(
+            from_dir.as_raw_fd(),
+            from.as_ptr(),
+            to_dir.as_raw_fd(),
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    match cvt(ret) {
+        // The file system does not support RENAME_NOREPLACE.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match fstatat_nofollow(to_dir, to) {
+            Ok(_) => Err(io::Error::from_raw_os_error(libc::EEXIST)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => renameat().map(drop),
+            Err(e) => Err(e),
+        },
+        other => other.map(drop),
     }
 }
 

@@ -145,6 +145,26 @@ fn valid_params() -> Vec<(&'static str, Value)> {
         ("deleteAPIToken", json!({ "token": TOKEN })),
         ("getAPIToken", json!({ "token": TOKEN })),
         ("getAPITokens", json!({ "limit": 2 })),
+        ("echo", json!({ "value": { "a": [1, "b", null] } })),
+        ("getEventLog", json!({ "limit": 10, "after": 4 })),
+        (
+            "updateBandwidthLimits",
+            json!({ "incomingKbps": 1000, "outgoingKbps": null }),
+        ),
+        ("garbageCollect", json!({})),
+        ("lsAsync", json!({ "path": "a/b" })),
+        ("lsListAsync", json!({ "paths": ["a", "b/c"] })),
+        ("lsRootsAsync", json!({})),
+        ("duAsync", json!({ "path": "" })),
+        ("mkdirAsync", json!({ "path": "a/b" })),
+        ("mkFileAsync", json!({ "path": "a/f", "content": "x" })),
+        ("mvAsync", json!({ "src": "a/f", "dst": "b/f" })),
+        ("getSandboxMappings", json!({})),
+        (
+            "createSandboxMapping",
+            json!({ "userName": "ann", "path": "users/%u" }),
+        ),
+        ("deleteSandboxMapping", json!({ "name": "ann" })),
     ]
 }
 
@@ -157,6 +177,7 @@ fn structure(method: &str, key: &str, id: &Value) -> Option<Value> {
             key
         }
         "before" | "after" if method == "getManifests" => "manifestId",
+        "after" if method == "getEventLog" => "eventId",
         "before" | "after" => "transferId",
         _ => return None,
     };
@@ -229,7 +250,7 @@ fn the_table_covers_every_method() {
     table.sort_unstable();
     methods.sort_unstable();
     assert_eq!(table, methods);
-    assert_eq!(METHODS.len(), 48);
+    assert_eq!(METHODS.len(), 62);
 }
 
 #[test]
@@ -295,7 +316,7 @@ fn async_methods_are_those_queued() {
         .filter(Command::is_async)
         .map(|command| command.method())
         .collect();
-    assert_eq!(asynchronous.len(), 14, "{asynchronous:?}");
+    assert_eq!(asynchronous.len(), 21, "{asynchronous:?}");
     assert!(asynchronous.contains(&"setPriorityLanesAsync"));
     assert!(!asynchronous.contains(&"getRequestResult"));
     assert!(!asynchronous.contains(&"createTransfer"));
@@ -735,4 +756,56 @@ proptest! {
             prop_assert_eq!(err.code, Code::InvalidArgument);
         }
     }
+}
+
+#[test]
+fn bandwidth_limits_tell_a_cap_left_out_from_one_removed() {
+    use jetstream_engine::command::UpdateBandwidthLimits;
+    let parsed = |params: Value| match parse_ok("updateBandwidthLimits", params) {
+        Command::UpdateBandwidthLimits(p) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        parsed(json!({ "outgoingKbps": 800 })),
+        UpdateBandwidthLimits {
+            incoming_kbps: None,
+            outgoing_kbps: Some(Some(800.0)),
+        }
+    );
+    assert_eq!(
+        parsed(json!({ "incomingKbps": null })),
+        UpdateBandwidthLimits {
+            incoming_kbps: Some(None),
+            outgoing_kbps: None,
+        }
+    );
+    for bad in [json!(-1), json!("fast"), json!(true)] {
+        refused(
+            "updateBandwidthLimits",
+            json!({ "outgoingKbps": bad }),
+            "outgoingKbps",
+        );
+    }
+    assert_refused(
+        &command("updateBandwidthLimits", json!({ "incomingKbps": 0 })),
+        &["updateBandwidthLimits", "above 0"],
+    );
+}
+
+#[test]
+fn echo_returns_any_json_and_file_operations_need_their_paths() {
+    match parse_ok("echo", json!({ "value": [1, { "x": null }] })) {
+        Command::Echo(p) => assert_eq!(p.value, json!([1, { "x": null }])),
+        other => panic!("{other:?}"),
+    }
+    refused("echo", json!({}), "value");
+    refused("lsAsync", json!({}), "path");
+    refused("lsListAsync", json!({ "paths": "a" }), "paths");
+    refused("mvAsync", json!({ "src": "a" }), "dst");
+    refused(
+        "mkFileAsync",
+        json!({ "path": "f", "content": 3 }),
+        "content",
+    );
+    refused("deleteSandboxMapping", json!({ "name": " " }), "name");
 }

@@ -1645,3 +1645,58 @@ fn api_tokens_are_found_by_secret_or_id_and_keep_no_secret() {
         .is_not_found());
     assert_eq!(store.list_api_tokens(None).unwrap().len(), 1);
 }
+
+#[test]
+fn the_event_log_keeps_its_newest_entries_within_its_bound() {
+    use jetstream_engine::store::{EventKind, NewEvent, EVENT_KEEP_COUNT};
+    let mut store = Store::open_in_memory().unwrap();
+    let total = EVENT_KEEP_COUNT + 250;
+    for i in 1..=total {
+        let event = NewEvent {
+            transfer_id: Some(i),
+            ..NewEvent::new(EventKind::TransferCreated, format!("event {i}"))
+        };
+        assert_eq!(store.insert_event(&event, i as i64).unwrap(), i);
+    }
+    let kept = store.list_events(None, None).unwrap();
+    // Pruned every 100 events: never more than the bound and 100.
+    assert!(
+        kept.len() as u64 <= EVENT_KEEP_COUNT + 100,
+        "{}",
+        kept.len()
+    );
+    assert!(kept.len() as u64 >= EVENT_KEEP_COUNT, "{}", kept.len());
+    assert_eq!(kept.last().unwrap().event_id, total);
+    assert_eq!(kept.last().unwrap().transfer_id, Some(total));
+    // A collection brings it to the bound exactly, oldest first out.
+    let pruned = store.prune_events().unwrap();
+    assert_eq!(pruned as u64 + EVENT_KEEP_COUNT, kept.len() as u64);
+    let kept = store.list_events(None, None).unwrap();
+    assert_eq!(kept.len() as u64, EVENT_KEEP_COUNT);
+    assert_eq!(kept[0].event_id, total - EVENT_KEEP_COUNT + 1);
+    // Polling after an event: the oldest after it, in order.
+    let after = store.list_events(Some(total - 3), Some(2)).unwrap();
+    let ids: Vec<u64> = after.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids, [total - 2, total - 1]);
+}
+
+#[test]
+fn a_user_name_cannot_lead_a_sandbox_mapping_out_of_the_sandbox() {
+    use jetstream_engine::store::SandboxMapping;
+    let sandbox = std::path::Path::new("/srv/sandbox");
+    let mapping = |user: &str, path: &str| SandboxMapping {
+        user_name: user.into(),
+        path: path.into(),
+    };
+    assert_eq!(
+        mapping("ann", "users/%u").root(sandbox),
+        Some(sandbox.join("users/ann"))
+    );
+    assert_eq!(
+        mapping("ann", "").root(sandbox),
+        Some(sandbox.to_path_buf())
+    );
+    for user in ["..", "a/../../b", "/etc"] {
+        assert_eq!(mapping(user, "%u").root(sandbox), None, "{user}");
+    }
+}

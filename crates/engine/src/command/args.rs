@@ -107,6 +107,24 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Optional parameter `key` where null is a value of its own: `None` when absent,
+    /// `Some(None)` when null.
+    pub(super) fn opt_or_null<K: Kind>(
+        &mut self,
+        key: &'static str,
+        kind: &K,
+    ) -> Result<Option<Option<K::Out>>, CommandError> {
+        self.read.push(key);
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(value) => kind
+                .read(value)
+                .map(|read| Some(Some(read)))
+                .ok_or_else(|| self.invalid(key, kind.expected(), value)),
+        }
+    }
+
     /// Required parameter `key`, read by `read`.
     pub(super) fn req_with<T>(
         &mut self,

@@ -10,6 +10,7 @@ mod lanes;
 mod mappings;
 mod params;
 mod permissions;
+mod server;
 mod strict;
 mod transfers;
 
@@ -26,6 +27,10 @@ pub use params::{
     UpdateObjectUserData, UpdateSharedToken,
 };
 pub use permissions::{Permission, Permissions};
+pub use server::{
+    CreateSandboxMapping, Echo, GetEventLog, MkFile, Mv, PathRef, Paths, SandboxMappingRef,
+    UpdateBandwidthLimits,
+};
 pub use transfers::{
     CreateTransfer, FailTransfer, GetTransfer, GetTransfers, SetTransferPriority,
     SetTransferSendRateMax, UpdateTransferDefaults,
@@ -170,6 +175,34 @@ commands! {
     GetApiToken(ApiTokenRef) = "getAPIToken";
     /// All API tokens.
     GetApiTokens(Limit) = "getAPITokens";
+    /// Returns its argument.
+    Echo(Echo) = "echo";
+    /// The server's event log, newest or after an event.
+    GetEventLog(GetEventLog) = "getEventLog";
+    /// Change the server-wide bandwidth caps.
+    UpdateBandwidthLimits(UpdateBandwidthLimits) = "updateBandwidthLimits";
+    /// Remove what the server keeps but no longer needs.
+    GarbageCollect(NoParams) = "garbageCollect";
+    /// List a directory of the caller's root.
+    LsAsync(PathRef) = "lsAsync";
+    /// Describe several paths of the caller's root.
+    LsListAsync(Paths) = "lsListAsync";
+    /// The roots the caller may see.
+    LsRootsAsync(NoParams) = "lsRootsAsync";
+    /// The size of a tree of the caller's root.
+    DuAsync(PathRef) = "duAsync";
+    /// Create a directory (and its parents) in the caller's root.
+    MkdirAsync(PathRef) = "mkdirAsync";
+    /// Create a file in the caller's root.
+    MkFileAsync(MkFile) = "mkFileAsync";
+    /// Move an entry within the caller's root.
+    MvAsync(Mv) = "mvAsync";
+    /// Every user's sandbox root.
+    GetSandboxMappings(NoParams) = "getSandboxMappings";
+    /// Set a user's sandbox root.
+    CreateSandboxMapping(CreateSandboxMapping) = "createSandboxMapping";
+    /// Remove a user's sandbox root.
+    DeleteSandboxMapping(SandboxMappingRef) = "deleteSandboxMapping";
 }
 
 impl Command {

@@ -5,8 +5,9 @@
 //! |---|---|
 //! | `send` | SendInterface: destinations, connections, manifests, transfers, shared tokens, user data |
 //! | `receive` | RecvInterface: sources, received transfers, authorized sender keys |
-//! | `admin` | API tokens: `createAPIToken`, `deleteAPIToken`, `getAPIToken`, `getAPITokens` |
-//! | none | `auth`, `authAsync`, `getServerInfo`, `getRequestStatus`, `getRequestResult` |
+//! | `files` | the sandbox's file operations: `lsAsync`, `lsListAsync`, `lsRootsAsync`, `duAsync`, `mkdirAsync`, `mkFileAsync`, `mvAsync` |
+//! | `admin` | API tokens (`createAPIToken`, `deleteAPIToken`, `getAPIToken`, `getAPITokens`), the event log, bandwidth limits, garbage collection, sandbox mappings |
+//! | none | `auth`, `authAsync`, `echo`, `getServerInfo`, `getRequestStatus`, `getRequestResult` |
 //!
 //! A user logged in with a password holds every permission; an API token holds the ones it was
 //! created with.
@@ -21,19 +22,28 @@ pub enum Permission {
     Send,
     /// Receive: senders, their keys and what they sent.
     Receive,
-    /// Administer the server's API tokens.
+    /// Read and change files in the caller's root of the sandbox.
+    Files,
+    /// Administer the server: API tokens, event log, bandwidth limits, garbage collection,
+    /// users' sandbox roots.
     Admin,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 3] = [Permission::Send, Permission::Receive, Permission::Admin];
+    pub const ALL: [Permission; 4] = [
+        Permission::Send,
+        Permission::Receive,
+        Permission::Files,
+        Permission::Admin,
+    ];
 
     /// The permission's name as the API spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Permission::Send => "send",
             Permission::Receive => "receive",
+            Permission::Files => "files",
             Permission::Admin => "admin",
         }
     }
@@ -112,6 +122,7 @@ impl Command {
         match self {
             C::Auth(_)
             | C::AuthAsync(_)
+            | C::Echo(_)
             | C::GetServerInfo(_)
             | C::GetRequestStatus(_)
             | C::GetRequestResult(_) => None,
@@ -154,10 +165,23 @@ impl Command {
             | C::AddAuthorizedClientAsync(_)
             | C::RemoveAuthorizedClientAsync(_)
             | C::AllowOnlyAuthorizedClientsAsync(_) => Some(Permission::Receive),
+            C::LsAsync(_)
+            | C::LsListAsync(_)
+            | C::LsRootsAsync(_)
+            | C::DuAsync(_)
+            | C::MkdirAsync(_)
+            | C::MkFileAsync(_)
+            | C::MvAsync(_) => Some(Permission::Files),
             C::CreateApiToken(_)
             | C::DeleteApiToken(_)
             | C::GetApiToken(_)
-            | C::GetApiTokens(_) => Some(Permission::Admin),
+            | C::GetApiTokens(_)
+            | C::GetEventLog(_)
+            | C::UpdateBandwidthLimits(_)
+            | C::GarbageCollect(_)
+            | C::GetSandboxMappings(_)
+            | C::CreateSandboxMapping(_)
+            | C::DeleteSandboxMapping(_) => Some(Permission::Admin),
         }
     }
 }
@@ -172,7 +196,7 @@ mod tests {
         assert_eq!(set.to_text(), "send,admin");
         assert_eq!(Permissions::from_text("send,admin"), Some(set));
         assert_eq!(Permissions::from_text(""), Some(Permissions::from_iter([])));
-        assert_eq!(Permissions::from_text("send,files"), None);
+        assert_eq!(Permissions::from_text("send,root"), None);
         assert!(Permissions::all().includes(set));
         assert!(!set.includes(Permissions::all()));
         assert_eq!(

@@ -4,6 +4,7 @@
 
 use super::caller::Caller;
 use super::events::{EventError, Events, ServerEvent};
+use super::files::FileOp;
 use super::info::{self, ServerInfo, API_VERSION};
 use super::logins::Logins;
 use super::reads;
@@ -16,7 +17,7 @@ use crate::error::{Code, Error, Result};
 use crate::identity;
 use crate::receive::ReceiveEvent;
 use crate::send::Progress;
-use crate::store::{self, ManifestFile, Store};
+use crate::store::{self, BandwidthLimits, ManifestFile, NewEvent, Store};
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::handshake::Identity;
 use serde::Serialize;
@@ -69,6 +70,12 @@ pub(super) enum Msg {
     },
     /// The receiver stopped serving.
     ReceiverStopped(Error),
+    /// Work done off the actor's thread ended: its result, and the event it leaves.
+    Worked {
+        responder: Responder,
+        result: Result<Value>,
+        event: Option<NewEvent>,
+    },
     /// Stop everything.
     Close { reply: oneshot::Sender<()> },
 }
@@ -121,6 +128,8 @@ pub(super) struct Actor {
     /// The sandbox directory with every symbolic link resolved: the base of API tokens'
     /// directories.
     pub(super) sandbox_root: std::path::PathBuf,
+    /// The server-wide caps in force.
+    pub(super) bandwidth: BandwidthLimits,
 }
 
 /// The current Unix time in microseconds.
@@ -206,8 +215,10 @@ impl Actor {
             auth_required: opts.auth_required,
             only_authorized_clients_allowed: receiver.clients().only_authorized,
             max_overwrite_mode: u32::from(opts.max_overwrite.widest().code()),
+            bandwidth_limits: BandwidthLimits::default(),
         };
-        Ok(Actor {
+        let bandwidth = store.bandwidth_limits()?;
+        let mut actor = Actor {
             store,
             identity,
             info,
@@ -225,7 +236,10 @@ impl Actor {
             sessions,
             logins: Logins::default(),
             sandbox_root,
-        })
+            bandwidth,
+        };
+        actor.apply_bandwidth_limits(bandwidth);
+        Ok(actor)
     }
 
     pub(super) fn info(&self) -> &ServerInfo {
@@ -306,6 +320,16 @@ impl Actor {
             Msg::ReceiverStopped(e) => self.events.emit(ServerEvent::ReceiverStopped {
                 error: EventError::from(&e),
             }),
+            Msg::Worked {
+                responder,
+                result,
+                event,
+            } => {
+                if let Some(event) = event {
+                    self.record(event);
+                }
+                self.respond(responder, result);
+            }
             Msg::Close { .. } => unreachable!("handled by run"),
         }
     }
@@ -352,6 +376,30 @@ impl Actor {
             C::Auth(p) | C::AuthAsync(p) => return self.auth(caller, p, responder),
             C::CreateApiToken(p) => self.create_api_token(caller, &p),
             C::DeleteApiToken(p) => self.delete_api_token(&p.token),
+            C::Echo(p) => Ok(p.value),
+            C::UpdateBandwidthLimits(p) => self.update_bandwidth_limits(&p),
+            C::GarbageCollect(_) => return self.garbage_collect(caller, responder),
+            C::LsAsync(p) => return self.file_op(caller, FileOp::Ls(p.path), responder),
+            C::LsListAsync(p) => return self.file_op(caller, FileOp::LsList(p.paths), responder),
+            C::LsRootsAsync(_) => return self.file_op(caller, FileOp::LsRoots, responder),
+            C::DuAsync(p) => return self.file_op(caller, FileOp::Du(p.path), responder),
+            C::MkdirAsync(p) => return self.file_op(caller, FileOp::Mkdir(p.path), responder),
+            C::MkFileAsync(p) => {
+                let op = FileOp::MkFile {
+                    path: p.path,
+                    content: p.content.unwrap_or_default(),
+                };
+                return self.file_op(caller, op, responder);
+            }
+            C::MvAsync(p) => {
+                let op = FileOp::Mv {
+                    src: p.src,
+                    dst: p.dst,
+                };
+                return self.file_op(caller, op, responder);
+            }
+            C::CreateSandboxMapping(p) => self.create_sandbox_mapping(caller, &p),
+            C::DeleteSandboxMapping(p) => self.delete_sandbox_mapping(caller, &p.name),
             _ => unreachable!("reads::read answered it"),
         };
         self.respond(responder, result);

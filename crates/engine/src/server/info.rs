@@ -1,5 +1,6 @@
 //! `getServerInfo`: who this server is and how it receives.
 
+use crate::store::BandwidthLimits;
 use serde::Serialize;
 
 /// The Server Info structure.
@@ -41,6 +42,8 @@ pub struct ServerInfo {
     /// The most destructive `OVERWRITE_*` mode a sender may ask of this receiver; every mode
     /// that destroys no more is allowed too (never < backup < always < in place).
     pub max_overwrite_mode: u32,
+    /// The server-wide caps on what all transfers send and receive together.
+    pub bandwidth_limits: BandwidthLimits,
 }
 
 /// The API version this engine implements.

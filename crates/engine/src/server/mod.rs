@@ -1,14 +1,18 @@
 //! The server: one actor owning the object store and every running transfer, fed by
 //! [`Command`]s from any client (the napi binding, the control port, the CLI). [`Server`] is the
 //! handle clients hold; the actor itself lives in [`actor`], the per-method work in the modules
-//! named after the objects they act on, how a server starts in [`options`] and what it tells
-//! its subscribers in [`events`].
+//! named after the objects they act on, how a server starts in [`options`], what it tells
+//! its subscribers in [`events`] and what it keeps in its event log in [`event_log`].
 
 mod accounts;
 mod actor;
+mod bandwidth;
 mod caller;
+mod collect;
 mod destinations;
+mod event_log;
 mod events;
+mod files;
 mod info;
 mod logins;
 mod manifests;
@@ -18,8 +22,8 @@ mod options;
 mod reads;
 mod receiving;
 mod requests;
-
 mod runner;
+mod sandbox_mappings;
 mod sessions;
 mod transfers;
 

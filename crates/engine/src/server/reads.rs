@@ -6,7 +6,7 @@ use super::actor::now_us;
 use super::actor::to_json;
 use super::caller::Caller;
 use super::Shared;
-use crate::command::{self, Command};
+use crate::command::{self, Command, Permission, Permissions};
 use crate::error::{Code, Error, Result};
 use crate::store::{Page, RequestStatus, Store};
 use serde::Serialize;
@@ -84,6 +84,8 @@ pub(super) fn read<A: Answer>(store: &Store, command: &Command) -> Option<Result
             status: r.status,
             error_message: r.error_message,
         })),
+        C::GetEventLog(p) => json(store.list_events(p.after, p.limit)),
+        C::GetSandboxMappings(_) => json(store.sandbox_mappings()),
         _ => return None,
     })
 }
@@ -110,22 +112,38 @@ impl Reader {
     }
 
     /// The caller a request from `address` bearing `token` runs as: the user of an open
-    /// session, or what an API token grants (its permissions, confined to its directory of the
-    /// sandbox). `AUTH_FAILED` for anything else.
+    /// session (every permission; with a sandbox mapping, confined to it and allowed only to
+    /// send and to work with files), or what an API token
+    /// grants (its permissions, confined to its directory of the sandbox). `AUTH_FAILED` for
+    /// anything else.
     pub fn authenticate(&self, token: &str, address: Option<IpAddr>) -> Result<Caller> {
         let now = now_us();
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(user) = self.shared.sessions.user(token, now) {
+            let root = match store.sandbox_mapping(&user)? {
+                None => None,
+                Some(mapping) => {
+                    Some(mapping.root(&self.shared.sandbox_root).ok_or_else(|| {
+                        Error::new(
+                            Code::PermissionDenied,
+                            format!("the sandbox mapping of {user} leads out of the sandbox"),
+                        )
+                    })?)
+                }
+            };
+            // A confined user sends and works with files in its root; the rest is server-wide.
+            let permissions = root
+                .is_some()
+                .then(|| Permissions::from_iter([Permission::Send, Permission::Files]));
             return Ok(Caller {
                 user: Some(user),
-                root: None,
-                permissions: None,
+                root,
+                permissions,
                 address,
             });
         }
-        let found = {
-            let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-            store.api_token_by_secret(token)?
-        };
+        let found = store.api_token_by_secret(token)?;
+        drop(store);
         match found {
             Some(api) if api.expiry_time.is_some_and(|expiry| expiry <= now) => Err(Error::new(
                 Code::AuthFailed,

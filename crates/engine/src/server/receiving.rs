@@ -9,15 +9,15 @@ use crate::authorized_keys::AuthorizedKeys;
 use crate::clients::{ClientList, Clients};
 use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
-use crate::receive::{ReceiveEvent, ReceiveOptions, Receiver};
-use crate::store::{NewReceived, Page, Store};
+use crate::receive::{ReceiveEvent, ReceiveOptions, Receiver, ReceiverControls};
+use crate::store::{EventKind, NewEvent, NewReceived, Page, Store};
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// What a server's receiver is, once bound.
@@ -35,6 +35,8 @@ pub struct Receiving {
 pub(super) struct ReceiverHandle {
     receiving: Option<Receiving>,
     clients: Clients,
+    /// The receiver's intake cap and part-file sweeps.
+    controls: Option<ReceiverControls>,
     task: Option<JoinHandle<()>>,
     /// Records of transfers arriving, by sender address and the sender's transfer id.
     arriving: HashMap<(SocketAddr, u64), u64>,
@@ -53,6 +55,7 @@ impl ReceiverHandle {
             return Ok(ReceiverHandle {
                 receiving: None,
                 clients,
+                controls: None,
                 task: None,
                 arriving: HashMap::new(),
             });
@@ -75,6 +78,7 @@ impl ReceiverHandle {
             authorized_keys: receiver.authorized_keys().map(AuthorizedKeys::len),
             admission: receiver.admission_counters(),
         };
+        let controls = Some(receiver.controls());
         let task = tokio::spawn(async move {
             let mut on_event = |event| match tx.send(Msg::Received(event)) {
                 Ok(()) => ControlFlow::Continue(()),
@@ -88,6 +92,7 @@ impl ReceiverHandle {
         Ok(ReceiverHandle {
             receiving: Some(receiving),
             clients,
+            controls,
             task: Some(task),
             arriving: HashMap::new(),
         })
@@ -96,6 +101,27 @@ impl ReceiverHandle {
     /// The bound receiver; `None` when the server only sends.
     pub(super) fn receiving(&self) -> Option<&Receiving> {
         self.receiving.as_ref()
+    }
+
+    /// Caps what all sessions together accept, in bytes per second (`None`: no cap); a server
+    /// that only sends accepts nothing anyway.
+    pub(super) fn set_intake(&self, bytes_per_second: Option<u64>) {
+        if let Some(controls) = &self.controls {
+            controls.intake.set(bytes_per_second);
+        }
+    }
+
+    /// Asks the receiver to give back the part files no session writes; the answer is how many
+    /// were removed and how many kept. A server that only sends has none.
+    pub(super) fn sweep_parts(&self) -> oneshot::Receiver<(usize, usize)> {
+        match &self.controls {
+            Some(controls) => controls.sweep_parts(),
+            None => {
+                let (tx, rx) = oneshot::channel();
+                let _ = tx.send((0, 0));
+                rx
+            }
+        }
     }
 
     /// The authorized keys in force.
@@ -130,6 +156,17 @@ impl Actor {
                 })
                 .map(|id| {
                     self.receiver.arriving.insert((peer, header.id), id);
+                    self.record(NewEvent {
+                        received_id: Some(id),
+                        path: Some(header.dest_dir.clone()),
+                        ..NewEvent::new(
+                            EventKind::ReceivedStarted,
+                            format!(
+                                "receiving transfer {} from {peer} (key {key}): {} files, {} bytes",
+                                header.id, header.total_files, header.total_bytes
+                            ),
+                        )
+                    });
                 }),
             ReceiveEvent::Finished {
                 peer,
@@ -142,6 +179,20 @@ impl Actor {
                         .as_ref()
                         .map(|stats| (u64::from(stats.files_complete), stats.bytes_received))
                         .map_err(|e| e.message.as_str());
+                    let message = match outcome {
+                        Ok((files, bytes)) => format!(
+                            "received transfer {} from {peer}: complete, {files} files, {bytes} bytes",
+                            header.id
+                        ),
+                        Err(error) => format!(
+                            "received transfer {} from {peer}: error: {error}",
+                            header.id
+                        ),
+                    };
+                    self.record(NewEvent {
+                        received_id: Some(id),
+                        ..NewEvent::new(EventKind::ReceivedEnded, message)
+                    });
                     self.store.finish_received(id, outcome, now)
                 }
                 None => Ok(()),
@@ -172,17 +223,30 @@ impl Actor {
     pub(super) fn add_authorized_client(&mut self, key: &str) -> Result<Value> {
         let key = parse_key("addAuthorizedClientAsync", key)?;
         self.store.add_client(&key.to_string(), now_us())?;
+        self.record(NewEvent::new(
+            EventKind::AuthorizedClientAdded,
+            format!("authorized client {key} added"),
+        ));
         self.reload_clients()
     }
 
     pub(super) fn remove_authorized_client(&mut self, key: &str) -> Result<Value> {
         let key = parse_key("removeAuthorizedClientAsync", key)?;
         self.store.remove_client(&key.to_string())?;
+        self.record(NewEvent::new(
+            EventKind::AuthorizedClientRemoved,
+            format!("authorized client {key} removed"),
+        ));
         self.reload_clients()
     }
 
     pub(super) fn allow_only_authorized_clients(&mut self, enabled: bool) -> Result<Value> {
         self.store.set_only_authorized(enabled)?;
+        let state = if enabled { "on" } else { "off" };
+        self.record(NewEvent::new(
+            EventKind::OnlyAuthorizedClientsChanged,
+            format!("only authorized clients allowed: {state}"),
+        ));
         self.reload_clients()
     }
 

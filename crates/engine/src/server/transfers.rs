@@ -13,8 +13,9 @@ use crate::known_receivers::Recognized;
 use crate::schedule::{self, Flow};
 use crate::send::{Controls, Progress, SendOptions, SendReport};
 use crate::store::{
-    self, ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, ManifestStatus,
-    NewTransfer, Page, Transfer, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
+    self, ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, EventKind,
+    ManifestStatus, NewEvent, NewTransfer, Page, PriorityLanes, Transfer, TransferParams,
+    TransferProgress, TransferStatus, TransferUpdate,
 };
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::aead::CipherLevel;
@@ -101,6 +102,16 @@ impl Actor {
         // Credentials live in memory only: the store never holds a password.
         self.credentials.insert(transfer.transfer_id, auth);
         self.log(&transfer, "created");
+        self.record(NewEvent {
+            transfer_id: Some(transfer.transfer_id),
+            ..NewEvent::new(
+                EventKind::TransferCreated,
+                format!(
+                    "transfer {} created: manifest {} to destination {}",
+                    transfer.transfer_id, transfer.manifest_id, transfer.destination_id
+                ),
+            )
+        });
         self.start_ready();
         to_json(&self.store.get_transfer(transfer.transfer_id, false)?)
     }
@@ -453,6 +464,16 @@ impl Actor {
         self.running.insert(transfer.transfer_id, run);
         self.set_connection_state(&destination, ConnectionState::Negotiating);
         self.log(transfer, "started");
+        self.record(NewEvent {
+            transfer_id: Some(transfer.transfer_id),
+            ..NewEvent::new(
+                EventKind::TransferStarted,
+                format!(
+                    "transfer {} started to destination {}",
+                    transfer.transfer_id, destination.destination_id
+                ),
+            )
+        });
         Ok(())
     }
 
@@ -679,6 +700,14 @@ impl Actor {
             &transfer,
             &format!("{} {}", status.as_str(), message.as_deref().unwrap_or("")),
         );
+        let ended = match &message {
+            Some(error) => format!("transfer {id} ended: {}: {error}", status.as_str()),
+            None => format!("transfer {id} ended: {}", status.as_str()),
+        };
+        self.record(NewEvent {
+            transfer_id: Some(id),
+            ..NewEvent::new(EventKind::TransferEnded, ended)
+        });
         let answer = to_json(&transfer);
         for responder in self.transfer_waiters.remove(&id).unwrap_or_default() {
             self.respond(responder, answer.clone());
@@ -714,18 +743,27 @@ impl Actor {
     /// applies each one's cap. Without a cap on the destination nothing is split, but lanes and
     /// priorities still hold back the transfers that must wait (the idle lane while another
     /// lane has a transfer, a higher priority number behind an uncapped lower one). A held
-    /// transfer sends no data; its session stays up.
+    /// transfer sends no data; its session stays up. Under a server-wide outgoing cap every
+    /// destination's share depends on the others: all of them are shared out again.
     pub(super) fn rebalance(&mut self, destination_id: &str) {
-        let Ok(destination) = self.store.get_destination(destination_id) else {
-            return;
-        };
+        if self.bandwidth.outgoing_kbps.is_some() {
+            return self.rebalance_all();
+        }
+        if let Some(plan) = self.rate_plan(destination_id) {
+            self.apply_rates(&plan, plan.total);
+        }
+    }
+
+    /// The running transfers of a destination and the rate settings their shares come from;
+    /// `None` for a destination deleted meanwhile.
+    pub(super) fn rate_plan(&self, destination_id: &str) -> Option<RatePlan> {
+        let destination = self.store.get_destination(destination_id).ok()?;
         let connection = destination
             .connection_id
             .and_then(|id| self.store.get_connection(id).ok());
-        let ids: Vec<u64> = self.running_for(destination_id).collect();
         let mut flows = Vec::new();
         let mut params: HashMap<u64, TransferParams> = HashMap::new();
-        for id in ids {
+        for id in self.running_for(destination_id) {
             let Ok(transfer) = self.store.get_transfer(id, false) else {
                 continue;
             };
@@ -756,12 +794,24 @@ impl Actor {
             .as_ref()
             .filter(|c| !c.rate_controller_active)
             .map(|c| kbps_to_bytes(c.send_rate).max(min));
-        let shares: HashMap<u64, f64> =
-            schedule::allocate(&destination.priority_lanes, &flows, total)
-                .into_iter()
-                .collect();
+        Some(RatePlan {
+            lanes: destination.priority_lanes,
+            flows,
+            params,
+            total,
+            min,
+            fixed_rate,
+        })
+    }
+
+    /// Shares `total` (kbit/s, infinite for no cap) among the transfers of `plan` and steers
+    /// their sessions to their shares.
+    pub(super) fn apply_rates(&mut self, plan: &RatePlan, total: f64) {
+        let shares: HashMap<u64, f64> = schedule::allocate(&plan.lanes, &plan.flows, total)
+            .into_iter()
+            .collect();
         for (id, run) in self.running.iter_mut() {
-            let Some(transfer) = params.get(id) else {
+            let Some(transfer) = plan.params.get(id) else {
                 continue;
             };
             let share = shares.get(id).copied().unwrap_or(f64::INFINITY);
@@ -771,10 +821,12 @@ impl Actor {
                 .reduce(f64::min)
                 .filter(|c| c.is_finite());
             run.held = shares.get(id).is_some_and(|s| *s <= 0.0);
+            let min = plan.min;
             let limits = RateLimits {
                 min: cap.map_or(min, |c| min.min(kbps_to_bytes(c).max(1))),
                 max: cap.map(|c| kbps_to_bytes(c).max(1)),
             };
+            let fixed_rate = plan.fixed_rate;
             run.steer(|c| {
                 c.limits = limits;
                 c.fixed_rate = fixed_rate;
@@ -812,6 +864,34 @@ impl Actor {
         if let Err(e) = written {
             tracing::warn!("transfer log {}: {e}", path.display());
         }
+    }
+}
+
+/// A destination's running transfers and the rate settings their shares come from.
+pub(super) struct RatePlan {
+    /// The destination's lanes.
+    lanes: PriorityLanes,
+    /// The transfers that may send (not suspended).
+    flows: Vec<Flow>,
+    /// The settings of every running transfer, suspended ones included.
+    params: HashMap<u64, TransferParams>,
+    /// The destination's own cap (its and its connection's) in kbit/s; infinite without one.
+    pub(super) total: f64,
+    /// The floor of every transfer's rate, in bytes per second.
+    min: u64,
+    /// The fixed rate when rate control is off, in bytes per second.
+    fixed_rate: Option<u64>,
+}
+
+impl RatePlan {
+    /// The most the destination's transfers can send together, in kbit/s (infinite when one
+    /// of them may send without a cap).
+    pub(super) fn demand(&self) -> f64 {
+        let wanted: f64 = schedule::allocate(&self.lanes, &self.flows, f64::INFINITY)
+            .into_iter()
+            .map(|(_, rate)| rate)
+            .sum();
+        wanted.min(self.total)
     }
 }
 

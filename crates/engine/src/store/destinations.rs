@@ -374,4 +374,15 @@ impl Store {
     pub fn delete_destination(&mut self, id: &str) -> Result<()> {
         delete(&self.db, &Destination::TABLE, id)
     }
+
+    /// Deletes every destination that is not permanent and has no transfer; returns how many.
+    pub fn delete_unused_destinations(&mut self) -> Result<usize> {
+        Ok(self
+            .db
+            .prepare_cached(
+                "DELETE FROM destinations WHERE permanent = 0
+                 AND NOT EXISTS (SELECT 1 FROM transfers WHERE destination_id = destinations.id)",
+            )?
+            .execute([])?)
+    }
 }

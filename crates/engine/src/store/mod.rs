@@ -79,13 +79,16 @@ macro_rules! assignments {
 }
 
 mod api_tokens;
+mod bandwidth;
 mod codec;
 mod connections;
 mod destinations;
+mod events;
 mod figures;
 mod manifests;
 mod received;
 mod requests;
+mod sandbox_mappings;
 mod schema;
 mod tokens;
 mod transfers;
@@ -94,6 +97,7 @@ mod users;
 
 pub use api_tokens::{ApiToken, NewApiToken};
 /// The blob form of stored range sets, public so the fuzz targets reach its decoder.
+pub use bandwidth::BandwidthLimits;
 pub use codec::{
     decode as decode_range_blob, encode as encode_range_blob, DecodeError as RangeBlobError,
 };
@@ -101,10 +105,12 @@ pub use connections::{Connection, ConnectionUpdate, NewConnection};
 pub use destinations::{
     Destination, DestinationParams, DestinationUpdate, PriorityLanes, TransferDefaults,
 };
+pub use events::{Event, EventKind, NewEvent, EVENT_KEEP_COUNT};
 pub use figures::{ReceivedTotals, SentTotals};
 pub use manifests::{Manifest, ManifestFile, ManifestFiles, ManifestStatus};
 pub use received::{NewReceived, ReceivedTransfer, Source};
 pub use requests::{Request, RequestStatus, REQUEST_KEEP_COUNT, REQUEST_KEEP_MICROS};
+pub use sandbox_mappings::SandboxMapping;
 pub use schema::SCHEMA_VERSION;
 pub use tokens::{DownloadCheck, NewToken, Token};
 pub use transfers::{

@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: every object kind.
 ///
@@ -270,4 +270,23 @@ CREATE TABLE api_tokens (
     creation_time INTEGER NOT NULL,
     expiry_time INTEGER
 );
+";
+
+/// Version 6: the server's event log, and the sandbox roots of users.
+const V6: &str = "
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    transfer_id INTEGER,
+    received_id INTEGER,
+    path TEXT,
+    user_name TEXT
+);
+
+CREATE TABLE sandbox_mappings (
+    user_name TEXT PRIMARY KEY,
+    path TEXT NOT NULL
+) WITHOUT ROWID;
 ";
