@@ -8,6 +8,7 @@
 use crate::logging::Logging;
 use crate::settings::{ServerArgs, Settings};
 use jetstream_control::{Control, ControlOptions, TlsIdentity};
+use jetstream_engine::command;
 use jetstream_engine::error::Error;
 use jetstream_engine::server::{host_name, EngineOptions, Server, ServerOptions};
 use std::io::Write;
@@ -46,6 +47,10 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
     opts.api_control_port = Some(api_addr.port());
     opts.auth_required = !settings.api_no_auth;
     let server = Arc::new(Server::open(opts).await?);
+    if let Err(e) = set_bandwidth_limits(&server, &settings).await {
+        server.close().await;
+        return Err(e);
+    }
     let control = Control::start(
         listener,
         Arc::clone(&server),
@@ -181,4 +186,24 @@ impl Signals {
             _ = self.hup.recv() => None,
         }
     }
+}
+
+/// Puts the rate limits of the settings in force, as `updateBandwidthLimits` would (so they are
+/// checked, kept and logged the same way); a limit not given keeps the stored one.
+async fn set_bandwidth_limits(server: &Server, settings: &Settings) -> Result<(), Error> {
+    let mut params = serde_json::Map::new();
+    if let Some(kbps) = settings.incoming_rate_limit {
+        params.insert("incomingKbps".into(), kbps.into());
+    }
+    if let Some(kbps) = settings.outgoing_rate_limit {
+        params.insert("outgoingKbps".into(), kbps.into());
+    }
+    if params.is_empty() {
+        return Ok(());
+    }
+    let command = command::parse(&serde_json::json!({
+        "method": "updateBandwidthLimits",
+        "params": params,
+    }))?;
+    server.execute(command).await.map(drop)
 }

@@ -67,6 +67,14 @@ pub struct ServerArgs {
     /// else info]. Read again from the config file on SIGHUP.
     #[arg(long)]
     log_level: Option<String>,
+    /// Most kilobits per second the receiver accepts from all senders together [default: what
+    /// updateBandwidthLimits last set, else no cap].
+    #[arg(long, value_name = "KBPS")]
+    incoming_rate_limit: Option<f64>,
+    /// Most kilobits per second all transfers send together [default: what
+    /// updateBandwidthLimits last set, else no cap].
+    #[arg(long, value_name = "KBPS")]
+    outgoing_rate_limit: Option<f64>,
 }
 
 /// How log lines are written.
@@ -97,6 +105,8 @@ struct File {
     max_overwrite: Option<String>,
     log_format: Option<String>,
     log_level: Option<String>,
+    incoming_rate_limit: Option<f64>,
+    outgoing_rate_limit: Option<f64>,
 }
 
 /// Everything the server runs with, flags and file merged and checked.
@@ -118,6 +128,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `None`: JETSTREAM_LOG, else info.
     pub log_level: Option<String>,
+    /// Server-wide caps in kilobits per second set at start; `None` keeps the stored one.
+    pub incoming_rate_limit: Option<f64>,
+    pub outgoing_rate_limit: Option<f64>,
 }
 
 impl ServerArgs {
@@ -179,6 +192,8 @@ impl ServerArgs {
             log_format: choice(self.log_format, file.log_format, &config("log-format"))?
                 .unwrap_or(LogFormat::Text),
             log_level: self.log_level.clone().or(file.log_level),
+            incoming_rate_limit: self.incoming_rate_limit.or(file.incoming_rate_limit),
+            outgoing_rate_limit: self.outgoing_rate_limit.or(file.outgoing_rate_limit),
         };
         settings.check()?;
         Ok(settings)

@@ -415,7 +415,7 @@ fn the_certificate_is_kept_across_starts_and_unsafe_flags_are_refused() {
 }
 
 #[test]
-fn a_config_file_sets_what_flags_do_and_sighup_changes_the_log_level() {
+fn a_config_file_sets_what_flags_do_rate_limits_included_and_sighup_changes_the_log_level() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");
     add_user(&a);
@@ -423,7 +423,7 @@ fn a_config_file_sets_what_flags_do_and_sighup_changes_the_log_level() {
     let write_config = |level: &str| {
         let text = format!(
             "state-dir = {:?}\nsandbox = {:?}\nlog-format = \"json\"\nlog-level = \"{level}\"\n\
-             api-port = 1\n",
+             api-port = 1\noutgoing-rate-limit = 4000\n",
             a.to_str().unwrap(),
             dir.path().join("inbox").to_str().unwrap()
         );
@@ -441,12 +441,20 @@ fn a_config_file_sets_what_flags_do_and_sighup_changes_the_log_level() {
             "127.0.0.1",
             "--recv-port",
             "0",
+            "--incoming-rate-limit",
+            "2000",
         ]);
     let server = Server::spawn(command, &a);
     assert_ne!(server.api_port, 1);
     let info = server.api("server.getServerInfo", &[]);
     assert!(
         info["sandboxDir"].as_str().unwrap().ends_with("inbox"),
+        "{info}"
+    );
+    // The rate limits of the file and the flags are the server's bandwidth limits.
+    assert_eq!(
+        info["bandwidthLimits"],
+        json!({ "incomingKbps": 2000.0, "outgoingKbps": 4000.0 }),
         "{info}"
     );
     // At warn, a login is not logged; after SIGHUP at info, it is, as JSON.
