@@ -55,7 +55,7 @@ describe('API tokens', () => {
     const api = await engine();
     await rejectsWith(api.server.createAPIToken({ sandboxPath: '/in/../..' }), 'INVALID_ARGUMENT');
     await rejectsWith(
-      api.server.createAPIToken({ permissions: ['send', 'files' as 'send'] }),
+      api.server.createAPIToken({ permissions: ['send', 'root' as 'send'] }),
       'INVALID_ARGUMENT',
     );
     expect(await api.server.getAPITokens()).toEqual([]);

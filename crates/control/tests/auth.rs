@@ -258,7 +258,7 @@ async fn an_api_token_grants_its_permissions_inside_its_directory_until_deleted_
     assert_eq!(narrower["permissions"], json!(["receive"]));
     // Bad parameters are named.
     for params in [
-        json!({ "permissions": ["send", "files"] }),
+        json!({ "permissions": ["send", "root"] }),
         json!({ "sandboxPath": "/in/../.." }),
         json!({ "timeLimitSeconds": -1 }),
         json!({ "color": "red" }),
