@@ -20,3 +20,4 @@ export function nativeVersion(): string {
 export * from './api/index.js';
 export { JetStream } from './jetstream.js';
 export type { EmbeddedOptions } from './jetstream.js';
+export type { RemoteOptions } from './remote/options.js';
