@@ -5,7 +5,8 @@
 // Two projects: `embedded` runs every suite against engines inside the test process; `remote`
 // runs the suites that drive an engine once more, each engine then a `jetstream server` child
 // process reached through the remote client (JETSTREAM_TEST_MODE=remote, see
-// test/support/engines.ts). `vitest run --project embedded` runs one of them.
+// test/support/engines.ts), and the remote client's own suites. `vitest run --project remote`
+// runs one of them; the remote project needs `npm run build:cli`.
 import { fileURLToPath } from 'node:url';
 
 import { defineConfig } from 'vitest/config';
@@ -24,6 +25,9 @@ const PARITY = [
   'test/quickstart.test.ts',
 ];
 
+/** The suites of the remote client itself, which start their own servers. */
+const REMOTE_ONLY = ['test/remote-*.test.ts'];
+
 export default defineConfig({
   resolve: {
     alias: { jetstream: fileURLToPath(new URL('./ts/index.ts', import.meta.url)) },
@@ -36,11 +40,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'embedded', include: ['test/**/*.test.ts'] },
+        test: { name: 'embedded', include: ['test/**/*.test.ts'], exclude: REMOTE_ONLY },
       },
       {
         extends: true,
-        test: { name: 'remote', include: PARITY, env: { JETSTREAM_TEST_MODE: 'remote' } },
+        test: {
+          name: 'remote',
+          include: [...PARITY, ...REMOTE_ONLY],
+          env: { JETSTREAM_TEST_MODE: 'remote' },
+        },
       },
     ],
   },

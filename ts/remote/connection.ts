@@ -129,6 +129,7 @@ function open(settings: RemoteSettings, done: (error: Error | null, socket?: Soc
 /** A keep-alive agent whose connections all go to one server, opened by {@link open}. */
 class ControlAgent extends Agent {
   readonly #settings: RemoteSettings;
+  #destroyed = false;
 
   constructor(settings: RemoteSettings) {
     super({ keepAlive: true });
@@ -139,8 +140,21 @@ class ControlAgent extends Agent {
     _options: ClientRequestArgs,
     callback?: (error: Error | null, stream: Duplex) => void,
   ): undefined {
-    open(this.#settings, (error, socket) => callback?.(error, socket as Duplex));
+    open(this.#settings, (error, socket) => {
+      // A connection that opens after destroy() would otherwise carry its request after all.
+      if (error === null && this.#destroyed) {
+        socket?.destroy();
+        callback?.(new CommandError('UNAVAILABLE', `the client of ${serverName(this.#settings)} is closed`), socket as Duplex);
+        return;
+      }
+      callback?.(error, socket as Duplex);
+    });
     return undefined;
+  }
+
+  override destroy(): void {
+    this.#destroyed = true;
+    super.destroy();
   }
 }
 

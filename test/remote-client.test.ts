@@ -1,0 +1,125 @@
+// The remote client itself, against `jetstream server` child processes: its options, how it
+// fails when the server is missing, gone or not a control port, how it recovers when the server
+// is back, and what closing it does. What the commands do is the parity suites' subject.
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { constants, JetStream, type RemoteOptions } from '../ts/index.js';
+import { closeAll, serverProcess, tempDir } from './support/engines.js';
+import { blackHole, closeProbes, rejectsWith } from './support/probes.js';
+
+afterAll(async () => {
+  await closeAll();
+  await closeProbes();
+});
+
+/** A TCP port of 127.0.0.1 where nothing listens: bound once to pick it, then closed. */
+async function closedTcpPort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('JetStream.api options', () => {
+  const refused: [string, RemoteOptions | Record<string, unknown>][] = [
+    ['an unknown option', { colour: 'red' }],
+    ['tls that is not a boolean', { tls: 'yes' }],
+    ['a fingerprint without sha256:', { fingerprint: 'ab'.repeat(32) }],
+    ['a fingerprint of the wrong length', { fingerprint: `sha256:${'ab'.repeat(31)}` }],
+    ['a fingerprint with tls: false', { tls: false, fingerprint: `sha256:${'ab'.repeat(32)}` }],
+    ['a CA with tls: false', { tls: false, ca: '-----BEGIN CERTIFICATE-----' }],
+    ['both a fingerprint and a CA', { fingerprint: `sha256:${'ab'.repeat(32)}`, ca: '-----BEGIN CERTIFICATE-----' }],
+    ['a CA path instead of PEM text', { ca: '/etc/ssl/certs/ca.pem' }],
+    ['a user without a password', { userName: 'me' }],
+    ['a token and a user', { token: 't', userName: 'me', password: 'pw' }],
+    ['an empty token', { token: '' }],
+    ['a connect timeout of 0', { connectTimeoutSeconds: 0 }],
+  ];
+  it.each(refused)('refuses %s with INVALID_ARGUMENT', async (_, options) => {
+    const error = await rejectsWith(
+      (async () => JetStream.api('127.0.0.1', 8886, options as RemoteOptions))(),
+      'INVALID_ARGUMENT',
+    );
+    expect(error.message).toMatch(/JetStream\.api/);
+  });
+
+  it('refuses a port out of range and an empty host', async () => {
+    await rejectsWith((async () => JetStream.api('127.0.0.1', 70_000))(), 'INVALID_ARGUMENT');
+    await rejectsWith((async () => JetStream.api('127.0.0.1', 0))(), 'INVALID_ARGUMENT');
+    await rejectsWith((async () => JetStream.api('', 8886))(), 'INVALID_ARGUMENT');
+  });
+
+  it('takes a fingerprint in upper case with colons between the pairs', () => {
+    const pairs = 'AB'.repeat(32).match(/../g)!.join(':');
+    expect(() => JetStream.api('127.0.0.1', 8886, { fingerprint: `SHA256:${pairs}` })).not.toThrow();
+  });
+});
+
+describe('a server that is not there', () => {
+  it('fails connect with UNAVAILABLE when nothing listens', async () => {
+    const port = await closedTcpPort();
+    const error = await rejectsWith(JetStream.connect('127.0.0.1', port, { tls: false }), 'UNAVAILABLE');
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('fails with PROTOCOL when what answers is not a control port', async () => {
+    const web = createHttpServer((_, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>no</h1>'));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = web.address() as AddressInfo;
+      await rejectsWith(JetStream.connect('127.0.0.1', port, { tls: false }), 'PROTOCOL');
+    } finally {
+      web.closeAllConnections();
+      await new Promise<void>((resolve) => web.close(() => resolve()));
+    }
+  });
+});
+
+describe('a connected client', () => {
+  it('answers as the server it reached, over as many connections as calls in flight', async () => {
+    const server = await serverProcess();
+    const api = await JetStream.connect(server.host, server.port, server.clientOptions);
+    const infos = await Promise.all(Array.from({ length: 40 }, () => api.server.getServerInfo()));
+    expect(new Set(infos.map((info) => info.serverId)).size).toBe(1);
+    expect(infos[0]?.apiControlPort).toBe(server.port);
+    expect(infos[0]?.recvPort).toBe(server.recvPort);
+    await api.close();
+  });
+
+  it('fails with UNAVAILABLE while the server is gone, and reconnects once it is back', async () => {
+    const stateDir = tempDir();
+    const first = await serverProcess({ stateDir });
+    const api = await JetStream.connect(first.host, first.port, first.clientOptions);
+    const before = await api.server.getServerInfo();
+    expect(await first.stop()).toBe(0);
+    await rejectsWith(api.server.getServerInfo(), 'UNAVAILABLE');
+    await serverProcess({ stateDir }, first.port);
+    const after = await api.server.getServerInfo();
+    expect(after.serverUid).toBe(before.serverUid);
+    expect(after.serverId).not.toBe(before.serverId);
+    await api.close();
+  });
+
+  it('fails a wait in flight and every later call with UNAVAILABLE once closed', async () => {
+    const server = await serverProcess();
+    const api = await JetStream.connect(server.host, server.port, server.clientOptions);
+    const destination = await api.send.createDestination('127.0.0.1', { destinationPort: await blackHole() });
+    const manifest = await api.send.createManifest({
+      mappings: { 'x.bin': { src: '/nonexistent/x.bin', size: 1000, flags: constants.FILETYPE_REGULAR_FILE } },
+    });
+    await api.send.waitForManifest(manifest);
+    const transfer = await api.send.createTransfer(destination, manifest, {
+      transferFlags: constants.TRANSFER_FLAG_NONE,
+      timeoutSeconds: 600,
+    });
+    const waiting = api.send.waitForTransfer(transfer);
+    expect((await api.send.getTransfer(transfer)).processing).toBe(true);
+    await api.close();
+    await rejectsWith(waiting, 'UNAVAILABLE');
+    await rejectsWith(api.server.getServerInfo(), 'UNAVAILABLE');
+  });
+});
