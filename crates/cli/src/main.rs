@@ -7,6 +7,7 @@
 //! told another file.
 
 mod config;
+mod server;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -49,6 +50,8 @@ enum Command {
     /// Print the public key of the identity key file (created if missing), for a receiver's
     /// authorized keys.
     Key(KeyArgs),
+    /// Run a server: receives transfers and runs the API's commands sent to its control port.
+    Server(server::ServerArgs),
 }
 
 #[derive(Args)]
@@ -232,10 +235,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Read before any thread creates a file: received files get their mode bits less it.
     jetstream_engine::umask::umask();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match &cli.command {
+        // Many clients at once, on every core.
+        Command::Server(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("jetstream: cannot start: {e}");
@@ -247,6 +254,7 @@ fn main() -> ExitCode {
             Command::Receive(args) => receive(args).await,
             Command::Send(args) => send_files(args).await,
             Command::Key(args) => print_key(&args),
+            Command::Server(args) => server::run(args).await,
         }
     });
     match result {

@@ -55,12 +55,18 @@ pub struct ServerOptions {
     pub max_overwrite: OverwriteLimit,
     /// Where transfers created with `transferLog` keep their log files (created if missing).
     pub transfer_log_dir: PathBuf,
+    /// The TCP port of the control port serving this server, which `getServerInfo` reports;
+    /// `None` for an engine only its embedding process drives.
+    pub api_control_port: Option<u16>,
+    /// Whether the control port serving this server requires its clients to log in, which
+    /// `getServerInfo` reports.
+    pub auth_required: bool,
 }
 
 impl ServerOptions {
     /// Options with everything under `state_dir`: receive on 127.0.0.1 at a free port, root
     /// `state_dir/received`, transfer logs in `state_dir/transfer-logs`, AES-128-GCM at least,
-    /// and no existing file replaced.
+    /// no existing file replaced, and no control port.
     pub fn new(state_dir: PathBuf) -> Self {
         ServerOptions {
             sandbox_dir: state_dir.join("received"),
@@ -69,6 +75,8 @@ impl ServerOptions {
             recv_listen: (Ipv4Addr::LOCALHOST, 0).into(),
             min_cipher: CipherLevel::Aes128Gcm,
             max_overwrite: OverwriteLimit::Never,
+            api_control_port: None,
+            auth_required: false,
         }
     }
 }

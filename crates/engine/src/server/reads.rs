@@ -104,9 +104,14 @@ impl Reader {
     /// Answers a JSON command if it only reads (its JSON result as text); `None` for a command
     /// that must go to the server, or for text that does not parse (the server reports why).
     pub fn execute_json(&self, json: &str) -> Option<Result<String>> {
-        let command = command::parse_str(json).ok()?;
+        self.execute(&command::parse_str(json).ok()?)
+    }
+
+    /// Answers `command` if it only reads (its JSON result as text); `None` for a command that
+    /// must go to the server.
+    pub fn execute(&self, command: &Command) -> Option<Result<String>> {
         let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        let answer = store.read(|store| read(store, &command).transpose());
+        let answer = store.read(|store| read(store, command).transpose());
         answer.transpose()
     }
 }

@@ -1,0 +1,212 @@
+//! Serving the control port: the accept loop, one HTTP/1.1 keep-alive connection task per
+//! client, the limits that keep a client from holding the port (connections, header and body
+//! time, body size), the loopback-only rule, routing, and the shutdown.
+
+use crate::api;
+use crate::reply::{self, Reply};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use jetstream_engine::error::{Code, Error, Result};
+use jetstream_engine::server::{Caller, Reader, Server};
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// How the control port serves.
+#[derive(Clone, Debug)]
+pub struct ControlOptions {
+    /// Serve clients from any address; otherwise only loopback clients are served and the
+    /// others get `PERMISSION_DENIED`.
+    pub allow_remote: bool,
+    /// The largest request body, in bytes; a larger one gets 413 (`INVALID_ARGUMENT`).
+    pub max_body: usize,
+    /// How long a connection may take to send a request's head, counted from when the server
+    /// starts waiting for it: this also closes a keep-alive connection left idle that long.
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive.
+    pub body_timeout: Duration,
+    /// The most connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ControlOptions {
+    /// Loopback clients only, 8 MiB bodies, 10 s for a head (and of idleness), 30 s for a
+    /// body, 256 connections.
+    fn default() -> Self {
+        ControlOptions {
+            allow_remote: false,
+            max_body: 8 << 20,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 256,
+        }
+    }
+}
+
+/// What every connection of the port shares.
+pub(crate) struct Shared {
+    pub(crate) server: Arc<Server>,
+    pub(crate) reader: Reader,
+    pub(crate) opts: ControlOptions,
+}
+
+/// A running control port.
+pub struct Control {
+    local_addr: SocketAddr,
+    stop: watch::Sender<Option<Duration>>,
+    task: JoinHandle<()>,
+}
+
+impl Control {
+    /// Serves `server` on `listener` (bound by the caller, so that the server could be told
+    /// its port before it opened) on the current tokio runtime.
+    pub fn start(
+        listener: TcpListener,
+        server: Arc<Server>,
+        opts: ControlOptions,
+    ) -> Result<Control> {
+        let local_addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            reader: server.reader()?,
+            server,
+            opts,
+        });
+        let (stop, stopped) = watch::channel(None);
+        let task = tokio::spawn(accept(listener, shared, stopped));
+        Ok(Control {
+            local_addr,
+            stop,
+            task,
+        })
+    }
+
+    /// The address the port listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting connections, lets the requests in progress end within `grace`, then
+    /// closes every connection.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(Some(grace));
+        let _ = self.task.await;
+    }
+}
+
+/// Accepts connections until told to stop, then shuts them down.
+async fn accept(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<Option<Duration>>,
+) {
+    let slots = Arc::new(Semaphore::new(shared.opts.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            Some(_) = connections.join_next() => continue,
+            accepted = async {
+                let slot = Arc::clone(&slots).acquire_owned().await;
+                (slot, listener.accept().await)
+            } => accepted,
+        };
+        let (slot, stream, peer) = match accepted {
+            (Ok(slot), Ok((stream, peer))) => (slot, stream, peer),
+            (_, Err(e)) => {
+                // Out of file descriptors, most likely: give the connections time to end.
+                tracing::warn!("control port: accepting a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            (Err(_), _) => unreachable!("the semaphore is never closed"),
+        };
+        let _ = stream.set_nodelay(true);
+        let watcher = graceful.watcher();
+        let shared = Arc::clone(&shared);
+        connections.spawn(async move {
+            if let Err(e) = serve_connection(stream, peer, shared, watcher).await {
+                tracing::debug!("control connection from {peer}: {e}");
+            }
+            drop(slot);
+        });
+    }
+    let grace = stop.borrow().unwrap_or_default();
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!(
+            "control port: closing {} connections still busy",
+            connections.len()
+        );
+    }
+    connections.shutdown().await;
+}
+
+/// Serves one client's connection: HTTP/1.1 with keep-alive, until the client closes it, a
+/// limit is crossed, or the port shuts down.
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    watcher: Watcher,
+) -> std::result::Result<(), hyper::Error>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let header_timeout = shared.opts.header_timeout;
+    let service = service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(route(&shared, peer, request).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service);
+    watcher.watch(conn).await
+}
+
+/// Sends `request` to the endpoint it names.
+async fn route(shared: &Shared, peer: SocketAddr, request: Request<Incoming>) -> Reply {
+    if !shared.opts.allow_remote && !is_loopback(peer.ip()) {
+        tracing::info!("control port: refused a request from {peer}: not a loopback client");
+        return reply::closing(reply::error(&Error::new(
+            Code::PermissionDenied,
+            format!("this server serves its API only to loopback clients, not to {peer}"),
+        )));
+    }
+    match (request.method(), request.uri().path()) {
+        (&Method::POST, "/api") => api::call(shared, Caller::local(), request).await,
+        (_, "/api") => reply::error_with(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &Error::new(
+                Code::InvalidArgument,
+                format!("{} /api: commands are sent with POST", request.method()),
+            ),
+        ),
+        (_, path) => reply::error(&Error::new(
+            Code::NotFound,
+            format!("no endpoint {path}: commands are sent to POST /api"),
+        )),
+    }
+}
+
+/// Whether `ip` is a loopback address, IPv4 mapped into IPv6 included.
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
