@@ -1,5 +1,5 @@
 /**
- * Priority lanes and rate caps between two embedded engines on loopback: the rules of
+ * Priority lanes and rate caps between two engines on loopback (embedded, or servers): the rules of
  * setPriorityLanesAsync, the split of a capped destination among lanes and priorities measured
  * from each transfer's acknowledged bytes, and setSendRateMaxAsync.
  */

@@ -22,15 +22,24 @@ const CIPHER_NAMES: ReadonlyMap<number, string> = new Map([
   [constants.MIN_CIPHER_ENCRYPTED_256, 'aes256'],
 ]);
 
-/** The `--max-overwrite` name of each `OVERWRITE_*` mode. */
+/**
+ * The `--max-overwrite` level of each `OVERWRITE_*` mode, as the engine orders them (the in-place
+ * modes that replace are one level; the one that never replaces is `never`).
+ */
 const OVERWRITE_NAMES: ReadonlyMap<number, string> = new Map([
-  [constants.OVERWRITE_IN_PLACE_NEVER, 'in-place-never'],
-  [constants.OVERWRITE_IN_PLACE_ALWAYS, 'in-place-always'],
-  [constants.OVERWRITE_IN_PLACE_SAME_SIZE, 'in-place-same-size'],
+  [constants.OVERWRITE_IN_PLACE_NEVER, 'never'],
+  [constants.OVERWRITE_IN_PLACE_ALWAYS, 'in-place'],
+  [constants.OVERWRITE_IN_PLACE_SAME_SIZE, 'in-place'],
   [constants.OVERWRITE_NEVER, 'never'],
   [constants.OVERWRITE_ALWAYS, 'always'],
   [constants.OVERWRITE_BACKUP, 'backup'],
 ]);
+
+/**
+ * How the API of every server started here is secured: plain HTTP on loopback (the flag is
+ * also the only mode the server has yet).
+ */
+const SECURITY_FLAGS = ['--api-plain'];
 
 /** The name `names` gives `value`, or an error naming the option that has none. */
 function named(names: ReadonlyMap<number, string>, option: string, value: number): string {
@@ -68,9 +77,9 @@ export function serverFlags(options: EmbeddedOptions & { stateDir: string }, api
     flags.push('--max-overwrite', named(OVERWRITE_NAMES, 'maxOverwriteMode', options.maxOverwriteMode));
   }
   if (options.transferLogDir !== undefined) {
-    flags.push('--transfer-log-dir', options.transferLogDir);
+    throw new Error('jetstream server has no flag for transferLogDir');
   }
-  return flags;
+  return [...flags, ...SECURITY_FLAGS];
 }
 
 /** A started server: what it printed, and how to end it. */
