@@ -73,8 +73,8 @@ async function server(name, flags) {
   throw new Error(`jetstream server ${flags.join(' ')} ended before listening`);
 }
 
-/** A finished transfer of one 1-byte file from `sender` to `receiver`; its id. */
-async function finishedTransfer(sender, receiver) {
+/** A finished transfer of one 1-byte file from `sender` to `receiver`, into `path`; its id. */
+async function finishedTransfer(sender, receiver, path) {
   const { publicKey } = await sender.server.getServerInfo();
   await receiver.server.getRequestResult(await receiver.recv.addAuthorizedClientAsync(publicKey));
   const { recvPort } = await receiver.server.getServerInfo();
@@ -83,7 +83,8 @@ async function finishedTransfer(sender, receiver) {
   const destination = await sender.send.createDestination('127.0.0.1', { destinationPort: recvPort });
   const manifest = await sender.send.createManifest({ mappings: { one: src } });
   await sender.send.waitForManifest(manifest);
-  const transfer = await sender.send.waitForTransfer(await sender.send.createTransfer(destination, manifest));
+  const created = await sender.send.createTransfer(destination, manifest, { destinationPath: path });
+  const transfer = await sender.send.waitForTransfer(created);
   if (transfer.status !== 'complete') {
     throw new Error(`the transfer to measure ended ${transfer.status}: ${transfer.errorMessage}`);
   }
@@ -128,20 +129,20 @@ try {
   for (const name of cases) {
     if (name === 'embedded') {
       const sender = await JetStream.embedded({ stateDir: join(work, 'embedded') });
-      const id = await finishedTransfer(sender, receiver);
+      const id = await finishedTransfer(sender, receiver, name);
       await measure(name, () => sender.send.getTransfer(id));
       await sender.close();
     } else if (name === 'tls' || name === 'plain') {
       const started = await server(name, name === 'plain' ? ['--api-plain'] : []);
       const options = name === 'plain' ? { tls: false } : { fingerprint: started.fingerprint };
       const sender = await JetStream.connect(started.host, started.port, options);
-      const id = await finishedTransfer(sender, receiver);
+      const id = await finishedTransfer(sender, receiver, name);
       await measure(name, () => sender.send.getTransfer(id));
       await sender.close();
     } else if (name === 'undici-tls') {
       const started = await server(name, []);
       const sender = await JetStream.connect(started.host, started.port, { fingerprint: started.fingerprint });
-      const id = await finishedTransfer(sender, receiver);
+      const id = await finishedTransfer(sender, receiver, name);
       await sender.close();
       const Agent = await bundledUndiciAgent();
       const agent = new Agent({ connect: { rejectUnauthorized: false } });

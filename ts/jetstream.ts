@@ -119,7 +119,9 @@ export class JetStream {
       throw toCommandError(error);
     }
     // Reads are answered at once from the store; everything else goes to the engine.
-    const transport = jsonTransport(async (request) => engine.read(request) ?? engine.execute(request));
+    const transport = jsonTransport(
+      async (request) => engine.read(request) ?? engine.execute(request),
+    );
     return new JetStream(transport, () => engine.close());
   }
 
@@ -133,7 +135,11 @@ export class JetStream {
    * @param options how to trust the server and who to call as; TLS by default
    * @throws CommandError `INVALID_ARGUMENT` naming a bad or contradictory option
    */
-  static api(host: string, port: number = DEFAULT_API_PORT, options: RemoteOptions = {}): JetStream {
+  static api(
+    host: string,
+    port: number = DEFAULT_API_PORT,
+    options: RemoteOptions = {},
+  ): JetStream {
     const transport = new RemoteTransport(remoteSettings(host, port, options));
     return new JetStream(transport, async () => transport.close());
   }

@@ -32,7 +32,13 @@ const UNREACHABLE: ReadonlySet<string> = new Set([
 
 /** `host:port` as a message names the server. */
 export function serverName(settings: RemoteSettings): string {
-  return settings.host.includes(':') ? `[${settings.host}]:${settings.port}` : `${settings.host}:${settings.port}`;
+  const { host, port } = settings;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The error of a command made through a closed client. */
+export function closedError(settings: RemoteSettings): CommandError {
+  return new CommandError('UNAVAILABLE', `the client of ${serverName(settings)} is closed`);
 }
 
 /**
@@ -44,7 +50,8 @@ export function connectionError(error: unknown, settings: RemoteSettings): Comma
   if (error instanceof CommandError) {
     return error;
   }
-  const message = error instanceof Error ? error.message : String(error);
+  // OpenSSL's messages end with a line break.
+  const message = (error instanceof Error ? error.message : String(error)).trim();
   const code: unknown = error instanceof Error ? (error as { code?: unknown }).code : undefined;
   const where = serverName(settings);
   if (typeof code === 'string' && UNREACHABLE.has(code)) {
@@ -77,7 +84,9 @@ function distrust(socket: TLSSocket, trust: Trust, host: string): string | undef
     return `its certificate is not trusted: ${String(socket.authorizationError)}`;
   }
   const mismatch = checkServerIdentity(host, certificate);
-  return mismatch === undefined ? undefined : `its certificate is not for ${host}: ${mismatch.message}`;
+  return mismatch === undefined
+    ? undefined
+    : `its certificate is not for ${host}: ${mismatch.message}`;
 }
 
 /**
@@ -85,7 +94,10 @@ function distrust(socket: TLSSocket, trust: Trust, host: string): string | undef
  * TLS with the handshake done and the certificate trusted. Until then nothing is written, so a
  * request (and its bearer token) never reaches a server that is not trusted.
  */
-function open(settings: RemoteSettings, done: (error: Error | null, socket?: Socket) => void): void {
+function open(
+  settings: RemoteSettings,
+  done: (error: Error | null, socket?: Socket) => void,
+): void {
   const { host, port, trust } = settings;
   const socket: Socket =
     trust.kind === 'plain'
@@ -107,7 +119,8 @@ function open(settings: RemoteSettings, done: (error: Error | null, socket?: Soc
     fail(
       new CommandError(
         'UNAVAILABLE',
-        `no connection to the server at ${serverName(settings)} within ${settings.connectTimeoutMs / 1000} s`,
+        `no connection to the server at ${serverName(settings)} ` +
+          `within ${settings.connectTimeoutMs / 1000} s`,
       ),
     );
   }, settings.connectTimeoutMs);
@@ -118,7 +131,8 @@ function open(settings: RemoteSettings, done: (error: Error | null, socket?: Soc
     const refused = trust.kind === 'plain' ? undefined : distrust(socket as TLSSocket, trust, host);
     if (refused !== undefined) {
       socket.destroy();
-      done(new CommandError('AUTH_FAILED', `the server at ${serverName(settings)} is refused: ${refused}`));
+      const where = serverName(settings);
+      done(new CommandError('AUTH_FAILED', `the server at ${where} is refused: ${refused}`));
       return;
     }
     socket.setNoDelay(true);
@@ -126,13 +140,21 @@ function open(settings: RemoteSettings, done: (error: Error | null, socket?: Soc
   });
 }
 
+/**
+ * How long a connection may stay idle in the pool. The server closes a connection on which no
+ * request starts within its header timeout (10 s); dropping idle ones well before keeps a
+ * command from going out on a connection the server is closing at that moment. It applies to
+ * idle connections only: a command in progress waits as long as it takes.
+ */
+const IDLE_MS = 5_000;
+
 /** A keep-alive agent whose connections all go to one server, opened by {@link open}. */
 class ControlAgent extends Agent {
   readonly #settings: RemoteSettings;
   #destroyed = false;
 
   constructor(settings: RemoteSettings) {
-    super({ keepAlive: true });
+    super({ keepAlive: true, timeout: IDLE_MS });
     this.#settings = settings;
   }
 
@@ -144,7 +166,7 @@ class ControlAgent extends Agent {
       // A connection that opens after destroy() would otherwise carry its request after all.
       if (error === null && this.#destroyed) {
         socket?.destroy();
-        callback?.(new CommandError('UNAVAILABLE', `the client of ${serverName(this.#settings)} is closed`), socket as Duplex);
+        callback?.(closedError(this.#settings), socket as Duplex);
         return;
       }
       callback?.(error, socket as Duplex);

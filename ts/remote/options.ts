@@ -78,6 +78,9 @@ const KNOWN: ReadonlySet<string> = new Set([
   'connectTimeoutSeconds',
 ]);
 
+/** `sha256:` and 32 hex pairs, optionally separated by colons. */
+const FINGERPRINT = /^sha256:([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i;
+
 function invalid(message: string): CommandError {
   return new CommandError('INVALID_ARGUMENT', `JetStream.api: ${message}`);
 }
@@ -113,15 +116,18 @@ function trustOf(options: RemoteOptions): Trust {
     throw invalid('give fingerprint or ca, not both');
   }
   if (fingerprint !== undefined) {
-    if (typeof fingerprint !== 'string' || !/^sha256:([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i.test(fingerprint)) {
-      throw invalid(`fingerprint must be 'sha256:' and 64 hex digits, not ${JSON.stringify(fingerprint)}`);
+    if (typeof fingerprint !== 'string' || !FINGERPRINT.test(fingerprint)) {
+      const given = JSON.stringify(fingerprint);
+      throw invalid(`fingerprint must be 'sha256:' and 64 hex digits, not ${given}`);
     }
     return { kind: 'fingerprint', fingerprint: normaliseFingerprint(fingerprint) };
   }
   if (ca !== undefined) {
     const text = Buffer.isBuffer(ca) ? ca.toString('latin1') : ca;
     if (typeof text !== 'string' || !text.includes('-----BEGIN CERTIFICATE-----')) {
-      throw invalid('ca must be PEM text holding at least one certificate (the content of the file, not its path)');
+      throw invalid(
+        'ca must be PEM text holding at least one certificate (the content of the file, not its path)',
+      );
     }
     return { kind: 'ca', ca };
   }
@@ -169,7 +175,11 @@ export function remoteSettings(host: string, port: number, options: RemoteOption
     throw invalid(`port must be an integer from 1 to 65535, not ${String(port)}`);
   }
   const { connectTimeoutSeconds = DEFAULT_TIMEOUT_SECONDS } = options;
-  if (typeof connectTimeoutSeconds !== 'number' || !(connectTimeoutSeconds > 0) || !Number.isFinite(connectTimeoutSeconds)) {
+  if (
+    typeof connectTimeoutSeconds !== 'number' ||
+    !Number.isFinite(connectTimeoutSeconds) ||
+    connectTimeoutSeconds <= 0
+  ) {
     throw invalid('connectTimeoutSeconds must be a positive number');
   }
   return {

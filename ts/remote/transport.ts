@@ -10,7 +10,7 @@ import { request, type Agent, type OutgoingHttpHeaders } from 'node:http';
 
 import { CommandError, isErrorCode } from '../errors.js';
 import type { CommandTransport } from '../api/transport.js';
-import { connectionError, controlAgent, serverName } from './connection.js';
+import { closedError, connectionError, controlAgent, serverName } from './connection.js';
 import type { RemoteSettings } from './options.js';
 import { Session } from './session.js';
 
@@ -70,7 +70,7 @@ export class RemoteTransport implements CommandTransport {
    */
   execute(method: string, params: Record<string, unknown>): Promise<unknown> {
     if (this.#closed) {
-      return Promise.reject(new CommandError('UNAVAILABLE', `the client of ${this.#where} is closed`));
+      return Promise.reject(closedError(this.#settings));
     }
     return this.#session.run(method, params);
   }
@@ -82,7 +82,11 @@ export class RemoteTransport implements CommandTransport {
   }
 
   /** Posts one command and reads its answer. No timeout: a wait ends when the server says. */
-  #post(method: string, params: Record<string, unknown>, bearer: string | undefined): Promise<unknown> {
+  #post(
+    method: string,
+    params: Record<string, unknown>,
+    bearer: string | undefined,
+  ): Promise<unknown> {
     const body = JSON.stringify({ method, params });
     const headers: OutgoingHttpHeaders = {
       'content-type': 'application/json',
