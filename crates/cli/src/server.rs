@@ -5,9 +5,9 @@
 
 use crate::{Cipher, MaxOverwrite};
 use clap::Args;
-use jetstream_control::{Control, ControlOptions};
+use jetstream_control::{Control, ControlOptions, TlsIdentity};
 use jetstream_engine::error::{Code, Error};
-use jetstream_engine::server::{Server, ServerOptions};
+use jetstream_engine::server::{host_name, Server, ServerOptions};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
+
+/// The self-signed certificate's directory in the state directory.
+const TLS_DIR: &str = "api-tls";
 
 /// How long requests in progress may take to end once the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -35,8 +38,15 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 8886)]
     api_port: u16,
     /// Serve the control port without TLS (allowed on a loopback address only).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["api_tls_cert", "api_tls_key"])]
     api_plain: bool,
+    /// The control port's certificate chain (PEM) [default: a self-signed certificate made at
+    /// the first start in STATE_DIR/api-tls].
+    #[arg(long, requires = "api_tls_key")]
+    api_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --api-tls-cert.
+    #[arg(long, requires = "api_tls_cert")]
+    api_tls_key: Option<PathBuf>,
     /// Serve the API to clients on other hosts too (otherwise only loopback clients).
     #[arg(long)]
     api_allow_remote_control: bool,
@@ -71,6 +81,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         .await
         .map_err(|e| Error::from(e).context(format!("control port {api_addr}")))?;
     let api_addr = listener.local_addr()?;
+    let tls = tls_identity(&args)?;
     let mut opts = ServerOptions::new(args.state_dir.clone());
     if let Some(sandbox) = args.sandbox {
         opts.sandbox_dir = sandbox;
@@ -85,6 +96,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         Arc::clone(&server),
         ControlOptions {
             allow_remote: args.api_allow_remote_control,
+            tls: tls.clone(),
             ..ControlOptions::default()
         },
     );
@@ -101,7 +113,13 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         info.recv_port,
     );
     let mut out = std::io::stdout();
-    writeln!(out, "api-listening http://{api_addr}")?;
+    match &tls {
+        Some(tls) => {
+            writeln!(out, "api-listening https://{api_addr}")?;
+            writeln!(out, "api-fingerprint {}", tls.fingerprint())?;
+        }
+        None => writeln!(out, "api-listening http://{api_addr}")?,
+    }
     writeln!(out, "recv-listening {recv_addr}")?;
     writeln!(out, "public-key {}", info.public_key)?;
     out.flush()?;
@@ -111,6 +129,29 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
     server.close().await;
     control.shutdown(SHUTDOWN_GRACE).await;
     Ok(())
+}
+
+/// The control port's certificate: none with `--api-plain`, the one given, or the self-signed
+/// one kept in the state directory.
+fn tls_identity(args: &ServerArgs) -> Result<Option<TlsIdentity>, Error> {
+    if args.api_plain {
+        return Ok(None);
+    }
+    if let (Some(cert), Some(key)) = (&args.api_tls_cert, &args.api_tls_key) {
+        return TlsIdentity::load(cert, key).map(Some);
+    }
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+        host_name(),
+    ];
+    if !args.api_host.is_unspecified() {
+        names.push(args.api_host.to_string());
+    }
+    names.sort();
+    names.dedup();
+    TlsIdentity::load_or_create(&args.state_dir.join(TLS_DIR), &names).map(Some)
 }
 
 /// Waits for SIGTERM or SIGINT; names the one that came.

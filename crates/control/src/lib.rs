@@ -3,11 +3,18 @@
 //! result or `{"code", "message"}` and an HTTP status chosen by the code ([`status_of`]).
 //!
 //! [`Control`] serves a [`jetstream_engine::server::Server`] on a TCP listener the caller
-//! bound (so that the server can report the port before it opens).
+//! bound (so that the server can report the port before it opens), over TLS with a
+//! [`TlsIdentity`] or plain HTTP; [`Client`] is its Rust client.
 
 mod api;
+mod client;
+mod pin;
 mod reply;
 mod serve;
+mod tls;
 
+pub use client::{Client, ClientOptions};
+pub use pin::parse as parse_fingerprint;
 pub use reply::status_of;
 pub use serve::{Control, ControlOptions};
+pub use tls::{fingerprint, TlsIdentity, CERT_FILE, KEY_FILE};

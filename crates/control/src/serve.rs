@@ -4,6 +4,7 @@
 
 use crate::api;
 use crate::reply::{self, Reply};
+use crate::tls::TlsIdentity;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -16,9 +17,10 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 
 /// How the control port serves.
 #[derive(Clone, Debug)]
@@ -35,11 +37,13 @@ pub struct ControlOptions {
     pub body_timeout: Duration,
     /// The most connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// The certificate served with TLS; `None` serves plain HTTP.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for ControlOptions {
     /// Loopback clients only, 8 MiB bodies, 10 s for a head (and of idleness), 30 s for a
-    /// body, 256 connections.
+    /// body, 256 connections, plain HTTP.
     fn default() -> Self {
         ControlOptions {
             allow_remote: false,
@@ -47,6 +51,7 @@ impl Default for ControlOptions {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections: 256,
+            tls: None,
         }
     }
 }
@@ -133,7 +138,7 @@ async fn accept(
         let watcher = graceful.watcher();
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
-            if let Err(e) = serve_connection(stream, peer, shared, watcher).await {
+            if let Err(e) = connection(stream, peer, shared, watcher).await {
                 tracing::debug!("control connection from {peer}: {e}");
             }
             drop(slot);
@@ -150,6 +155,24 @@ async fn accept(
         );
     }
     connections.shutdown().await;
+}
+
+/// Serves one client's connection, through TLS if the port has a certificate; the TLS
+/// handshake must end within the header timeout.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    watcher: Watcher,
+) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let Some(tls) = &shared.opts.tls else {
+        return Ok(serve_connection(stream, peer, shared, watcher).await?);
+    };
+    let accept = TlsAcceptor::from(Arc::clone(&tls.config)).accept(stream);
+    let stream = tokio::time::timeout(shared.opts.header_timeout, accept)
+        .await
+        .map_err(|_| "the TLS handshake did not end in time")??;
+    Ok(serve_connection(stream, peer, shared, watcher).await?)
 }
 
 /// Serves one client's connection: HTTP/1.1 with keep-alive, until the client closes it, a

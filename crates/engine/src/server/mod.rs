@@ -17,7 +17,7 @@ mod runner;
 mod transfers;
 
 pub use caller::Caller;
-pub use info::ServerInfo;
+pub use info::{host_name, ServerInfo};
 pub use reads::Reader;
 
 use crate::command::{self, Command};
