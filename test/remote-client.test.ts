@@ -1,8 +1,10 @@
 // The remote client itself, against `jetstream server` child processes: its options, how it
 // fails when the server is missing, gone or not a control port, how it recovers when the server
 // is back, and what closing it does. What the commands do is the parity suites' subject.
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -66,6 +68,19 @@ describe('a server that is not there', () => {
     expect(error.message).toContain(`127.0.0.1:${port}`);
   });
 
+  it('fails with TIMED_OUT when the connection is not made within connectTimeoutSeconds', async () => {
+    // Accepts the connection, reads what comes and never answers the TLS handshake.
+    const mute = createTcpServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = mute.address() as AddressInfo;
+      const options = { fingerprint: `sha256:${'0'.repeat(64)}`, connectTimeoutSeconds: 0.2 };
+      await rejectsWith(JetStream.connect('127.0.0.1', port, options), 'TIMED_OUT');
+    } finally {
+      await new Promise<void>((resolve) => mute.close(() => resolve()));
+    }
+  });
+
   it('fails with PROTOCOL when what answers is not a control port', async () => {
     const web = createHttpServer((_, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>no</h1>'));
     await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
@@ -76,6 +91,54 @@ describe('a server that is not there', () => {
       web.closeAllConnections();
       await new Promise<void>((resolve) => web.close(() => resolve()));
     }
+  });
+});
+
+describe('the server certificate', () => {
+  it('is pinned by its fingerprint: any other certificate is refused with AUTH_FAILED', async () => {
+    const server = await serverProcess();
+    expect(server.tls).toBe(true);
+    expect(server.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const pinned = await JetStream.connect(server.host, server.port, { fingerprint: server.fingerprint! });
+    expect((await pinned.server.getServerInfo()).apiControlPort).toBe(server.port);
+    await pinned.close();
+    const other = `sha256:${'0'.repeat(64)}`;
+    const error = await rejectsWith(
+      JetStream.connect(server.host, server.port, { fingerprint: other }),
+      'AUTH_FAILED',
+    );
+    expect(error.message).toContain(server.fingerprint!.slice('sha256:'.length));
+  });
+
+  it('is trusted through a CA file, or refused without one as the system roots do not know it', async () => {
+    const stateDir = tempDir();
+    const server = await serverProcess({ stateDir });
+    const ca = readFileSync(join(stateDir, 'api-tls', 'cert.pem'));
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const api = await JetStream.connect(host, server.port, { ca });
+      expect((await api.server.getServerInfo()).apiControlPort).toBe(server.port);
+      await api.close();
+    }
+    await rejectsWith(JetStream.connect(server.host, server.port), 'AUTH_FAILED');
+  });
+
+  it('makes a plain client and a TLS server, or the reverse, fail with PROTOCOL', async () => {
+    const tls = await serverProcess();
+    const plainToTls = await rejectsWith(
+      JetStream.connect(tls.host, tls.port, { tls: false }),
+      'PROTOCOL',
+    );
+    expect(plainToTls.message).toContain('tls left on');
+    const plain = await serverProcess({}, 0, ['--api-plain']);
+    expect(plain.tls).toBe(false);
+    const error = await rejectsWith(
+      JetStream.connect(plain.host, plain.port, { fingerprint: tls.fingerprint! }),
+      'PROTOCOL',
+    );
+    expect(error.message).toContain('tls: false');
+    const api = await JetStream.connect(plain.host, plain.port, { tls: false });
+    expect((await api.server.getServerInfo()).apiControlPort).toBe(plain.port);
+    await api.close();
   });
 });
 

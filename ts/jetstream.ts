@@ -168,7 +168,8 @@ export class JetStream {
    * server that means it was reached, its certificate trusted and, with `userName` and
    * `password`, the user signed in.
    *
-   * @throws CommandError `UNAVAILABLE` when the server cannot be reached, `AUTH_FAILED` when
+   * @throws CommandError `UNAVAILABLE` when the server cannot be reached (`TIMED_OUT` when
+   *   opening the connection takes longer than `connectTimeoutSeconds`), `AUTH_FAILED` when
    *   its certificate or the credentials are refused, `PROTOCOL` when it does not speak the
    *   control protocol (or TLS, or plain HTTP, as expected)
    */

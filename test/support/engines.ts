@@ -52,11 +52,15 @@ export function tempDir(prefix = 'jetstream-test-'): string {
 
 /**
  * A `jetstream server` run as an embedded engine opened with `options` would be, its API on
- * `apiPort` (0: a free one); stopped by `closeAll()`.
+ * `apiPort` (0: a free one), with `extra` flags; stopped by `closeAll()`.
  */
-export async function serverProcess(options: EmbeddedOptions = {}, apiPort = 0): Promise<ServerProcess> {
+export async function serverProcess(
+  options: EmbeddedOptions = {},
+  apiPort = 0,
+  extra: string[] = [],
+): Promise<ServerProcess> {
   const flags = serverFlags({ stateDir: tempDir('jetstream-state-'), ...options }, apiPort);
-  const started = await startServer(flags);
+  const started = await startServer([...flags, ...extra]);
   closers.push(() => started.stop());
   return started;
 }

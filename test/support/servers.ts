@@ -36,10 +36,10 @@ const OVERWRITE_NAMES: ReadonlyMap<number, string> = new Map([
 ]);
 
 /**
- * How the API of every server started here is secured: plain HTTP on loopback (the flag is
- * also the only mode the server has yet).
+ * How the API of every server started here is secured: TLS with the server's self-signed
+ * certificate, which clients pin by the fingerprint it prints, as the server runs by default.
  */
-const SECURITY_FLAGS = ['--api-plain'];
+const SECURITY_FLAGS: string[] = [];
 
 /** The name `names` gives `value`, or an error naming the option that has none. */
 function named(names: ReadonlyMap<number, string>, option: string, value: number): string {

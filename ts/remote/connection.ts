@@ -60,7 +60,9 @@ export function connectionError(error: unknown, settings: RemoteSettings): Comma
     });
   }
   const hint =
-    settings.trust.kind === 'plain' ? '' : ' (a server started with --api-plain needs tls: false)';
+    settings.trust.kind === 'plain'
+      ? ' (a server that serves TLS needs tls left on)'
+      : ' (a server started with --api-plain needs tls: false)';
   return new CommandError(
     'PROTOCOL',
     `the server at ${where} did not answer as a control port${hint}: ${message}`,
@@ -118,7 +120,7 @@ function open(
   const timer = setTimeout(() => {
     fail(
       new CommandError(
-        'UNAVAILABLE',
+        'TIMED_OUT',
         `no connection to the server at ${serverName(settings)} ` +
           `within ${settings.connectTimeoutMs / 1000} s`,
       ),

@@ -40,7 +40,7 @@ export interface RemoteOptions {
   token?: string;
   /**
    * How long opening a connection (TCP and TLS handshake) may take before the call fails with
-   * `UNAVAILABLE`. Once connected, a command takes as long as it takes: waits such as
+   * `TIMED_OUT`. Once connected, a command takes as long as it takes: waits such as
    * `waitForTransfer` are never cut short by the client. Default: `DEFAULT_TIMEOUT_SECONDS` (10).
    */
   connectTimeoutSeconds?: number;
