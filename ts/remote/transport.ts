@@ -6,7 +6,7 @@
  * @module
  */
 
-import { request, type Agent, type OutgoingHttpHeaders } from 'node:http';
+import { request, type Agent } from 'node:http';
 
 import { CommandError, isErrorCode } from '../errors.js';
 import type { CommandTransport } from '../api/transport.js';
@@ -88,12 +88,15 @@ export class RemoteTransport implements CommandTransport {
     bearer: string | undefined,
   ): Promise<unknown> {
     const body = JSON.stringify({ method, params });
-    const headers: OutgoingHttpHeaders = {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-    };
+    // Name, value, name, value: Node writes a list as it is, sparing the checks of an object.
+    const headers = [
+      'content-type',
+      'application/json',
+      'content-length',
+      String(Buffer.byteLength(body)),
+    ];
     if (bearer !== undefined) {
-      headers.authorization = `Bearer ${bearer}`;
+      headers.push('authorization', `Bearer ${bearer}`);
     }
     return new Promise((resolve, reject) => {
       const fail = (error: unknown): void => reject(connectionError(error, this.#settings));
