@@ -81,6 +81,7 @@ const KNOWN: ReadonlySet<string> = new Set([
 /** `sha256:` and 32 hex pairs, optionally separated by colons. */
 const FINGERPRINT = /^sha256:([0-9a-f]{2}:?){31}[0-9a-f]{2}$/i;
 
+/** The `INVALID_ARGUMENT` error of a bad option. */
 function invalid(message: string): CommandError {
   return new CommandError('INVALID_ARGUMENT', `JetStream.api: ${message}`);
 }
@@ -94,6 +95,7 @@ export function normaliseFingerprint(value: string): string {
   return value.replace(/^sha256:/i, '').replaceAll(':', '').toLowerCase();
 }
 
+/** Refuses `options[key]` unless it is absent or a non-empty string. */
 function checkString(options: RemoteOptions, key: 'userName' | 'password' | 'token'): void {
   const value = options[key];
   if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
@@ -101,6 +103,7 @@ function checkString(options: RemoteOptions, key: 'userName' | 'password' | 'tok
   }
 }
 
+/** How the server's certificate is trusted, from `tls`, `fingerprint` and `ca`. */
 function trustOf(options: RemoteOptions): Trust {
   const { tls = true, fingerprint, ca } = options;
   if (typeof tls !== 'boolean') {
@@ -134,6 +137,7 @@ function trustOf(options: RemoteOptions): Trust {
   return { kind: 'system' };
 }
 
+/** Who calls, from `token`, `userName` and `password`. */
 function credentialsOf(options: RemoteOptions): Credentials {
   checkString(options, 'userName');
   checkString(options, 'password');
