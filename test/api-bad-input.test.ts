@@ -333,6 +333,40 @@ const SERVER: Record<keyof typeof SERVER_METHODS, MethodCases> = {
     wrongType: {},
     none: 'no parameter at all: only the unknown option applies',
   },
+  auth: {
+    valid: () => ({ userName: 'nobody', password: 'secret' }),
+    wrongType: { userName: 7, password: false },
+    none: 'an unknown user is refused with AUTH_FAILED, like a wrong password; no number',
+  },
+  authAsync: {
+    valid: () => ({ userName: 'nobody', password: 'secret' }),
+    wrongType: { userName: [], password: 3 },
+    none: 'an unknown user is refused with AUTH_FAILED, like a wrong password; no number',
+  },
+  createAPIToken: {
+    valid: () => ({ description: 'd' }),
+    wrongType: { description: 5, sandboxPath: {}, permissions: 'send', timeLimitSeconds: 'x' },
+    outOfRange: { timeLimitSeconds: -1 },
+    none: 'no id parameter',
+  },
+  deleteAPIToken: {
+    valid: () => ({ token: 'ab'.repeat(8) }),
+    wrongType: { token: 12 },
+    unknownId: ['token', () => ({ token: 'cd'.repeat(32) })],
+    none: 'no number parameter',
+  },
+  getAPIToken: {
+    valid: () => ({ token: 'ab'.repeat(8) }),
+    wrongType: { token: true },
+    unknownId: ['token', () => ({ token: 'cd'.repeat(8) })],
+    none: 'no number parameter',
+  },
+  getAPITokens: {
+    valid: () => ({}),
+    wrongType: { limit: 'ten' },
+    outOfRange: { limit: -1 },
+    none: 'no id parameter',
+  },
   getRequestStatus: SEND.getRequestStatus,
   getRequestResult: SEND.getRequestResult,
 };

@@ -119,9 +119,18 @@ export const RECV_METHODS = {
   allowOnlyAuthorizedClientsAsync: { required: ['enabled'], optional: [] },
 } as const satisfies Record<string, MethodSpec>;
 
-/** `ServerInterface`: the server's description and request tracking. */
+/** `ServerInterface`: the server's description, logins, API tokens and request tracking. */
 export const SERVER_METHODS = {
   getServerInfo: { required: [], optional: [] },
+  auth: { required: ['userName', 'password'], optional: [] },
+  authAsync: { required: ['userName', 'password'], optional: [] },
+  createAPIToken: {
+    required: [],
+    optional: ['description', 'sandboxPath', 'permissions', 'timeLimitSeconds'],
+  },
+  deleteAPIToken: { required: ['token'], optional: [] },
+  getAPIToken: { required: ['token'], optional: [] },
+  getAPITokens: { required: [], optional: ['limit'] },
   ...REQUEST_METHODS,
 } as const satisfies Record<string, MethodSpec>;
 

@@ -8,6 +8,7 @@
 
 import type { MethodSpec, RECV_METHODS, SEND_METHODS, SERVER_METHODS } from './methods.js';
 import type {
+  APIPermission,
   Destination,
   IdOr,
   Manifest,
@@ -99,6 +100,10 @@ export interface ParamTypes {
   rateControlMethod: number;
   /** Value stored under a user-data key. */
   value: string;
+  /** Directory of the server's sandbox that confines an API token (`/` for all of it). */
+  sandboxPath: string;
+  /** What an API token may do. */
+  permissions: APIPermission[];
 }
 
 /** The paging parameters of a list of `T`: results strictly before or after the given one. */
@@ -167,6 +172,8 @@ export type UpdateSharedTokenOptions = OptionsOf<Send['updateSharedToken']>;
 export type UpdateTransferDefaultsOptions = OptionsOf<
   Send['updateTransferDefaults']
 >;
+/** Options of `createAPIToken`. */
+export type CreateAPITokenOptions = OptionsOf<Server['createAPIToken']>;
 /** Options of `getRequestResult`. */
 export type GetRequestResultOptions = OptionsOf<Server['getRequestResult']>;
 /** A received transfer, by `receivedId` or record. */

@@ -187,6 +187,40 @@ export interface Token {
   userData: UserData;
 }
 
+/**
+ * What an API token may do: `send` (SendInterface), `receive` (RecvInterface), `admin` (the
+ * API tokens themselves). Every caller may log in, describe the server and follow requests.
+ */
+export type APIPermission = 'send' | 'receive' | 'admin';
+
+/** A login: the session token to send as `Authorization: Bearer` to a remote server. */
+export interface AuthResult {
+  sessionToken: string;
+  userName: string;
+  /** When the session ends (Unix µs). */
+  expiryTime: number;
+}
+
+/** An API token, as listed: never the secret itself. */
+export interface APIToken {
+  /** The token's public id (16 hex digits); names it to `getAPIToken`/`deleteAPIToken`. */
+  tokenId: string;
+  /** The user who created it; `null` for the embedding process. */
+  userName: string | null;
+  description: string | null;
+  /** The directory of the server's sandbox that confines it; `/` for all of it. */
+  sandboxPath: string;
+  permissions: APIPermission[];
+  creationTime: number;
+  expiryTime: number | null;
+}
+
+/** A new API token: its secret, shown this once, and its record. */
+export interface CreatedAPIToken extends APIToken {
+  /** The bearer secret (64 hex digits). */
+  token: string;
+}
+
 /** What a server says about itself. */
 export interface ServerInfo {
   /** New at each start. */

@@ -1,6 +1,7 @@
 //! The `jetstream` command-line tool: `receive` serves a root directory to the senders it
 //! trusts, `send` moves files and directories to a receiver it knows, `key` prints the public
-//! key a receiver authorizes.
+//! key a receiver authorizes, `server` runs a server driven through its control port, `user`
+//! manages the accounts that may log in to it.
 //!
 //! Both sides keep their identity key, and the sender its known receivers, in the user's
 //! configuration directory (`$XDG_CONFIG_HOME/jetstream`, else `~/.config/jetstream`) unless
@@ -8,6 +9,7 @@
 
 mod config;
 mod server;
+mod users;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -52,6 +54,8 @@ enum Command {
     Key(KeyArgs),
     /// Run a server: receives transfers and runs the API's commands sent to its control port.
     Server(server::ServerArgs),
+    /// Manage the users who may log in to a server's control port.
+    User(users::UserArgs),
 }
 
 #[derive(Args)]
@@ -255,6 +259,7 @@ fn main() -> ExitCode {
             Command::Send(args) => send_files(args).await,
             Command::Key(args) => print_key(&args),
             Command::Server(args) => server::run(args).await,
+            Command::User(args) => users::run(args),
         }
     });
     match result {

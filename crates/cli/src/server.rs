@@ -50,6 +50,10 @@ pub struct ServerArgs {
     /// Serve the API to clients on other hosts too (otherwise only loopback clients).
     #[arg(long)]
     api_allow_remote_control: bool,
+    /// Run every request without a login, with every right (allowed on a loopback address
+    /// only). Otherwise clients log in with a user (`jetstream user add`) or an API token.
+    #[arg(long)]
+    api_no_auth: bool,
     /// Address transfers arrive at.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     recv_host: IpAddr,
@@ -76,6 +80,13 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
             ),
         ));
     }
+    if args.api_no_auth && (!args.api_host.is_loopback() || args.api_allow_remote_control) {
+        return Err(Error::new(
+            Code::InvalidArgument,
+            "--api-no-auth lets anyone who reaches the API do anything: it is allowed only on a \
+             loopback address, without --api-allow-remote-control",
+        ));
+    }
     let api_addr = SocketAddr::new(args.api_host, args.api_port);
     let listener = TcpListener::bind(api_addr)
         .await
@@ -90,6 +101,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
     opts.min_cipher = args.min_cipher.into();
     opts.max_overwrite = args.max_overwrite.into();
     opts.api_control_port = Some(api_addr.port());
+    opts.auth_required = !args.api_no_auth;
     let server = Arc::new(Server::open(opts).await?);
     let control = Control::start(
         listener,
@@ -97,6 +109,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         ControlOptions {
             allow_remote: args.api_allow_remote_control,
             tls: tls.clone(),
+            auth_required: !args.api_no_auth,
             ..ControlOptions::default()
         },
     );

@@ -103,6 +103,22 @@ impl Client {
             .clone()
     }
 
+    /// Logs in as `user_name` with `password` (the `auth` method) and sends the session token
+    /// with every request from now on; the `auth` result.
+    pub async fn auth(&self, user_name: &str, password: &str) -> Result<Value> {
+        let result = self
+            .execute(
+                "auth",
+                json!({ "userName": user_name, "password": password }),
+            )
+            .await?;
+        let token = result["sessionToken"]
+            .as_str()
+            .ok_or_else(|| Error::new(Code::Protocol, "auth answered without a sessionToken"))?;
+        self.set_token(Some(token.to_owned()));
+        Ok(result)
+    }
+
     /// Runs `method` with `params` (a JSON object, or null) and returns its JSON result; a
     /// refusal comes back with the code the server gave it.
     pub async fn execute(&self, method: &str, params: Value) -> Result<Value> {

@@ -3,16 +3,19 @@
 //! time, body size), the loopback-only rule, routing, and the shutdown.
 
 use crate::api;
+use crate::auth::{self, Need};
+use crate::metrics::{self, Calls};
 use crate::reply::{self, Reply};
 use crate::tls::TlsIdentity;
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use jetstream_engine::error::{Code, Error, Result};
-use jetstream_engine::server::{Caller, Reader, Server};
+use jetstream_engine::server::{Reader, Server};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -39,11 +42,14 @@ pub struct ControlOptions {
     pub max_connections: usize,
     /// The certificate served with TLS; `None` serves plain HTTP.
     pub tls: Option<TlsIdentity>,
+    /// Every request but a login must carry credentials; otherwise a request without any
+    /// runs with every right.
+    pub auth_required: bool,
 }
 
 impl Default for ControlOptions {
     /// Loopback clients only, 8 MiB bodies, 10 s for a head (and of idleness), 30 s for a
-    /// body, 256 connections, plain HTTP.
+    /// body, 256 connections, plain HTTP, logins required.
     fn default() -> Self {
         ControlOptions {
             allow_remote: false,
@@ -52,6 +58,7 @@ impl Default for ControlOptions {
             body_timeout: Duration::from_secs(30),
             max_connections: 256,
             tls: None,
+            auth_required: true,
         }
     }
 }
@@ -61,6 +68,7 @@ pub(crate) struct Shared {
     pub(crate) server: Arc<Server>,
     pub(crate) reader: Reader,
     pub(crate) opts: ControlOptions,
+    pub(crate) calls: Calls,
 }
 
 /// A running control port.
@@ -83,6 +91,7 @@ impl Control {
             reader: server.reader()?,
             server,
             opts,
+            calls: Calls::default(),
         });
         let (stop, stopped) = watch::channel(None);
         let task = tokio::spawn(accept(listener, shared, stopped));
@@ -209,18 +218,37 @@ async fn route(shared: &Shared, peer: SocketAddr, request: Request<Incoming>) ->
         )));
     }
     match (request.method(), request.uri().path()) {
-        (&Method::POST, "/api") => api::call(shared, Caller::local(), request).await,
-        (_, "/api") => reply::error_with(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &Error::new(
-                Code::InvalidArgument,
-                format!("{} /api: commands are sent with POST", request.method()),
-            ),
-        ),
+        (&Method::POST, "/api") => api::call(shared, peer.ip(), request).await,
+        (&Method::GET, "/metrics") => metrics(shared, peer, &request),
+        (_, path @ ("/api" | "/metrics")) => {
+            let allowed = if path == "/api" { "POST" } else { "GET" };
+            let mut reply = reply::error_with(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &Error::new(
+                    Code::InvalidArgument,
+                    format!("{} {path}: the endpoint takes {allowed}", request.method()),
+                ),
+            );
+            reply
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allowed));
+            reply
+        }
         (_, path) => reply::error(&Error::new(
             Code::NotFound,
-            format!("no endpoint {path}: commands are sent to POST /api"),
+            format!("no endpoint {path}: commands are sent to POST /api, metrics read from GET /metrics"),
         )),
+    }
+}
+
+/// `GET /metrics`, for any caller with credentials.
+fn metrics(shared: &Shared, peer: SocketAddr, request: &Request<Incoming>) -> Reply {
+    if let Err(reply) = auth::caller(shared, request.headers(), peer.ip(), Need::Login) {
+        return reply;
+    }
+    match shared.reader.metrics() {
+        Ok(figures) => metrics::reply(&figures, &shared.calls),
+        Err(e) => reply::error(&e),
     }
 }
 

@@ -5,129 +5,25 @@
 //! endpoints. And TLS: the certificate pinned by its fingerprint or trusted through a CA file,
 //! any other refused by the client.
 
+mod support;
+
 use jetstream_control::{
-    fingerprint, Client, ClientOptions, Control, ControlOptions, TlsIdentity, CERT_FILE, KEY_FILE,
+    fingerprint, Client, ClientOptions, ControlOptions, TlsIdentity, CERT_FILE, KEY_FILE,
 };
 use jetstream_engine::error::Code;
-use jetstream_engine::server::{Server, ServerOptions};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-
-/// A server in `dir` served by a control port on a free loopback port.
-struct Port {
-    control: Option<Control>,
-    server: Arc<Server>,
-    addr: SocketAddr,
-}
-
-impl Port {
-    async fn start(dir: &Path, opts: ControlOptions) -> Port {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut server_opts = ServerOptions::new(dir.to_path_buf());
-        server_opts.api_control_port = Some(addr.port());
-        let server = Arc::new(Server::open(server_opts).await.unwrap());
-        let control = Control::start(listener, Arc::clone(&server), opts).unwrap();
-        Port {
-            control: Some(control),
-            server,
-            addr,
-        }
-    }
-
-    async fn plain(dir: &Path) -> Port {
-        Port::start(dir, ControlOptions::default()).await
-    }
-
-    async fn client(&self, opts: ClientOptions) -> Result<Client, jetstream_engine::error::Error> {
-        Client::connect("127.0.0.1", self.addr.port(), opts).await
-    }
-
-    async fn plain_client(&self) -> Client {
-        self.client(ClientOptions {
-            plain: true,
-            ..ClientOptions::default()
-        })
-        .await
-        .unwrap()
-    }
-
-    async fn stop(mut self) {
-        self.server.close().await;
-        if let Some(control) = self.control.take() {
-            control.shutdown(Duration::from_secs(1)).await;
-        }
-    }
-}
-
-/// An HTTP answer read off a raw connection: status and body.
-struct Raw {
-    status: u16,
-    headers: String,
-    body: Value,
-}
-
-/// Reads one HTTP answer (with a Content-Length) from `stream`.
-fn read_answer(stream: &mut TcpStream) -> Raw {
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(
-            stream.read(&mut byte).unwrap(),
-            1,
-            "the answer ended early: {head:?}"
-        );
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    let status = head[9..12].parse().unwrap();
-    let length: usize = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().unwrap())
-        })
-        .unwrap();
-    let mut body = vec![0; length];
-    stream.read_exact(&mut body).unwrap();
-    Raw {
-        status,
-        headers: head.to_ascii_lowercase(),
-        body: serde_json::from_slice(&body).unwrap(),
-    }
-}
-
-/// Sends `POST /api` with `body` on `stream` and reads the answer.
-fn post(stream: &mut TcpStream, body: &str) -> Raw {
-    write!(
-        stream,
-        "POST /api HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    read_answer(stream)
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    stream
-}
+use support::{connect, post, read_answer, Port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_and_refusals_carry_the_engines_json_and_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let port = Port::plain(dir.path()).await;
+    let port = Port::without_login(dir.path()).await;
     let client = port.plain_client().await;
     let info = client.execute("getServerInfo", json!({})).await.unwrap();
     assert_eq!(info["apiControlPort"], json!(port.addr.port()));
@@ -180,7 +76,7 @@ async fn results_and_refusals_carry_the_engines_json_and_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_unknown_endpoints_and_methods_are_refused_and_the_connection_serves_on() {
     let dir = tempfile::tempdir().unwrap();
-    let port = Port::plain(dir.path()).await;
+    let port = Port::without_login(dir.path()).await;
     let addr = port.addr;
     tokio::task::spawn_blocking(move || {
         let mut stream = connect(addr);
@@ -228,7 +124,7 @@ async fn malformed_json_unknown_endpoints_and_methods_are_refused_and_the_connec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_gets_413_and_the_port_still_serves() {
     let dir = tempfile::tempdir().unwrap();
-    let port = Port::plain(dir.path()).await;
+    let port = Port::without_login(dir.path()).await;
     let addr = port.addr;
     tokio::task::spawn_blocking(move || {
         // Declared: refused from its length, before the body is read.
@@ -297,7 +193,7 @@ async fn a_body_over_the_limit_gets_413_and_the_port_still_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_sending_a_byte_a_second_is_cut_off_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let port = Port::plain(dir.path()).await;
+    let port = Port::without_login(dir.path()).await;
     let addr = port.addr;
     let request = format!(
         "POST /api HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\nContent-Length: 2\r\n\r\n{{}}",
@@ -368,6 +264,7 @@ async fn the_certificate_is_pinned_by_its_fingerprint_or_trusted_through_a_ca_fi
         dir.path(),
         ControlOptions {
             tls: Some(identity.clone()),
+            auth_required: false,
             ..ControlOptions::default()
         },
     )

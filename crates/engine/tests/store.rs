@@ -1,12 +1,13 @@
 //! The object store: every operation round-trips, ids are never reused, deletes cascade, and
 //! everything survives a reopen of the same file.
 
+use jetstream_engine::command::Permission;
 use jetstream_engine::store::{
-    Checkpoint, ConnectionState, ConnectionUpdate, DestinationParams, DestinationUpdate,
-    DownloadCheck, ManifestFile, ManifestStatus, NewConnection, NewToken, NewTransfer, ObjectRef,
-    Page, PriorityLanes, RequestStatus, Store, StoreError, TransferDefaults, TransferParams,
-    TransferProgress, TransferStatus, TransferUpdate, UserData, REQUEST_KEEP_COUNT,
-    REQUEST_KEEP_MICROS, SCHEMA_VERSION,
+    verify_password, Checkpoint, ConnectionState, ConnectionUpdate, DestinationParams,
+    DestinationUpdate, DownloadCheck, ManifestFile, ManifestStatus, NewApiToken, NewConnection,
+    NewToken, NewTransfer, ObjectRef, Page, PriorityLanes, RequestStatus, Store, StoreError,
+    TransferDefaults, TransferParams, TransferProgress, TransferStatus, TransferUpdate, UserData,
+    REQUEST_KEEP_COUNT, REQUEST_KEEP_MICROS, SCHEMA_VERSION,
 };
 use jetstream_wire::ranges::RangeSet;
 use serde_json::json;
@@ -1572,4 +1573,72 @@ fn unfinished_transfers_leave_out_the_ended_ones() {
     assert_eq!(unfinished(None), [ids[0], ids[3], ids[4]]);
     assert_eq!(unfinished(Some(&destination)), [ids[0], ids[3]]);
     assert_eq!(unfinished(Some("0123")), Vec::<u64>::new());
+}
+
+#[test]
+fn users_keep_only_a_password_hash_that_checks_the_password() {
+    let (_dir, path, mut store) = temp_store();
+    store.add_user("ann", "s3cret", T0).unwrap();
+    let taken = store.add_user("ann", "other", T0).unwrap_err();
+    assert!(matches!(taken, StoreError::Exists { .. }), "{taken}");
+    let hash = store.user_password_hash("ann").unwrap().unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("s3cret"));
+    assert!(verify_password(Some(&hash), "s3cret"));
+    assert!(!verify_password(Some(&hash), "s3cret "));
+    assert!(!verify_password(None, "s3cret"));
+    assert_eq!(store.user_password_hash("bob").unwrap(), None);
+    store.add_user("bob", "pw", T0 + 1).unwrap();
+    drop(store);
+    let mut store = Store::open(&path).unwrap();
+    let names: Vec<String> = store
+        .list_users()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.user_name)
+        .collect();
+    assert_eq!(names, ["ann", "bob"]);
+    store.delete_user("ann").unwrap();
+    assert!(store.delete_user("ann").unwrap_err().is_not_found());
+    assert_eq!(store.list_users().unwrap().len(), 1);
+}
+
+#[test]
+fn api_tokens_are_found_by_secret_or_id_and_keep_no_secret() {
+    let (_dir, path, mut store) = temp_store();
+    let new = NewApiToken {
+        user_name: Some("ann".into()),
+        description: Some("ci".into()),
+        sandbox_path: "in/ci".into(),
+        permissions: [Permission::Send].into_iter().collect(),
+        time_limit_seconds: Some(60),
+    };
+    let (secret, token) = store.insert_api_token(&new, T0).unwrap();
+    assert_eq!(secret.len(), 64);
+    assert_eq!(token.sandbox_path, "/in/ci");
+    assert_eq!(token.expiry_time, Some(T0 + 60_000_000));
+    assert_eq!(store.get_api_token(&secret).unwrap(), token);
+    assert_eq!(store.get_api_token(&token.token_id).unwrap(), token);
+    assert_eq!(store.api_token_by_secret(&token.token_id).unwrap(), None);
+    assert_eq!(
+        store.api_token_by_secret(&secret.to_uppercase()).unwrap(),
+        Some(token.clone())
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+    for file in [&bytes, &wal] {
+        assert!(
+            !file.windows(64).any(|w| w == secret.as_bytes()),
+            "the secret is stored"
+        );
+    }
+    let (second, _) = store.insert_api_token(&new, T0 + 1).unwrap();
+    assert_ne!(second, secret);
+    assert_eq!(store.list_api_tokens(Some(1)).unwrap(), [token.clone()]);
+    store.delete_api_token(&secret).unwrap();
+    assert!(store
+        .get_api_token(&token.token_id)
+        .unwrap_err()
+        .is_not_found());
+    assert_eq!(store.list_api_tokens(None).unwrap().len(), 1);
 }

@@ -3,14 +3,17 @@
 //! binding, the control port and the CLI all go through [`parse`], so every client sees the same
 //! checks and the same `INVALID_ARGUMENT` errors. Pure: no I/O and no store access.
 
+mod accounts;
 mod args;
 mod error;
 mod lanes;
 mod mappings;
 mod params;
+mod permissions;
 mod strict;
 mod transfers;
 
+pub use accounts::{ApiTokenRef, Auth, CreateApiToken};
 pub use error::CommandError;
 pub use mappings::{
     Entry, FileMappings, Mappings, Source, FILETYPE_DIRECTORY, FILETYPE_REGULAR_FILE,
@@ -22,6 +25,7 @@ pub use params::{
     SchedulePing, SetPriorityLanes, SetSendRateMax, TokenRef, TransferRef, UpdateConnectionParams,
     UpdateObjectUserData, UpdateSharedToken,
 };
+pub use permissions::{Permission, Permissions};
 pub use transfers::{
     CreateTransfer, FailTransfer, GetTransfer, GetTransfers, SetTransferPriority,
     SetTransferSendRateMax, UpdateTransferDefaults,
@@ -154,6 +158,18 @@ commands! {
     AllowOnlyAuthorizedClientsAsync(AllowOnlyAuthorizedClients) = "allowOnlyAuthorizedClientsAsync";
     /// This server's identity and settings.
     GetServerInfo(NoParams) = "getServerInfo";
+    /// Log in with a user name and password: a session token.
+    Auth(Auth) = "auth";
+    /// Log in, queued.
+    AuthAsync(Auth) = "authAsync";
+    /// Create an API token.
+    CreateApiToken(CreateApiToken) = "createAPIToken";
+    /// Delete an API token.
+    DeleteApiToken(ApiTokenRef) = "deleteAPIToken";
+    /// One API token.
+    GetApiToken(ApiTokenRef) = "getAPIToken";
+    /// All API tokens.
+    GetApiTokens(Limit) = "getAPITokens";
 }
 
 impl Command {

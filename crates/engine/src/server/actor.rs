@@ -4,9 +4,11 @@
 
 use super::caller::Caller;
 use super::info::{self, ServerInfo, API_VERSION};
+use super::logins::Logins;
 use super::reads;
 use super::receiving::ReceiverHandle;
 use super::runner::{Outcome, Running};
+use super::sessions::Sessions;
 use super::ServerOptions;
 use crate::command::Command;
 use crate::error::{Code, Error, Result};
@@ -57,6 +59,13 @@ pub(super) enum Msg {
     },
     /// The receiver accepted or finished a transfer.
     Received(ReceiveEvent),
+    /// A login's password was checked.
+    Authenticated {
+        user_name: String,
+        address: Option<std::net::IpAddr>,
+        ok: bool,
+        responder: Responder,
+    },
     /// Stop everything.
     Close { reply: oneshot::Sender<()> },
 }
@@ -100,6 +109,13 @@ pub(super) struct Actor {
     /// still lists them as queued, yet they are not started again while this server runs, and
     /// whoever waits for their end gets the failure.
     pub(super) unsaved_ends: HashMap<u64, Error>,
+    /// The sessions of the users logged in, shared with the readers that check bearers.
+    pub(super) sessions: Arc<Sessions>,
+    /// Failed logins by address.
+    pub(super) logins: Logins,
+    /// The sandbox directory with every symbolic link resolved: the base of API tokens'
+    /// directories.
+    pub(super) sandbox_root: std::path::PathBuf,
 }
 
 /// The current Unix time in microseconds.
@@ -129,13 +145,21 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<Value> {
 
 impl Actor {
     /// Opens the state directory (store, identity) and starts the receiver.
-    pub(super) fn open(opts: ServerOptions, tx: mpsc::UnboundedSender<Msg>) -> Result<Actor> {
+    pub(super) fn open(
+        opts: ServerOptions,
+        tx: mpsc::UnboundedSender<Msg>,
+        sessions: Arc<Sessions>,
+    ) -> Result<Actor> {
         let io = |what: &str, e: std::io::Error| Error::from(e).context(what);
         // Read while this server's threads create no file yet.
         crate::umask::umask();
         std::fs::create_dir_all(&opts.state_dir)
             .map_err(|e| io(&format!("state directory {}", opts.state_dir.display()), e))?;
         std::fs::create_dir_all(&opts.sandbox_dir)
+            .map_err(|e| io(&format!("sandbox {}", opts.sandbox_dir.display()), e))?;
+        let sandbox_root = opts
+            .sandbox_dir
+            .canonicalize()
             .map_err(|e| io(&format!("sandbox {}", opts.sandbox_dir.display()), e))?;
         // The sender and the receiver each own a copy of the one identity key.
         let key_file = opts.state_dir.join("identity.pk8");
@@ -184,6 +208,9 @@ impl Actor {
             request_waiters: HashMap::new(),
             unsaved_entries: HashMap::new(),
             unsaved_ends: HashMap::new(),
+            sessions,
+            logins: Logins::default(),
+            sandbox_root,
         })
     }
 
@@ -256,6 +283,12 @@ impl Actor {
                 result,
             } => self.on_pinged(&destination_id, responder, result),
             Msg::Received(event) => self.on_received(event),
+            Msg::Authenticated {
+                user_name,
+                address,
+                ok,
+                responder,
+            } => self.on_authenticated(user_name, address, ok, responder),
             Msg::Close { .. } => unreachable!("handled by run"),
         }
     }
@@ -290,13 +323,18 @@ impl Actor {
             C::DeleteSharedToken(p) => self.delete_shared_token(&p.token),
             C::UpdateObjectUserData(p) => self.update_object_user_data(&p),
             C::DeleteObjectUserData(p) => self.delete_object_user_data(&p),
-            C::GetRequestResult(p) => return self.get_request_result(p.request_id, responder),
+            C::GetRequestResult(p) => {
+                return self.get_request_result(caller, p.request_id, responder)
+            }
             C::GetSourcesAsync(p) => self.get_sources(p.limit),
             C::GetTransfersAsync(p) => self.get_received_transfers(&p),
             C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.public_key),
             C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.public_key),
             C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),
             C::GetServerInfo(_) => to_json(&self.info),
+            C::Auth(p) | C::AuthAsync(p) => return self.auth(caller, p, responder),
+            C::CreateApiToken(p) => self.create_api_token(caller, &p),
+            C::DeleteApiToken(p) => self.delete_api_token(&p.token),
             _ => unreachable!("reads::read answered it"),
         };
         self.respond(responder, result);

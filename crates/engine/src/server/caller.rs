@@ -1,7 +1,11 @@
 //! Who runs a command: the process that embeds the engine, or a client of the control port
 //! that logged in. The dispatcher hands the [`Caller`] to every method that reads or writes
-//! paths, so a confined caller never reaches outside its root.
+//! paths, so a confined caller never reaches outside its root, and checks its permissions
+//! before it runs anything.
 
+use crate::command::{Command, Permissions};
+use crate::error::{Code, Error, Result};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// The one on whose behalf a command runs.
@@ -12,11 +16,47 @@ pub struct Caller {
     /// The directory every path the caller names must stay inside (sources it sends from, the
     /// paths of file operations); `None` for a caller that is not confined.
     pub root: Option<PathBuf>,
+    /// What the caller may run (see [`Command::permission`]); `None` for everything.
+    pub permissions: Option<Permissions>,
+    /// The network address the caller's request came from; `None` for the embedding process.
+    /// Failed logins are counted per address.
+    pub address: Option<IpAddr>,
 }
 
 impl Caller {
     /// The process that embeds the engine: not confined.
     pub fn local() -> Caller {
         Caller::default()
+    }
+
+    /// A client at `address` that has not logged in: it may run what needs no permission and
+    /// nothing else.
+    pub fn anonymous(address: IpAddr) -> Caller {
+        Caller {
+            user: None,
+            root: None,
+            permissions: Some(Permissions::from_iter([])),
+            address: Some(address),
+        }
+    }
+
+    /// Refuses, with `PERMISSION_DENIED`, a command that needs a permission the caller lacks.
+    pub fn check(&self, command: &Command) -> Result<()> {
+        match (command.permission(), self.permissions) {
+            (Some(needed), Some(held)) if !held.contains(needed) => Err(Error::new(
+                Code::PermissionDenied,
+                format!(
+                    "{}: needs the {} permission, which this caller does not hold",
+                    command.method(),
+                    needed.as_str()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The permissions the caller holds.
+    pub fn held(&self) -> Permissions {
+        self.permissions.unwrap_or_else(Permissions::all)
     }
 }

@@ -3,38 +3,52 @@
 //! handle clients hold; the actor itself lives in [`actor`], the per-method work in the modules
 //! named after the objects they act on.
 
+mod accounts;
 mod actor;
 mod caller;
 mod destinations;
 mod info;
+mod logins;
 mod manifests;
+mod metrics;
 mod objects;
 mod reads;
 mod receiving;
 mod requests;
 
 mod runner;
+mod sessions;
 mod transfers;
 
 pub use caller::Caller;
 pub use info::{host_name, ServerInfo};
+pub use metrics::{Admission, ConnectionFigures, Metrics};
 pub use reads::Reader;
+pub use sessions::SESSION_LIFETIME_US;
 
+use crate::admission::AdmissionCounters;
 use crate::command::{self, Command};
 use crate::error::{Code, Error, Result};
 use crate::overwrite::OverwriteLimit;
 use actor::{Actor, Msg};
 use jetstream_wire::crypto::aead::CipherLevel;
 use serde_json::Value;
+use sessions::Sessions;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// The object store's file in the state directory.
 const STORE_FILE: &str = "jetstream.db";
+
+/// The object store's file of the server whose state directory is `state_dir` (for tools that
+/// edit what the server keeps, such as its users).
+pub fn store_file(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join(STORE_FILE)
+}
 /// The receivers this server has sent to and the keys they proved, in the state directory
 /// (see [`crate::known_receivers`]).
 const KNOWN_RECEIVERS_FILE: &str = "known_receivers";
@@ -81,9 +95,20 @@ impl ServerOptions {
     }
 }
 
+/// What a server shares with its readers.
+struct Shared {
+    /// The sessions of the users logged in.
+    sessions: Arc<Sessions>,
+    /// The sandbox directory, symbolic links resolved.
+    sandbox_root: PathBuf,
+    /// The receiver's admission counters.
+    admission: Arc<AdmissionCounters>,
+}
+
 /// A running server: runs commands until closed. Cloning is not needed; share it by reference.
 pub struct Server {
     db: PathBuf,
+    shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<Msg>,
     task: Mutex<Option<JoinHandle<()>>>,
     info: ServerInfo,
@@ -95,11 +120,18 @@ impl Server {
     pub async fn open(opts: ServerOptions) -> Result<Server> {
         let (tx, rx) = mpsc::unbounded_channel();
         let db = opts.state_dir.join(STORE_FILE);
-        let actor = Actor::open(opts, tx.clone())?;
+        let sessions = Arc::new(Sessions::default());
+        let actor = Actor::open(opts, tx.clone(), Arc::clone(&sessions))?;
         let info = actor.info().clone();
+        let shared = Arc::new(Shared {
+            sessions,
+            sandbox_root: actor.sandbox_root.clone(),
+            admission: actor.receiver.admission(),
+        });
         let task = tokio::spawn(actor.run(rx));
         Ok(Server {
             db,
+            shared,
             tx,
             task: Mutex::new(Some(task)),
             info,
@@ -114,7 +146,7 @@ impl Server {
     /// A read-only view of the server's store that answers the reading commands on the
     /// caller's thread.
     pub fn reader(&self) -> Result<Reader> {
-        Reader::open(&self.db)
+        Reader::open(&self.db, Arc::clone(&self.shared))
     }
 
     /// Runs one command for the embedding process and returns its JSON result.
@@ -124,6 +156,7 @@ impl Server {
 
     /// Runs one command on behalf of `caller` and returns its JSON result.
     pub async fn execute_as(&self, caller: Caller, command: Command) -> Result<Value> {
+        caller.check(&command)?;
         let wait = match &command {
             Command::GetRequestResult(p) => p.timeout_seconds,
             _ => None,

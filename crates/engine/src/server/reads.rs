@@ -2,14 +2,18 @@
 //! and by a [`Reader`] on the caller's own thread, which spares the round trip through the
 //! actor for the calls applications make most (`getTransfer` in a progress loop).
 
+use super::actor::now_us;
 use super::actor::to_json;
+use super::caller::Caller;
+use super::Shared;
 use crate::command::{self, Command};
 use crate::error::{Code, Error, Result};
 use crate::store::{Page, RequestStatus, Store};
 use serde::Serialize;
 use serde_json::Value;
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// What `getRequestStatus` tells of a request.
 #[derive(Serialize)]
@@ -72,6 +76,8 @@ pub(super) fn read<A: Answer>(store: &Store, command: &Command) -> Option<Result
         }
         C::GetSharedToken(p) => json(store.get_token(&p.token)),
         C::GetSharedTokens(p) => json(store.list_tokens(p.limit)),
+        C::GetApiToken(p) => json(store.get_api_token(&p.token)),
+        C::GetApiTokens(p) => json(store.list_api_tokens(p.limit)),
         C::GetRequestStatus(p) => json(store.get_request(p.request_id).map(|r| RequestState {
             request_id: r.request_id,
             processing: r.processing,
@@ -90,15 +96,57 @@ fn json<T: Serialize, A: Answer>(record: crate::store::Result<T>) -> Result<A> {
 /// A read-only connection to a server's store, answering the reading commands on the
 /// caller's thread. It sees everything the server has committed.
 pub struct Reader {
-    store: Mutex<Store>,
+    pub(super) store: Mutex<Store>,
+    pub(super) shared: Arc<Shared>,
 }
 
 impl Reader {
-    /// Opens the store of the server whose state directory is `state_dir`.
-    pub(super) fn open(db: &Path) -> Result<Reader> {
+    /// Opens the store `db` of a server that shares `shared` with its readers.
+    pub(super) fn open(db: &Path, shared: Arc<Shared>) -> Result<Reader> {
         Ok(Reader {
             store: Mutex::new(Store::open_read_only(db)?),
+            shared,
         })
+    }
+
+    /// The caller a request from `address` bearing `token` runs as: the user of an open
+    /// session, or what an API token grants (its permissions, confined to its directory of the
+    /// sandbox). `AUTH_FAILED` for anything else.
+    pub fn authenticate(&self, token: &str, address: Option<IpAddr>) -> Result<Caller> {
+        let now = now_us();
+        if let Some(user) = self.shared.sessions.user(token, now) {
+            return Ok(Caller {
+                user: Some(user),
+                root: None,
+                permissions: None,
+                address,
+            });
+        }
+        let found = {
+            let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+            store.api_token_by_secret(token)?
+        };
+        match found {
+            Some(api) if api.expiry_time.is_some_and(|expiry| expiry <= now) => Err(Error::new(
+                Code::AuthFailed,
+                format!("API token {} has expired", api.token_id),
+            )),
+            Some(api) => Ok(Caller {
+                root: Some(
+                    self.shared
+                        .sandbox_root
+                        .join(api.sandbox_path.trim_start_matches('/')),
+                ),
+                user: api.user_name,
+                permissions: Some(api.permissions),
+                address,
+            }),
+            None => Err(Error::new(
+                Code::AuthFailed,
+                "the bearer token is neither an open session nor an API token: log in with \
+                 auth",
+            )),
+        }
     }
 
     /// Answers a JSON command if it only reads (its JSON result as text); `None` for a command

@@ -3,6 +3,7 @@
 
 use super::actor::{now_us, to_json, Actor, Msg};
 use super::ServerOptions;
+use crate::admission::AdmissionCounters;
 use crate::clients::{ClientList, Clients};
 use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
@@ -13,6 +14,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -27,6 +29,8 @@ pub(super) struct ReceiverHandle {
     task: Option<JoinHandle<()>>,
     /// Records of transfers arriving, by sender address and the sender's transfer id.
     arriving: HashMap<(SocketAddr, u64), u64>,
+    /// What the receiver did with datagrams that had no session.
+    admission: Arc<AdmissionCounters>,
 }
 
 impl ReceiverHandle {
@@ -51,6 +55,7 @@ impl ReceiverHandle {
             },
         )?;
         let local = receiver.local_addr();
+        let admission = receiver.admission_counters();
         let task = tokio::spawn(async move {
             let mut on_event = |event| match tx.send(Msg::Received(event)) {
                 Ok(()) => ControlFlow::Continue(()),
@@ -65,7 +70,13 @@ impl ReceiverHandle {
             clients,
             task: Some(task),
             arriving: HashMap::new(),
+            admission,
         })
+    }
+
+    /// The receiver's admission counters, shared.
+    pub(super) fn admission(&self) -> Arc<AdmissionCounters> {
+        Arc::clone(&self.admission)
     }
 
     pub(super) fn local_addr(&self) -> SocketAddr {

@@ -2,13 +2,25 @@
 //! ends (callers of `getRequestResult` wait for that).
 
 use super::actor::{now_us, Actor, Responder};
+use super::caller::Caller;
 use crate::error::{Code, Error, Result};
 use crate::store::{Request, RequestStatus};
 use serde_json::Value;
 
 impl Actor {
-    pub(super) fn get_request_result(&mut self, id: u64, responder: Responder) {
+    pub(super) fn get_request_result(&mut self, caller: &Caller, id: u64, responder: Responder) {
         match self.store.get_request(id) {
+            // Its result opens a session: only for a caller who holds every right already.
+            Ok(request) if request.command == "authAsync" && caller.permissions.is_some() => {
+                let e = Error::new(
+                    Code::PermissionDenied,
+                    format!(
+                        "getRequestResult: request {id} is a login, whose session only a \
+                         caller with every right may read"
+                    ),
+                );
+                self.respond(responder, Err(e));
+            }
             Ok(request) if request.processing => {
                 self.request_waiters.entry(id).or_default().push(responder);
             }

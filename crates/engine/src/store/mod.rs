@@ -78,9 +78,11 @@ macro_rules! assignments {
     }};
 }
 
+mod api_tokens;
 mod codec;
 mod connections;
 mod destinations;
+mod figures;
 mod manifests;
 mod received;
 mod requests;
@@ -88,7 +90,9 @@ mod schema;
 mod tokens;
 mod transfers;
 mod user_data;
+mod users;
 
+pub use api_tokens::{ApiToken, NewApiToken};
 /// The blob form of stored range sets, public so the fuzz targets reach its decoder.
 pub use codec::{
     decode as decode_range_blob, encode as encode_range_blob, DecodeError as RangeBlobError,
@@ -97,6 +101,7 @@ pub use connections::{Connection, ConnectionUpdate, NewConnection};
 pub use destinations::{
     Destination, DestinationParams, DestinationUpdate, PriorityLanes, TransferDefaults,
 };
+pub use figures::{ReceivedTotals, SentTotals};
 pub use manifests::{Manifest, ManifestFile, ManifestFiles, ManifestStatus};
 pub use received::{NewReceived, ReceivedTransfer, Source};
 pub use requests::{Request, RequestStatus, REQUEST_KEEP_COUNT, REQUEST_KEEP_MICROS};
@@ -107,6 +112,7 @@ pub use transfers::{
     TransferUpdate,
 };
 pub use user_data::{ObjectRef, UserData};
+pub use users::{verify_password, User};
 
 text_enum! {
     /// State of the encrypted channel to a receiver.
@@ -144,6 +150,16 @@ pub enum StoreError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// An object of kind `what` with the id `id` exists already.
+    #[error("{param} {id}: the {what} exists already")]
+    Exists {
+        /// The kind of object, as the API names it.
+        what: &'static str,
+        /// The API parameter that carried the id.
+        param: &'static str,
+        /// The id.
+        id: String,
+    },
     /// The system's random generator failed (ids, tokens and salts need it).
     #[error("the system random generator failed")]
     Random,
@@ -161,6 +177,15 @@ impl StoreError {
     /// No row of `table` has the key `id`.
     fn missing(table: &Table, id: impl Display) -> Self {
         Self::not_found(table.what, table.param, id)
+    }
+
+    /// A row of `table` has the key `id` already.
+    fn exists(table: &Table, id: impl Display) -> Self {
+        StoreError::Exists {
+            what: table.what,
+            param: table.param,
+            id: id.to_string(),
+        }
     }
 
     /// The same error, saying the missing id came as parameter `param` (for ids given under
@@ -181,10 +206,10 @@ impl StoreError {
 impl From<StoreError> for crate::error::Error {
     fn from(e: StoreError) -> Self {
         use crate::error::Code;
-        let code = if e.is_not_found() {
-            Code::NotFound
-        } else {
-            Code::Internal
+        let code = match e {
+            StoreError::NotFound { .. } => Code::NotFound,
+            StoreError::Exists { .. } => Code::AlreadyExists,
+            _ => Code::Internal,
         };
         crate::error::Error::new(code, e.to_string()).with_source(e)
     }

@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: every object kind.
 ///
@@ -248,4 +248,26 @@ CREATE INDEX transfers_unfinished ON transfers (id) WHERE status NOT IN ('comple
 const V4: &str = "
 ALTER TABLE transfers ADD COLUMN reconnects INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE transfers ADD COLUMN last_error TEXT;
+";
+
+/// Version 5: the accounts of the control port: users with their password hashes, and API
+/// tokens kept as their SHA-256.
+const V5: &str = "
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    creation_time INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE api_tokens (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_id TEXT NOT NULL UNIQUE,
+    token_hash BLOB NOT NULL UNIQUE,
+    user_name TEXT,
+    description TEXT,
+    sandbox_path TEXT NOT NULL,
+    permissions TEXT NOT NULL,
+    creation_time INTEGER NOT NULL,
+    expiry_time INTEGER
+);
 ";

@@ -104,7 +104,7 @@ impl Record for Token {
 }
 
 /// `now` plus `seconds`, in Unix µs, saturating.
-fn expiry(now: i64, seconds: u64) -> i64 {
+pub(super) fn expiry(now: i64, seconds: u64) -> i64 {
     let micros = i64::try_from(seconds)
         .unwrap_or(i64::MAX)
         .saturating_mul(1_000_000);

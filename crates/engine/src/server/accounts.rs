@@ -1,0 +1,141 @@
+//! The methods about who calls: `auth`/`authAsync` check a user's password (off the actor, on
+//! a blocking thread: argon2 takes tens of milliseconds) and open a session; failed logins are
+//! limited per address and logged. `createAPIToken`/`deleteAPIToken` keep the API tokens,
+//! which never grant more than their creator holds.
+
+use super::actor::{now_us, to_json, Actor, Msg, Responder};
+use super::caller::Caller;
+use crate::command::{Auth, CreateApiToken};
+use crate::error::{Code, Error, Result};
+use crate::sandbox::check_path;
+use crate::store::{verify_password, ApiToken, NewApiToken};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// Who a login came from, for the log.
+fn from(address: Option<IpAddr>) -> String {
+    address.map_or_else(|| "the embedding process".to_owned(), |a| a.to_string())
+}
+
+/// A new API token: the secret, shown this once, and the token's record.
+#[derive(Serialize)]
+struct Created<'a> {
+    token: &'a str,
+    #[serde(flatten)]
+    record: &'a ApiToken,
+}
+
+impl Actor {
+    pub(super) fn auth(&mut self, caller: &Caller, p: Auth, responder: Responder) {
+        let address = caller.address;
+        if let Err(wait) = self.logins.attempt(address, Instant::now()) {
+            tracing::warn!(
+                "login as {:?} from {} refused unchecked: too many failed logins",
+                p.user_name,
+                from(address)
+            );
+            let message = format!(
+                "too many failed logins from {}: try again in {} ms",
+                from(address),
+                wait.as_millis().max(1)
+            );
+            return self.respond(responder, Err(Error::new(Code::AuthFailed, message)));
+        }
+        let hash = match self.store.user_password_hash(&p.user_name) {
+            Ok(hash) => hash,
+            Err(e) => return self.respond(responder, Err(e.into())),
+        };
+        let responder = self.defer(responder);
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let ok = verify_password(hash.as_deref(), &p.password);
+            let _ = tx.send(Msg::Authenticated {
+                user_name: p.user_name,
+                address,
+                ok,
+                responder,
+            });
+        });
+    }
+
+    /// A password check ended: a session, or `AUTH_FAILED` (the same for an unknown user as
+    /// for a wrong password).
+    pub(super) fn on_authenticated(
+        &mut self,
+        user_name: String,
+        address: Option<IpAddr>,
+        ok: bool,
+        responder: Responder,
+    ) {
+        let result = if ok {
+            self.logins.succeeded(address);
+            tracing::info!("{user_name:?} logged in from {}", from(address));
+            self.sessions.open(&user_name, now_us()).map(|(token, expiry)| {
+                json!({ "sessionToken": token, "userName": user_name, "expiryTime": expiry })
+            })
+        } else {
+            tracing::warn!("failed login as {user_name:?} from {}", from(address));
+            Err(Error::new(Code::AuthFailed, "wrong user name or password"))
+        };
+        self.respond(responder, result);
+    }
+
+    pub(super) fn create_api_token(
+        &mut self,
+        caller: &Caller,
+        p: &CreateApiToken,
+    ) -> Result<Value> {
+        let held = caller.held();
+        let permissions = p.permissions.unwrap_or(held);
+        if !held.includes(permissions) {
+            return Err(Error::new(
+                Code::PermissionDenied,
+                "createAPIToken: permissions: a token cannot hold a permission its creator \
+                 does not",
+            ));
+        }
+        let given = p.sandbox_path.as_deref().unwrap_or("");
+        let sandbox_path = check_path(given.trim_start_matches('/')).map_err(|e| {
+            Error::new(
+                Code::InvalidArgument,
+                format!("createAPIToken: sandboxPath: {e}"),
+            )
+        })?;
+        if let Some(root) = &caller.root {
+            if !self.sandbox_root.join(sandbox_path).starts_with(root) {
+                return Err(Error::new(
+                    Code::PermissionDenied,
+                    format!(
+                        "createAPIToken: sandboxPath {given} is outside the creator's own \
+                         directory {}",
+                        root.display()
+                    ),
+                ));
+            }
+        }
+        let new = NewApiToken {
+            user_name: caller.user.clone(),
+            description: p.description.clone(),
+            sandbox_path: sandbox_path.to_owned(),
+            permissions,
+            time_limit_seconds: p.time_limit_seconds,
+        };
+        let (token, record) = self.store.insert_api_token(&new, now_us())?;
+        tracing::info!(
+            "API token {} created by {}",
+            record.token_id,
+            caller.user.as_deref().unwrap_or("the embedding process")
+        );
+        to_json(&Created {
+            token: &token,
+            record: &record,
+        })
+    }
+
+    pub(super) fn delete_api_token(&mut self, token: &str) -> Result<Value> {
+        self.store.delete_api_token(token)?;
+        Ok(Value::Null)
+    }
+}
