@@ -63,7 +63,8 @@ describe('getServerInfo', () => {
       sandboxDir,
       minCipher: 2,
       encryptionAvailable: true,
-      authRequired: false,
+      // A server requires logins unless told otherwise; its clients here log in.
+      authRequired: mode === 'remote',
       onlyAuthorizedClientsAllowed: true,
       maxOverwriteMode: 3,
     });

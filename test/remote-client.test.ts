@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { constants, JetStream, type RemoteOptions } from '../ts/index.js';
-import { closeAll, serverProcess, tempDir } from './support/engines.js';
+import { closeAll, serverProcess, tempDir, TEST_LOGIN } from './support/engines.js';
 import { blackHole, closeProbes, rejectsWith } from './support/probes.js';
 
 afterAll(async () => {
@@ -99,7 +99,10 @@ describe('the server certificate', () => {
     const server = await serverProcess();
     expect(server.tls).toBe(true);
     expect(server.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
-    const pinned = await JetStream.connect(server.host, server.port, { fingerprint: server.fingerprint! });
+    const pinned = await JetStream.connect(server.host, server.port, {
+      ...TEST_LOGIN,
+      fingerprint: server.fingerprint!,
+    });
     expect((await pinned.server.getServerInfo()).apiControlPort).toBe(server.port);
     await pinned.close();
     const other = `sha256:${'0'.repeat(64)}`;
@@ -115,7 +118,7 @@ describe('the server certificate', () => {
     const server = await serverProcess({ stateDir });
     const ca = readFileSync(join(stateDir, 'api-tls', 'cert.pem'));
     for (const host of ['127.0.0.1', 'localhost']) {
-      const api = await JetStream.connect(host, server.port, { ca });
+      const api = await JetStream.connect(host, server.port, { ...TEST_LOGIN, ca });
       expect((await api.server.getServerInfo()).apiControlPort).toBe(server.port);
       await api.close();
     }
@@ -136,7 +139,7 @@ describe('the server certificate', () => {
       'PROTOCOL',
     );
     expect(error.message).toContain('tls: false');
-    const api = await JetStream.connect(plain.host, plain.port, { tls: false });
+    const api = await JetStream.connect(plain.host, plain.port, plain.clientOptions);
     expect((await api.server.getServerInfo()).apiControlPort).toBe(plain.port);
     await api.close();
   });
@@ -184,5 +187,73 @@ describe('a connected client', () => {
     await api.close();
     await rejectsWith(waiting, 'UNAVAILABLE');
     await rejectsWith(api.server.getServerInfo(), 'UNAVAILABLE');
+  });
+});
+
+describe('logins', () => {
+  it('connects without credentials, is refused every command, and keeps the session of server.auth', async () => {
+    const server = await serverProcess();
+    const anonymous = { fingerprint: server.fingerprint! };
+    const api = await JetStream.connect(server.host, server.port, anonymous);
+    await rejectsWith(api.server.getServerInfo(), 'AUTH_FAILED');
+    await rejectsWith(api.server.auth(TEST_LOGIN.userName, 'not the password'), 'AUTH_FAILED');
+    await rejectsWith(api.send.getDestinations(), 'AUTH_FAILED');
+    const session = await api.server.auth(TEST_LOGIN.userName, TEST_LOGIN.password);
+    expect(session.userName).toBe(TEST_LOGIN.userName);
+    expect(session.sessionToken.length).toBeGreaterThan(0);
+    expect((await api.server.getServerInfo()).authRequired).toBe(true);
+    expect(await api.send.getDestinations()).toEqual([]);
+    await api.close();
+  });
+
+  it('refuses a wrong password when connecting', async () => {
+    const server = await serverProcess();
+    const options = { fingerprint: server.fingerprint!, userName: TEST_LOGIN.userName, password: 'wrong' };
+    await rejectsWith(JetStream.connect(server.host, server.port, options), 'AUTH_FAILED');
+  });
+
+  it('logs in again by itself, once, when the server no longer knows its session', async () => {
+    const stateDir = tempDir();
+    const first = await serverProcess({ stateDir });
+    // One client given the user's password, one that logged in with server.auth.
+    const given = await JetStream.connect(first.host, first.port, first.clientOptions);
+    const loggedIn = await JetStream.connect(first.host, first.port, { fingerprint: first.fingerprint! });
+    await loggedIn.server.auth(TEST_LOGIN.userName, TEST_LOGIN.password);
+    const before = await given.server.getServerInfo();
+    expect(await first.stop()).toBe(0);
+    // Sessions live in the server's memory: the new process knows none of them.
+    await serverProcess({ stateDir }, first.port);
+    for (const api of [given, loggedIn]) {
+      const after = await api.server.getServerInfo();
+      expect(after.serverUid).toBe(before.serverUid);
+      expect(after.serverId).not.toBe(before.serverId);
+      await api.close();
+    }
+  });
+
+  it('sends an API token, with its permissions only, until it is deleted', async () => {
+    const server = await serverProcess();
+    const admin = await JetStream.connect(server.host, server.port, server.clientOptions);
+    const created = await admin.server.createAPIToken({ description: 'sender', permissions: ['send'] });
+    const api = await JetStream.connect(server.host, server.port, {
+      fingerprint: server.fingerprint!,
+      token: created.token,
+    });
+    expect(await api.send.getDestinations()).toEqual([]);
+    const { publicKey } = await api.server.getServerInfo();
+    await rejectsWith(api.recv.addAuthorizedClientAsync(publicKey), 'PERMISSION_DENIED');
+    await admin.server.deleteAPIToken(created.tokenId);
+    // An API token is not renewed: the client has no password to log in with.
+    await rejectsWith(api.send.getDestinations(), 'AUTH_FAILED');
+    await api.close();
+    await admin.close();
+  });
+
+  it('needs none from a server started with --api-no-auth', async () => {
+    const server = await serverProcess({}, 0, ['--api-no-auth']);
+    expect(server.clientOptions).toEqual({ fingerprint: server.fingerprint });
+    const api = await JetStream.connect(server.host, server.port, server.clientOptions);
+    expect((await api.server.getServerInfo()).authRequired).toBe(false);
+    await api.close();
   });
 });

@@ -53,11 +53,24 @@ export interface EmbeddedOptions {
   transferLogDir?: string;
 }
 
+/** The error of a command to a closed `JetStream`. */
+function closed(): CommandError {
+  return new CommandError('UNAVAILABLE', 'the engine is closed');
+}
+
 /** The native engine handle, as the facade uses it. */
 interface NativeEngine {
   read(request: string): string | null;
   execute(request: string): Promise<string>;
   close(): Promise<void>;
+}
+
+/** What runs the commands of a `JetStream`: an embedded engine, or a client of a server. */
+interface Engine extends CommandTransport {
+  /** Resolves once the engine answers (see `JetStream.prototype.connect`). */
+  reach(): Promise<void>;
+  /** Stops an embedded engine, or disconnects from a server; called once. */
+  end(): Promise<void>;
 }
 
 /** A running engine, in this process or behind a server's control port, and its interfaces. */
@@ -68,21 +81,15 @@ export class JetStream {
   readonly recv: RecvInterface;
   /** ServerInterface: server information and requests. */
   readonly server: ServerInterface;
-  /** Ends what runs the commands: stops an embedded engine, disconnects from a server. */
-  readonly #end: () => Promise<void>;
+  readonly #engine: Engine;
   #closed = false;
 
-  /**
-   * @param transport runs the commands of the three interfaces
-   * @param end called once by `close()`
-   */
-  private constructor(transport: CommandTransport, end: () => Promise<void>) {
-    this.#end = end;
+  /** @param engine runs the commands of the three interfaces */
+  private constructor(engine: Engine) {
+    this.#engine = engine;
     const guarded: CommandTransport = {
       execute: (method, params) =>
-        this.#closed
-          ? Promise.reject(new CommandError('UNAVAILABLE', 'the engine is closed'))
-          : transport.execute(method, params),
+        this.#closed ? Promise.reject(closed()) : engine.execute(method, params),
     };
     this.send = new SendInterface(guarded);
     this.recv = new RecvInterface(guarded);
@@ -122,7 +129,13 @@ export class JetStream {
     const transport = jsonTransport(
       async (request) => engine.read(request) ?? engine.execute(request),
     );
-    return new JetStream(transport, () => engine.close());
+    return new JetStream({
+      execute: (method, params) => transport.execute(method, params),
+      reach: async () => {
+        await transport.execute('getServerInfo', {});
+      },
+      end: () => engine.close(),
+    });
   }
 
   /**
@@ -141,7 +154,11 @@ export class JetStream {
     options: RemoteOptions = {},
   ): JetStream {
     const transport = new RemoteTransport(remoteSettings(host, port, options));
-    return new JetStream(transport, async () => transport.close());
+    return new JetStream({
+      execute: (method, params) => transport.execute(method, params),
+      reach: () => transport.reach(),
+      end: async () => transport.close(),
+    });
   }
 
   /**
@@ -166,7 +183,9 @@ export class JetStream {
   /**
    * Resolves with this object once the engine answers a command (`getServerInfo`). For a
    * server that means it was reached, its certificate trusted and, with `userName` and
-   * `password`, the user signed in.
+   * `password`, the user signed in. Without credentials, a server that requires a login
+   * answers too (it refuses the command): log in next with `server.auth(userName, password)`,
+   * and the client sends that session with every later command.
    *
    * @throws CommandError `UNAVAILABLE` when the server cannot be reached (`TIMED_OUT` when
    *   opening the connection takes longer than `connectTimeoutSeconds`), `AUTH_FAILED` when
@@ -174,7 +193,14 @@ export class JetStream {
    *   control protocol (or TLS, or plain HTTP, as expected)
    */
   async connect(): Promise<this> {
-    await this.server.getServerInfo();
+    if (this.#closed) {
+      throw closed();
+    }
+    try {
+      await this.#engine.reach();
+    } catch (error) {
+      throw toCommandError(error);
+    }
     return this;
   }
 
@@ -188,6 +214,6 @@ export class JetStream {
       return;
     }
     this.#closed = true;
-    await this.#end();
+    await this.#engine.end();
   }
 }

@@ -7,7 +7,7 @@
  * reached through `JetStream.connect`). The same tests assert the same outcomes in both.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -16,7 +16,7 @@ import { JetStream, jsonTransport, type CommandTransport, type EmbeddedOptions }
 import { binding } from '../../ts/native.js';
 import { remoteSettings } from '../../ts/remote/options.js';
 import { RemoteTransport } from '../../ts/remote/transport.js';
-import { serverFlags, startServer, type ServerProcess } from './servers.js';
+import { addUser, serverFlags, startServer, type Login, type ServerProcess } from './servers.js';
 
 /** How the suites reach their engines. */
 export type TestMode = 'embedded' | 'remote';
@@ -50,17 +50,30 @@ export function tempDir(prefix = 'jetstream-test-'): string {
   return dir;
 }
 
+/** The user of every server started here (unless with `--api-no-auth`), and its password. */
+export const TEST_LOGIN: Login = { userName: 'tester', password: randomBytes(12).toString('hex') };
+
+/** The state directories whose server has `TEST_LOGIN` as a user already. */
+const withLogin = new Set<string>();
+
 /**
  * A `jetstream server` run as an embedded engine opened with `options` would be, its API on
- * `apiPort` (0: a free one), with `extra` flags; stopped by `closeAll()`.
+ * `apiPort` (0: a free one), with `extra` flags; stopped by `closeAll()`. Its clients log in
+ * as `TEST_LOGIN`, as a server requires by default.
  */
 export async function serverProcess(
   options: EmbeddedOptions = {},
   apiPort = 0,
   extra: string[] = [],
 ): Promise<ServerProcess> {
-  const flags = serverFlags({ stateDir: tempDir('jetstream-state-'), ...options }, apiPort);
-  const started = await startServer([...flags, ...extra]);
+  const stateDir = options.stateDir ?? tempDir('jetstream-state-');
+  const login = extra.includes('--api-no-auth') ? undefined : TEST_LOGIN;
+  if (login !== undefined && !withLogin.has(stateDir)) {
+    await addUser(stateDir, login);
+    withLogin.add(stateDir);
+  }
+  const flags = serverFlags({ ...options, stateDir }, apiPort);
+  const started = await startServer([...flags, ...extra], login);
   closers.push(() => started.stop());
   return started;
 }

@@ -4,10 +4,11 @@
  * certificate fingerprint each one prints before it serves.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 import { constants, type EmbeddedOptions, type RemoteOptions } from '../../ts/index.js';
 
@@ -101,6 +102,19 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+/** A user of a server, and the password it logs in with. */
+export interface Login {
+  userName: string;
+  password: string;
+}
+
+/** Adds `login` as a user of the server whose state is in `stateDir` (`jetstream user add`). */
+export async function addUser(stateDir: string, login: Login): Promise<void> {
+  await promisify(execFile)(JETSTREAM_BIN, ['user', 'add', '--state-dir', stateDir, login.userName], {
+    env: { ...process.env, JETSTREAM_PASSWORD: login.password },
+  });
+}
+
 /** The lines a server prints before it serves, by their first word. */
 const READY_KEYS = ['api-listening', 'recv-listening', 'public-key'];
 
@@ -116,9 +130,9 @@ function end(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null
 
 /**
  * Starts `jetstream server` with `flags` and resolves once it printed its addresses; rejects
- * with its stderr if it exits first.
+ * with its stderr if it exits first. Its clients log in as `login`, if given.
  */
-export async function startServer(flags: string[]): Promise<ServerProcess> {
+export async function startServer(flags: string[], login?: Login): Promise<ServerProcess> {
   if (!existsSync(JETSTREAM_BIN)) {
     throw new Error(`${JETSTREAM_BIN} is missing: run \`npm run build:cli\``);
   }
@@ -157,7 +171,7 @@ export async function startServer(flags: string[]): Promise<ServerProcess> {
     tls,
     fingerprint,
     recvPort: Number(recv.slice(recv.lastIndexOf(':') + 1)),
-    clientOptions: tls ? { fingerprint: fingerprint! } : { tls: false },
+    clientOptions: { ...(tls ? { fingerprint: fingerprint! } : { tls: false }), ...login },
     stop: () => end(child, 'SIGTERM'),
     kill: async () => {
       await end(child, 'SIGKILL');

@@ -58,6 +58,11 @@ export class Session {
     }
   }
 
+  /** Whether the client holds no credentials: no token, and no user to sign in as. */
+  get anonymous(): boolean {
+    return this.#bearer === undefined && this.#user === undefined;
+  }
+
   /**
    * Runs one command with the current token. A successful `auth` makes its user and session
    * the client's own. A command refused with `AUTH_FAILED` while it carried a session of the

@@ -18,6 +18,12 @@ import { Session } from './session.js';
 const API_PATH = '/api';
 
 /**
+ * The errors the server answered with, as opposed to those of the connection (a refused
+ * certificate is `AUTH_FAILED` too, but the server never answered).
+ */
+const answered = new WeakSet<CommandError>();
+
+/**
  * The result of an answer: its JSON when the status is 200, or else the `CommandError` its
  * body describes. The code is the body's, whatever the status says.
  */
@@ -37,7 +43,9 @@ function outcome(status: number | undefined, body: string, where: string): unkno
   }
   const { code, message } = (value ?? {}) as { code?: unknown; message?: unknown };
   if (isErrorCode(code) && typeof message === 'string') {
-    throw new CommandError(code, message);
+    const error = new CommandError(code, message);
+    answered.add(error);
+    throw error;
   }
   throw new CommandError(
     'PROTOCOL',
@@ -73,6 +81,25 @@ export class RemoteTransport implements CommandTransport {
       return Promise.reject(closedError(this.#settings));
     }
     return this.#session.run(method, params);
+  }
+
+  /**
+   * Resolves once the server answers `getServerInfo`. Without credentials, its refusal for
+   * want of a login is an answer too: the caller logs in next.
+   */
+  async reach(): Promise<void> {
+    try {
+      await this.execute('getServerInfo', {});
+    } catch (error) {
+      const wantsLogin =
+        error instanceof CommandError &&
+        answered.has(error) &&
+        error.code === 'AUTH_FAILED' &&
+        this.#session.anonymous;
+      if (!wantsLogin) {
+        throw error;
+      }
+    }
   }
 
   /** Closes every connection; a command still waiting fails with `UNAVAILABLE`. */
