@@ -4,7 +4,8 @@
 // with 32 calls in flight (calls/s), through
 //   - `embedded`: an engine in this process (the reference);
 //   - `tls`: `JetStream.connect` to a `jetstream server` over loopback, TLS pinned by
-//     fingerprint, HTTP/1.1 keep-alive (node:http, the client's stack);
+//     fingerprint, HTTP/1.1 keep-alive (node:http, the client's stack), logged in as a user of
+//     the server (each call carries its session token, as by default);
 //   - `plain`: the same to a server started with `--api-plain` (what TLS costs);
 //   - `undici-tls`: the same POST /api request through undici's `Agent.request` (the copy
 //     bundled with Node, reached through its global dispatcher, so no dependency is added), to
@@ -14,7 +15,7 @@
 // Needs `npm run build` (dist/, the addon and target/release/jetstream).
 // Prints one JSON object per case and a summary line per case.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
@@ -37,9 +38,18 @@ const { values: args } = parseArgs({
 const cases = args.only.split(',');
 const work = mkdtempSync(join(tmpdir(), 'jetstream-api-remote-bench-'));
 const children = [];
+/** The user every server has; the client logs in as it. */
+const login = { userName: 'bench', password: 'bench-password' };
 
-/** Starts `jetstream server` on state directory `name` and resolves with what it printed. */
+/**
+ * Starts `jetstream server` on state directory `name`, with `login` as its user, and resolves
+ * with what it printed.
+ */
 async function server(name, flags) {
+  execFileSync(args.jetstream, ['user', 'add', '--state-dir', join(work, name), login.userName], {
+    env: { ...process.env, JETSTREAM_PASSWORD: login.password },
+    stdio: 'ignore',
+  });
   const child = spawn(
     args.jetstream,
     [
@@ -54,7 +64,6 @@ async function server(name, flags) {
       '127.0.0.1',
       '--recv-port',
       '0',
-      '--api-no-auth',
       ...flags,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -134,14 +143,18 @@ try {
       await sender.close();
     } else if (name === 'tls' || name === 'plain') {
       const started = await server(name, name === 'plain' ? ['--api-plain'] : []);
-      const options = name === 'plain' ? { tls: false } : { fingerprint: started.fingerprint };
+      const trust = name === 'plain' ? { tls: false } : { fingerprint: started.fingerprint };
+      const options = { ...trust, ...login };
       const sender = await JetStream.connect(started.host, started.port, options);
       const id = await finishedTransfer(sender, receiver, name);
       await measure(name, () => sender.send.getTransfer(id));
       await sender.close();
     } else if (name === 'undici-tls') {
       const started = await server(name, []);
-      const sender = await JetStream.connect(started.host, started.port, { fingerprint: started.fingerprint });
+      const sender = await JetStream.connect(started.host, started.port, {
+        fingerprint: started.fingerprint,
+      });
+      const { sessionToken } = await sender.server.auth(login.userName, login.password);
       const id = await finishedTransfer(sender, receiver, name);
       await sender.close();
       const Agent = await bundledUndiciAgent();
@@ -153,7 +166,7 @@ try {
           origin,
           path: '/api',
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${sessionToken}` },
           body,
         });
         const transfer = await res.body.json();
