@@ -185,7 +185,7 @@ describe('a connected client', () => {
     const waiting = api.send.waitForTransfer(transfer);
     expect((await api.send.getTransfer(transfer)).processing).toBe(true);
     await api.close();
-    await rejectsWith(waiting, 'UNAVAILABLE');
+    expect((await rejectsWith(waiting, 'UNAVAILABLE')).message).toContain('closed');
     await rejectsWith(api.server.getServerInfo(), 'UNAVAILABLE');
   });
 });

@@ -126,7 +126,8 @@ export class RemoteTransport implements CommandTransport {
       headers.push('authorization', `Bearer ${bearer}`);
     }
     return new Promise((resolve, reject) => {
-      const fail = (error: unknown): void => reject(connectionError(error, this.#settings));
+      const fail = (error: unknown): void =>
+        reject(this.#closed ? closedError(this.#settings) : connectionError(error, this.#settings));
       const req = request(
         {
           agent: this.#agent,
