@@ -1,14 +1,17 @@
 //! The `jetstream` command-line tool: `receive` serves a root directory to the senders it
 //! trusts, `send` moves files and directories to a receiver it knows, `key` prints the public
 //! key a receiver authorizes, `server` runs a server driven through its control port, `user`
-//! manages the accounts that may log in to it.
+//! manages the accounts that may log in to it, `api` runs one of its API methods.
 //!
 //! Both sides keep their identity key, and the sender its known receivers, in the user's
 //! configuration directory (`$XDG_CONFIG_HOME/jetstream`, else `~/.config/jetstream`) unless
 //! told another file.
 
+mod api;
 mod config;
+mod logging;
 mod server;
+mod settings;
 mod users;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -53,9 +56,11 @@ enum Command {
     /// authorized keys.
     Key(KeyArgs),
     /// Run a server: receives transfers and runs the API's commands sent to its control port.
-    Server(server::ServerArgs),
+    Server(settings::ServerArgs),
     /// Manage the users who may log in to a server's control port.
     User(users::UserArgs),
+    /// Run one API method on a server through its control port and print its JSON result.
+    Api(api::ApiArgs),
 }
 
 #[derive(Args)]
@@ -154,7 +159,7 @@ struct SendArgs {
     no_progress: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Cipher {
     /// No protection.
     None,
@@ -167,7 +172,7 @@ enum Cipher {
 }
 
 /// `--max-overwrite`: an [`OverwriteLimit`].
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum MaxOverwrite {
     /// Existing files are never replaced.
     Never,
@@ -232,11 +237,14 @@ impl From<Cipher> for CipherLevel {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("JETSTREAM_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The server installs its own log, whose format and level its settings choose.
+    if !matches!(cli.command, Command::Server(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("JETSTREAM_LOG"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     // Read before any thread creates a file: received files get their mode bits less it.
     jetstream_engine::umask::umask();
     let runtime = match &cli.command {
@@ -253,6 +261,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A client of the API reports failures by their code, as the API does.
+    let by_code = matches!(cli.command, Command::Api(_));
     let result = runtime.block_on(async {
         match cli.command {
             Command::Receive(args) => receive(args).await,
@@ -260,10 +270,15 @@ fn main() -> ExitCode {
             Command::Key(args) => print_key(&args),
             Command::Server(args) => server::run(args).await,
             Command::User(args) => users::run(args),
+            Command::Api(args) => api::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if by_code => {
+            eprintln!("{}: {}", e.code.as_str(), e.message);
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("jetstream: {}", e.message);
             ExitCode::FAILURE

@@ -1,20 +1,21 @@
 //! `jetstream server`: a long-running server driven through its control port. It opens the
 //! engine's [`Server`] on a state directory, serves its API over HTTP, prints where it listens,
 //! and on SIGTERM or SIGINT stops cleanly: running transfers are checkpointed and start again
-//! at the next start on the same state directory.
+//! at the next start on the same state directory. SIGHUP reads the settings again: the log
+//! level changes at once, a certificate given by file is read again (a renewed one is served
+//! to new connections), and any other change is logged as waiting for the next start.
 
-use crate::{Cipher, MaxOverwrite};
-use clap::Args;
+use crate::logging::Logging;
+use crate::settings::{ServerArgs, Settings};
 use jetstream_control::{Control, ControlOptions, TlsIdentity};
-use jetstream_engine::error::{Code, Error};
+use jetstream_engine::error::Error;
 use jetstream_engine::server::{host_name, Server, ServerOptions};
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// The self-signed certificate's directory in the state directory.
 const TLS_DIR: &str = "api-tls";
@@ -22,94 +23,34 @@ const TLS_DIR: &str = "api-tls";
 /// How long requests in progress may take to end once the server stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-#[derive(Args)]
-pub struct ServerArgs {
-    /// Directory of the server's store, identity key, transfer logs (created if missing).
-    #[arg(long)]
-    state_dir: PathBuf,
-    /// Directory that receives everything; nothing is written outside it [default:
-    /// STATE_DIR/received].
-    #[arg(long)]
-    sandbox: Option<PathBuf>,
-    /// Address the control port listens on.
-    #[arg(long, default_value = "127.0.0.1")]
-    api_host: IpAddr,
-    /// TCP port of the control port (0 picks a free one).
-    #[arg(long, default_value_t = 8886)]
-    api_port: u16,
-    /// Serve the control port without TLS (allowed on a loopback address only).
-    #[arg(long, conflicts_with_all = ["api_tls_cert", "api_tls_key"])]
-    api_plain: bool,
-    /// The control port's certificate chain (PEM) [default: a self-signed certificate made at
-    /// the first start in STATE_DIR/api-tls].
-    #[arg(long, requires = "api_tls_key")]
-    api_tls_cert: Option<PathBuf>,
-    /// The private key (PEM) of --api-tls-cert.
-    #[arg(long, requires = "api_tls_cert")]
-    api_tls_key: Option<PathBuf>,
-    /// Serve the API to clients on other hosts too (otherwise only loopback clients).
-    #[arg(long)]
-    api_allow_remote_control: bool,
-    /// Run every request without a login, with every right (allowed on a loopback address
-    /// only). Otherwise clients log in with a user (`jetstream user add`) or an API token.
-    #[arg(long)]
-    api_no_auth: bool,
-    /// Address transfers arrive at.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
-    recv_host: IpAddr,
-    /// UDP port transfers arrive at (0 picks a free one).
-    #[arg(long, default_value_t = 8886)]
-    recv_port: u16,
-    /// Lowest cipher level accepted from senders.
-    #[arg(long, value_enum, default_value = "aes128")]
-    min_cipher: Cipher,
-    /// The most existing data a sender's overwrite mode may destroy.
-    #[arg(long, value_enum, default_value = "never")]
-    max_overwrite: MaxOverwrite,
-}
-
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(args: ServerArgs) -> Result<(), Error> {
-    if args.api_plain && !args.api_host.is_loopback() {
-        return Err(Error::new(
-            Code::InvalidArgument,
-            format!(
-                "--api-plain serves the API unencrypted: it is allowed on a loopback address \
-                 only, not on {}",
-                args.api_host
-            ),
-        ));
-    }
-    if args.api_no_auth && (!args.api_host.is_loopback() || args.api_allow_remote_control) {
-        return Err(Error::new(
-            Code::InvalidArgument,
-            "--api-no-auth lets anyone who reaches the API do anything: it is allowed only on a \
-             loopback address, without --api-allow-remote-control",
-        ));
-    }
-    let api_addr = SocketAddr::new(args.api_host, args.api_port);
+    let settings = args.settings()?;
+    let logging = Logging::init(settings.log_format, settings.log_level.as_deref())?;
+    let mut signals = Signals::catch()?;
+    let api_addr = SocketAddr::new(settings.api_host, settings.api_port);
     let listener = TcpListener::bind(api_addr)
         .await
         .map_err(|e| Error::from(e).context(format!("control port {api_addr}")))?;
     let api_addr = listener.local_addr()?;
-    let tls = tls_identity(&args)?;
-    let mut opts = ServerOptions::new(args.state_dir.clone());
-    if let Some(sandbox) = args.sandbox {
-        opts.sandbox_dir = sandbox;
+    let tls = tls_identity(&settings)?;
+    let mut opts = ServerOptions::new(settings.state_dir.clone());
+    if let Some(sandbox) = &settings.sandbox {
+        opts.sandbox_dir = sandbox.clone();
     }
-    opts.recv_listen = SocketAddr::new(args.recv_host, args.recv_port);
-    opts.min_cipher = args.min_cipher.into();
-    opts.max_overwrite = args.max_overwrite.into();
+    opts.recv_listen = SocketAddr::new(settings.recv_host, settings.recv_port);
+    opts.min_cipher = settings.min_cipher.into();
+    opts.max_overwrite = settings.max_overwrite.into();
     opts.api_control_port = Some(api_addr.port());
-    opts.auth_required = !args.api_no_auth;
+    opts.auth_required = !settings.api_no_auth;
     let server = Arc::new(Server::open(opts).await?);
     let control = Control::start(
         listener,
         Arc::clone(&server),
         ControlOptions {
-            allow_remote: args.api_allow_remote_control,
+            allow_remote: settings.api_allow_remote_control,
             tls: tls.clone(),
-            auth_required: !args.api_no_auth,
+            auth_required: !settings.api_no_auth,
             ..ControlOptions::default()
         },
     );
@@ -122,7 +63,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
     };
     let info = server.info();
     let recv_addr = SocketAddr::new(
-        info.recv_address.parse().unwrap_or(args.recv_host),
+        info.recv_address.parse().unwrap_or(settings.recv_host),
         info.recv_port,
     );
     let mut out = std::io::stdout();
@@ -137,20 +78,66 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
     writeln!(out, "public-key {}", info.public_key)?;
     out.flush()?;
     tracing::info!("serving the API on {api_addr}, receiving on {recv_addr}");
-    let stopped_by = stop_signal().await?;
+    let stopped_by = loop {
+        match signals.next().await {
+            Some(stop) => break stop,
+            None => reload(&args, &settings, &logging, &control),
+        }
+    };
     tracing::info!("{stopped_by}: stopping");
     server.close().await;
     control.shutdown(SHUTDOWN_GRACE).await;
     Ok(())
 }
 
+/// SIGHUP: reads the settings again and applies what a running server can.
+fn reload(args: &ServerArgs, running: &Settings, logging: &Logging, control: &Control) {
+    let settings = match args.settings() {
+        Ok(settings) => settings,
+        Err(e) => return tracing::error!("SIGHUP: the settings are kept: {e}"),
+    };
+    match logging.set_level(settings.log_level.as_deref()) {
+        Ok(()) => tracing::info!(
+            "SIGHUP: log level {}",
+            settings
+                .log_level
+                .as_deref()
+                .unwrap_or("(JETSTREAM_LOG, else info)")
+        ),
+        Err(e) => tracing::error!("SIGHUP: the log level is kept: {e}"),
+    }
+    if let Some((cert, key)) = &settings.api_tls {
+        match TlsIdentity::load(cert, key).and_then(|tls| {
+            control.replace_certificate(&tls)?;
+            Ok(tls)
+        }) {
+            Ok(tls) => tracing::info!(
+                "SIGHUP: the control port's certificate read again: api-fingerprint {}",
+                tls.fingerprint()
+            ),
+            Err(e) => tracing::error!("SIGHUP: the certificate is kept: {e}"),
+        }
+    }
+    let later = Settings {
+        log_level: running.log_level.clone(),
+        api_tls: running.api_tls.clone(),
+        ..settings
+    };
+    if &later != running {
+        tracing::warn!(
+            "SIGHUP: settings other than the log level and the certificate take effect at the \
+             next start"
+        );
+    }
+}
+
 /// The control port's certificate: none with `--api-plain`, the one given, or the self-signed
 /// one kept in the state directory.
-fn tls_identity(args: &ServerArgs) -> Result<Option<TlsIdentity>, Error> {
-    if args.api_plain {
+fn tls_identity(settings: &Settings) -> Result<Option<TlsIdentity>, Error> {
+    if settings.api_plain {
         return Ok(None);
     }
-    if let (Some(cert), Some(key)) = (&args.api_tls_cert, &args.api_tls_key) {
+    if let Some((cert, key)) = &settings.api_tls {
         return TlsIdentity::load(cert, key).map(Some);
     }
     let mut names = vec![
@@ -159,20 +146,37 @@ fn tls_identity(args: &ServerArgs) -> Result<Option<TlsIdentity>, Error> {
         "::1".to_owned(),
         host_name(),
     ];
-    if !args.api_host.is_unspecified() {
-        names.push(args.api_host.to_string());
+    if !settings.api_host.is_unspecified() {
+        names.push(settings.api_host.to_string());
     }
     names.sort();
     names.dedup();
-    TlsIdentity::load_or_create(&args.state_dir.join(TLS_DIR), &names).map(Some)
+    TlsIdentity::load_or_create(&settings.state_dir.join(TLS_DIR), &names).map(Some)
 }
 
-/// Waits for SIGTERM or SIGINT; names the one that came.
-async fn stop_signal() -> Result<&'static str, Error> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// The signals the server answers, caught from before it says it serves (so that none can
+/// kill it without its checkpoint).
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn catch() -> Result<Signals, Error> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for the next signal: the name of one that stops the server, `None` for SIGHUP.
+    async fn next(&mut self) -> Option<&'static str> {
+        tokio::select! {
+            _ = self.term.recv() => Some("SIGTERM"),
+            _ = self.int.recv() => Some("SIGINT"),
+            _ = self.hup.recv() => None,
+        }
+    }
 }

@@ -143,6 +143,20 @@ impl Client {
         Err(refusal(status, &body))
     }
 
+    /// The server's figures, `GET /metrics`, as Prometheus text.
+    pub async fn metrics(&self) -> Result<String> {
+        let (status, body) = self.request(Method::GET, "/metrics", Bytes::new()).await?;
+        if status != StatusCode::OK {
+            return Err(refusal(status, &body));
+        }
+        String::from_utf8(body.to_vec()).map_err(|e| {
+            Error::new(
+                Code::Protocol,
+                format!("the metrics are not UTF-8 text: {e}"),
+            )
+        })
+    }
+
     /// Sends one request, on an idle connection if one is still open, and reads the whole
     /// answer.
     async fn request(

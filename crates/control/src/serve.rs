@@ -18,7 +18,7 @@ use jetstream_engine::error::{Code, Error, Result};
 use jetstream_engine::server::{Reader, Server};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
@@ -69,11 +69,15 @@ pub(crate) struct Shared {
     pub(crate) reader: Reader,
     pub(crate) opts: ControlOptions,
     pub(crate) calls: Calls,
+    /// The TLS settings new connections get (`None` for plain HTTP); replaced when the
+    /// certificate is.
+    tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
 }
 
 /// A running control port.
 pub struct Control {
     local_addr: SocketAddr,
+    shared: Arc<Shared>,
     stop: watch::Sender<Option<Duration>>,
     task: JoinHandle<()>,
 }
@@ -88,15 +92,17 @@ impl Control {
     ) -> Result<Control> {
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            tls: RwLock::new(opts.tls.as_ref().map(|tls| Arc::clone(&tls.config))),
             reader: server.reader()?,
             server,
             opts,
             calls: Calls::default(),
         });
         let (stop, stopped) = watch::channel(None);
-        let task = tokio::spawn(accept(listener, shared, stopped));
+        let task = tokio::spawn(accept(listener, Arc::clone(&shared), stopped));
         Ok(Control {
             local_addr,
+            shared,
             stop,
             task,
         })
@@ -105,6 +111,26 @@ impl Control {
     /// The address the port listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Serves `identity` to the connections from now on (a renewed certificate); those open
+    /// keep theirs. Refused for a port serving plain HTTP.
+    pub fn replace_certificate(&self, identity: &TlsIdentity) -> Result<()> {
+        let mut tls = self
+            .shared
+            .tls
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match tls.as_mut() {
+            Some(config) => {
+                *config = Arc::clone(&identity.config);
+                Ok(())
+            }
+            None => Err(Error::new(
+                Code::InvalidState,
+                "the control port serves plain HTTP: it has no certificate to replace",
+            )),
+        }
     }
 
     /// Stops accepting connections, lets the requests in progress end within `grace`, then
@@ -174,10 +200,15 @@ async fn connection(
     shared: Arc<Shared>,
     watcher: Watcher,
 ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let Some(tls) = &shared.opts.tls else {
+    let tls = shared
+        .tls
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let Some(tls) = tls else {
         return Ok(serve_connection(stream, peer, shared, watcher).await?);
     };
-    let accept = TlsAcceptor::from(Arc::clone(&tls.config)).accept(stream);
+    let accept = TlsAcceptor::from(tls).accept(stream);
     let stream = tokio::time::timeout(shared.opts.header_timeout, accept)
         .await
         .map_err(|_| "the TLS handshake did not end in time")??;
@@ -258,6 +289,27 @@ fn is_loopback(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4.is_loopback(),
         IpAddr::V6(v6) => {
             v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_clients_are_told_apart_from_others_in_both_families() {
+        for local in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
+            assert!(is_loopback(local.parse().unwrap()), "{local}");
+        }
+        for remote in [
+            "10.0.0.1",
+            "192.0.2.7",
+            "::ffff:192.0.2.7",
+            "2001:db8::1",
+            "0.0.0.0",
+        ] {
+            assert!(!is_loopback(remote.parse().unwrap()), "{remote}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! refused with a clear code while the port goes on serving everyone else: malformed JSON, a
 //! body over the limit, a client that sends its request a byte a second, unknown methods and
 //! endpoints. And TLS: the certificate pinned by its fingerprint or trusted through a CA file,
-//! any other refused by the client.
+//! any other refused by the client, a renewed certificate served to new connections.
 
 mod support;
 
@@ -24,6 +24,13 @@ use support::{connect, post, read_answer, Port};
 async fn results_and_refusals_carry_the_engines_json_and_codes() {
     let dir = tempfile::tempdir().unwrap();
     let port = Port::without_login(dir.path()).await;
+    let identity = TlsIdentity::load_or_create(&dir.path().join("tls"), &[]).unwrap();
+    let plain_port = port
+        .control
+        .as_ref()
+        .unwrap()
+        .replace_certificate(&identity);
+    assert_eq!(plain_port.unwrap_err().code, Code::InvalidState);
     let client = port.plain_client().await;
     let info = client.execute("getServerInfo", json!({})).await.unwrap();
     assert_eq!(info["apiControlPort"], json!(port.addr.port()));
@@ -314,6 +321,33 @@ async fn the_certificate_is_pinned_by_its_fingerprint_or_trusted_through_a_ca_fi
         .await
         .unwrap_err();
     assert_eq!(other_ca.code, Code::AuthFailed, "{other_ca}");
+    // A renewed certificate is served to new connections; those open keep theirs.
+    let renewed = TlsIdentity::load_or_create(other_dir.path(), &names).unwrap();
+    let control = port.control.as_ref().unwrap();
+    control.replace_certificate(&renewed).unwrap();
+    assert_eq!(
+        pinned.execute("getDestinations", json!({})).await.unwrap(),
+        json!([])
+    );
+    let old = port
+        .client(ClientOptions {
+            fingerprint: Some(identity.fingerprint().to_owned()),
+            ..ClientOptions::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(old.code, Code::AuthFailed, "{old}");
+    let new = port
+        .client(ClientOptions {
+            fingerprint: Some(renewed.fingerprint().to_owned()),
+            ..ClientOptions::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        new.execute("getDestinations", json!({})).await.unwrap(),
+        json!([])
+    );
     // A plain client gets no answer from a TLS port.
     let plain = port
         .client(ClientOptions {

@@ -31,7 +31,9 @@ impl Actor {
     pub(super) fn auth(&mut self, caller: &Caller, p: Auth, responder: Responder) {
         let address = caller.address;
         if let Err(wait) = self.logins.attempt(address, Instant::now()) {
-            tracing::warn!(
+            // Not a warning: a flood of these would flood the log; the checked failures,
+            // at most one a second from the address, say what goes on.
+            tracing::debug!(
                 "login as {:?} from {} refused unchecked: too many failed logins",
                 p.user_name,
                 from(address)
