@@ -64,6 +64,8 @@ async function server(name, flags) {
       '127.0.0.1',
       '--recv-port',
       '0',
+      '--log-level',
+      'warn',
       ...flags,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
