@@ -1,5 +1,5 @@
 // Bad input for every method of SendInterface, RecvInterface and ServerInterface, against a
-// real embedded engine: a missing required argument, a wrong type, an unknown id, an
+// real engine (embedded, or a server through the remote client): a missing required argument, a wrong type, an unknown id, an
 // out-of-range number and an unknown option name each fail with a CommandError of the right
 // code whose message names the parameter, and change nothing (the engine's objects, the
 // receiver's settings and the request queue are the same before and after).
@@ -10,7 +10,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
-  jsonTransport,
   RecvInterface,
   SendInterface,
   ServerInterface,
@@ -20,8 +19,7 @@ import {
   type ErrorCode,
 } from '../ts/index.js';
 import { RECV_METHODS, SEND_METHODS, SERVER_METHODS, type MethodSpec } from '../ts/api/methods.js';
-import { binding } from '../ts/native.js';
-import { closeAll, engine, tempDir, tree } from './support/engines.js';
+import { closeAll, engine, engineTransport, tempDir, tree } from './support/engines.js';
 import { failure } from './support/probes.js';
 
 /** The objects every case refers to, made once on one sender engine. */
@@ -494,7 +492,6 @@ function rawOf(params: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v === undefined ? null : v]));
 }
 
-let native: Awaited<ReturnType<ReturnType<typeof binding>['openEngine']>>;
 let transport: CommandTransport;
 let ifaces: { send: SendInterface; recv: RecvInterface; server: ServerInterface };
 let fixture: Fixture;
@@ -502,8 +499,7 @@ let fixture: Fixture;
 let lastRequestId = 0;
 
 beforeAll(async () => {
-  native = await binding().openEngine(JSON.stringify({ stateDir: tempDir() }));
-  transport = jsonTransport((request) => native.execute(request));
+  transport = await engineTransport();
   ifaces = {
     send: new SendInterface(transport),
     recv: new RecvInterface(transport),
@@ -540,10 +536,7 @@ beforeAll(async () => {
   };
 });
 
-afterAll(async () => {
-  await native.close();
-  await closeAll();
-});
+afterAll(closeAll);
 
 /** Everything a refused call must leave as it was. */
 async function snapshot(): Promise<unknown> {

@@ -1,5 +1,5 @@
 /**
- * Priority lanes and rate caps between two embedded engines on loopback: the rules of
+ * Priority lanes and rate caps between two engines on loopback (embedded, or servers): the rules of
  * setPriorityLanesAsync, the split of a capped destination among lanes and priorities measured
  * from each transfer's acknowledged bytes, and setSendRateMaxAsync.
  */
@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { JetStream, Transfer } from '../ts/index.js';
-import { closeAll, pair } from './support/engines.js';
+import { closeAll, measuresRates, pair } from './support/engines.js';
 import {
   generatedManifest,
   ioFreeTransfer,
@@ -128,7 +128,7 @@ describe('setPriorityLanesAsync', () => {
   });
 });
 
-describe('sharing a capped destination', () => {
+describe.runIf(measuresRates)('sharing a capped destination', () => {
   it('splits the cap 70/25/5 between High, Normal and Low; an empty lane’s share goes to the others', async () => {
     const { sender, destinationId } = await pair();
     const manifestId = await generatedManifest(sender, ENDLESS);
@@ -237,7 +237,7 @@ describe('sharing a capped destination', () => {
   });
 });
 
-describe('setSendRateMaxAsync', () => {
+describe.runIf(measuresRates)('setSendRateMaxAsync', () => {
   it('caps what the destination sends in all', async () => {
     const { sender, destinationId } = await pair();
     const manifestId = await generatedManifest(sender, ENDLESS);

@@ -1,4 +1,4 @@
-// Manifests against real embedded engines: every mapping form, include/exclude globs, symlink
+// Manifests against real engines (embedded, or servers): every mapping form, include/exclude globs, symlink
 // options, pending → complete/error, waitForManifest, getManifestFiles and getManifests paging,
 // and deleteManifest while a transfer uses it. What is sent is checked on disk.
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-// SendInterface objects against real embedded engines on loopback: destinations (matching,
+// SendInterface objects against real engines (embedded, or servers) on loopback: destinations (matching,
 // exclusive, permanent and garbage collection, rates, ports, limits, deletion), connections,
 // pings, user data, shared tokens and the asynchronous request model.
 import { join } from 'node:path';

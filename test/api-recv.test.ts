@@ -1,4 +1,5 @@
-// The receiving side and the server description against real embedded engines: getServerInfo,
+// The receiving side and the server description against real engines (embedded, or servers
+// through the remote client): getServerInfo,
 // the received transfers and sources a receiver records, the authorized sender keys, and the
 // refusal of credentials a receiver without accounts cannot check.
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import {
   type Source,
   type Transfer,
 } from '../ts/index.js';
-import { closeAll, digests, engine, pair, tempDir, tree } from './support/engines.js';
+import { closeAll, digests, engine, mode, pair, serverOf, tempDir, tree } from './support/engines.js';
 import { rejectsWith, until } from './support/probes.js';
 
 afterAll(closeAll);
@@ -57,11 +58,13 @@ describe('getServerInfo', () => {
     expect(info).toMatchObject({
       version: nativeVersion(),
       recvAddress: '127.0.0.1',
-      apiControlPort: null,
+      // An embedded engine has no control port; a server reports the one it serves.
+      apiControlPort: mode === 'remote' ? serverOf(first).port : null,
       sandboxDir,
       minCipher: 2,
       encryptionAvailable: true,
-      authRequired: false,
+      // A server requires logins unless told otherwise; its clients here log in.
+      authRequired: mode === 'remote',
       onlyAuthorizedClientsAllowed: true,
       maxOverwriteMode: 3,
     });

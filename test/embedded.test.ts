@@ -30,8 +30,11 @@ describe('JetStream.embedded', () => {
     const info = await api.server.getServerInfo();
     expect(info.recvPort).toBeGreaterThan(0);
     expect(info.publicKey).toMatch(/^[0-9a-f]{64}$/);
+    // connect() checks the engine answers, as it does for a server.
+    expect(await api.connect()).toBe(api);
     await api.close();
     await expect(api.server.getServerInfo()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(api.connect()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
   it('keeps every object when reopened on the same state directory', async () => {

@@ -5,18 +5,25 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { authorize, closeAll, digests, engine, tempDir, tree } from './support/engines.js';
+import { authorize, closeAll, digests, engine, mode, serverProcess, tempDir, tree } from './support/engines.js';
 
 afterAll(closeAll);
 
-/** Runs the sender fixture until it reports progress; kills it with SIGKILL then. */
+/**
+ * Runs the sender fixture on `stateDir` until it reports progress, then kills its engine with
+ * SIGKILL: the fixture process itself, or in remote mode the server it drives (and the fixture).
+ */
 async function sendAndKill(stateDir: string, src: string, port: number) {
   const script = fileURLToPath(new URL('./fixtures/sender-to-kill.mjs', import.meta.url));
-  const child = spawn(process.execPath, [script, stateDir, src, String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const server = mode === 'remote' ? await serverProcess({ stateDir }) : undefined;
+  const args = [script, stateDir, src, String(port)];
+  if (server !== undefined) {
+    args.push(JSON.stringify({ host: server.host, port: server.port, options: server.clientOptions }));
+  }
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   for await (const line of createInterface({ input: child.stdout })) {
+    await server?.kill();
     child.kill('SIGKILL');
     await exited;
     return JSON.parse(line) as { transferId: number; filesComplete: number };

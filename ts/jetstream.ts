@@ -1,6 +1,8 @@
 /**
- * `JetStream`: the entry point that starts an engine and hands out its three interfaces.
- * `JetStream.embedded()` runs the engine inside this process through the native addon.
+ * `JetStream`: the entry point that hands out an engine's three interfaces.
+ * `JetStream.embedded()` runs the engine inside this process through the native addon;
+ * `JetStream.api()` and `JetStream.connect()` reach a running `jetstream server` over its
+ * control port. Either way the interfaces are the same classes over a `CommandTransport`.
  *
  * @module
  */
@@ -9,9 +11,18 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { RecvInterface, SendInterface, ServerInterface, jsonTransport } from './api/index.js';
+import {
+  RecvInterface,
+  SendInterface,
+  ServerInterface,
+  jsonTransport,
+  type CommandTransport,
+} from './api/index.js';
+import { DEFAULT_API_PORT } from './constants.js';
 import { CommandError, toCommandError } from './errors.js';
 import { binding } from './native.js';
+import { remoteSettings, type RemoteOptions } from './remote/options.js';
+import { RemoteTransport } from './remote/transport.js';
 
 /** Where an embedded engine keeps its state and receives transfers. */
 export interface EmbeddedOptions {
@@ -77,6 +88,11 @@ export interface EmbeddedOptions {
   mtu?: number;
 }
 
+/** The error of a command to a closed `JetStream`. */
+function closed(): CommandError {
+  return new CommandError('UNAVAILABLE', 'the engine is closed');
+}
+
 /** The native engine handle, as the facade uses it. */
 interface NativeEngine {
   read(request: string): string | null;
@@ -84,7 +100,15 @@ interface NativeEngine {
   close(): Promise<void>;
 }
 
-/** A running engine and its interfaces. */
+/** What runs the commands of a `JetStream`: an embedded engine, or a client of a server. */
+interface Engine extends CommandTransport {
+  /** Resolves once the engine answers (see `JetStream.prototype.connect`). */
+  reach(): Promise<void>;
+  /** Stops an embedded engine, or disconnects from a server; called once. */
+  end(): Promise<void>;
+}
+
+/** A running engine, in this process or behind a server's control port, and its interfaces. */
 export class JetStream {
   /** SendInterface: destinations, manifests, transfers, tokens, user data, requests. */
   readonly send: SendInterface;
@@ -92,21 +116,19 @@ export class JetStream {
   readonly recv: RecvInterface;
   /** ServerInterface: server information and requests. */
   readonly server: ServerInterface;
-  readonly #engine: NativeEngine;
+  readonly #engine: Engine;
   #closed = false;
 
-  private constructor(engine: NativeEngine) {
+  /** @param engine runs the commands of the three interfaces */
+  private constructor(engine: Engine) {
     this.#engine = engine;
-    const transport = jsonTransport(async (request) => {
-      if (this.#closed) {
-        throw new CommandError('UNAVAILABLE', 'the engine is closed');
-      }
-      // Reads are answered at once from the store; everything else goes to the engine.
-      return engine.read(request) ?? engine.execute(request);
-    });
-    this.send = new SendInterface(transport);
-    this.recv = new RecvInterface(transport);
-    this.server = new ServerInterface(transport);
+    const guarded: CommandTransport = {
+      execute: (method, params) =>
+        this.#closed ? Promise.reject(closed()) : engine.execute(method, params),
+    };
+    this.send = new SendInterface(guarded);
+    this.recv = new RecvInterface(guarded);
+    this.server = new ServerInterface(guarded);
   }
 
   /**
@@ -143,20 +165,101 @@ export class JetStream {
       }
     }
     const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'jetstream-'));
+    let engine: NativeEngine;
     try {
-      const engine = await binding().openEngine(JSON.stringify({ ...options, stateDir }));
-      return new JetStream(engine);
+      engine = await binding().openEngine(JSON.stringify({ ...options, stateDir }));
     } catch (error) {
       throw toCommandError(error);
     }
+    // Reads are answered at once from the store; everything else goes to the engine.
+    const transport = jsonTransport(
+      async (request) => engine.read(request) ?? engine.execute(request),
+    );
+    return new JetStream({
+      execute: (method, params) => transport.execute(method, params),
+      reach: async () => {
+        await transport.execute('getServerInfo', {});
+      },
+      end: () => engine.close(),
+    });
   }
 
-  /** Stops the engine: running transfers stop (and start again when the state is reopened). */
+  /**
+   * A client of the `jetstream server` at `host:port`. Nothing is sent yet: the first command
+   * connects (and signs in, with `userName` and `password`); `connect()` does that and
+   * checks the server answers. A dropped connection is opened again by the next command.
+   *
+   * @param host the server's host name or IP address
+   * @param port its control port (TCP). Default: `DEFAULT_API_PORT` (8886)
+   * @param options how to trust the server and who to call as; TLS by default
+   * @throws CommandError `INVALID_ARGUMENT` naming a bad or contradictory option
+   */
+  static api(
+    host: string,
+    port: number = DEFAULT_API_PORT,
+    options: RemoteOptions = {},
+  ): JetStream {
+    const transport = new RemoteTransport(remoteSettings(host, port, options));
+    return new JetStream({
+      execute: (method, params) => transport.execute(method, params),
+      reach: () => transport.reach(),
+      end: async () => transport.close(),
+    });
+  }
+
+  /**
+   * Connects to the `jetstream server` at `host:port`: `JetStream.api()` and `connect()`.
+   *
+   * @throws CommandError as `connect()` does, and `INVALID_ARGUMENT` for a bad option
+   */
+  static async connect(
+    host: string,
+    port: number = DEFAULT_API_PORT,
+    options: RemoteOptions = {},
+  ): Promise<JetStream> {
+    const client = JetStream.api(host, port, options);
+    try {
+      return await client.connect();
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves with this object once the engine answers a command (`getServerInfo`). For a
+   * server that means it was reached, its certificate trusted and, with `userName` and
+   * `password`, the user signed in. Without credentials, a server that requires a login
+   * answers too (it refuses the command): log in next with `server.auth(userName, password)`,
+   * and the client sends that session with every later command.
+   *
+   * @throws CommandError `UNAVAILABLE` when the server cannot be reached (`TIMED_OUT` when
+   *   opening the connection takes longer than `connectTimeoutSeconds`), `AUTH_FAILED` when
+   *   its certificate or the credentials are refused, `PROTOCOL` when it does not speak the
+   *   control protocol (or TLS, or plain HTTP, as expected)
+   */
+  async connect(): Promise<this> {
+    if (this.#closed) {
+      throw closed();
+    }
+    try {
+      await this.#engine.reach();
+    } catch (error) {
+      throw toCommandError(error);
+    }
+    return this;
+  }
+
+  /**
+   * Stops an embedded engine (running transfers stop, and start again when its state is
+   * reopened), or closes the connections to a server (which keeps running; a command still
+   * waiting on it fails with `UNAVAILABLE`). Commands made afterwards fail with `UNAVAILABLE`.
+   */
   async close(): Promise<void> {
     if (this.#closed) {
       return;
     }
     this.#closed = true;
-    await this.#engine.close();
+    await this.#engine.end();
   }
 }

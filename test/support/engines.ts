@@ -1,17 +1,47 @@
 /**
- * Test support: embedded engines in temporary directories, trees of files to send, and
- * SHA-256 digests of what landed. Every engine made here is closed by `closeAll()`.
+ * Test support: engines in temporary directories, trees of files to send, and SHA-256 digests
+ * of what landed. Every engine made here is closed by `closeAll()`.
+ *
+ * The suites run in one of two modes, from `JETSTREAM_TEST_MODE`: `embedded` (the default:
+ * engines inside this process) or `remote` (each engine a `jetstream server` child process,
+ * reached through `JetStream.connect`). The same tests assert the same outcomes in both.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
-import { JetStream, type EmbeddedOptions } from '../../ts/index.js';
+import { JetStream, jsonTransport, type CommandTransport, type EmbeddedOptions } from '../../ts/index.js';
+import { binding } from '../../ts/native.js';
+import { remoteSettings } from '../../ts/remote/options.js';
+import { RemoteTransport } from '../../ts/remote/transport.js';
+import { addUser, serverFlags, startServer, type Login, type ServerProcess } from './servers.js';
 
-const open: JetStream[] = [];
+/** How the suites reach their engines. */
+export type TestMode = 'embedded' | 'remote';
+
+/** This run's mode, from `JETSTREAM_TEST_MODE`. */
+export const mode: TestMode = (() => {
+  const value = process.env.JETSTREAM_TEST_MODE ?? 'embedded';
+  if (value !== 'embedded' && value !== 'remote') {
+    throw new Error(`JETSTREAM_TEST_MODE is ${value}: embedded or remote`);
+  }
+  return value;
+})();
+
+/**
+ * Whether the tests that measure sending rates over seconds run in this mode. What they assert
+ * (how the engine paces and shares a cap) happens in the engine whichever transport asked for
+ * the transfers, so they run once, in the embedded mode, which keeps the remote mode short.
+ */
+export const measuresRates = mode === 'embedded';
+
+/** What `closeAll()` ends: engines, clients and servers. */
+const closers: (() => Promise<unknown>)[] = [];
 const dirs: string[] = [];
+/** The server behind each remote engine. */
+const servers = new WeakMap<JetStream, ServerProcess>();
 
 /** A new temporary directory, removed by `closeAll()`. */
 export function tempDir(prefix = 'jetstream-test-'): string {
@@ -20,16 +50,85 @@ export function tempDir(prefix = 'jetstream-test-'): string {
   return dir;
 }
 
-/** An embedded engine in a new state directory (unless given one). */
+/** The user of every server started here (unless with `--api-no-auth`), and its password. */
+export const TEST_LOGIN: Login = { userName: 'tester', password: randomBytes(12).toString('hex') };
+
+/** The state directories whose server has `TEST_LOGIN` as a user already. */
+const withLogin = new Set<string>();
+
+/**
+ * A `jetstream server` run as an embedded engine opened with `options` would be, its API on
+ * `apiPort` (0: a free one), with `extra` flags; stopped by `closeAll()`. Its clients log in
+ * as `TEST_LOGIN`, as a server requires by default.
+ */
+export async function serverProcess(
+  options: EmbeddedOptions = {},
+  apiPort = 0,
+  extra: string[] = [],
+): Promise<ServerProcess> {
+  const stateDir = options.stateDir ?? tempDir('jetstream-state-');
+  const login = extra.includes('--api-no-auth') ? undefined : TEST_LOGIN;
+  if (login !== undefined && !withLogin.has(stateDir)) {
+    await addUser(stateDir, login);
+    withLogin.add(stateDir);
+  }
+  const flags = serverFlags({ ...options, stateDir }, apiPort);
+  const started = await startServer([...flags, ...extra], login);
+  closers.push(() => started.stop());
+  return started;
+}
+
+/**
+ * An engine in a new state directory (unless given one): embedded, or in remote mode a server
+ * started with the same settings and a client connected to it. Closing a remote engine stops
+ * its server too, as closing an embedded one stops the engine.
+ */
 export async function engine(options: EmbeddedOptions = {}): Promise<JetStream> {
-  const api = await JetStream.embedded({ stateDir: tempDir('jetstream-state-'), ...options });
-  open.push(api);
+  if (mode === 'embedded') {
+    const api = await JetStream.embedded({ stateDir: tempDir('jetstream-state-'), ...options });
+    closers.push(() => api.close());
+    return api;
+  }
+  const started = await serverProcess(options);
+  const api = await JetStream.connect(started.host, started.port, started.clientOptions);
+  const disconnect = api.close.bind(api);
+  api.close = async () => {
+    await disconnect();
+    await started.stop();
+  };
+  closers.push(() => api.close());
+  servers.set(api, started);
   return api;
+}
+
+/** The server process behind a remote engine (remote mode only). */
+export function serverOf(api: JetStream): ServerProcess {
+  const started = servers.get(api);
+  if (started === undefined) {
+    throw new Error('not an engine made by engine() in remote mode');
+  }
+  return started;
+}
+
+/**
+ * The raw transport of a new engine: commands go to it as they are, without the interface
+ * classes (the native addon's `execute`, or the remote client's transport).
+ */
+export async function engineTransport(options: EmbeddedOptions = {}): Promise<CommandTransport> {
+  if (mode === 'embedded') {
+    const native = await binding().openEngine(JSON.stringify({ stateDir: tempDir(), ...options }));
+    closers.push(() => native.close());
+    return jsonTransport((request) => native.execute(request));
+  }
+  const started = await serverProcess(options);
+  const transport = new RemoteTransport(remoteSettings(started.host, started.port, started.clientOptions));
+  closers.push(async () => transport.close());
+  return transport;
 }
 
 /** Closes every engine and removes every directory made here. */
 export async function closeAll(): Promise<void> {
-  await Promise.all(open.splice(0).map((api) => api.close()));
+  await Promise.all(closers.splice(0).map((close) => close()));
   for (const dir of dirs.splice(0)) {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -101,7 +200,7 @@ export async function pair(
     destinationPort: info.recvPort,
   });
   if (info.sandboxDir === null) {
-    throw new Error('an embedded engine always has a sandbox directory');
+    throw new Error('an engine made here always has a sandbox directory');
   }
   return { sender, receiver, destinationId: destination.destinationId, sandbox: info.sandboxDir };
 }
