@@ -18,6 +18,7 @@ const PARITY = [
   'test/api-manifests.test.ts',
   'test/api-objects.test.ts',
   'test/api-recv.test.ts',
+  'test/api-server.test.ts',
   'test/api-transfers.test.ts',
   'test/persistence.test.ts',
   'test/reconnect.test.ts',
