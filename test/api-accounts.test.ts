@@ -40,7 +40,7 @@ describe('API tokens', () => {
     expect(await api.server.getAPIToken(token)).toEqual(record);
     expect(await api.server.getAPIToken(created.tokenId)).toEqual(record);
     const all = await api.server.createAPIToken();
-    expect(all.permissions).toEqual(['send', 'receive', 'admin']);
+    expect(all.permissions).toEqual(['send', 'receive', 'files', 'admin']);
     expect(all.sandboxPath).toBe('/');
     const { token: allToken, ...allRecord } = all;
     expect(allToken).not.toBe(token);

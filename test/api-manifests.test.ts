@@ -288,8 +288,10 @@ describe('manifest status', () => {
 
   it('answers waiters with NOT_FOUND when the manifest is deleted during its walk', async () => {
     const api = await engine();
+    // Enough files that the walk is still going when the delete arrives, over the control
+    // port too.
     const files: Record<string, number> = {};
-    for (let i = 0; i < 3_000; i++) {
+    for (let i = 0; i < 20_000; i++) {
       files[`f${i}`] = 1;
     }
     const manifest = await api.send.createManifest({ mappings: { t: tree(tempDir(), files) } });
