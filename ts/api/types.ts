@@ -274,7 +274,10 @@ export type EventKind =
   | 'bandwidthLimitsChanged'
   | 'garbageCollected'
   | 'fileChanged'
-  | 'sandboxMappingChanged';
+  | 'sandboxMappingChanged'
+  | 'loggedIn'
+  | 'loginFailed'
+  | 'apiTokenChanged';
 
 /** One entry of the server's event log (`ServerInterface.getEventLog`). */
 export interface EventLogEntry {

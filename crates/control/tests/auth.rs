@@ -104,6 +104,23 @@ async fn only_a_login_is_answered_without_credentials_and_a_session_opens_the_re
         other.execute("getDestinations", json!({})).await.unwrap(),
         json!([])
     );
+    // The event log tells the failures and the login, with the user names tried.
+    let log = client.execute("getEventLog", json!({})).await.unwrap();
+    let logins: Vec<(&str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["userName"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        logins,
+        [
+            ("loginFailed", "ann"),
+            ("loginFailed", "bob"),
+            ("loggedIn", "ann")
+        ],
+        "{log}"
+    );
     port.stop().await;
 }
 

@@ -8,7 +8,7 @@ use super::caller::Caller;
 use crate::command::{Auth, CreateApiToken};
 use crate::error::{Code, Error, Result};
 use crate::sandbox::check_path;
-use crate::store::{verify_password, ApiToken, NewApiToken};
+use crate::store::{verify_password, ApiToken, EventKind, NewApiToken, NewEvent};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -71,16 +71,31 @@ impl Actor {
         ok: bool,
         responder: Responder,
     ) {
+        let (kind, message) = if ok {
+            (
+                EventKind::LoggedIn,
+                format!("{user_name:?} logged in from {}", from(address)),
+            )
+        } else {
+            (
+                EventKind::LoginFailed,
+                format!("failed login as {user_name:?} from {}", from(address)),
+            )
+        };
         let result = if ok {
             self.logins.succeeded(address);
-            tracing::info!("{user_name:?} logged in from {}", from(address));
+            tracing::info!("{message}");
             self.sessions.open(&user_name, now_us()).map(|(token, expiry)| {
                 json!({ "sessionToken": token, "userName": user_name, "expiryTime": expiry })
             })
         } else {
-            tracing::warn!("failed login as {user_name:?} from {}", from(address));
+            tracing::warn!("{message}");
             Err(Error::new(Code::AuthFailed, "wrong user name or password"))
         };
+        self.record(NewEvent {
+            user_name: Some(user_name),
+            ..NewEvent::new(kind, message)
+        });
         self.respond(responder, result);
     }
 
@@ -125,19 +140,32 @@ impl Actor {
             time_limit_seconds: p.time_limit_seconds,
         };
         let (token, record) = self.store.insert_api_token(&new, now_us())?;
-        tracing::info!(
+        let message = format!(
             "API token {} created by {}",
             record.token_id,
             caller.user.as_deref().unwrap_or("the embedding process")
         );
+        tracing::info!("{message}");
+        self.record(NewEvent {
+            user_name: caller.user.clone(),
+            ..NewEvent::new(EventKind::ApiTokenChanged, message)
+        });
         to_json(&Created {
             token: &token,
             record: &record,
         })
     }
 
-    pub(super) fn delete_api_token(&mut self, token: &str) -> Result<Value> {
+    pub(super) fn delete_api_token(&mut self, caller: &Caller, token: &str) -> Result<Value> {
+        let record = self.store.get_api_token(token)?;
         self.store.delete_api_token(token)?;
+        self.record(NewEvent {
+            user_name: caller.user.clone(),
+            ..NewEvent::new(
+                EventKind::ApiTokenChanged,
+                format!("API token {} deleted", record.token_id),
+            )
+        });
         Ok(Value::Null)
     }
 }

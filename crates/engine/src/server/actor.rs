@@ -375,7 +375,7 @@ impl Actor {
             C::GetServerInfo(_) => to_json(&self.info),
             C::Auth(p) | C::AuthAsync(p) => return self.auth(caller, p, responder),
             C::CreateApiToken(p) => self.create_api_token(caller, &p),
-            C::DeleteApiToken(p) => self.delete_api_token(&p.token),
+            C::DeleteApiToken(p) => self.delete_api_token(caller, &p.token),
             C::Echo(p) => Ok(p.value),
             C::UpdateBandwidthLimits(p) => self.update_bandwidth_limits(&p),
             C::GarbageCollect(_) => return self.garbage_collect(caller, responder),

@@ -1,5 +1,6 @@
 //! The event log: what happened on this server (transfers created, started and ended, transfers
-//! received, changes to its settings, file operations, garbage collections), newest entries
+//! received, logins and failed ones, changes to its settings and API tokens, file operations,
+//! garbage collections), newest entries
 //! kept up to [`EVENT_KEEP_COUNT`].
 
 use super::{sql_id, sql_limit, Result, Store};
@@ -33,6 +34,12 @@ text_enum! {
         FileChanged => "fileChanged",
         /// A sandbox mapping was created or deleted.
         SandboxMappingChanged => "sandboxMappingChanged",
+        /// A user logged in.
+        LoggedIn => "loggedIn",
+        /// A login was refused: wrong user name or password.
+        LoginFailed => "loginFailed",
+        /// An API token was created or deleted.
+        ApiTokenChanged => "apiTokenChanged",
     }
 }
 
