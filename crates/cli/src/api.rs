@@ -3,16 +3,11 @@
 //! as `--name=value` options (a value is read as JSON when it is JSON, else as a string) or as
 //! one JSON object.
 
+use crate::control_port::{self, ControlArgs};
 use clap::Args;
-use jetstream_control::{Client, ClientOptions};
 use jetstream_engine::error::{Code, Error};
 use serde_json::{Map, Value};
-use std::path::PathBuf;
 
-/// The environment variable the password of `--user` comes from (else it is asked for).
-const PASSWORD_VAR: &str = "JETSTREAM_API_PASSWORD";
-/// The environment variable an API token may come from instead of `--token`.
-const TOKEN_VAR: &str = "JETSTREAM_API_TOKEN";
 /// The interfaces a method may be named under.
 const INTERFACES: [&str; 3] = ["send", "recv", "server"];
 
@@ -24,22 +19,8 @@ pub struct ApiArgs {
     /// The server's control port.
     #[arg(long, default_value_t = 8886)]
     api_control_port: u16,
-    /// Log in as this user; the password comes from JETSTREAM_API_PASSWORD, or is asked for.
-    #[arg(long, conflicts_with = "token")]
-    user: Option<String>,
-    /// An API token to send instead of logging in [default: JETSTREAM_API_TOKEN].
-    #[arg(long)]
-    token: Option<String>,
-    /// Trust the server whose certificate has this fingerprint (what it prints as
-    /// api-fingerprint).
-    #[arg(long, conflicts_with = "ca")]
-    fingerprint: Option<String>,
-    /// Trust the server certificates this CA (PEM file) issued.
-    #[arg(long)]
-    ca: Option<PathBuf>,
-    /// Plain HTTP instead of TLS (a server started with --api-plain).
-    #[arg(long, conflicts_with_all = ["fingerprint", "ca"])]
-    plain: bool,
+    #[command(flatten)]
+    control: ControlArgs,
     /// The method, as interface.method (send.createDestination) or method.
     method: String,
     /// The parameters: --name=value (or --name value) options, or one JSON object.
@@ -51,24 +32,7 @@ pub struct ApiArgs {
 pub async fn run(args: ApiArgs) -> Result<(), Error> {
     let method = method(&args.method)?;
     let params = params(&args.params)?;
-    let token = args
-        .token
-        .clone()
-        .or_else(|| std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty()));
-    let client = Client::connect(
-        &args.host,
-        args.api_control_port,
-        ClientOptions {
-            plain: args.plain,
-            fingerprint: args.fingerprint.clone(),
-            ca: args.ca.clone(),
-            token: if args.user.is_some() { None } else { token },
-        },
-    )
-    .await?;
-    if let Some(user) = &args.user {
-        client.auth(user, &password(user)?).await?;
-    }
+    let client = control_port::connect(&args.host, args.api_control_port, &args.control).await?;
     let result = client.execute(method, Value::Object(params)).await?;
     let text = serde_json::to_string_pretty(&result)
         .map_err(|e| Error::new(Code::Internal, e.to_string()))?;
@@ -125,18 +89,6 @@ fn params(args: &[String]) -> Result<Map<String, Value>, Error> {
         }
     }
     Ok(params)
-}
-
-/// The password of `user`: from the environment, else typed without echo.
-fn password(user: &str) -> Result<String, Error> {
-    if let Ok(password) = std::env::var(PASSWORD_VAR) {
-        return Ok(password);
-    }
-    rpassword::prompt_password(format!("password for {user}: ")).map_err(|e| {
-        Error::from(e).context(format!(
-            "reading the password (set {PASSWORD_VAR} when there is no terminal)"
-        ))
-    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! key a receiver authorizes, `server` runs a server driven through its control port, `user`
 //! manages the accounts that may log in to it, `api` runs one of its API methods. `send` and
 //! `receive` run an engine in this process and give it their work as commands, as every other
-//! client of the engine does.
+//! client of the engine does; `send --server` gives the same commands to a running server.
 //!
 //! Both sides keep their identity key, and the sender its known receivers, in the user's
 //! configuration directory (`$XDG_CONFIG_HOME/jetstream`, else `~/.config/jetstream`) unless
@@ -12,6 +12,7 @@
 mod api;
 mod choices;
 mod config;
+mod control_port;
 mod engine;
 mod logging;
 mod progress;
