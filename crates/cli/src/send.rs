@@ -355,3 +355,35 @@ fn mappings(
     }
     Ok(mappings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_are_read_with_an_ipv6_address_in_brackets() {
+        assert_eq!(
+            host_port("--server", "example.net:8886").unwrap(),
+            ("example.net".to_owned(), 8886)
+        );
+        assert_eq!(
+            host_port("--server", "[::1]:9").unwrap(),
+            ("::1".to_owned(), 9)
+        );
+        for bad in ["::1:9", "host", "host:x", ":9", "[::1:9"] {
+            let e = host_port("--server", bad).unwrap_err();
+            assert_eq!(e.code, Code::InvalidArgument, "{bad}");
+            assert!(e.message.starts_with(&format!("--server {bad}:")), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_path_on_the_server_is_absolute_and_sent_under_its_last_name() {
+        assert_eq!(server_name(Path::new("/data/in/")).unwrap(), "in");
+        assert_eq!(server_name(Path::new("/data/in/.")).unwrap(), "in");
+        for bad in ["in", "/data/..", "/"] {
+            let e = server_name(Path::new(bad)).unwrap_err();
+            assert_eq!(e.code, Code::InvalidArgument, "{bad}");
+        }
+    }
+}
