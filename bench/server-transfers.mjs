@@ -88,9 +88,42 @@ try {
   const cpu0 = servers.map((s) => processStats(s.pid).cpuSeconds);
   log(`servers up (sender pid ${sender.pid}, receiver pid ${receiver.pid}); creating ${count} transfers`);
 
+  // Both servers watched from the first creation until every transfer has ended.
+  const most = { send: 0, receive: 0, sending: 0 };
+  const peakRss = [0, 0];
+  let ended = 0;
+  let expected = count;
+  let metricsErrors = 0;
+  const start = performance.now();
+  const watch = (async () => {
+    let lastLog = 0;
+    for (;;) {
+      try {
+        const [s, r] = await Promise.all([metrics(sender, senderToken), metrics(receiver, receiverToken)]);
+        most.send = Math.max(most.send, s.get('jetstream_active_sessions{direction="send"}') ?? 0);
+        most.receive = Math.max(most.receive, r.get('jetstream_active_sessions{direction="receive"}') ?? 0);
+        most.sending = Math.max(most.sending, s.get('jetstream_transfers{status="sending"}') ?? 0);
+        ended = 0;
+        for (const status of ENDED) ended += s.get(`jetstream_transfers{status="${status}"}`) ?? 0;
+      } catch (error) {
+        metricsErrors += 1;
+        log(`reading /metrics: ${error.message}`);
+      }
+      servers.forEach((s, i) => {
+        peakRss[i] = Math.max(peakRss[i], processStats(s.pid).peakRssBytes);
+      });
+      const now = performance.now();
+      if (ended >= expected || now - start > timeoutMs) return;
+      if (now - lastLog > 5000) {
+        lastLog = now;
+        log(`${ended} ended; most sessions at once so far: send ${most.send}, receive ${most.receive}`);
+      }
+      await sleep(100);
+    }
+  })();
+
   // Every transfer at once.
   const createErrors = new Map();
-  const start = performance.now();
   const created = await Promise.all(
     Array.from({ length: count }, (_, i) =>
       send.send
@@ -109,38 +142,10 @@ try {
     ),
   );
   const ids = created.filter((id) => id !== undefined);
+  expected = ids.length;
   const createSeconds = (performance.now() - start) / 1000;
   log(`${ids.length} transfers created in ${createSeconds.toFixed(2)} s`);
-
-  // Watch them until every one has ended.
-  const most = { send: 0, receive: 0, sending: 0 };
-  const peakRss = [0, 0];
-  let ended = 0;
-  let lastLog = 0;
-  let metricsErrors = 0;
-  for (;;) {
-    try {
-      const [s, r] = await Promise.all([metrics(sender, senderToken), metrics(receiver, receiverToken)]);
-      most.send = Math.max(most.send, s.get('jetstream_active_sessions{direction="send"}') ?? 0);
-      most.receive = Math.max(most.receive, r.get('jetstream_active_sessions{direction="receive"}') ?? 0);
-      most.sending = Math.max(most.sending, s.get('jetstream_transfers{status="sending"}') ?? 0);
-      ended = 0;
-      for (const status of ENDED) ended += s.get(`jetstream_transfers{status="${status}"}`) ?? 0;
-    } catch (error) {
-      metricsErrors += 1;
-      log(`reading /metrics: ${error.message}`);
-    }
-    servers.forEach((s, i) => {
-      peakRss[i] = Math.max(peakRss[i], processStats(s.pid).peakRssBytes);
-    });
-    const now = performance.now();
-    if (ended >= ids.length || now - start > timeoutMs) break;
-    if (now - lastLog > 5000) {
-      lastLog = now;
-      log(`${ended} of ${ids.length} ended; sessions now at most send ${most.send} receive ${most.receive}`);
-    }
-    await sleep(100);
-  }
+  await watch;
   const wallSeconds = (performance.now() - start) / 1000;
   const cpu = servers.map((s, i) => processStats(s.pid).cpuSeconds - cpu0[i]);
 
