@@ -15,91 +15,32 @@
 // Needs `npm run build` (dist/, the addon and target/release/jetstream).
 // Prints one JSON object per case and a summary line per case.
 
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { Bench } from 'tinybench';
 
 import { JetStream } from '../dist/index.js';
+import { clientOptions, finishedTransfer, login, releaseBinary, startServer } from './lib/servers.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string', default: 'embedded,tls,plain,undici-tls' },
     time: { type: 'string', default: '3000' },
-    jetstream: { type: 'string', default: join(root, 'target/release/jetstream') },
+    jetstream: { type: 'string', default: releaseBinary },
   },
 });
 const cases = args.only.split(',');
 const work = mkdtempSync(join(tmpdir(), 'jetstream-api-remote-bench-'));
 const children = [];
-/** The user every server has; the client logs in as it. */
-const login = { userName: 'bench', password: 'bench-password' };
 
-/**
- * Starts `jetstream server` on state directory `name`, with `login` as its user, and resolves
- * with what it printed.
- */
+/** Starts a `jetstream server` on state directory `name` with `flags`; ended at exit. */
 async function server(name, flags) {
-  execFileSync(args.jetstream, ['user', 'add', '--state-dir', join(work, name), login.userName], {
-    env: { ...process.env, JETSTREAM_PASSWORD: login.password },
-    stdio: 'ignore',
-  });
-  const child = spawn(
-    args.jetstream,
-    [
-      'server',
-      '--state-dir',
-      join(work, name),
-      '--api-host',
-      '127.0.0.1',
-      '--api-port',
-      '0',
-      '--recv-host',
-      '127.0.0.1',
-      '--recv-port',
-      '0',
-      '--log-level',
-      'warn',
-      ...flags,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  children.push(child);
-  const printed = {};
-  for await (const line of createInterface({ input: child.stdout })) {
-    const [word, value] = line.split(' ');
-    printed[word] = value;
-    if (printed['api-listening'] && printed['public-key'] && (printed['api-fingerprint'] || flags.includes('--api-plain'))) {
-      child.stdout.resume();
-      const url = new URL(printed['api-listening']);
-      return { url, host: url.hostname, port: Number(url.port), fingerprint: printed['api-fingerprint'] };
-    }
-  }
-  throw new Error(`jetstream server ${flags.join(' ')} ended before listening`);
-}
-
-/** A finished transfer of one 1-byte file from `sender` to `receiver`, into `path`; its id. */
-async function finishedTransfer(sender, receiver, path) {
-  const { publicKey } = await sender.server.getServerInfo();
-  await receiver.server.getRequestResult(await receiver.recv.addAuthorizedClientAsync(publicKey));
-  const { recvPort } = await receiver.server.getServerInfo();
-  const src = join(work, 'one');
-  writeFileSync(src, 'x');
-  const destination = await sender.send.createDestination('127.0.0.1', { destinationPort: recvPort });
-  const manifest = await sender.send.createManifest({ mappings: { one: src } });
-  await sender.send.waitForManifest(manifest);
-  const created = await sender.send.createTransfer(destination, manifest, { destinationPath: path });
-  const transfer = await sender.send.waitForTransfer(created);
-  if (transfer.status !== 'complete') {
-    throw new Error(`the transfer to measure ended ${transfer.status}: ${transfer.errorMessage}`);
-  }
-  return transfer.transferId;
+  const started = await startServer(args.jetstream, join(work, name), flags);
+  children.push(started.child);
+  return started;
 }
 
 /** Measures `call` one at a time and 32 in flight; prints and returns the figures. */
@@ -140,15 +81,13 @@ try {
   for (const name of cases) {
     if (name === 'embedded') {
       const sender = await JetStream.embedded({ stateDir: join(work, 'embedded') });
-      const id = await finishedTransfer(sender, receiver, name);
+      const id = await finishedTransfer(sender, receiver, work, name);
       await measure(name, () => sender.send.getTransfer(id));
       await sender.close();
     } else if (name === 'tls' || name === 'plain') {
       const started = await server(name, name === 'plain' ? ['--api-plain'] : []);
-      const trust = name === 'plain' ? { tls: false } : { fingerprint: started.fingerprint };
-      const options = { ...trust, ...login };
-      const sender = await JetStream.connect(started.host, started.port, options);
-      const id = await finishedTransfer(sender, receiver, name);
+      const sender = await JetStream.connect(started.host, started.port, clientOptions(started));
+      const id = await finishedTransfer(sender, receiver, work, name);
       await measure(name, () => sender.send.getTransfer(id));
       await sender.close();
     } else if (name === 'undici-tls') {
@@ -157,7 +96,7 @@ try {
         fingerprint: started.fingerprint,
       });
       const { sessionToken } = await sender.server.auth(login.userName, login.password);
-      const id = await finishedTransfer(sender, receiver, name);
+      const id = await finishedTransfer(sender, receiver, work, name);
       await sender.close();
       const Agent = await bundledUndiciAgent();
       const agent = new Agent({ connect: { rejectUnauthorized: false } });

@@ -251,6 +251,50 @@ async fn a_client_sending_a_byte_a_second_is_cut_off_while_others_are_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_beyond_the_limit_is_served_once_another_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = Port::start(
+        dir.path(),
+        ControlOptions {
+            auth_required: false,
+            max_connections: 2,
+            ..ControlOptions::default()
+        },
+    )
+    .await;
+    let addr = port.addr;
+    let list = r#"{"method":"getDestinations"}"#;
+    tokio::task::spawn_blocking(move || {
+        let mut first = connect(addr);
+        let mut second = connect(addr);
+        assert_eq!(post(&mut first, list).status, 200);
+        assert_eq!(post(&mut second, list).status, 200);
+        let mut third = connect(addr);
+        write!(
+            third,
+            "POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{list}",
+            list.len()
+        )
+        .unwrap();
+        // A round trip on a served connection, after the third's request was sent: the third
+        // has no answer, its connection waits for a slot.
+        assert_eq!(post(&mut second, list).status, 200);
+        third.set_nonblocking(true).unwrap();
+        let mut byte = [0u8];
+        let waiting = third.read(&mut byte).unwrap_err();
+        assert_eq!(waiting.kind(), std::io::ErrorKind::WouldBlock);
+        third.set_nonblocking(false).unwrap();
+        drop(first);
+        let answer = read_answer(&mut third);
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body, json!([]));
+    })
+    .await
+    .unwrap();
+    port.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_certificate_is_pinned_by_its_fingerprint_or_trusted_through_a_ca_file() {
     let dir = tempfile::tempdir().unwrap();
     let tls_dir = dir.path().join("api-tls");
