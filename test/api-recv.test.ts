@@ -200,7 +200,7 @@ describe('authorized clients', () => {
 });
 
 describe('credentials', () => {
-  it('a receiver without accounts refuses a transfer with userName and password', async () => {
+  it('a receiver refuses a user it does not know and a token it did not issue', async () => {
     const { sender, destinationId, sandbox } = await pair();
     const { transfer } = await sendTree(sender, destinationId, 'creds', {
       userName: 'alice',

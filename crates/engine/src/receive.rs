@@ -56,17 +56,56 @@ pub struct ReceiveOptions {
     /// Write nothing: every transfer is received, verified and dropped as if its sender had
     /// turned the `WRITE` flag off.
     pub discard: bool,
+    /// Senders may give a user name and password instead of a known key: each is handed to
+    /// the receiver's owner as a [`ReceiveEvent::Login`], and its verdict decides. Without
+    /// accounts, a sender that gives credentials is refused.
+    pub accounts: bool,
 }
+
+/// A sender's account credentials, for the receiver's owner to check (the receiver keeps no
+/// accounts): the verdict comes back through [`ReceiverControls::settle`].
+#[derive(Clone)]
+pub struct Login {
+    /// Names this check in its verdict.
+    pub id: u64,
+    /// Sender's address.
+    pub peer: SocketAddr,
+    /// Sender's identity key.
+    pub key: PublicKey,
+    /// The account.
+    pub user: String,
+    /// Its password, as the sender gave it.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("id", &self.id)
+            .field("peer", &self.peer)
+            .field("key", &self.key)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The owner's verdict on a [`Login`]: the directory below the root that the user's transfers
+/// land in (`""`: the root itself), or the refusal the sender is told.
+pub type LoginVerdict = std::result::Result<String, SessionError>;
 
 /// What the receiver reports about its sessions.
 #[derive(Clone, Debug)]
 pub enum ReceiveEvent {
+    /// A sender gave a user name and password; the session waits for the verdict.
+    Login(Login),
     /// A sender was accepted and announced its transfer.
     Started {
         /// Sender's address.
         peer: SocketAddr,
         /// Sender's identity key.
         key: PublicKey,
+        /// The account the sender logged in as, if it did.
+        user: Option<String>,
         /// The transfer's header.
         header: TransferHeader,
     },
@@ -99,6 +138,8 @@ pub struct ReceiverControls {
     pub intake: IntakeLimit,
     /// Callers waiting for a sweep of the part files.
     sweeps: Arc<Mutex<Vec<SweepReply>>>,
+    /// Verdicts on logins, by [`Login::id`], not yet applied.
+    verdicts: Arc<Mutex<Vec<(u64, LoginVerdict)>>>,
 }
 
 impl ReceiverControls {
@@ -111,16 +152,30 @@ impl ReceiverControls {
         rx
     }
 
+    /// Hands the receiver the verdict on login `id`; a session that ended meanwhile ignores it.
+    pub fn settle(&self, id: u64, verdict: LoginVerdict) {
+        lock(&self.verdicts).push((id, verdict));
+    }
+
     fn lock_sweeps(&self) -> std::sync::MutexGuard<'_, Vec<SweepReply>> {
-        self.sweeps.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.sweeps)
     }
 }
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How often the receive loop looks for verdicts while logins wait for one.
+const VERDICT_POLL: Duration = Duration::from_millis(5);
 
 struct Active {
     session: ReceiverSession,
     storage: Storage,
     peer: SocketAddr,
     outcome: Option<std::result::Result<(), SessionError>>,
+    /// The login waiting for its verdict, then the account it opened.
+    login: Option<(u64, String)>,
 }
 
 /// A receiver bound to its UDP port.
@@ -133,6 +188,8 @@ pub struct Receiver {
     sessions: HashMap<ConnectionId, Active>,
     admission: Admission,
     controls: ReceiverControls,
+    /// The id of the next [`Login`].
+    next_login: u64,
 }
 
 impl Receiver {
@@ -170,6 +227,7 @@ impl Receiver {
             admission: Admission::new(&SystemRandom::new())
                 .map_err(|e| Error::new(Code::Internal, format!("no token key: {e}")))?,
             controls: ReceiverControls::default(),
+            next_login: 0,
         })
     }
 
@@ -229,10 +287,12 @@ impl Receiver {
                 }
             }
             let now = Instant::now();
+            let waiting = self.sessions.values().any(Active::awaits_verdict);
             let deadline = self
                 .sessions
                 .values()
                 .filter_map(|a| a.session.poll_timeout())
+                .chain(waiting.then_some(now + VERDICT_POLL))
                 .min()
                 .unwrap_or(now + Duration::from_secs(1));
             let Receiver {
@@ -293,6 +353,7 @@ impl Receiver {
                                         ),
                                         peer,
                                         outcome: None,
+                                        login: None,
                                     },
                                 );
                             }
@@ -330,6 +391,15 @@ impl Receiver {
     ) -> Result<ControlFlow<()>> {
         let now = Instant::now();
         let mut flow = ControlFlow::Continue(());
+        for (id, verdict) in std::mem::take(&mut *lock(&self.controls.verdicts)) {
+            if let Some(active) = self
+                .sessions
+                .values_mut()
+                .find(|a| a.awaits_verdict() && a.login.as_ref().is_some_and(|l| l.0 == id))
+            {
+                active.settle(verdict);
+            }
+        }
         for active in self.sessions.values_mut() {
             let session = &mut active.session;
             if session.poll_timeout().is_some_and(|t| t <= now) {
@@ -338,6 +408,23 @@ impl Receiver {
             session.poll_sink(now, &mut active.storage);
             while let Some(event) = session.poll_event() {
                 match event {
+                    ReceiverEvent::Authenticate { peer, auth }
+                        if self.opts.accounts && !auth.user.is_empty() && auth.token.is_empty() =>
+                    {
+                        let id = self.next_login;
+                        self.next_login += 1;
+                        active.login = Some((id, auth.user.clone()));
+                        let login = Login {
+                            id,
+                            peer: active.peer,
+                            key: peer,
+                            user: auth.user,
+                            password: auth.password,
+                        };
+                        if on_event(ReceiveEvent::Login(login)).is_break() {
+                            flow = ControlFlow::Break(());
+                        }
+                    }
                     ReceiverEvent::Authenticate { peer, auth } => {
                         if refresh(&mut self.authorized_keys, on_event).is_break() {
                             flow = ControlFlow::Break(());
@@ -350,6 +437,7 @@ impl Receiver {
                         if on_event(ReceiveEvent::Started {
                             peer: active.peer,
                             key,
+                            user: active.login.as_ref().map(|(_, user)| user.clone()),
                             header,
                         })
                         .is_break()
@@ -393,6 +481,25 @@ impl Receiver {
             }
         }
         Ok(flow)
+    }
+}
+
+impl Active {
+    /// Whether the session waits for its owner's verdict on a login.
+    fn awaits_verdict(&self) -> bool {
+        self.login.is_some() && self.session.awaits_verdict()
+    }
+
+    /// Applies the owner's verdict on the session's login: its transfer lands below the
+    /// user's directory, or the sender is told why not.
+    fn settle(&mut self, verdict: LoginVerdict) {
+        match verdict {
+            Ok(base) => {
+                self.storage.base = base;
+                self.session.authorize(Ok(()));
+            }
+            Err(e) => self.session.authorize(Err(e)),
+        }
     }
 }
 
@@ -467,6 +574,9 @@ struct Storage {
     max_overwrite: OverwriteLimit,
     /// Nothing is written, whatever the header's flags.
     discard: bool,
+    /// The directory below the root that the transfer's destination is taken from: the
+    /// account's, for a sender that logged in (empty: the root).
+    base: String,
     sink: Option<FileSink>,
 }
 
@@ -476,6 +586,7 @@ impl Storage {
             sandbox,
             max_overwrite,
             discard,
+            base: String::new(),
             sink: None,
         }
     }
@@ -516,8 +627,13 @@ impl DataSink for Storage {
                 ),
             ));
         }
+        let dest_dir = match (self.base.as_str(), header.dest_dir.as_str()) {
+            ("", dest) => dest.to_owned(),
+            (base, "") => base.to_owned(),
+            (base, dest) => format!("{base}/{dest}"),
+        };
         let opts = SinkOptions {
-            dest_dir: header.dest_dir.clone(),
+            dest_dir,
             overwrite,
             write: header.flags & flags::WRITE != 0 && !self.discard,
             write_mtime: header.flags & flags::WRITE_MTIME != 0,

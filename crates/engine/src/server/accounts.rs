@@ -1,14 +1,17 @@
 //! The methods about who calls: `auth`/`authAsync` check a user's password (off the actor, on
-//! a blocking thread: argon2 takes tens of milliseconds) and open a session; failed logins are
-//! limited per address and logged. `createAPIToken`/`deleteAPIToken` keep the API tokens,
+//! a blocking thread: argon2 takes tens of milliseconds) and open a session; a sender that
+//! logs in inside its handshake goes through the same check and is told where its transfer
+//! lands. Failed logins are limited per address and logged. `createAPIToken`/`deleteAPIToken` keep the API tokens,
 //! which never grant more than their creator holds.
 
 use super::actor::{now_us, to_json, Actor, Msg, Responder};
 use super::caller::Caller;
-use crate::command::{Auth, CreateApiToken};
+use crate::command::{Auth, CreateApiToken, Permission};
 use crate::error::{Code, Error, Result};
+use crate::receive::Login;
 use crate::sandbox::check_path;
 use crate::store::{verify_password, ApiToken, EventKind, NewApiToken, NewEvent};
+use jetstream_wire::session::{ErrorCode, SessionError};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -27,15 +30,51 @@ struct Created<'a> {
     record: &'a ApiToken,
 }
 
+/// What waits for a password check: a client of `auth`, or a sender's session.
+pub(super) enum Waiter {
+    /// `auth`/`authAsync`: a session token, or `AUTH_FAILED`.
+    Api(Responder),
+    /// A sender that logged in inside its handshake: the receiver's verdict.
+    Transfer(Login),
+}
+
 impl Actor {
     pub(super) fn auth(&mut self, caller: &Caller, p: Auth, responder: Responder) {
-        let address = caller.address;
+        self.check_password(
+            caller.address,
+            p.user_name,
+            p.password,
+            Waiter::Api(responder),
+        );
+    }
+
+    /// Checks the password of a sender that logged in inside its handshake.
+    pub(super) fn check_transfer_login(&mut self, mut login: Login) {
+        let user = login.user.clone();
+        let password = std::mem::take(&mut login.password);
+        self.check_password(
+            Some(login.peer.ip()),
+            user,
+            password,
+            Waiter::Transfer(login),
+        );
+    }
+
+    /// Checks `password` of `user_name` for a login from `address`, unless that address
+    /// failed too often: off the actor, on a blocking thread; the verdict comes back as
+    /// [`Msg::Authenticated`].
+    fn check_password(
+        &mut self,
+        address: Option<IpAddr>,
+        user_name: String,
+        password: String,
+        waiter: Waiter,
+    ) {
         if let Err(wait) = self.logins.attempt(address, Instant::now()) {
             // Not a warning: a flood of these would flood the log; the checked failures,
             // at most one a second from the address, say what goes on.
             tracing::debug!(
-                "login as {:?} from {} refused unchecked: too many failed logins",
-                p.user_name,
+                "login as {user_name:?} from {} refused unchecked: too many failed logins",
                 from(address)
             );
             let message = format!(
@@ -43,60 +82,122 @@ impl Actor {
                 from(address),
                 wait.as_millis().max(1)
             );
-            return self.respond(responder, Err(Error::new(Code::AuthFailed, message)));
+            return self.answer(waiter, Err(Error::new(Code::AuthFailed, message)));
         }
-        let hash = match self.store.user_password_hash(&p.user_name) {
+        let hash = match self.store.user_password_hash(&user_name) {
             Ok(hash) => hash,
-            Err(e) => return self.respond(responder, Err(e.into())),
+            Err(e) => return self.answer(waiter, Err(e.into())),
         };
-        let responder = self.defer(responder);
+        let waiter = match waiter {
+            Waiter::Api(responder) => Waiter::Api(self.defer(responder)),
+            transfer => transfer,
+        };
         let tx = self.tx.clone();
         tokio::task::spawn_blocking(move || {
-            let ok = verify_password(hash.as_deref(), &p.password);
+            let ok = verify_password(hash.as_deref(), &password);
             let _ = tx.send(Msg::Authenticated {
-                user_name: p.user_name,
+                user_name,
                 address,
                 ok,
-                responder,
+                waiter,
             });
         });
     }
 
-    /// A password check ended: a session, or `AUTH_FAILED` (the same for an unknown user as
-    /// for a wrong password).
+    /// A password check ended: for `auth`, a session; for a sender, the directory its transfer
+    /// lands in. A wrong password gets `AUTH_FAILED`, the same for an unknown user.
     pub(super) fn on_authenticated(
         &mut self,
         user_name: String,
         address: Option<IpAddr>,
         ok: bool,
-        responder: Responder,
+        waiter: Waiter,
     ) {
+        let by = match &waiter {
+            Waiter::Api(_) => String::new(),
+            Waiter::Transfer(login) => format!(" by the sender of a transfer (key {})", login.key),
+        };
         let (kind, message) = if ok {
             (
                 EventKind::LoggedIn,
-                format!("{user_name:?} logged in from {}", from(address)),
+                format!("{user_name:?} logged in from {}{by}", from(address)),
             )
         } else {
             (
                 EventKind::LoginFailed,
-                format!("failed login as {user_name:?} from {}", from(address)),
+                format!("failed login as {user_name:?} from {}{by}", from(address)),
             )
         };
-        let result = if ok {
+        if ok {
             self.logins.succeeded(address);
             tracing::info!("{message}");
-            self.sessions.open(&user_name, now_us()).map(|(token, expiry)| {
-                json!({ "sessionToken": token, "userName": user_name, "expiryTime": expiry })
-            })
         } else {
             tracing::warn!("{message}");
-            Err(Error::new(Code::AuthFailed, "wrong user name or password"))
-        };
+        }
         self.record(NewEvent {
-            user_name: Some(user_name),
+            user_name: Some(user_name.clone()),
             ..NewEvent::new(kind, message)
         });
-        self.respond(responder, result);
+        if !ok {
+            let refused = Error::new(Code::AuthFailed, "wrong user name or password");
+            return self.answer(waiter, Err(refused));
+        }
+        let result = match &waiter {
+            Waiter::Api(_) => self.sessions.open(&user_name, now_us()).map(|(token, expiry)| {
+                json!({ "sessionToken": token, "userName": user_name, "expiryTime": expiry })
+            }),
+            Waiter::Transfer(_) => self.landing(user_name, address).map(Value::String),
+        };
+        self.answer(waiter, result);
+    }
+
+    /// The directory below the sandbox where the transfers a sender sends as `user` land:
+    /// its sandbox mapping's, or the sandbox itself for a user that is not confined. Writing
+    /// there takes the files permission.
+    fn landing(&self, user: String, address: Option<IpAddr>) -> Result<String> {
+        let caller = Caller::user(&self.store, &self.sandbox_root, user, address)?;
+        if !caller.held().contains(Permission::Files) {
+            return Err(Error::new(
+                Code::PermissionDenied,
+                format!(
+                    "{} may not write files on this server",
+                    caller.user.unwrap_or_default()
+                ),
+            ));
+        }
+        let base = caller.root.as_deref().map_or(Ok(""), |root| {
+            root.strip_prefix(&self.sandbox_root)
+                .map_err(|_| Error::new(Code::PermissionDenied, "a root outside the sandbox"))
+                .and_then(|rel| {
+                    rel.to_str()
+                        .ok_or_else(|| Error::new(Code::PermissionDenied, "a root not in UTF-8"))
+                })
+        })?;
+        Ok(base.to_owned())
+    }
+
+    /// Gives a password check's result to what waited for it.
+    fn answer(&mut self, waiter: Waiter, result: Result<Value>) {
+        match waiter {
+            Waiter::Api(responder) => self.respond(responder, result),
+            Waiter::Transfer(login) => {
+                let verdict = result
+                    .and_then(|base| match base {
+                        Value::String(base) => Ok(base),
+                        _ => Err(Error::new(Code::Internal, "no landing directory")),
+                    })
+                    .map_err(|e| SessionError {
+                        code: match e.code {
+                            Code::PermissionDenied => ErrorCode::PermissionDenied,
+                            Code::AuthFailed => ErrorCode::AuthFailed,
+                            _ => ErrorCode::Internal,
+                        },
+                        message: e.message,
+                        remote: false,
+                    });
+                self.receiver.settle(login.id, verdict);
+            }
+        }
     }
 
     pub(super) fn create_api_token(

@@ -66,7 +66,7 @@ pub(super) enum Msg {
         user_name: String,
         address: Option<std::net::IpAddr>,
         ok: bool,
-        responder: Responder,
+        waiter: super::accounts::Waiter,
     },
     /// The receiver stopped serving.
     ReceiverStopped(Error),
@@ -315,8 +315,8 @@ impl Actor {
                 user_name,
                 address,
                 ok,
-                responder,
-            } => self.on_authenticated(user_name, address, ok, responder),
+                waiter,
+            } => self.on_authenticated(user_name, address, ok, waiter),
             Msg::ReceiverStopped(e) => self.events.emit(ServerEvent::ReceiverStopped {
                 error: EventError::from(&e),
             }),

@@ -3,10 +3,11 @@
 //! paths, so a confined caller never reaches outside its root, and checks its permissions
 //! before it runs anything.
 
-use crate::command::{Command, Permissions};
+use crate::command::{Command, Permission, Permissions};
 use crate::error::{Code, Error, Result};
+use crate::store::Store;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The one on whose behalf a command runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -38,6 +39,35 @@ impl Caller {
             permissions: Some(Permissions::from_iter([])),
             address: Some(address),
         }
+    }
+
+    /// The logged-in `user`, at `address`: confined to its sandbox mapping below `sandbox`
+    /// when it has one, where it sends and works with files (the rest is server-wide);
+    /// otherwise not confined.
+    pub(crate) fn user(
+        store: &Store,
+        sandbox: &Path,
+        user: String,
+        address: Option<IpAddr>,
+    ) -> Result<Caller> {
+        let root = match store.sandbox_mapping(&user)? {
+            None => None,
+            Some(mapping) => Some(mapping.root(sandbox).ok_or_else(|| {
+                Error::new(
+                    Code::PermissionDenied,
+                    format!("the sandbox mapping of {user} leads out of the sandbox"),
+                )
+            })?),
+        };
+        let permissions = root
+            .is_some()
+            .then(|| Permissions::from_iter([Permission::Send, Permission::Files]));
+        Ok(Caller {
+            user: Some(user),
+            root,
+            permissions,
+            address,
+        })
     }
 
     /// Refuses, with `PERMISSION_DENIED`, a command that needs a permission the caller lacks.

@@ -6,7 +6,7 @@ use super::actor::now_us;
 use super::actor::to_json;
 use super::caller::Caller;
 use super::Shared;
-use crate::command::{self, Command, Permission, Permissions};
+use crate::command::{self, Command};
 use crate::error::{Code, Error, Result};
 use crate::store::{Page, RequestStatus, Store};
 use serde::Serialize;
@@ -120,27 +120,7 @@ impl Reader {
         let now = now_us();
         let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(user) = self.shared.sessions.user(token, now) {
-            let root = match store.sandbox_mapping(&user)? {
-                None => None,
-                Some(mapping) => {
-                    Some(mapping.root(&self.shared.sandbox_root).ok_or_else(|| {
-                        Error::new(
-                            Code::PermissionDenied,
-                            format!("the sandbox mapping of {user} leads out of the sandbox"),
-                        )
-                    })?)
-                }
-            };
-            // A confined user sends and works with files in its root; the rest is server-wide.
-            let permissions = root
-                .is_some()
-                .then(|| Permissions::from_iter([Permission::Send, Permission::Files]));
-            return Ok(Caller {
-                user: Some(user),
-                root,
-                permissions,
-                address,
-            });
+            return Caller::user(&store, &self.shared.sandbox_root, user, address);
         }
         let found = store.api_token_by_secret(token)?;
         drop(store);

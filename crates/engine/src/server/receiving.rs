@@ -9,7 +9,7 @@ use crate::authorized_keys::AuthorizedKeys;
 use crate::clients::{ClientList, Clients};
 use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
-use crate::receive::{ReceiveEvent, ReceiveOptions, Receiver, ReceiverControls};
+use crate::receive::{LoginVerdict, ReceiveEvent, ReceiveOptions, Receiver, ReceiverControls};
 use crate::store::{EventKind, NewEvent, NewReceived, Page, Store};
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use serde_json::Value;
@@ -71,6 +71,7 @@ impl ReceiverHandle {
                 authorized_keys: opts.authorized_keys_file.clone(),
                 max_overwrite: opts.max_overwrite,
                 discard: opts.recv_discard,
+                accounts: true,
             },
         )?;
         let receiving = Receiving {
@@ -124,6 +125,14 @@ impl ReceiverHandle {
         }
     }
 
+    /// Hands the receiver the verdict on a sender's login (a server that only sends has no
+    /// sessions waiting for one).
+    pub(super) fn settle(&self, id: u64, verdict: LoginVerdict) {
+        if let Some(controls) = &self.controls {
+            controls.settle(id, verdict);
+        }
+    }
+
     /// The authorized keys in force.
     pub(super) fn clients(&self) -> ClientList {
         self.clients.get()
@@ -140,10 +149,21 @@ impl ReceiverHandle {
 
 impl Actor {
     pub(super) fn on_received(&mut self, event: ReceiveEvent) {
-        self.events.emit(event_of(&event));
+        if let Some(told) = event_of(&event) {
+            self.events.emit(told);
+        }
         let now = now_us();
         let recorded = match event {
-            ReceiveEvent::Started { peer, key, header } => self
+            ReceiveEvent::Login(login) => {
+                self.check_transfer_login(login);
+                Ok(())
+            }
+            ReceiveEvent::Started {
+                peer,
+                key,
+                user,
+                header,
+            } => self
                 .store
                 .insert_received(&NewReceived {
                     sender_key: key.to_string(),
@@ -156,13 +176,15 @@ impl Actor {
                 })
                 .map(|id| {
                     self.receiver.arriving.insert((peer, header.id), id);
+                    let by = user.as_ref().map_or(String::new(), |u| format!(", user {u:?}"));
                     self.record(NewEvent {
                         received_id: Some(id),
                         path: Some(header.dest_dir.clone()),
+                        user_name: user.clone(),
                         ..NewEvent::new(
                             EventKind::ReceivedStarted,
                             format!(
-                                "receiving transfer {} from {peer} (key {key}): {} files, {} bytes",
+                                "receiving transfer {} from {peer} (key {key}{by}): {} files, {} bytes",
                                 header.id, header.total_files, header.total_bytes
                             ),
                         )
@@ -259,10 +281,13 @@ impl Actor {
     }
 }
 
-/// A receiver event as subscribers see it.
-fn event_of(event: &ReceiveEvent) -> ServerEvent {
-    match event {
-        ReceiveEvent::Started { peer, key, header } => ServerEvent::ReceiveStarted {
+/// A receiver event as subscribers see it, if they do (a login is told by its outcome).
+fn event_of(event: &ReceiveEvent) -> Option<ServerEvent> {
+    Some(match event {
+        ReceiveEvent::Login(_) => return None,
+        ReceiveEvent::Started {
+            peer, key, header, ..
+        } => ServerEvent::ReceiveStarted {
             peer: peer.to_string(),
             sender_key: key.to_string(),
             transfer_id: header.id,
@@ -284,7 +309,7 @@ fn event_of(event: &ReceiveEvent) -> ServerEvent {
             keys: result.as_ref().ok().copied(),
             error: result.as_ref().err().map(EventError::from),
         },
-    }
+    })
 }
 
 /// A sender key given to a RecvInterface method.

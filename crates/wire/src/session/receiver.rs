@@ -301,6 +301,11 @@ impl ReceiverSession {
         self.reports.push_back(Frame::NewToken(token));
     }
 
+    /// Whether the session waits for [`ReceiverSession::authorize`].
+    pub fn awaits_verdict(&self) -> bool {
+        matches!(self.state, State::AwaitVerdict)
+    }
+
     /// The application's verdict on the credentials of [`ReceiverEvent::Authenticate`].
     pub fn authorize(&mut self, verdict: Result<(), SessionError>) {
         if !matches!(self.state, State::AwaitVerdict) {
