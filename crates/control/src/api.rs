@@ -51,7 +51,7 @@ async fn answer(
     };
     let method = command.method();
     let need = match command {
-        Command::Auth(_) | Command::AuthAsync(_) => Need::Nothing,
+        Command::Auth(_) | Command::AuthAsync(_) | Command::AuthToken(_) => Need::Nothing,
         _ => Need::Login,
     };
     let caller = match auth::caller(shared, &headers, address, need) {

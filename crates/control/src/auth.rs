@@ -1,6 +1,6 @@
 //! Who a request comes from: the caller its `Authorization: Bearer TOKEN` header names (a
 //! session token from `auth`, or an API token), checked by the server's reader. Without
-//! credentials, a server that requires logins answers only `auth`/`authAsync`; everything else
+//! credentials, a server that requires logins answers only `auth`/`authAsync`/`authToken`; everything else
 //! gets 401 `AUTH_FAILED`.
 
 use crate::reply::{self, Reply};

@@ -138,6 +138,15 @@ fn valid_params() -> Vec<(&'static str, Value)> {
         ("auth", json!({ "userName": "ann", "password": "pw" })),
         ("authAsync", json!({ "userName": "ann", "password": "" })),
         (
+            "authToken",
+            json!({ "token": "0123456789abcdef0123456789abcdef", "password": "pw" }),
+        ),
+        (
+            "createDownload",
+            json!({ "destinationPort": 8886, "destinationAddress": "holder",
+                    "destinationPublicKey": "key", "destinationPath": "in" }),
+        ),
+        (
             "createAPIToken",
             json!({ "description": "d", "sandboxPath": "/in", "permissions": ["send", "admin"],
                     "timeLimitSeconds": 60 }),
@@ -250,7 +259,7 @@ fn the_table_covers_every_method() {
     table.sort_unstable();
     methods.sort_unstable();
     assert_eq!(table, methods);
-    assert_eq!(METHODS.len(), 62);
+    assert_eq!(METHODS.len(), 64);
 }
 
 #[test]

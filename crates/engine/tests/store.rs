@@ -907,13 +907,10 @@ fn tokens_round_trip() {
     assert_eq!(token.expiry_time, Some(T0 + 3_600_000_000));
     assert_eq!(store.get_token(&token.token).unwrap(), token);
 
-    assert!(store
-        .verify_token_password(&token.token, Some("s3cret!"))
-        .unwrap());
-    assert!(!store
-        .verify_token_password(&token.token, Some("s3cret"))
-        .unwrap());
-    assert!(!store.verify_token_password(&token.token, None).unwrap());
+    let secret = store.token_secret(&token.token).unwrap();
+    assert!(secret.opens(Some("s3cret!")));
+    assert!(!secret.opens(Some("s3cret")));
+    assert!(!secret.opens(None));
 
     let open = store
         .insert_token(
@@ -927,7 +924,7 @@ fn tokens_round_trip() {
         .unwrap();
     assert!(!open.password_required);
     assert_eq!((open.download_limit, open.expiry_time), (None, None));
-    assert!(store.verify_token_password(&open.token, None).unwrap());
+    assert!(store.token_secret(&open.token).unwrap().opens(None));
     assert_eq!(
         store
             .list_tokens(None)
@@ -990,10 +987,7 @@ fn tokens_round_trip() {
     store.delete_token(&token.token).unwrap();
     assert_not_found(store.get_token(&token.token), "shared token");
     assert_not_found(store.delete_token(&token.token), "shared token");
-    assert_not_found(
-        store.verify_token_password(&token.token, None),
-        "shared token",
-    );
+    assert_not_found(store.token_secret(&token.token), "shared token");
     assert_not_found(store.count_token_download(&token.token, T0), "shared token");
     assert_not_found(
         store.insert_token(
@@ -1035,8 +1029,9 @@ fn token_password_is_not_stored_in_clear() {
     assert!(checked >= 1);
     let store = Store::open(&path).unwrap();
     assert!(store
-        .verify_token_password(&token.token, Some(password))
-        .unwrap());
+        .token_secret(&token.token)
+        .unwrap()
+        .opens(Some(password)));
     // The token string itself is stored (it is the lookup key), so the check above is real.
     let raw = std::fs::read(&path).unwrap();
     let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
@@ -1435,7 +1430,7 @@ fn everything_survives_a_reopen() {
     assert_eq!(store.get_transfer(transfer, true).unwrap(), transfers);
     assert_eq!(store.transfer_checkpoint(transfer).unwrap(), checkpoint);
     assert_eq!(store.list_tokens(None).unwrap(), tokens);
-    assert!(store.verify_token_password(&token, Some("pw")).unwrap());
+    assert!(store.token_secret(&token).unwrap().opens(Some("pw")));
     assert_eq!(store.get_request(request).unwrap(), requests);
     assert_eq!(destinations[0].priority_lanes.0, [("Only".to_owned(), 1.0)]);
     assert_eq!(tokens[0].user_data["who"], "partner");

@@ -1,9 +1,10 @@
-//! The parameters of the methods about who calls: logging in (`auth`, `authAsync`) and the API
-//! tokens (`createAPIToken`, `deleteAPIToken`, `getAPIToken`).
+//! The parameters of the methods about who calls: logging in (`auth`, `authAsync`, and
+//! `authToken` with a shared token, whose holder may then `createDownload`) and the API tokens
+//! (`createAPIToken`, `deleteAPIToken`, `getAPIToken`).
 
 use super::args::{Args, Kind, NonBlank, Ref, StringList, Text};
 use super::error::CommandError;
-use super::params::{FromArgs, COUNT_U64};
+use super::params::{FromArgs, COUNT_U64, PORT, TOKEN};
 use super::permissions::{Permission, Permissions};
 use serde::Serialize;
 
@@ -31,6 +32,59 @@ impl FromArgs for Auth {
         Ok(Auth {
             user_name: args.req("userName", &NonBlank)?,
             password: args.req("password", &Text)?,
+        })
+    }
+}
+
+/// `authToken(token, password=None)`: opens a session for the holder of a shared token.
+#[derive(Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthToken {
+    /// The shared token (or its Token structure).
+    pub token: String,
+    /// Its password, when it was created with one.
+    pub password: Option<String>,
+}
+
+/// Never shows the token or its password.
+impl std::fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthToken").finish_non_exhaustive()
+    }
+}
+
+impl FromArgs for AuthToken {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(AuthToken {
+            token: args.req("token", &TOKEN)?,
+            password: args.opt("password", &Text)?,
+        })
+    }
+}
+
+/// `createDownload(destinationPort, destinationAddress=None, destinationPublicKey=None,
+/// destinationPath=None)` (ours): the holder of a shared token has the token's manifest sent to
+/// its receiver.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDownload {
+    /// The holder's receive port.
+    pub destination_port: u16,
+    /// The holder's receiver; the address its API requests come from when `None`.
+    pub destination_address: Option<String>,
+    /// The key the holder's receiver must prove.
+    pub destination_public_key: Option<String>,
+    /// Directory below the holder's root that receives the files.
+    pub destination_path: Option<String>,
+}
+
+impl FromArgs for CreateDownload {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(CreateDownload {
+            destination_port: args.req("destinationPort", &PORT)?,
+            destination_address: args.opt("destinationAddress", &NonBlank)?,
+            destination_public_key: args.opt("destinationPublicKey", &NonBlank)?,
+            destination_path: args.opt("destinationPath", &Text)?,
         })
     }
 }

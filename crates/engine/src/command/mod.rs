@@ -14,7 +14,7 @@ mod server;
 mod strict;
 mod transfers;
 
-pub use accounts::{ApiTokenRef, Auth, CreateApiToken};
+pub use accounts::{ApiTokenRef, Auth, AuthToken, CreateApiToken, CreateDownload};
 pub use error::CommandError;
 pub use mappings::{
     Entry, FileMappings, Mappings, Source, FILETYPE_DIRECTORY, FILETYPE_REGULAR_FILE,
@@ -167,6 +167,10 @@ commands! {
     Auth(Auth) = "auth";
     /// Log in, queued.
     AuthAsync(Auth) = "authAsync";
+    /// Log in as the holder of a shared token: a session that may download its manifest.
+    AuthToken(AuthToken) = "authToken";
+    /// Have the manifest of the session's shared token sent to the holder's receiver.
+    CreateDownload(CreateDownload) = "createDownload";
     /// Create an API token.
     CreateApiToken(CreateApiToken) = "createAPIToken";
     /// Delete an API token.

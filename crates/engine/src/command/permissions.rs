@@ -7,7 +7,7 @@
 //! | `receive` | RecvInterface: sources, received transfers, authorized sender keys |
 //! | `files` | the sandbox's file operations: `lsAsync`, `lsListAsync`, `lsRootsAsync`, `duAsync`, `mkdirAsync`, `mkFileAsync`, `mvAsync` |
 //! | `admin` | API tokens (`createAPIToken`, `deleteAPIToken`, `getAPIToken`, `getAPITokens`), the event log, bandwidth limits, garbage collection, sandbox mappings |
-//! | none | `auth`, `authAsync`, `echo`, `getServerInfo`, `getRequestStatus`, `getRequestResult` |
+//! | none | `auth`, `authAsync`, `authToken`, `echo`, `getServerInfo`, `getRequestStatus`, `getRequestResult`; `createDownload` (only in a session of `authToken`) |
 //!
 //! A user logged in with a password holds every permission; an API token holds the ones it was
 //! created with.
@@ -122,6 +122,9 @@ impl Command {
         match self {
             C::Auth(_)
             | C::AuthAsync(_)
+            | C::AuthToken(_)
+            // Only a shared token's session may download, which the server checks.
+            | C::CreateDownload(_)
             | C::Echo(_)
             | C::GetServerInfo(_)
             | C::GetRequestStatus(_)

@@ -6,7 +6,8 @@
 
 use super::actor::{now_us, to_json, Actor, Msg, Responder};
 use super::caller::Caller;
-use crate::command::{Auth, CreateApiToken, Permission};
+use super::sessions::Holder;
+use crate::command::{Auth, AuthToken, CreateApiToken, Permission};
 use crate::error::{Code, Error, Result};
 use crate::receive::Login;
 use crate::sandbox::check_path;
@@ -30,73 +31,162 @@ struct Created<'a> {
     record: &'a ApiToken,
 }
 
-/// What waits for a password check: a client of `auth`, or a sender's session.
+/// What waits for a password check, and whose password it is.
 pub(super) enum Waiter {
-    /// `auth`/`authAsync`: a session token, or `AUTH_FAILED`.
-    Api(Responder),
+    /// `auth`/`authAsync` as `user`: a session, or `AUTH_FAILED`.
+    User { user: String, responder: Responder },
     /// A sender that logged in inside its handshake: the receiver's verdict.
     Transfer(Login),
+    /// `authToken`: a session that may download the shared `token`'s manifest.
+    SharedToken { token: String, responder: Responder },
+}
+
+impl Waiter {
+    /// Who logged in, for the log: never a whole shared token.
+    fn who(&self) -> String {
+        match self {
+            Waiter::User { user, .. } => format!("{user:?}"),
+            Waiter::Transfer(login) => format!(
+                "{:?} by the sender of a transfer (key {})",
+                login.user, login.key
+            ),
+            Waiter::SharedToken { token, .. } => {
+                format!("shared token {}…", token.get(..8).unwrap_or(token))
+            }
+        }
+    }
+
+    /// The account, if the login names one.
+    fn user(&self) -> Option<String> {
+        match self {
+            Waiter::User { user, .. } => Some(user.clone()),
+            Waiter::Transfer(login) => Some(login.user.clone()),
+            Waiter::SharedToken { .. } => None,
+        }
+    }
 }
 
 impl Actor {
     pub(super) fn auth(&mut self, caller: &Caller, p: Auth, responder: Responder) {
-        self.check_password(
-            caller.address,
-            p.user_name,
-            p.password,
-            Waiter::Api(responder),
-        );
+        let waiter = Waiter::User {
+            user: p.user_name,
+            responder,
+        };
+        self.check_password(caller.address, p.password, waiter);
     }
 
     /// Checks the password of a sender that logged in inside its handshake.
     pub(super) fn check_transfer_login(&mut self, mut login: Login) {
-        let user = login.user.clone();
         let password = std::mem::take(&mut login.password);
-        self.check_password(
-            Some(login.peer.ip()),
-            user,
-            password,
-            Waiter::Transfer(login),
-        );
+        self.check_password(Some(login.peer.ip()), password, Waiter::Transfer(login));
     }
 
-    /// Checks `password` of `user_name` for a login from `address`, unless that address
-    /// failed too often: off the actor, on a blocking thread; the verdict comes back as
-    /// [`Msg::Authenticated`].
-    fn check_password(
-        &mut self,
-        address: Option<IpAddr>,
-        user_name: String,
-        password: String,
-        waiter: Waiter,
-    ) {
-        if let Err(wait) = self.logins.attempt(address, Instant::now()) {
-            // Not a warning: a flood of these would flood the log; the checked failures,
-            // at most one a second from the address, say what goes on.
-            tracing::debug!(
-                "login as {user_name:?} from {} refused unchecked: too many failed logins",
-                from(address)
-            );
-            let message = format!(
-                "too many failed logins from {}: try again in {} ms",
-                from(address),
-                wait.as_millis().max(1)
-            );
-            return self.answer(waiter, Err(Error::new(Code::AuthFailed, message)));
-        }
-        let hash = match self.store.user_password_hash(&user_name) {
+    /// Opens a session for the holder of a shared token that has not expired nor reached its
+    /// download limit, with its password if it has one.
+    pub(super) fn auth_token(&mut self, caller: &Caller, p: AuthToken, responder: Responder) {
+        let waiter = Waiter::SharedToken {
+            token: p.token,
+            responder,
+        };
+        let Some(waiter) = self.admit(caller.address, waiter) else {
+            return;
+        };
+        let Waiter::SharedToken { token, .. } = &waiter else {
+            unreachable!("made above")
+        };
+        let usable = self
+            .store
+            .get_token(token)
+            .map_err(Error::from)
+            .and_then(|t| {
+                let now = now_us();
+                if t.expiry_time.is_some_and(|expiry| expiry <= now) {
+                    Err(Error::new(Code::AuthFailed, "the shared token has expired"))
+                } else if t
+                    .download_limit
+                    .is_some_and(|limit| t.download_count >= limit)
+                {
+                    Err(Error::new(
+                        Code::AuthFailed,
+                        "the shared token has reached its download limit",
+                    ))
+                } else {
+                    Ok(())
+                }
+            });
+        let secret = match usable.and_then(|()| Ok(self.store.token_secret(token)?)) {
+            Ok(secret) => secret,
+            Err(e) if e.code == Code::NotFound => {
+                let e = Error::new(Code::AuthFailed, "no such shared token (deleted?)");
+                return self.refuse(caller.address, waiter, e);
+            }
+            Err(e) => return self.refuse(caller.address, waiter, e),
+        };
+        self.verify_off_actor(caller.address, waiter, move || {
+            secret.opens(p.password.as_deref())
+        });
+    }
+
+    /// Checks `password` of the account `waiter` names, for a login from `address`.
+    fn check_password(&mut self, address: Option<IpAddr>, password: String, waiter: Waiter) {
+        let Some(waiter) = self.admit(address, waiter) else {
+            return;
+        };
+        let user = waiter.user().unwrap_or_default();
+        let hash = match self.store.user_password_hash(&user) {
             Ok(hash) => hash,
             Err(e) => return self.answer(waiter, Err(e.into())),
         };
+        self.verify_off_actor(address, waiter, move || {
+            verify_password(hash.as_deref(), &password)
+        });
+    }
+
+    /// Takes a login attempt from `address`, or refuses `waiter` unchecked when that address
+    /// failed too often.
+    fn admit(&mut self, address: Option<IpAddr>, waiter: Waiter) -> Option<Waiter> {
+        let Err(wait) = self.logins.attempt(address, Instant::now()) else {
+            return Some(waiter);
+        };
+        // Not a warning: a flood of these would flood the log; the checked failures, at most
+        // one a second from the address, say what goes on.
+        tracing::debug!(
+            "login as {} from {} refused unchecked: too many failed logins",
+            waiter.who(),
+            from(address)
+        );
+        let message = format!(
+            "too many failed logins from {}: try again in {} ms",
+            from(address),
+            wait.as_millis().max(1)
+        );
+        self.answer(waiter, Err(Error::new(Code::AuthFailed, message)));
+        None
+    }
+
+    /// Runs the password check `verify` on a blocking thread (argon2 and PBKDF2 take tens of
+    /// milliseconds on purpose); its verdict comes back as [`Msg::Authenticated`].
+    fn verify_off_actor(
+        &mut self,
+        address: Option<IpAddr>,
+        waiter: Waiter,
+        verify: impl FnOnce() -> bool + Send + 'static,
+    ) {
         let waiter = match waiter {
-            Waiter::Api(responder) => Waiter::Api(self.defer(responder)),
+            Waiter::User { user, responder } => Waiter::User {
+                user,
+                responder: self.defer(responder),
+            },
+            Waiter::SharedToken { token, responder } => Waiter::SharedToken {
+                token,
+                responder: self.defer(responder),
+            },
             transfer => transfer,
         };
         let tx = self.tx.clone();
         tokio::task::spawn_blocking(move || {
-            let ok = verify_password(hash.as_deref(), &password);
+            let ok = verify();
             let _ = tx.send(Msg::Authenticated {
-                user_name,
                 address,
                 ok,
                 waiter,
@@ -104,51 +194,61 @@ impl Actor {
         });
     }
 
-    /// A password check ended: for `auth`, a session; for a sender, the directory its transfer
-    /// lands in. A wrong password gets `AUTH_FAILED`, the same for an unknown user.
-    pub(super) fn on_authenticated(
-        &mut self,
-        user_name: String,
-        address: Option<IpAddr>,
-        ok: bool,
-        waiter: Waiter,
-    ) {
-        let by = match &waiter {
-            Waiter::Api(_) => String::new(),
-            Waiter::Transfer(login) => format!(" by the sender of a transfer (key {})", login.key),
-        };
-        let (kind, message) = if ok {
-            (
-                EventKind::LoggedIn,
-                format!("{user_name:?} logged in from {}{by}", from(address)),
-            )
-        } else {
-            (
-                EventKind::LoginFailed,
-                format!("failed login as {user_name:?} from {}{by}", from(address)),
-            )
-        };
-        if ok {
-            self.logins.succeeded(address);
-            tracing::info!("{message}");
-        } else {
-            tracing::warn!("{message}");
-        }
-        self.record(NewEvent {
-            user_name: Some(user_name.clone()),
-            ..NewEvent::new(kind, message)
-        });
+    /// A password check ended: a session for `auth` and `authToken`, for a sender the
+    /// directory its transfer lands in; otherwise `AUTH_FAILED`, the same for an unknown user
+    /// as for a wrong password.
+    pub(super) fn on_authenticated(&mut self, address: Option<IpAddr>, ok: bool, waiter: Waiter) {
         if !ok {
-            let refused = Error::new(Code::AuthFailed, "wrong user name or password");
-            return self.answer(waiter, Err(refused));
+            let wrong = match waiter {
+                Waiter::SharedToken { .. } => "wrong password for the shared token",
+                _ => "wrong user name or password",
+            };
+            return self.refuse(address, waiter, Error::new(Code::AuthFailed, wrong));
         }
+        self.logins.succeeded(address);
+        let message = format!("{} logged in from {}", waiter.who(), from(address));
+        tracing::info!("{message}");
+        self.record(NewEvent {
+            user_name: waiter.user(),
+            ..NewEvent::new(EventKind::LoggedIn, message)
+        });
+        let now = now_us();
         let result = match &waiter {
-            Waiter::Api(_) => self.sessions.open(&user_name, now_us()).map(|(token, expiry)| {
-                json!({ "sessionToken": token, "userName": user_name, "expiryTime": expiry })
-            }),
-            Waiter::Transfer(_) => self.landing(user_name, address).map(Value::String),
+            Waiter::User { user, .. } => self
+                .sessions
+                .open(Holder::User(user.clone()), now)
+                .map(|(token, expiry)| {
+                    json!({ "sessionToken": token, "userName": user, "expiryTime": expiry })
+                }),
+            Waiter::SharedToken { token, .. } => self
+                .sessions
+                .open(Holder::SharedToken(token.clone()), now)
+                .and_then(|(session, expiry)| {
+                    let shared = self.store.get_token(token)?;
+                    Ok(json!({ "sessionToken": session, "expiryTime": expiry,
+                               "manifestId": shared.manifest_id }))
+                }),
+            Waiter::Transfer(login) => self
+                .landing(login.user.clone(), address)
+                .map(Value::String),
         };
         self.answer(waiter, result);
+    }
+
+    /// Logs and records a refused login, and tells `waiter` why.
+    fn refuse(&mut self, address: Option<IpAddr>, waiter: Waiter, e: Error) {
+        let message = format!(
+            "failed login as {} from {}: {}",
+            waiter.who(),
+            from(address),
+            e.message
+        );
+        tracing::warn!("{message}");
+        self.record(NewEvent {
+            user_name: waiter.user(),
+            ..NewEvent::new(EventKind::LoginFailed, message)
+        });
+        self.answer(waiter, Err(e));
     }
 
     /// The directory below the sandbox where the transfers a sender sends as `user` land:
@@ -176,10 +276,12 @@ impl Actor {
         Ok(base.to_owned())
     }
 
-    /// Gives a password check's result to what waited for it.
+    /// Gives a login's result to what waited for it.
     fn answer(&mut self, waiter: Waiter, result: Result<Value>) {
         match waiter {
-            Waiter::Api(responder) => self.respond(responder, result),
+            Waiter::User { responder, .. } | Waiter::SharedToken { responder, .. } => {
+                self.respond(responder, result)
+            }
             Waiter::Transfer(login) => {
                 let verdict = result
                     .and_then(|base| match base {

@@ -63,7 +63,6 @@ pub(super) enum Msg {
     Received(ReceiveEvent),
     /// A login's password was checked.
     Authenticated {
-        user_name: String,
         address: Option<std::net::IpAddr>,
         ok: bool,
         waiter: super::accounts::Waiter,
@@ -312,11 +311,10 @@ impl Actor {
             } => self.on_pinged(&destination_id, responder, result),
             Msg::Received(event) => self.on_received(event),
             Msg::Authenticated {
-                user_name,
                 address,
                 ok,
                 waiter,
-            } => self.on_authenticated(user_name, address, ok, waiter),
+            } => self.on_authenticated(address, ok, waiter),
             Msg::ReceiverStopped(e) => self.events.emit(ServerEvent::ReceiverStopped {
                 error: EventError::from(&e),
             }),
@@ -374,6 +372,8 @@ impl Actor {
             C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),
             C::GetServerInfo(_) => to_json(&self.info),
             C::Auth(p) | C::AuthAsync(p) => return self.auth(caller, p, responder),
+            C::AuthToken(p) => return self.auth_token(caller, p, responder),
+            C::CreateDownload(p) => self.create_download(caller, &p),
             C::CreateApiToken(p) => self.create_api_token(caller, &p),
             C::DeleteApiToken(p) => self.delete_api_token(caller, &p.token),
             C::Echo(p) => Ok(p.value),

@@ -22,6 +22,9 @@ pub struct Caller {
     /// The network address the caller's request came from; `None` for the embedding process.
     /// Failed logins are counted per address.
     pub address: Option<IpAddr>,
+    /// The shared token the caller logged in with (`authToken`): it may download that token's
+    /// manifest and nothing else.
+    pub shared_token: Option<String>,
 }
 
 impl Caller {
@@ -34,10 +37,20 @@ impl Caller {
     /// nothing else.
     pub fn anonymous(address: IpAddr) -> Caller {
         Caller {
-            user: None,
-            root: None,
             permissions: Some(Permissions::from_iter([])),
             address: Some(address),
+            ..Caller::default()
+        }
+    }
+
+    /// The holder of shared `token`, at `address`: it may download the token's manifest and
+    /// run what needs no permission.
+    pub(crate) fn downloader(token: String, address: Option<IpAddr>) -> Caller {
+        Caller {
+            permissions: Some(Permissions::from_iter([])),
+            address,
+            shared_token: Some(token),
+            ..Caller::default()
         }
     }
 
@@ -67,6 +80,7 @@ impl Caller {
             root,
             permissions,
             address,
+            shared_token: None,
         })
     }
 

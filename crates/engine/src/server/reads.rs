@@ -5,6 +5,7 @@
 use super::actor::now_us;
 use super::actor::to_json;
 use super::caller::Caller;
+use super::sessions::Holder;
 use super::Shared;
 use crate::command::{self, Command};
 use crate::error::{Code, Error, Result};
@@ -119,8 +120,12 @@ impl Reader {
     pub fn authenticate(&self, token: &str, address: Option<IpAddr>) -> Result<Caller> {
         let now = now_us();
         let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(user) = self.shared.sessions.user(token, now) {
-            return Caller::user(&store, &self.shared.sandbox_root, user, address);
+        match self.shared.sessions.holder(token, now) {
+            Some(Holder::User(user)) => {
+                return Caller::user(&store, &self.shared.sandbox_root, user, address);
+            }
+            Some(Holder::SharedToken(token)) => return Ok(Caller::downloader(token, address)),
+            None => {}
         }
         let found = store.api_token_by_secret(token)?;
         drop(store);
@@ -138,6 +143,7 @@ impl Reader {
                 user: api.user_name,
                 permissions: Some(api.permissions),
                 address,
+                shared_token: None,
             }),
             None => Err(Error::new(
                 Code::AuthFailed,

@@ -1,5 +1,5 @@
-//! Session tokens: what a successful `auth` hands out, kept in memory only (a restart logs
-//! everyone out), each valid for [`SESSION_LIFETIME_US`]. Shared by the actor, which opens
+//! Session tokens: what a successful `auth` or `authToken` hands out, kept in memory only (a
+//! restart logs everyone out), each valid for [`SESSION_LIFETIME_US`]. Shared by the actor, which opens
 //! them, and the readers that check the bearer of each request of the control port.
 
 use crate::error::{Code, Error, Result};
@@ -11,9 +11,18 @@ pub const SESSION_LIFETIME_US: i64 = 24 * 3600 * 1_000_000;
 /// The most sessions kept at once; opening one more drops the one nearest its end.
 const MAX_SESSIONS: usize = 10_000;
 
-/// One logged-in user's session.
+/// Who opened a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// A user, with its password.
+    User(String),
+    /// The holder of a shared token (the token), with its password if it has one.
+    SharedToken(String),
+}
+
+/// One open session.
 struct Session {
-    user: String,
+    holder: Holder,
     expiry: i64,
 }
 
@@ -24,8 +33,8 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
-    /// Opens a session for `user` at `now`: its token (64 hex digits) and expiry time.
-    pub(crate) fn open(&self, user: &str, now: i64) -> Result<(String, i64)> {
+    /// Opens a session for `holder` at `now`: its token (64 hex digits) and expiry time.
+    pub(crate) fn open(&self, holder: Holder, now: i64) -> Result<(String, i64)> {
         let bytes: [u8; 32] = ring::rand::generate(&ring::rand::SystemRandom::new())
             .map_err(|_| Error::new(Code::Internal, "the system random generator failed"))?
             .expose();
@@ -44,21 +53,15 @@ impl Sessions {
                 map.remove(&nearest);
             }
         }
-        map.insert(
-            token.clone(),
-            Session {
-                user: user.to_owned(),
-                expiry,
-            },
-        );
+        map.insert(token.clone(), Session { holder, expiry });
         Ok((token, expiry))
     }
 
-    /// The user of the session `token` if it is open at `now`; an ended one is forgotten.
-    pub(crate) fn user(&self, token: &str, now: i64) -> Option<String> {
+    /// Who holds the session `token` if it is open at `now`; an ended one is forgotten.
+    pub(crate) fn holder(&self, token: &str, now: i64) -> Option<Holder> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get(token) {
-            Some(session) if session.expiry > now => Some(session.user.clone()),
+            Some(session) if session.expiry > now => Some(session.holder.clone()),
             Some(_) => {
                 map.remove(token);
                 None
@@ -73,18 +76,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_session_names_its_user_until_it_ends() {
+    fn a_session_names_its_holder_until_it_ends() {
         let sessions = Sessions::default();
-        let (token, expiry) = sessions.open("ann", 1_000).unwrap();
+        let ann = Holder::User("ann".into());
+        let (token, expiry) = sessions.open(ann.clone(), 1_000).unwrap();
         assert_eq!(token.len(), 64);
         assert_eq!(expiry, 1_000 + SESSION_LIFETIME_US);
-        assert_eq!(sessions.user(&token, expiry - 1).as_deref(), Some("ann"));
-        assert_eq!(sessions.user(&token, expiry), None);
+        assert_eq!(sessions.holder(&token, expiry - 1), Some(ann));
+        assert_eq!(sessions.holder(&token, expiry), None);
         assert_eq!(
-            sessions.user(&token, 1_000),
+            sessions.holder(&token, 1_000),
             None,
             "an ended session is forgotten"
         );
-        assert_eq!(sessions.user("nonsense", 1_000), None);
+        assert_eq!(sessions.holder("nonsense", 1_000), None);
     }
 }

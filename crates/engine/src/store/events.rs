@@ -1,5 +1,5 @@
 //! The event log: what happened on this server (transfers created, started and ended, transfers
-//! received, logins and failed ones, changes to its settings and API tokens, file operations,
+//! received, logins and failed ones, downloads by shared token, changes to its settings and API tokens, file operations,
 //! garbage collections), newest entries
 //! kept up to [`EVENT_KEEP_COUNT`].
 
@@ -40,6 +40,8 @@ text_enum! {
         LoginFailed => "loginFailed",
         /// An API token was created or deleted.
         ApiTokenChanged => "apiTokenChanged",
+        /// The holder of a shared token started a download of its manifest.
+        DownloadStarted => "downloadStarted",
     }
 }
 

@@ -112,7 +112,7 @@ pub use received::{NewReceived, ReceivedTransfer, Source};
 pub use requests::{Request, RequestStatus, REQUEST_KEEP_COUNT, REQUEST_KEEP_MICROS};
 pub use sandbox_mappings::SandboxMapping;
 pub use schema::SCHEMA_VERSION;
-pub use tokens::{DownloadCheck, NewToken, Token};
+pub use tokens::{DownloadCheck, NewToken, Token, TokenSecret};
 pub use transfers::{
     Checkpoint, NewTransfer, Transfer, TransferParams, TransferProgress, TransferStatus,
     TransferUpdate,

@@ -21,6 +21,48 @@ const PBKDF2_ITERATIONS: NonZeroU32 = NonZeroU32::new(310_000).unwrap();
 const SALT_LEN: usize = 16;
 const HASH_LEN: usize = 32;
 
+/// A shared token's password, as kept: a salted PBKDF2-HMAC-SHA256 hash, or none.
+pub struct TokenSecret {
+    salt: Option<Vec<u8>>,
+    hash: Option<Vec<u8>>,
+    iterations: Option<u32>,
+}
+
+/// Shows only whether there is a password.
+impl std::fmt::Debug for TokenSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSecret")
+            .field("password", &self.hash.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSecret {
+    /// Whether `password` opens the token: always for a token without a password, never
+    /// without a password for one that has it. The comparison takes constant time.
+    pub fn opens(&self, password: Option<&str>) -> bool {
+        let Some(hash) = &self.hash else {
+            return true;
+        };
+        // No password given, or a hash stored without its salt or iteration count: refused.
+        let (Some(salt), Some(iterations), Some(password)) = (
+            &self.salt,
+            self.iterations.and_then(NonZeroU32::new),
+            password,
+        ) else {
+            return false;
+        };
+        pbkdf2::verify(
+            PBKDF2_ALGORITHM,
+            iterations,
+            salt,
+            password.as_bytes(),
+            hash,
+        )
+        .is_ok()
+    }
+}
+
 /// A token to add.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewToken {
@@ -192,11 +234,10 @@ impl Store {
         delete(&self.db, &Token::TABLE, token)
     }
 
-    /// Whether `password` opens `token`: always for a token without a password, never without
-    /// a password for one that has it. The comparison takes constant time.
-    pub fn verify_token_password(&self, token: &str, password: Option<&str>) -> Result<bool> {
-        type Secret = (Option<Vec<u8>>, Option<Vec<u8>>, Option<u32>);
-        let (salt, hash, iterations): Secret = self
+    /// What checks a password of `token` ([`TokenSecret::opens`]): read here, checked away
+    /// from the store (PBKDF2 takes a while on purpose).
+    pub fn token_secret(&self, token: &str) -> Result<TokenSecret> {
+        let (salt, hash, iterations) = self
             .db
             .prepare_cached(
                 "SELECT password_salt, password_hash, password_iterations FROM tokens
@@ -205,23 +246,11 @@ impl Store {
             .query_row([token], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?
             .ok_or_else(|| StoreError::missing(&Token::TABLE, token))?;
-        let Some(hash) = hash else {
-            return Ok(true);
-        };
-        // No password given, or a hash stored without its salt or iteration count: refused.
-        let (Some(salt), Some(iterations), Some(password)) =
-            (salt, iterations.and_then(NonZeroU32::new), password)
-        else {
-            return Ok(false);
-        };
-        Ok(pbkdf2::verify(
-            PBKDF2_ALGORITHM,
+        Ok(TokenSecret {
+            salt,
+            hash,
             iterations,
-            &salt,
-            password.as_bytes(),
-            &hash,
-        )
-        .is_ok())
+        })
     }
 
     /// Counts one download against `token` at `now`, unless it has expired or reached its
