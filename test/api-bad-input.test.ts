@@ -80,6 +80,17 @@ const SEND: Record<keyof typeof SEND_METHODS, MethodCases> = {
     unknownId: ['mappings', () => ({ mappings: { copy: '/no/such/source/file' } })],
     outOfRange: { symlinkOptions: 5 },
   },
+  createDownload: {
+    valid: () => ({ destinationPort: 7601 }),
+    wrongType: {
+      destinationPort: '7601',
+      destinationAddress: 5,
+      destinationPublicKey: 3,
+      destinationPath: [],
+    },
+    outOfRange: { destinationPort: 70_000 },
+    none: 'no id parameter: the token is the session one logged in with',
+  },
   createSharedToken: {
     valid: (f) => ({ manifestId: f.manifestId }),
     wrongType: { manifestId: 12, password: 5, description: true },
@@ -342,6 +353,11 @@ const SERVER: Record<keyof typeof SERVER_METHODS, MethodCases> = {
     valid: () => ({ userName: 'nobody', password: 'secret' }),
     wrongType: { userName: [], password: 3 },
     none: 'an unknown user is refused with AUTH_FAILED, like a wrong password; no number',
+  },
+  authToken: {
+    valid: () => ({ token: 'ab'.repeat(16), password: 'secret' }),
+    wrongType: { token: 5, password: 7 },
+    none: 'an unknown token is refused with AUTH_FAILED, like a wrong password; no number',
   },
   createAPIToken: {
     valid: () => ({ description: 'd' }),

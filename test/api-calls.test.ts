@@ -152,6 +152,8 @@ const DOCUMENTED: Record<string, string> = {
     'destinationAddress, sendRateMax?, destinationPort?, authenticateDestination?, ' +
     'destinationPublicKey?, relayAddress?, relayPort?, senderPort?, exclusive?, permanent?',
   createManifest: 'fileMappings?, mappings?, symlinkOptions?',
+  // Ours: the holder of a shared token has its manifest sent to it.
+  createDownload: 'destinationPort, destinationAddress?, destinationPublicKey?, destinationPath?',
   createSharedToken: 'manifestId, password?, downloadLimit?, timeLimitSeconds?, description?',
   createTransfer:
     'destinationId, manifestId, destinationPath?, userName?, password?, priority?, ' +

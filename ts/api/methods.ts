@@ -21,7 +21,10 @@ const REQUEST_METHODS = {
   getRequestResult: { required: ['requestId'], optional: ['timeoutSeconds'] },
 } as const satisfies Record<string, MethodSpec>;
 
-/** `SendInterface`: every method of the vendor's page, plus request tracking. */
+/**
+ * `SendInterface`: every method of the vendor's page, plus request tracking and
+ * `createDownload` (ours: the holder of a shared token has its manifest sent to it).
+ */
 export const SEND_METHODS = {
   createDestination: {
     required: ['destinationAddress'],
@@ -38,6 +41,10 @@ export const SEND_METHODS = {
     ],
   },
   createManifest: { required: [], optional: ['fileMappings', 'mappings', 'symlinkOptions'] },
+  createDownload: {
+    required: ['destinationPort'],
+    optional: ['destinationAddress', 'destinationPublicKey', 'destinationPath'],
+  },
   createSharedToken: {
     required: ['manifestId'],
     optional: ['password', 'downloadLimit', 'timeLimitSeconds', 'description'],
@@ -129,6 +136,7 @@ export const SERVER_METHODS = {
   getServerInfo: { required: [], optional: [] },
   auth: { required: ['userName', 'password'], optional: [] },
   authAsync: { required: ['userName', 'password'], optional: [] },
+  authToken: { required: ['token'], optional: ['password'] },
   createAPIToken: {
     required: [],
     optional: ['description', 'sandboxPath', 'permissions', 'timeLimitSeconds'],

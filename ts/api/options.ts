@@ -56,6 +56,8 @@ export interface ParamTypes {
   description: string;
   /** Directory below the receiver's sandbox under which the manifest's paths are written. */
   destinationPath: string;
+  /** Host name or IP of a receiver (of a download: the holder's own). */
+  destinationAddress: string;
   /** User the receiver authenticates the transfer as. */
   userName: string;
   /** Lower goes first; 0 to 4294967295, 100 by default. */
@@ -141,6 +143,8 @@ export type CreateDestinationOptions = OptionsOf<Send['createDestination']>;
 /** Options of `createManifest`. */
 export type CreateManifestOptions = OptionsOf<Send['createManifest']>;
 /** Options of `createSharedToken`. */
+/** Options of `createDownload`. */
+export type CreateDownloadOptions = OptionsOf<Send['createDownload']>;
 export type CreateSharedTokenOptions = OptionsOf<Send['createSharedToken']>;
 /** Options of `createTransfer`. */
 export type CreateTransferOptions = OptionsOf<Send['createTransfer']>;

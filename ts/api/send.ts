@@ -12,6 +12,7 @@
 import { SEND_METHODS, type SendMethod } from './methods.js';
 import type {
   CreateDestinationOptions,
+  CreateDownloadOptions,
   CreateManifestOptions,
   CreateSharedTokenOptions,
   CreateTransferOptions,
@@ -98,6 +99,31 @@ export class SendInterface extends RequestTracking<SendMethod> {
   ): Promise<Manifest>;
   createManifest(...args: unknown[]): Promise<unknown> {
     return this.call('createManifest', args);
+  }
+
+  /**
+   * Ours: has the manifest of the shared token this client logged in with (`server.authToken`)
+   * sent to the holder's receiver, and counts one download against the token; resolves with
+   * the transfer, which this server runs as any other. The holder's receiver must accept this
+   * server's key (`server.getServerInfo().publicKey`). Refused with `AUTH_FAILED` once the
+   * token has expired, reached its download limit or was deleted, and with
+   * `PERMISSION_DENIED` for a client that did not log in with a token.
+   *
+   * @param destinationPort the holder's receive port
+   * @param options `destinationAddress` (default: the address this client calls from),
+   *   `destinationPublicKey` (the key the holder's receiver must prove), `destinationPath`
+   *   (below the holder's root)
+   */
+  createDownload(destinationPort: number, options?: CreateDownloadOptions): Promise<Transfer>;
+  /** The same, with the optional parameters positionally in documented order. */
+  createDownload(
+    destinationPort: number,
+    destinationAddress?: string,
+    destinationPublicKey?: string,
+    destinationPath?: string,
+  ): Promise<Transfer>;
+  createDownload(...args: unknown[]): Promise<unknown> {
+    return this.call('createDownload', args);
   }
 
   /**

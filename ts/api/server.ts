@@ -26,6 +26,7 @@ import type {
   Request,
   SandboxMapping,
   ServerInfo,
+  TokenSession,
 } from './types.js';
 
 /** Describes and manages the server, logs in, keeps API tokens, and follows asynchronous requests. */
@@ -64,6 +65,20 @@ export class ServerInterface extends RequestTracking<ServerMethod> {
   authAsync(userName: string, password: string): Promise<Request>;
   authAsync(...args: unknown[]): Promise<unknown> {
     return this.call('authAsync', args);
+  }
+
+  /**
+   * Logs in as the holder of a shared token, with its password when it has one: a session in
+   * which `send.createDownload` has the token's manifest sent to the holder. Refused with
+   * `AUTH_FAILED` (and a reason) for a wrong password or a token that is unknown, expired or
+   * at its download limit. A remote client sends the session token with every later call.
+   *
+   * @param token the shared token
+   * @param password its password
+   */
+  authToken(token: string, password?: string): Promise<TokenSession>;
+  authToken(...args: unknown[]): Promise<unknown> {
+    return this.call('authToken', args);
   }
 
   /**

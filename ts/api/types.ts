@@ -203,6 +203,15 @@ export interface AuthResult {
   expiryTime: number;
 }
 
+/** What `authToken` opens: a session that may download one shared token's manifest. */
+export interface TokenSession {
+  sessionToken: string;
+  /** When the session ends (Unix µs). */
+  expiryTime: number;
+  /** The manifest the token shares. */
+  manifestId: string;
+}
+
 /** An API token, as listed: never the secret itself. */
 export interface APIToken {
   /** The token's public id (16 hex digits); names it to `getAPIToken`/`deleteAPIToken`. */

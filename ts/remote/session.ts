@@ -1,7 +1,8 @@
 /**
  * The bearer credentials of a client: the API token it was given, or the session token of the
- * user it authenticated as. It signs in before the first command when it holds a user's
- * password, keeps the session of a successful `auth` call, and signs in again, once per
+ * user or shared token it authenticated as. It signs in before the first command when it holds
+ * a user's password, keeps the session of a successful `auth` or `authToken` call, and signs
+ * in again (as a user), once per
  * command, when the server refuses an expired session.
  *
  * @module
@@ -18,7 +19,7 @@ export type Post = (
 ) => Promise<unknown>;
 
 /** The methods that authenticate, and so are sent whatever the session holds. */
-const AUTH_METHODS: ReadonlySet<string> = new Set(['auth', 'authAsync']);
+const AUTH_METHODS: ReadonlySet<string> = new Set(['auth', 'authAsync', 'authToken']);
 
 /** A user name and password to sign in with. */
 interface User {
@@ -71,7 +72,7 @@ export class Session {
   async run(method: string, params: Record<string, unknown>): Promise<unknown> {
     if (AUTH_METHODS.has(method)) {
       const result = await this.#post(method, params, this.#bearer);
-      if (method === 'auth') {
+      if (method === 'auth' || method === 'authToken') {
         this.#adopt(params, result);
       }
       return result;
@@ -99,7 +100,10 @@ export class Session {
     }
   }
 
-  /** Keeps the user and session token of a successful `auth`. */
+  /**
+   * Keeps the session token of a successful `auth` or `authToken`, and the user of an `auth`
+   * (a token's session is not signed in again: the token may be used up).
+   */
   #adopt(params: Record<string, unknown>, result: unknown): void {
     const { userName, password } = params;
     const token = sessionToken(result);

@@ -1,6 +1,7 @@
 //! Reaching a server's control port from the command line: the flags that say how to trust it
 //! and whom to log in as, and the one connect-and-log-in `jetstream api` and
-//! `jetstream send --server` share.
+//! `jetstream send --server` share (`jetstream download` trusts the same way and logs in with a
+//! shared token).
 
 use clap::Args;
 use jetstream_control::{Client, ClientOptions};
@@ -12,15 +13,9 @@ const PASSWORD_VAR: &str = "JETSTREAM_API_PASSWORD";
 /// The environment variable an API token may come from instead of `--token`.
 const TOKEN_VAR: &str = "JETSTREAM_API_TOKEN";
 
-/// How to trust a control port and log in to it.
+/// How to trust a control port.
 #[derive(Args)]
-pub struct ControlArgs {
-    /// Log in as this user; the password comes from JETSTREAM_API_PASSWORD, or is asked for.
-    #[arg(long, conflicts_with = "token")]
-    user: Option<String>,
-    /// An API token to send instead of logging in [default: JETSTREAM_API_TOKEN].
-    #[arg(long)]
-    token: Option<String>,
+pub struct TrustArgs {
     /// Trust the server whose certificate has this fingerprint (what it prints as
     /// api-fingerprint).
     #[arg(long, conflicts_with = "ca")]
@@ -33,6 +28,38 @@ pub struct ControlArgs {
     plain: bool,
 }
 
+impl TrustArgs {
+    /// A client of the control port at `host`:`port`, trusted as these flags say, sending the
+    /// bearer `token` if any.
+    pub async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+        token: Option<String>,
+    ) -> Result<Client, Error> {
+        let options = ClientOptions {
+            plain: self.plain,
+            fingerprint: self.fingerprint.clone(),
+            ca: self.ca.clone(),
+            token,
+        };
+        Ok(Client::connect(host, port, options).await?)
+    }
+}
+
+/// How to trust a control port and log in to it.
+#[derive(Args)]
+pub struct ControlArgs {
+    /// Log in as this user; the password comes from JETSTREAM_API_PASSWORD, or is asked for.
+    #[arg(long, conflicts_with = "token")]
+    user: Option<String>,
+    /// An API token to send instead of logging in [default: JETSTREAM_API_TOKEN].
+    #[arg(long)]
+    token: Option<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
 /// A client of the control port at `host`:`port`, trusted and logged in as `args` say: with
 /// `--user` it logs in, else it sends the API token given, if any.
 pub async fn connect(host: &str, port: u16, args: &ControlArgs) -> Result<Client, Error> {
@@ -40,17 +67,8 @@ pub async fn connect(host: &str, port: u16, args: &ControlArgs) -> Result<Client
         .token
         .clone()
         .or_else(|| std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty()));
-    let client = Client::connect(
-        host,
-        port,
-        ClientOptions {
-            plain: args.plain,
-            fingerprint: args.fingerprint.clone(),
-            ca: args.ca.clone(),
-            token: if args.user.is_some() { None } else { token },
-        },
-    )
-    .await?;
+    let token = if args.user.is_some() { None } else { token };
+    let client = args.trust.connect(host, port, token).await?;
     if let Some(user) = &args.user {
         client.auth(user, &password(user)?).await?;
     }

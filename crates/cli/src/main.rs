@@ -13,6 +13,7 @@ mod api;
 mod choices;
 mod config;
 mod control_port;
+mod download;
 mod engine;
 mod logging;
 mod progress;
@@ -54,6 +55,8 @@ enum Command {
     User(users::UserArgs),
     /// Run one API method on a server through its control port and print its JSON result.
     Api(api::ApiArgs),
+    /// Download what a shared token grants from the token's server into a directory.
+    Download(download::DownloadArgs),
 }
 
 #[derive(Args)]
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
                 Command::Server(args) => server::run(args).await,
                 Command::User(args) => users::run(args),
                 Command::Api(args) => api::run(args).await,
+                Command::Download(args) => download::download(args).await,
             }
         };
         if stops_itself {

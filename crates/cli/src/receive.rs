@@ -120,7 +120,7 @@ pub async fn receive(args: ReceiveArgs) -> Result<(), Error> {
 }
 
 /// What an event meant for the command.
-enum Told {
+pub(crate) enum Told {
     /// A transfer completed.
     Completed,
     /// The receiver stopped.
@@ -138,7 +138,7 @@ fn root_error(root: &std::path::Path, why: &str) -> Error {
 }
 
 /// Tells the user what the receiver reported.
-fn tell(event: &ServerEvent) -> Told {
+pub(crate) fn tell(event: &ServerEvent) -> Told {
     match event {
         ServerEvent::ReceiveStarted {
             peer,

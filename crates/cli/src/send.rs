@@ -269,7 +269,7 @@ fn receiver(to: &str) -> Result<(String, u16), Error> {
 
 /// The host (as given, without the brackets of an IPv6 address) and port of `value`, the
 /// HOST:PORT given to `flag`.
-fn host_port(flag: &str, value: &str) -> Result<(String, u16), Error> {
+pub(crate) fn host_port(flag: &str, value: &str) -> Result<(String, u16), Error> {
     let invalid = |why: &str| {
         Error::new(
             Code::InvalidArgument,

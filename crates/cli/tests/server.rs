@@ -638,3 +638,66 @@ fn jetstream_send_with_server_hands_the_send_to_the_server() {
     assert!(sender.terminate());
     assert!(receiver.terminate());
 }
+
+/// `jetstream download` of `token` from `server` into `dir`, with the token's `password`.
+fn download(server: &Server, token: &str, password: &str, dir: &Path, home: &Path) -> Output {
+    Command::new(BIN)
+        .arg("download")
+        .arg(dir)
+        .args(["--token", token])
+        .args(["--from", &format!("127.0.0.1:{}", server.api_port)])
+        .args(["--fingerprint", &server.fingerprint, "--timeout", "10"])
+        .env("JETSTREAM_TOKEN_PASSWORD", password)
+        .env("XDG_CONFIG_HOME", home)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn jetstream_download_fetches_what_a_shared_token_grants_within_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("server");
+    add_user(&state);
+    let server = Server::start(&state, &[]);
+    let source = dir.path().join("shared.bin");
+    random_file(&source, 2_000_000);
+    let mappings = json!({ "mappings": { "shared.bin": source } }).to_string();
+    let manifest = server.api("send.createManifest", &[&mappings]);
+    let id = format!("--manifestId={}", manifest["manifestId"].as_str().unwrap());
+    server.api("send.waitForManifest", &[&id]);
+    let token = server.api(
+        "send.createSharedToken",
+        &[&id, "--password=open sesame", "--downloadLimit=1"],
+    );
+    let token = token["token"].as_str().unwrap();
+    let home = dir.path().join("home");
+
+    let refused = download(&server, token, "guess", &dir.path().join("no"), &home);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("wrong password"), "{stderr}");
+
+    let into = dir.path().join("downloaded");
+    let out = download(&server, token, "open sesame", &into, &home);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("received files=1 bytes=2000000"),
+        "{stdout}"
+    );
+    assert_eq!(digest(&into.join("shared.bin")), digest(&source));
+
+    let again = download(
+        &server,
+        token,
+        "open sesame",
+        &dir.path().join("again"),
+        &home,
+    );
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("download limit"), "{stderr}");
+    assert!(!dir.path().join("again/shared.bin").exists());
+    assert!(server.terminate());
+}
