@@ -43,7 +43,7 @@ impl TrustArgs {
             ca: self.ca.clone(),
             token,
         };
-        Ok(Client::connect(host, port, options).await?)
+        Client::connect(host, port, options).await
     }
 }
 
