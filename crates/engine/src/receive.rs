@@ -14,6 +14,7 @@ use crate::parts;
 use crate::sandbox::Sandbox;
 use crate::sink::{FileSink, SinkOptions, RESERVE_AHEAD};
 use crate::udp::{max_datagram_for, UdpEndpoint};
+use jetstream_relay::frame;
 use jetstream_wire::codec::{ConnectionId, Header};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
@@ -140,6 +141,16 @@ pub struct ReceiverControls {
     sweeps: Arc<Mutex<Vec<SweepReply>>>,
     /// Verdicts on logins, by [`Login::id`], not yet applied.
     verdicts: Arc<Mutex<Vec<(u64, LoginVerdict)>>>,
+    /// The relay this receiver is reached through, if any.
+    relay: Arc<Mutex<RelayPath>>,
+}
+
+/// The relay a receiver is reached through: its data address, whose datagrams are frames of
+/// peers' datagrams, and the frames waiting to go to it.
+#[derive(Debug, Default)]
+struct RelayPath {
+    data: Option<SocketAddr>,
+    outbox: Vec<Vec<u8>>,
 }
 
 impl ReceiverControls {
@@ -150,6 +161,14 @@ impl ReceiverControls {
         let (tx, rx) = oneshot::channel();
         self.lock_sweeps().push(tx);
         rx
+    }
+
+    /// From now on the receiver is also reached through the relay whose data address is
+    /// `data` (`None`: no longer), and sends it `frame` (a BIND frame) from its socket.
+    pub fn relay_through(&self, data: Option<SocketAddr>, frame: Option<Vec<u8>>) {
+        let mut relay = lock(&self.relay);
+        relay.data = data;
+        relay.outbox.extend(frame);
     }
 
     /// Hands the receiver the verdict on login `id`; a session that ended meanwhile ignores it.
@@ -176,6 +195,8 @@ struct Active {
     outcome: Option<std::result::Result<(), SessionError>>,
     /// The login waiting for its verdict, then the account it opened.
     login: Option<(u64, String)>,
+    /// The relay data address the sender's datagrams come through, if they do.
+    via: Option<SocketAddr>,
 }
 
 /// A receiver bound to its UDP port.
@@ -274,6 +295,11 @@ impl Receiver {
             idle_timeout: self.opts.idle_timeout,
             ..ReceiverConfig::default()
         };
+        let relayed_config = ReceiverConfig {
+            max_datagram: config.max_datagram - frame::MAX_DATA_HEADER,
+            ..config.clone()
+        };
+        let mut framed = Vec::new();
         let mut intake = Intake::new(
             self.controls.intake.clone(),
             max_datagram_for(&self.opts.listen),
@@ -284,6 +310,17 @@ impl Receiver {
                 let swept = parts::sweep(&self.sandbox);
                 for reply in sweeps {
                     let _ = reply.send(swept);
+                }
+            }
+            let (relay, outbox) = {
+                let mut path = lock(&self.controls.relay);
+                (path.data, std::mem::take(&mut path.outbox))
+            };
+            for frame in outbox {
+                if let Some(data) = relay {
+                    if let Err(e) = self.endpoint.send(data, &frame, frame.len()).await {
+                        tracing::debug!(%data, "send to the relay failed: {e}");
+                    }
                 }
             }
             let now = Instant::now();
@@ -304,7 +341,15 @@ impl Receiver {
                 admission,
                 ..
             } = self;
-            let mut handle = |at: Instant, peer: SocketAddr, datagram: &mut [u8]| {
+            let mut handle = |at: Instant, from: SocketAddr, datagram: &mut [u8]| {
+                // A frame from the relay carries a peer's datagram as the peer sent it.
+                let (peer, datagram, via) = match relay {
+                    Some(data) if from == data => match frame::read_data_mut(datagram) {
+                        Some((peer, datagram)) => (peer, datagram, Some(data)),
+                        None => return,
+                    },
+                    _ => (from, datagram, None),
+                };
                 let Ok(header) = Header::decode(datagram) else {
                     return;
                 };
@@ -334,12 +379,16 @@ impl Receiver {
                     Verdict::Drop => {}
                     Verdict::Retry(retry) => {
                         if retries.len() < MAX_RETRIES_QUEUED {
-                            retries.push((peer, retry));
+                            retries.push((peer, via, retry));
                         }
                     }
                     Verdict::Admit => {
-                        match ReceiverSession::accept(at, &rng, identity, config.clone(), datagram)
-                        {
+                        // Frames through the relay are longer than what they carry.
+                        let config = match via {
+                            Some(_) => relayed_config.clone(),
+                            None => config.clone(),
+                        };
+                        match ReceiverSession::accept(at, &rng, identity, config, datagram) {
                             Ok(mut session) => {
                                 session.offer_token(admission.resumption_token(at, peer.ip()));
                                 sessions.insert(
@@ -354,6 +403,7 @@ impl Receiver {
                                         peer,
                                         outcome: None,
                                         login: None,
+                                        via,
                                     },
                                 );
                             }
@@ -372,12 +422,14 @@ impl Receiver {
                 }
                 tracing::debug!("ignored a socket error: {e}");
             }
-            for (peer, retry) in retries.drain(..) {
-                if let Err(e) = self.endpoint.send(peer, &retry, retry.len()).await {
-                    tracing::debug!(%peer, "send failed: {e}");
-                }
+            for (peer, via, retry) in retries.drain(..) {
+                transmit(&self.endpoint, via, peer, &retry, &mut framed).await;
             }
-            if self.service(&mut out, on_event).await?.is_break() {
+            if self
+                .service(&mut out, &mut framed, on_event)
+                .await?
+                .is_break()
+            {
                 return Ok(());
             }
         }
@@ -387,6 +439,7 @@ impl Receiver {
     async fn service(
         &mut self,
         out: &mut [u8],
+        framed: &mut Vec<u8>,
         on_event: &mut (dyn FnMut(ReceiveEvent) -> ControlFlow<()> + Send),
     ) -> Result<ControlFlow<()>> {
         let now = Instant::now();
@@ -451,9 +504,7 @@ impl Receiver {
                 }
             }
             while let Some(n) = session.poll_transmit(now, out) {
-                if let Err(e) = self.endpoint.send(active.peer, &out[..n], n).await {
-                    tracing::debug!(peer = %active.peer, "send failed: {e}");
-                }
+                transmit(&self.endpoint, active.via, active.peer, &out[..n], framed).await;
             }
         }
         let ended: Vec<ConnectionId> = self
@@ -500,6 +551,27 @@ impl Active {
             }
             Err(e) => self.session.authorize(Err(e)),
         }
+    }
+}
+
+/// Sends `datagram` to `peer`: directly, or framed through the relay whose data address is
+/// `via`. A failure concerns that peer alone, whose session times out.
+async fn transmit(
+    endpoint: &UdpEndpoint,
+    via: Option<SocketAddr>,
+    peer: SocketAddr,
+    datagram: &[u8],
+    framed: &mut Vec<u8>,
+) {
+    let sent = match via {
+        None => endpoint.send(peer, datagram, datagram.len()).await,
+        Some(data) => {
+            frame::frame_data(&peer, datagram, framed);
+            endpoint.send(data, framed, framed.len()).await
+        }
+    };
+    if let Err(e) = sent {
+        tracing::debug!(%peer, "send failed: {e}");
     }
 }
 

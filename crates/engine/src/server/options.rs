@@ -66,6 +66,20 @@ pub struct ServerOptions {
     /// Whether the control port serving this server requires its clients to log in, which
     /// `getServerInfo` reports.
     pub auth_required: bool,
+    /// The relay the receiver is also reached through, for a receiver behind a firewall;
+    /// `None`: reached directly only.
+    pub recv_relay: Option<RelayAddress>,
+}
+
+/// A relay's control port (`jetstream relay`), and the key it must prove when one is given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayAddress {
+    /// Its host name or IP.
+    pub host: String,
+    /// Its control port (TCP).
+    pub port: u16,
+    /// The relay's identity key, when it is pinned.
+    pub key: Option<PublicKey>,
 }
 
 impl ServerOptions {
@@ -93,6 +107,7 @@ impl ServerOptions {
             mtu: None,
             api_control_port: None,
             auth_required: false,
+            recv_relay: None,
         }
     }
 
@@ -146,7 +161,16 @@ pub struct EngineOptions {
     pub mtu: Option<u16>,
     /// [`ServerOptions::transfer_log_dir`].
     pub transfer_log_dir: Option<PathBuf>,
+    /// [`RelayAddress::host`] of [`ServerOptions::recv_relay`].
+    pub recv_relay_host: Option<String>,
+    /// [`RelayAddress::port`] (default 8887).
+    pub recv_relay_port: Option<u16>,
+    /// [`RelayAddress::key`], as hex.
+    pub recv_relay_key: Option<String>,
 }
+
+/// The control port of a relay, when none is given.
+pub const RELAY_PORT: u16 = 8887;
 
 /// The smallest packet every session needs: one that carries a full handshake message.
 pub const MIN_MTU: u16 = 1228;
@@ -214,6 +238,30 @@ impl TryFrom<EngineOptions> for ServerOptions {
         }
         opts.recv_discard = options.recv_discard.unwrap_or(false);
         opts.verify = options.verify.unwrap_or(true);
+        opts.recv_relay = match (options.recv_relay_host, opts.recv_listen) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "recvRelayHost is given and the engine does not receive".into(),
+                ))
+            }
+            (Some(host), Some(_)) => Some(RelayAddress {
+                host,
+                port: options.recv_relay_port.unwrap_or(RELAY_PORT),
+                key: options
+                    .recv_relay_key
+                    .map(|key| {
+                        key.parse()
+                            .map_err(|e| invalid(format!("recvRelayKey: {key:?}: {e}")))
+                    })
+                    .transpose()?,
+            }),
+            (None, _) if options.recv_relay_port.is_some() || options.recv_relay_key.is_some() => {
+                return Err(invalid(
+                    "recvRelayPort or recvRelayKey is given without recvRelayHost".into(),
+                ))
+            }
+            (None, _) => None,
+        };
         if let Some(mtu) = options.mtu {
             if mtu < MIN_MTU {
                 return Err(invalid(format!("mtu {mtu} is below {MIN_MTU}")));

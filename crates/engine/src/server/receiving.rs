@@ -3,6 +3,7 @@
 
 use super::actor::{now_us, to_json, Actor, Msg};
 use super::events::{EventError, ServerEvent};
+use super::options::RelayAddress;
 use super::ServerOptions;
 use crate::admission::AdmissionCounters;
 use crate::authorized_keys::AuthorizedKeys;
@@ -11,12 +12,14 @@ use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
 use crate::receive::{LoginVerdict, ReceiveEvent, ReceiveOptions, Receiver, ReceiverControls};
 use crate::store::{EventKind, NewEvent, NewReceived, Page, Store};
+use jetstream_relay::link::{self, Allocation};
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -38,6 +41,8 @@ pub(super) struct ReceiverHandle {
     /// The receiver's intake cap and part-file sweeps.
     controls: Option<ReceiverControls>,
     task: Option<JoinHandle<()>>,
+    /// The task keeping the receiver's relay allocation, when it is relayed.
+    relayed: Option<JoinHandle<()>>,
     /// Records of transfers arriving, by sender address and the sender's transfer id.
     arriving: HashMap<(SocketAddr, u64), u64>,
 }
@@ -57,11 +62,12 @@ impl ReceiverHandle {
                 clients,
                 controls: None,
                 task: None,
+                relayed: None,
                 arriving: HashMap::new(),
             });
         };
         let mut receiver = Receiver::bind(
-            identity,
+            identity.clone(),
             ReceiveOptions {
                 listen,
                 root: opts.sandbox_dir.clone(),
@@ -80,6 +86,10 @@ impl ReceiverHandle {
             admission: receiver.admission_counters(),
         };
         let controls = Some(receiver.controls());
+        let relayed = opts.recv_relay.clone().map(|relay| {
+            let (controls, tx) = (receiver.controls(), tx.clone());
+            tokio::spawn(keep_relayed(relay, identity, controls, tx))
+        });
         let task = tokio::spawn(async move {
             let mut on_event = |event| match tx.send(Msg::Received(event)) {
                 Ok(()) => ControlFlow::Continue(()),
@@ -95,6 +105,7 @@ impl ReceiverHandle {
             clients,
             controls,
             task: Some(task),
+            relayed,
             arriving: HashMap::new(),
         })
     }
@@ -140,6 +151,10 @@ impl ReceiverHandle {
 
     /// Stops serving (sessions in progress end with the socket).
     pub(super) async fn stop(&mut self) {
+        if let Some(relayed) = self.relayed.take() {
+            relayed.abort();
+            let _ = relayed.await;
+        }
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
@@ -147,7 +162,66 @@ impl ReceiverHandle {
     }
 }
 
+/// How often a relayed receiver tells the relay it is there (a NAT forgets a quiet mapping
+/// after 30 s or more).
+const RELAY_KEEPALIVE: Duration = Duration::from_secs(15);
+/// The longest wait before registering with the relay again.
+const RELAY_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Keeps the receiver reachable through `relay`: registers, hands the receiver the relay's
+/// data address and its BIND frames, and registers again, after a growing wait, whenever the
+/// relay or the connection to it goes away. Each allocation is told to the actor.
+async fn keep_relayed(
+    relay: RelayAddress,
+    identity: Identity,
+    controls: ReceiverControls,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let target = format!("{}:{}", relay.host, relay.port);
+        let resolved = tokio::net::lookup_host(&target).await.map(|mut a| a.next());
+        let failure = match resolved {
+            Ok(Some(address)) => match link::register(address, &identity, relay.key.as_ref()).await
+            {
+                Ok(linked) => {
+                    backoff = Duration::from_secs(1);
+                    let allocation = linked.allocation().clone();
+                    tracing::info!(
+                        "reached through the relay at {target}: senders send to {}",
+                        allocation.public
+                    );
+                    if tx.send(Msg::Relayed(allocation.clone())).is_err() {
+                        return;
+                    }
+                    let data = Some(allocation.data);
+                    let ended = linked
+                        .run(RELAY_KEEPALIVE, |frame| {
+                            controls.relay_through(data, Some(frame.to_vec()));
+                        })
+                        .await;
+                    ended.to_string()
+                }
+                Err(e) => e.to_string(),
+            },
+            Ok(None) => format!("relay {target}: the name has no address"),
+            Err(e) => format!("relay {target}: {e}"),
+        };
+        tracing::warn!("{failure}; registering again in {backoff:?}");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(RELAY_BACKOFF_MAX);
+    }
+}
+
 impl Actor {
+    /// The relay gave the receiver a public port: subscribers hear of it.
+    pub(super) fn on_relayed(&mut self, allocation: &Allocation) {
+        self.events.emit(ServerEvent::Relayed {
+            public: allocation.public.to_string(),
+            relay_key: allocation.relay_key.to_string(),
+        });
+    }
+
     pub(super) fn on_received(&mut self, event: ReceiveEvent) {
         if let Some(told) = event_of(&event) {
             self.events.emit(told);

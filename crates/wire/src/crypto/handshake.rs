@@ -87,7 +87,8 @@ pub const MAX_AUTH_LEN: usize = 1024;
 pub const MAX_MESSAGE_LEN: usize = 1200;
 
 const KEY_LEN: usize = 32;
-const SIG_LEN: usize = 64;
+/// Bytes of an Ed25519 signature.
+pub const SIG_LEN: usize = 64;
 const MAC_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 /// Identity public key ‖ signature ‖ MAC.
@@ -109,6 +110,20 @@ const INITIATOR_CONTEXT: &[u8] = b"jetstream v1 initiator signature";
 /// An Ed25519 identity public key. Displays (and parses) as 64 hexadecimal digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    /// Checks a signature made by [`Identity::sign`] with the same `context` and `message`.
+    pub fn verify(
+        &self,
+        context: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), CryptoError> {
+        signature::UnparsedPublicKey::new(&signature::ED25519, &self.0)
+            .verify(&signed_data(context, message), signature)
+            .map_err(|_| CryptoError::BadSignature)
+    }
+}
 
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -183,6 +198,14 @@ impl Identity {
         let mut key = [0u8; KEY_LEN];
         key.copy_from_slice(self.pair.public_key().as_ref());
         PublicKey(key)
+    }
+
+    /// An Ed25519 signature over `context ‖ 0x00 ‖ message`: `context` names what is signed,
+    /// so a signature made for one purpose never passes for another.
+    pub fn sign(&self, context: &[u8], message: &[u8]) -> [u8; SIG_LEN] {
+        let mut signature = [0u8; SIG_LEN];
+        signature.copy_from_slice(self.pair.sign(&signed_data(context, message)).as_ref());
+        signature
     }
 
     /// Public key ‖ signature over `context ‖ 0x00 ‖ th` ‖ MAC over `th ‖ public key`.
