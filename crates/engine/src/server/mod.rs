@@ -31,7 +31,7 @@ pub use caller::Caller;
 pub use events::{EventError, ServerEvent, TransferReport};
 pub use info::{host_name, ServerInfo};
 pub use metrics::{Admission, ConnectionFigures, Metrics};
-pub use options::{EngineOptions, ServerOptions, MIN_MTU};
+pub use options::{EngineOptions, RelayAddress, ServerOptions, MIN_MTU, RELAY_PORT};
 pub use reads::Reader;
 pub use receiving::Receiving;
 pub use sessions::SESSION_LIFETIME_US;
