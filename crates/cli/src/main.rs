@@ -18,6 +18,7 @@ mod engine;
 mod logging;
 mod progress;
 mod receive;
+mod relay;
 mod send;
 mod server;
 mod settings;
@@ -57,6 +58,8 @@ enum Command {
     Api(api::ApiArgs),
     /// Download what a shared token grants from the token's server into a directory.
     Download(download::DownloadArgs),
+    /// Relay datagrams to servers behind firewalls that register with it.
+    Relay(relay::RelayArgs),
 }
 
 #[derive(Args)]
@@ -79,8 +82,8 @@ fn main() -> ExitCode {
     // Read before any thread creates a file: received files get their mode bits less it.
     jetstream_engine::umask::umask();
     let runtime = match &cli.command {
-        // Many clients at once, on every core.
-        Command::Server(_) => tokio::runtime::Builder::new_multi_thread(),
+        // Many clients at once, on every core; a relay's two directions each on their own.
+        Command::Server(_) | Command::Relay(_) => tokio::runtime::Builder::new_multi_thread(),
         _ => tokio::runtime::Builder::new_current_thread(),
     }
     .enable_all()
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
                 Command::User(args) => users::run(args),
                 Command::Api(args) => api::run(args).await,
                 Command::Download(args) => download::download(args).await,
+                Command::Relay(args) => relay::run(args).await,
             }
         };
         if stops_itself {

@@ -42,6 +42,9 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         recv_port: Some(settings.recv_port),
         min_cipher: Some(settings.min_cipher.code()),
         max_overwrite_mode: Some(settings.max_overwrite.code()),
+        recv_relay_host: settings.recv_relay_host.clone(),
+        recv_relay_port: settings.recv_relay_port,
+        recv_relay_key: settings.recv_relay_key.clone(),
         ..EngineOptions::default()
     })?;
     opts.api_control_port = Some(api_addr.port());
@@ -84,6 +87,12 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
     writeln!(out, "recv-listening {recv_addr}")?;
     writeln!(out, "public-key {}", info.public_key)?;
     out.flush()?;
+    if let Some(receiving) = server
+        .receiving()
+        .filter(|_| settings.recv_relay_host.is_some())
+    {
+        tokio::spawn(tell_relayed(receiving.relayed.clone()));
+    }
     tracing::info!("serving the API on {api_addr}, receiving on {recv_addr}");
     let stopped_by = loop {
         match signals.next().await {
@@ -95,6 +104,19 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
     server.close().await;
     control.shutdown(SHUTDOWN_GRACE).await;
     Ok(())
+}
+
+/// Prints `recv-relay ADDR` on stdout each time the relay gives the receiver a public port:
+/// where senders send to reach this server.
+async fn tell_relayed(mut relayed: tokio::sync::watch::Receiver<Option<SocketAddr>>) {
+    while relayed.changed().await.is_ok() {
+        let public = *relayed.borrow_and_update();
+        if let Some(public) = public {
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "recv-relay {public}");
+            let _ = out.flush();
+        }
+    }
 }
 
 /// SIGHUP: reads the settings again and applies what a running server can.

@@ -53,6 +53,16 @@ pub struct ServerArgs {
     /// UDP port transfers arrive at, 0 picks a free one [default: 8886].
     #[arg(long)]
     recv_port: Option<u16>,
+    /// Be reached through the relay at this host too (`jetstream relay`), for a server behind
+    /// a firewall: it opens a public port for this server, printed as `recv-relay ADDR`.
+    #[arg(long)]
+    recv_relay_host: Option<String>,
+    /// The relay's control port [default: 8887].
+    #[arg(long, requires = "recv_relay_host")]
+    recv_relay_port: Option<u16>,
+    /// The relay's identity key, which it must prove [default: any].
+    #[arg(long, requires = "recv_relay_host")]
+    recv_relay_key: Option<String>,
     /// Lowest cipher level accepted from senders [default: aes128].
     #[arg(long, value_enum)]
     min_cipher: Option<Cipher>,
@@ -101,6 +111,9 @@ struct File {
     api_no_auth: Option<bool>,
     recv_host: Option<IpAddr>,
     recv_port: Option<u16>,
+    recv_relay_host: Option<String>,
+    recv_relay_port: Option<u16>,
+    recv_relay_key: Option<String>,
     min_cipher: Option<String>,
     max_overwrite: Option<String>,
     log_format: Option<String>,
@@ -123,6 +136,10 @@ pub struct Settings {
     pub api_no_auth: bool,
     pub recv_host: IpAddr,
     pub recv_port: u16,
+    /// The relay's host, control port and key, when the server is reached through one.
+    pub recv_relay_host: Option<String>,
+    pub recv_relay_port: Option<u16>,
+    pub recv_relay_key: Option<String>,
     pub min_cipher: Cipher,
     pub max_overwrite: MaxOverwrite,
     pub log_format: LogFormat,
@@ -181,6 +198,9 @@ impl ServerArgs {
                 .or(file.recv_host)
                 .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             recv_port: self.recv_port.or(file.recv_port).unwrap_or(8886),
+            recv_relay_host: self.recv_relay_host.clone().or(file.recv_relay_host),
+            recv_relay_port: self.recv_relay_port.or(file.recv_relay_port),
+            recv_relay_key: self.recv_relay_key.clone().or(file.recv_relay_key),
             min_cipher: choice(self.min_cipher, file.min_cipher, &config("min-cipher"))?
                 .unwrap_or(Cipher::Aes128),
             max_overwrite: choice(

@@ -8,3 +8,6 @@ pub mod control;
 pub mod frame;
 pub mod link;
 pub mod relay;
+
+/// The key types of this crate's interface.
+pub use jetstream_wire::crypto::{Identity, PublicKey};

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// What a server's receiver is, once bound.
@@ -32,6 +32,9 @@ pub struct Receiving {
     pub authorized_keys: Option<usize>,
     /// What it did with datagrams that had no session, live.
     pub admission: Arc<AdmissionCounters>,
+    /// Where senders reach it through its relay, once the relay gave it a port (a receiver
+    /// without a relay keeps `None`).
+    pub relayed: watch::Receiver<Option<SocketAddr>>,
 }
 
 /// The running receiver (none when the server only sends).
@@ -80,15 +83,17 @@ impl ReceiverHandle {
                 accounts: true,
             },
         )?;
+        let (public, relayed) = watch::channel(None);
         let receiving = Receiving {
             local_addr: receiver.local_addr(),
             authorized_keys: receiver.authorized_keys().map(AuthorizedKeys::len),
             admission: receiver.admission_counters(),
+            relayed,
         };
         let controls = Some(receiver.controls());
         let relayed = opts.recv_relay.clone().map(|relay| {
             let (controls, tx) = (receiver.controls(), tx.clone());
-            tokio::spawn(keep_relayed(relay, identity, controls, tx))
+            tokio::spawn(keep_relayed(relay, identity, controls, public, tx))
         });
         let task = tokio::spawn(async move {
             let mut on_event = |event| match tx.send(Msg::Received(event)) {
@@ -170,11 +175,13 @@ const RELAY_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Keeps the receiver reachable through `relay`: registers, hands the receiver the relay's
 /// data address and its BIND frames, and registers again, after a growing wait, whenever the
-/// relay or the connection to it goes away. Each allocation is told to the actor.
+/// relay or the connection to it goes away. Each allocation's public address goes to
+/// `public` and to the actor.
 async fn keep_relayed(
     relay: RelayAddress,
     identity: Identity,
     controls: ReceiverControls,
+    public: watch::Sender<Option<SocketAddr>>,
     tx: mpsc::UnboundedSender<Msg>,
 ) {
     let mut backoff = Duration::from_secs(1);
@@ -191,6 +198,7 @@ async fn keep_relayed(
                         "reached through the relay at {target}: senders send to {}",
                         allocation.public
                     );
+                    public.send_replace(Some(allocation.public));
                     if tx.send(Msg::Relayed(allocation.clone())).is_err() {
                         return;
                     }
