@@ -1,6 +1,6 @@
 //! A server whose receiver is reached through a relay: it registers over its outbound control
-//! connection, and a transfer sent to the relay's public port arrives identical, the relay
-//! forwarding sealed datagrams it cannot open.
+//! connection, and a transfer to a destination whose `relayAddress`/`relayPort` name the
+//! relay's public port arrives identical, the relay forwarding sealed datagrams it cannot open.
 
 #[allow(dead_code)]
 mod support;
@@ -76,14 +76,35 @@ async fn a_transfer_to_the_relays_public_port_reaches_the_relayed_receiver_ident
         .collect();
     std::fs::write(src.join("through.bin"), &bytes).unwrap();
     std::fs::write(src.join("small.txt"), b"relayed").unwrap();
+    // The receiver's own address is one the sender cannot reach; the relay's is.
     let destination = ok(
         &sender,
         "createDestination",
-        json!({ "destinationAddress": "127.0.0.1", "destinationPort": public.port(),
+        json!({ "destinationAddress": "192.0.2.1", "destinationPort": 8886,
+                "relayAddress": "127.0.0.1", "relayPort": public.port(),
                 "destinationPublicKey": receiver.info().public_key,
                 "authenticateDestination": true }),
     )
     .await;
+    let connection = ok(
+        &sender,
+        "getConnection",
+        json!({ "connectionId": destination["connectionId"] }),
+    )
+    .await;
+    assert_eq!(
+        (
+            &connection["destinationIP"],
+            &connection["relayIP"],
+            &connection["relayPort"]
+        ),
+        (
+            &json!("192.0.2.1"),
+            &json!("127.0.0.1"),
+            &json!(public.port())
+        ),
+        "{connection}"
+    );
     let manifest = ok(
         &sender,
         "createManifest",

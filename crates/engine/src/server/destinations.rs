@@ -65,10 +65,12 @@ impl Actor {
                 "createDestination: authenticateDestination needs a destinationPublicKey",
             ));
         }
-        if new.relay_address.is_some() {
+        if new.relay_address.is_some() != new.relay_port.is_some() {
             return Err(Error::new(
                 Code::InvalidArgument,
-                "createDestination: relayAddress: relays are not supported by this server",
+                "createDestination: relayAddress and relayPort go together: the relay's host and \
+                 the public port it opened for the receiver (what the receiving server prints \
+                 as recv-relay)",
             ));
         }
         if !new.exclusive {
@@ -88,14 +90,27 @@ impl Actor {
         let Ok(addr) = resolve(destination) else {
             return Ok(());
         };
-        let ip = addr.ip().to_string();
-        let connection = match self.store.find_connection(&ip, addr.port(), None, None)? {
+        // Through a relay, the receiver's own address may mean nothing here: it is kept as
+        // given, and the connection is the relay's port.
+        let (ip, port, relay_ip, relay_port) = match &destination.params.relay_address {
+            None => (addr.ip().to_string(), addr.port(), None, None),
+            Some(_) => (
+                destination.params.destination_address.clone(),
+                destination.params.destination_port,
+                Some(addr.ip().to_string()),
+                Some(addr.port()),
+            ),
+        };
+        let found = self
+            .store
+            .find_connection(&ip, port, relay_ip.as_deref(), relay_port)?;
+        let connection = match found {
             Some(connection) => connection,
             None => self.store.insert_connection(&NewConnection {
                 destination_ip: ip.clone(),
-                destination_port: addr.port(),
-                relay_ip: None,
-                relay_port: None,
+                destination_port: port,
+                relay_ip,
+                relay_port,
                 send_rate: 0.0,
                 send_rate_min: 0.0,
                 send_rate_max: None,
@@ -380,28 +395,36 @@ impl Actor {
     }
 }
 
-/// A destination's receiver as `HOST:PORT`, the host as the destination gives it.
-pub(super) fn receiver_name(destination: &Destination) -> String {
-    let host = destination.params.destination_address.as_str();
-    // A bare IPv6 address needs brackets to be parsed with its port.
+/// `HOST:PORT`, a bare IPv6 address in brackets so that it parses with its port.
+fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{}", destination.params.destination_port)
+        format!("[{host}]:{port}")
     } else {
-        format!("{host}:{}", destination.params.destination_port)
+        format!("{host}:{port}")
     }
 }
 
-/// The UDP address of a destination's receiver.
+/// A destination's receiver as `HOST:PORT`, the host as the destination gives it.
+pub(super) fn receiver_name(destination: &Destination) -> String {
+    let params = &destination.params;
+    host_port(&params.destination_address, params.destination_port)
+}
+
+/// The UDP address a destination's datagrams go to: the public port its relay opened for
+/// the receiver when it has one, else the receiver's own.
 pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
-    let host = destination.params.destination_address.as_str();
-    receiver_name(destination)
-        .to_socket_addrs()
+    let params = &destination.params;
+    let name = match (&params.relay_address, params.relay_port) {
+        (Some(relay), Some(port)) => host_port(relay, port),
+        _ => receiver_name(destination),
+    };
+    name.to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| {
             Error::new(
                 Code::Unavailable,
-                format!("destination address {host} does not resolve"),
+                format!("destination address {name} does not resolve"),
             )
         })
 }
