@@ -611,8 +611,9 @@ fn refresh(
     on_event(ReceiveEvent::AuthorizedKeysReloaded { result })
 }
 
-/// The receiver's verdict on a sender's key and credentials: the key must be one of `clients`
-/// (unless those accept any) or of the authorized-keys `file`.
+/// The receiver's verdict on a sender that gave no account to log in to (or one this
+/// receiver cannot check): its key must be one of `clients` (unless those accept any) or of the
+/// authorized-keys `file`, and it may bring no other credentials.
 fn authorize(
     clients: &Clients,
     file: Option<&AuthorizedKeys>,
@@ -626,15 +627,25 @@ fn authorize(
             remote: false,
         })
     };
+    if !auth.token.is_empty() {
+        return refuse(
+            "a shared token grants downloads from the server that made it (authToken, then \
+             createDownload), not transfers to a receiver"
+                .into(),
+        );
+    }
+    if !auth.user.is_empty() {
+        return refuse(
+            "this receiver keeps no user accounts: it accepts senders by their keys".into(),
+        );
+    }
+    if !auth.password.is_empty() {
+        return refuse("a password came without a user name".into());
+    }
     if !clients.allows(key) && !file.is_some_and(|file| file.contains(key)) {
         return refuse(format!(
             "sender key {key} is not authorized by the receiver"
         ));
-    }
-    if !auth.user.is_empty() || !auth.password.is_empty() || !auth.token.is_empty() {
-        return refuse(
-            "this receiver has no accounts or tokens to check credentials against".into(),
-        );
     }
     Ok(())
 }
@@ -755,5 +766,36 @@ impl DataSink for Storage {
 
     fn poll_report(&mut self) -> std::result::Result<Option<SinkReport>, StorageError> {
         self.sink.as_mut().map_or(Ok(None), FileSink::poll_report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jetstream_wire::codec::Auth;
+
+    fn auth(user: &str, password: &str, token: &str) -> Auth {
+        Auth {
+            user: user.into(),
+            password: password.into(),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn credentials_a_receiver_cannot_check_are_refused_with_what_it_takes_instead() {
+        let key = PublicKey([7; 32]);
+        let anyone = Clients::any();
+        let verdict = |a: Auth| authorize(&anyone, None, &key, &a).unwrap_err();
+        let token = verdict(auth("", "", "ab12"));
+        assert_eq!(token.code, ErrorCode::AuthFailed);
+        assert!(token.message.contains("downloads"), "{}", token.message);
+        let user = verdict(auth("ann", "secret", ""));
+        assert!(user.message.contains("no user accounts"), "{}", user.message);
+        let password = verdict(auth("", "secret", ""));
+        assert!(password.message.contains("without a user name"), "{}", password.message);
+        assert!(authorize(&anyone, None, &key, &auth("", "", "")).is_ok());
+        let unknown = authorize(&Clients::only(&[]), None, &key, &auth("", "", "")).unwrap_err();
+        assert!(unknown.message.contains("not authorized"), "{}", unknown.message);
     }
 }
