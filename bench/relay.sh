@@ -49,9 +49,9 @@ JETSTREAM_PASSWORD=bench "$JETSTREAM" user add --state-dir "$WORK/server" bench
 
 # wait_line FILE PREFIX: the rest of the first line of FILE that starts with PREFIX.
 wait_line() {
-    for _ in $(seq 200); do
+    for _ in $(seq 600); do
         local value
-        value=$(sed -n "s/^$2//p" "$1" 2>/dev/null | head -1)
+        value=$(sed -n "s|^$2||p" "$1" 2>/dev/null | head -1)
         [[ -n "$value" ]] && { echo "$value"; return; }
         sleep 0.05
     done

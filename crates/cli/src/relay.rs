@@ -8,7 +8,7 @@ use crate::config;
 use clap::Args;
 use jetstream_engine::authorized_keys::{AuthorizedKeys, Refresh};
 use jetstream_engine::error::{Code, Error};
-use jetstream_relay::relay::{Authorizer, Relay, RelayOptions};
+use jetstream_engine::relay::{Authorizer, Relay, RelayOptions};
 use jetstream_relay::PublicKey;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -118,7 +118,7 @@ pub async fn run(args: RelayArgs) -> Result<(), Error> {
     .map_err(|e| Error::from(e).context(format!("relay ports on {}", args.host)))?;
     let mut out = std::io::stdout();
     writeln!(out, "relay-control {}", relay.control_addr()?)?;
-    writeln!(out, "relay-data {}", relay.data_addr()?)?;
+    writeln!(out, "relay-data {}", relay.data_addr())?;
     writeln!(out, "public-key {public_key}")?;
     out.flush()?;
     relay

@@ -17,6 +17,7 @@ mod pace;
 pub mod parts;
 pub mod receive;
 mod record;
+pub mod relay;
 mod resume;
 pub mod sandbox;
 pub mod schedule;

@@ -791,11 +791,23 @@ mod tests {
         assert_eq!(token.code, ErrorCode::AuthFailed);
         assert!(token.message.contains("downloads"), "{}", token.message);
         let user = verdict(auth("ann", "secret", ""));
-        assert!(user.message.contains("no user accounts"), "{}", user.message);
+        assert!(
+            user.message.contains("no user accounts"),
+            "{}",
+            user.message
+        );
         let password = verdict(auth("", "secret", ""));
-        assert!(password.message.contains("without a user name"), "{}", password.message);
+        assert!(
+            password.message.contains("without a user name"),
+            "{}",
+            password.message
+        );
         assert!(authorize(&anyone, None, &key, &auth("", "", "")).is_ok());
         let unknown = authorize(&Clients::only(&[]), None, &key, &auth("", "", "")).unwrap_err();
-        assert!(unknown.message.contains("not authorized"), "{}", unknown.message);
+        assert!(
+            unknown.message.contains("not authorized"),
+            "{}",
+            unknown.message
+        );
     }
 }

@@ -5,8 +5,8 @@
 #[allow(dead_code)]
 mod support;
 
-use jetstream_engine::server::{RelayAddress, Server, ServerEvent, ServerOptions};
-use jetstream_relay::relay::{Authorizer, Relay, RelayOptions};
+use jetstream_engine::relay::{Authorizer, Relay, RelayOptions};
+use jetstream_engine::server::{RelayAddress, Server, ServerOptions};
 use jetstream_wire::crypto::{Identity, PublicKey};
 use ring::rand::SystemRandom;
 use serde_json::json;
@@ -55,12 +55,13 @@ async fn a_transfer_to_the_relays_public_port_reaches_the_relayed_receiver_ident
         key: Some(relay_key),
     });
     let receiver = Server::open(opts).await.unwrap();
-    let mut events = receiver.subscribe();
+    let mut relayed = receiver.receiving().unwrap().relayed.clone();
     let public = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if let Ok(ServerEvent::Relayed { public, .. }) = events.recv().await {
-                break public.parse::<SocketAddr>().unwrap();
+            if let Some(public) = *relayed.borrow_and_update() {
+                break public;
             }
+            relayed.changed().await.unwrap();
         }
     })
     .await

@@ -67,8 +67,6 @@ pub(super) enum Msg {
         ok: bool,
         waiter: super::accounts::Waiter,
     },
-    /// The receiver's relay gave it a public port.
-    Relayed(jetstream_relay::link::Allocation),
     /// The receiver stopped serving.
     ReceiverStopped(Error),
     /// Work done off the actor's thread ended: its result, and the event it leaves.
@@ -317,7 +315,6 @@ impl Actor {
                 ok,
                 waiter,
             } => self.on_authenticated(address, ok, waiter),
-            Msg::Relayed(allocation) => self.on_relayed(&allocation),
             Msg::ReceiverStopped(e) => self.events.emit(ServerEvent::ReceiverStopped {
                 error: EventError::from(&e),
             }),

@@ -50,15 +50,6 @@ pub enum ServerEvent {
         /// Why it cannot be used.
         error: Option<EventError>,
     },
-    /// The relay the receiver is reached through gave it a public port (again, after the
-    /// relay or the connection to it came back).
-    #[serde(rename_all = "camelCase")]
-    Relayed {
-        /// Where senders send to reach this server through the relay.
-        public: String,
-        /// The relay's identity key (hex).
-        relay_key: String,
-    },
     /// The receiver stopped serving: nothing arrives any more.
     #[serde(rename_all = "camelCase")]
     ReceiverStopped {

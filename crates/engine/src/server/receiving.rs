@@ -12,7 +12,7 @@ use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
 use crate::receive::{LoginVerdict, ReceiveEvent, ReceiveOptions, Receiver, ReceiverControls};
 use crate::store::{EventKind, NewEvent, NewReceived, Page, Store};
-use jetstream_relay::link::{self, Allocation};
+use jetstream_relay::link;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -91,10 +91,10 @@ impl ReceiverHandle {
             relayed,
         };
         let controls = Some(receiver.controls());
-        let relayed = opts.recv_relay.clone().map(|relay| {
-            let (controls, tx) = (receiver.controls(), tx.clone());
-            tokio::spawn(keep_relayed(relay, identity, controls, public, tx))
-        });
+        let relayed = opts
+            .recv_relay
+            .clone()
+            .map(|relay| tokio::spawn(keep_relayed(relay, identity, receiver.controls(), public)));
         let task = tokio::spawn(async move {
             let mut on_event = |event| match tx.send(Msg::Received(event)) {
                 Ok(()) => ControlFlow::Continue(()),
@@ -176,13 +176,12 @@ const RELAY_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Keeps the receiver reachable through `relay`: registers, hands the receiver the relay's
 /// data address and its BIND frames, and registers again, after a growing wait, whenever the
 /// relay or the connection to it goes away. Each allocation's public address goes to
-/// `public` and to the actor.
+/// `public`.
 async fn keep_relayed(
     relay: RelayAddress,
     identity: Identity,
     controls: ReceiverControls,
     public: watch::Sender<Option<SocketAddr>>,
-    tx: mpsc::UnboundedSender<Msg>,
 ) {
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -199,9 +198,6 @@ async fn keep_relayed(
                         allocation.public
                     );
                     public.send_replace(Some(allocation.public));
-                    if tx.send(Msg::Relayed(allocation.clone())).is_err() {
-                        return;
-                    }
                     let data = Some(allocation.data);
                     let ended = linked
                         .run(RELAY_KEEPALIVE, |frame| {
@@ -222,14 +218,6 @@ async fn keep_relayed(
 }
 
 impl Actor {
-    /// The relay gave the receiver a public port: subscribers hear of it.
-    pub(super) fn on_relayed(&mut self, allocation: &Allocation) {
-        self.events.emit(ServerEvent::Relayed {
-            public: allocation.public.to_string(),
-            relay_key: allocation.relay_key.to_string(),
-        });
-    }
-
     pub(super) fn on_received(&mut self, event: ReceiveEvent) {
         if let Some(told) = event_of(&event) {
             self.events.emit(told);

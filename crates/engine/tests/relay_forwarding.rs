@@ -2,10 +2,10 @@
 //! refusals, and datagrams forwarded both ways byte for byte, only to peers that sent first and
 //! only once the server bound its data address.
 
+use jetstream_engine::relay::{Authorizer, Relay, RelayOptions};
 use jetstream_relay::frame;
 use jetstream_relay::link::{self, Link};
-use jetstream_relay::relay::{Authorizer, Relay, RelayOptions};
-use jetstream_wire::crypto::{Identity, PublicKey};
+use jetstream_relay::{Identity, PublicKey};
 use ring::rand::SystemRandom;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The relay itself: it accepts control connections from the servers it may relay for, opens a
 //! public UDP port for each registered server (an allocation), and forwards datagrams between
 //! the peers that send to that port and the server, framed on the relay's data port
-//! ([`crate::frame`]). It reads nothing it forwards: the datagrams are sealed end to end.
+//! ([`jetstream_relay::frame`]). It reads nothing it forwards: the datagrams are sealed end to
+//! end. Its sockets are the engine's UDP endpoints (large buffers, batched receives).
 //!
 //! Its limits: only servers whose keys it authorizes register, each key holds at most
 //! [`RelayOptions::max_allocations_per_key`] allocations; an allocation lives as long as its
@@ -10,22 +11,21 @@
 //! public port within [`RelayOptions::peer_idle`] (TURN's permissions), at most
 //! [`MAX_PEERS`] of them; both directions of an allocation share one rate cap.
 
-use crate::control::{self, read_message, Message, NONCE_LEN, VERSION};
-use crate::frame::{self, BIND, DATA, MAX_DATA_HEADER};
-use jetstream_wire::crypto::{Identity, PublicKey};
+use crate::udp::UdpEndpoint;
+use jetstream_relay::control::{self, read_message, Message, NONCE_LEN, VERSION};
+use jetstream_relay::frame::{self, BIND, DATA};
+use jetstream_relay::{Identity, PublicKey};
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 /// Peers remembered per allocation; the longest idle one is forgotten for a new one.
 pub const MAX_PEERS: usize = 4096;
-/// The largest datagram a relay carries.
-const MAX_DATAGRAM: usize = 65_535;
 /// How long a server has to register once connected.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -93,7 +93,7 @@ impl Bucket {
 /// One registered server's public port and where its frames come from.
 struct Allocation {
     key: PublicKey,
-    public: Arc<UdpSocket>,
+    public: Arc<UdpEndpoint>,
     /// The server's data address, once a BIND frame named it.
     server: Option<SocketAddr>,
     /// The nonce the next BIND frame must carry.
@@ -134,7 +134,7 @@ struct Table {
 struct Shared {
     identity: Identity,
     opts: RelayOptions,
-    data: UdpSocket,
+    data: UdpEndpoint,
     table: Mutex<Table>,
 }
 
@@ -154,7 +154,7 @@ impl Relay {
     /// Binds the control and data ports.
     pub async fn bind(identity: Identity, opts: RelayOptions) -> io::Result<Relay> {
         let control = TcpListener::bind(opts.control).await?;
-        let data = UdpSocket::bind(opts.data).await?;
+        let data = UdpEndpoint::bind(opts.data)?;
         Ok(Relay {
             shared: Arc::new(Shared {
                 identity,
@@ -172,7 +172,7 @@ impl Relay {
     }
 
     /// The data port's address.
-    pub fn data_addr(&self) -> io::Result<SocketAddr> {
+    pub fn data_addr(&self) -> SocketAddr {
         self.shared.data.local_addr()
     }
 
@@ -314,14 +314,10 @@ async fn allocate(
             "key {key} holds {held} allocations, the most this relay gives one key"
         ));
     }
-    let public = UdpSocket::bind(SocketAddr::new(shared.opts.public_ip, 0))
-        .await
+    let public = UdpEndpoint::bind(SocketAddr::new(shared.opts.public_ip, 0))
         .map_err(|e| format!("cannot open a public port: {e}"))?;
-    let port = public
-        .local_addr()
-        .map_err(|e| format!("cannot open a public port: {e}"))?
-        .port();
-    let data_port = shared.data.local_addr().map_err(|e| e.to_string())?.port();
+    let port = public.local_addr().port();
+    let data_port = shared.data.local_addr().port();
     let public = Arc::new(public);
     let bind_nonce = control::nonce::<{ frame::NONCE_LEN }>();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -365,82 +361,76 @@ fn release(shared: &Shared, id: u64) {
 }
 
 /// Forwards what peers send to allocation `id`'s public port to its server, as DATA frames.
-async fn serve_public(shared: Arc<Shared>, id: u64, public: Arc<UdpSocket>) {
-    let mut buf = vec![0u8; MAX_DATA_HEADER + MAX_DATAGRAM];
+async fn serve_public(shared: Arc<Shared>, id: u64, public: Arc<UdpEndpoint>) {
+    let mut inbuf = vec![0u8; public.recv_buffer_len()];
+    let mut framed = Vec::new();
     loop {
         // A closed allocation's task ends at its next datagram or within a second.
-        let received = tokio::time::timeout(
-            Duration::from_secs(1),
-            public.recv_from(&mut buf[MAX_DATA_HEADER..]),
-        )
-        .await;
-        let now = Instant::now();
-        let (n, peer) = match received {
-            Ok(Ok(got)) => got,
-            Ok(Err(e)) => {
-                tracing::debug!(id, "public port: {e}");
-                continue;
-            }
-            Err(_) if shared.table().by_id.contains_key(&id) => continue,
-            Err(_) => return,
-        };
-        let server = {
-            let mut table = shared.table();
-            let Some(allocation) = table.by_id.get_mut(&id) else {
-                return;
+        let batch =
+            match tokio::time::timeout(Duration::from_secs(1), public.recv(&mut inbuf)).await {
+                Ok(Ok(batch)) => batch,
+                Ok(Err(e)) => {
+                    tracing::debug!(id, "public port: {e}");
+                    continue;
+                }
+                Err(_) if shared.table().by_id.contains_key(&id) => continue,
+                Err(_) => return,
             };
-            allocation.permit(peer, now);
-            match allocation.server {
-                Some(server) if allocation.bucket.take(n) => server,
-                _ => continue,
+        let now = Instant::now();
+        for (peer, datagram) in batch {
+            let server = {
+                let mut table = shared.table();
+                let Some(allocation) = table.by_id.get_mut(&id) else {
+                    return;
+                };
+                allocation.permit(peer, now);
+                match allocation.server {
+                    Some(server) if allocation.bucket.take(datagram.len()) => server,
+                    _ => continue,
+                }
+            };
+            frame::frame_data(&peer, datagram, &mut framed);
+            if let Err(e) = shared.data.send(server, &framed, framed.len()).await {
+                tracing::debug!(id, %server, "forwarding to the server: {e}");
             }
-        };
-        let start = MAX_DATA_HEADER - frame::data_header_len(&peer);
-        frame::write_data_header(&peer, &mut buf[start..]);
-        if let Err(e) = shared
-            .data
-            .send_to(&buf[start..MAX_DATA_HEADER + n], server)
-            .await
-        {
-            tracing::debug!(id, %server, "forwarding to the server: {e}");
         }
     }
 }
 
 /// The data port: BIND frames from servers, and DATA frames to forward to their peers.
 async fn serve_data(shared: &Shared) -> io::Result<()> {
-    let mut buf = vec![0u8; MAX_DATA_HEADER + MAX_DATAGRAM];
+    let mut inbuf = vec![0u8; shared.data.recv_buffer_len()];
     loop {
-        let (n, from) = shared.data.recv_from(&mut buf).await?;
-        let frame = &buf[..n];
-        match frame.first() {
-            Some(&BIND) => bind(shared, frame, from),
-            Some(&DATA) => {
-                let Some((peer, datagram)) = frame::read_data(frame) else {
-                    continue;
-                };
-                let public = {
-                    let mut table = shared.table();
-                    let Some(id) = table.by_server.get(&from).copied() else {
+        for (from, frame) in shared.data.recv(&mut inbuf).await? {
+            match frame.first() {
+                Some(&BIND) => bind(shared, frame, from),
+                Some(&DATA) => {
+                    let Some((peer, datagram)) = frame::read_data(frame) else {
                         continue;
                     };
-                    let Some(allocation) = table.by_id.get_mut(&id) else {
-                        continue;
+                    let public = {
+                        let mut table = shared.table();
+                        let Some(id) = table.by_server.get(&from).copied() else {
+                            continue;
+                        };
+                        let Some(allocation) = table.by_id.get_mut(&id) else {
+                            continue;
+                        };
+                        let permitted = allocation
+                            .peers
+                            .get(&peer)
+                            .is_some_and(|at| at.elapsed() < shared.opts.peer_idle);
+                        if !permitted || !allocation.bucket.take(datagram.len()) {
+                            continue;
+                        }
+                        allocation.public.clone()
                     };
-                    let permitted = allocation
-                        .peers
-                        .get(&peer)
-                        .is_some_and(|at| at.elapsed() < shared.opts.peer_idle);
-                    if !permitted || !allocation.bucket.take(datagram.len()) {
-                        continue;
+                    if let Err(e) = public.send(peer, datagram, datagram.len()).await {
+                        tracing::debug!(%peer, "forwarding to a peer: {e}");
                     }
-                    allocation.public.clone()
-                };
-                if let Err(e) = public.send_to(datagram, peer).await {
-                    tracing::debug!(%peer, "forwarding to a peer: {e}");
                 }
+                _ => {}
             }
-            _ => {}
         }
     }
 }
