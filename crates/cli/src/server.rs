@@ -42,6 +42,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         recv_port: Some(settings.recv_port),
         min_cipher: Some(settings.min_cipher.code()),
         max_overwrite_mode: Some(settings.max_overwrite.code()),
+        part_file_max_age_seconds: Some(settings.keep_partial),
         ..EngineOptions::default()
     })?;
     opts.api_control_port = Some(api_addr.port());

@@ -31,8 +31,8 @@ use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport, S
 
 use crate::digest::{hash_file, InOrder};
 use crate::overwrite::OverwriteMode;
-use crate::parts;
-use crate::record::Record;
+use crate::parts::{self, TransferId};
+use crate::record::{Record, RECORD_SUFFIX};
 use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, SandboxError, Stat, StatKind};
 use crate::source::Lru;
 use crate::umask::umask;
@@ -85,6 +85,9 @@ pub struct SinkOptions {
     /// Most bytes reserved for files ahead of their data (a larger file is still reserved when
     /// it is the only one ahead): the space one session can hold before it sends anything.
     pub reserve_ahead: u64,
+    /// The transfer this session is part of: a later session of it takes over the files this
+    /// one writes, and a session of another transfer is refused them meanwhile.
+    pub transfer: TransferId,
 }
 
 /// A file announced and not finished yet.
@@ -107,7 +110,7 @@ impl Active {
     /// Whether this file is written to a part file that `owner` still owns (a later session
     /// of the same transfer may have taken it over).
     fn owned_part(&self, sandbox: &Sandbox, owner: u64) -> bool {
-        self.part && sandbox.part_owners().owns(&self.write_path(), owner)
+        self.part && sandbox.part_owners().owns(&self.target, owner)
     }
 
     /// The path data is written to.
@@ -285,7 +288,7 @@ impl Finisher {
         let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {path:?}: {e}"));
         handle.sync_data().map_err(|e| fs_error("sync", e))?;
         record
-            .write(&handle)
+            .write(&self.sandbox, path, &handle)
             .map_err(|e| fs_error("record the durable bytes of", e))?;
         Ok(record.durable)
     }
@@ -420,7 +423,8 @@ impl Finisher {
             set_file_mtime(&handle, active.mtime_us).map_err(|e| fs_error("set times of", e))?;
         }
         if active.recorded {
-            Record::clear(&handle).map_err(|e| fs_error("clear the record of", e))?;
+            Record::clear(&self.sandbox, &active.write_path(), &handle)
+                .map_err(|e| fs_error("clear the record of", e))?;
         }
         Ok(Ready::Synced(handle, active))
     }
@@ -466,7 +470,9 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
         let stats = fs_stats(file)?;
         let held = meta.blocks() * 512;
         let free = stats.f_bavail.saturating_mul(stats.f_bsize as u64);
-        if size.saturating_sub(held) > free {
+        // A file system that states no size (ramfs, tmpfs without a limit) has no free space
+        // to check against.
+        if stats.f_blocks > 0 && size.saturating_sub(held) > free {
             return Err(io::Error::new(
                 io::ErrorKind::StorageFull,
                 format!("{size} bytes do not fit in the {free} bytes free"),
@@ -817,6 +823,12 @@ impl FileSink {
         if rel.is_empty() {
             return Err(error(file, "empty path"));
         }
+        if rel.ends_with(RECORD_SUFFIX) {
+            return Err(error(
+                file,
+                format!("{rel:?}: names ending in {RECORD_SUFFIX} are the receiver's own"),
+            ));
+        }
         let target = if self.dest.is_empty() {
             rel.to_owned()
         } else {
@@ -918,7 +930,13 @@ impl FileSink {
     fn held(&self, active: &Active) -> Option<u64> {
         let path = active.write_path();
         let handle = self.sandbox.open_file(&path, Access::Read).ok()?;
-        Some(Record::held(&handle, active.size, active.mtime_us))
+        Some(Record::held(
+            &self.sandbox,
+            &path,
+            &handle,
+            active.size,
+            active.mtime_us,
+        ))
     }
 }
 
@@ -941,6 +959,21 @@ impl DataSink for FileSink {
             }
             (true, EntryKind::File) => self.open_file(file, meta, target)?,
         };
+        // The protocol fails a session as a whole, and a sender cannot be told to wait for
+        // one file: a file another transfer is receiving fails this transfer at once, with an
+        // error naming it, rather than holding every other file of the transfer back (or
+        // interleaving two sources in one file). The sender sends it again later.
+        let claim = match &slot {
+            Slot::File(active) => Some(&active.target),
+            Slot::Verify { target, .. } => Some(target),
+            _ => None,
+        };
+        if let Some(target) = claim {
+            self.sandbox
+                .part_owners()
+                .claim(target, self.owner, self.opts.transfer)
+                .map_err(|busy| error(file, busy))?;
+        }
         let found = match &slot {
             Slot::File(active) if active.size > 0 => self.held(active),
             Slot::Verify { .. } => Some(meta.size),
@@ -953,11 +986,6 @@ impl DataSink for FileSink {
             // A kept file is already created and sized; any file found may carry a record.
             active.prepared = held > 0;
             active.recorded = found.is_some();
-            if active.part {
-                self.sandbox
-                    .part_owners()
-                    .claim(&active.write_path(), self.owner);
-            }
         }
         self.slots.insert(file, slot);
         if ahead && held == 0 {
@@ -1100,11 +1128,7 @@ impl DataSink for FileSink {
             workers.submit(Job::Sync {
                 file,
                 path: active.write_path(),
-                record: Record {
-                    size: active.size,
-                    mtime_us: active.mtime_us,
-                    durable,
-                },
+                record: Record::now(active.size, active.mtime_us, durable),
             });
             self.finishing += 1;
         }
@@ -1133,8 +1157,8 @@ impl DataSink for FileSink {
         for (&file, slot) in &self.slots {
             if let Slot::File(active) = slot {
                 if active.owned_part(&self.sandbox, self.owner) {
-                    let durable = |f: &File| Record::held(f, active.size, active.mtime_us);
-                    if let Err(e) = parts::give_back(&self.sandbox, &active.write_path(), durable) {
+                    let source = Some((active.size, active.mtime_us));
+                    if let Err(e) = parts::give_back(&self.sandbox, &active.write_path(), source) {
                         first_error.get_or_insert(error(file, e));
                     }
                 }
@@ -1154,7 +1178,7 @@ impl DataSink for FileSink {
         for slot in self.slots.values_mut() {
             if let Slot::File(active) = slot {
                 if active.owned_part(&self.sandbox, self.owner) {
-                    if let Err(e) = self.sandbox.remove_file(&active.write_path()) {
+                    if let Err(e) = parts::remove(&self.sandbox, &active.write_path()) {
                         first_error.get_or_insert(error(0, e));
                     }
                 }

@@ -46,6 +46,7 @@ fn start_receiver(root: &Path, clients: Clients) -> TestReceiver {
         authorized_keys: None,
         max_overwrite: OverwriteLimit::Never,
         discard: false,
+        part_file_max_age: None,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use jetstream_engine::overwrite::OverwriteMode;
+use jetstream_engine::parts::TransferId;
 use jetstream_engine::sandbox::Sandbox;
 use jetstream_engine::sink::{FileSink, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
 use jetstream_engine::umask::umask;
+use jetstream_wire::crypto::handshake::PublicKey;
 use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -74,6 +76,10 @@ fn options() -> SinkOptions {
         only_newer: None,
         verify: false,
         reserve_ahead: jetstream_engine::sink::RESERVE_AHEAD,
+        transfer: TransferId {
+            sender: PublicKey([7; 32]),
+            id: 1,
+        },
     }
 }
 
@@ -979,7 +985,7 @@ fn a_receiver_starting_again_gives_back_what_a_killed_one_left() {
     live.open(0, &file_meta("live", 6)).unwrap();
     live.write_at(0, 0, b"abc").unwrap();
     live.flush().unwrap();
-    assert_eq!(jetstream_engine::parts::sweep(&fx.sandbox), (2, 1));
+    assert_eq!(jetstream_engine::parts::sweep(&fx.sandbox, None), (2, 1));
     assert_eq!(
         names(&fx.root()),
         ["live.jetpart", "nested", "synced.jetpart"]

@@ -145,6 +145,7 @@ fn receiver_until(
         authorized_keys: None,
         max_overwrite: OverwriteLimit::Never,
         discard: false,
+        part_file_max_age: None,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();
@@ -489,6 +490,7 @@ async fn a_sender_that_vanishes_does_not_stop_the_receiver() {
         authorized_keys: None,
         max_overwrite: OverwriteLimit::Never,
         discard: false,
+        part_file_max_age: None,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let (addr, key) = (receiver.local_addr(), receiver.public_key());

@@ -59,6 +59,7 @@ fn options(root: &Path) -> ReceiveOptions {
         authorized_keys: None,
         max_overwrite: OverwriteLimit::Never,
         discard: false,
+        part_file_max_age: None,
     }
 }
 
@@ -216,6 +217,7 @@ async fn an_overwrite_mode_above_the_receivers_maximum_is_refused_before_anythin
         clients: Clients::only(&[sender.public_key()]),
         max_overwrite: OverwriteLimit::Backup,
         discard: false,
+        part_file_max_age: None,
         ..options(&root)
     });
     let mut opts = pinned(&rx);

@@ -71,6 +71,7 @@ impl ReceiverHandle {
                 authorized_keys: opts.authorized_keys_file.clone(),
                 max_overwrite: opts.max_overwrite,
                 discard: opts.recv_discard,
+                part_file_max_age: opts.part_file_max_age,
             },
         )?;
         let receiving = Receiving {
