@@ -68,7 +68,9 @@ pub fn check(path: &str) -> Result<()> {
     if rel.ends_with(RECORD_SUFFIX) {
         return Err(Error::new(
             Code::PermissionDenied,
-            format!("path {path:?} refused: names ending in {RECORD_SUFFIX} are the receiver's own"),
+            format!(
+                "path {path:?} refused: names ending in {RECORD_SUFFIX} are the receiver's own"
+            ),
         ));
     }
     Ok(())

@@ -211,9 +211,8 @@ pub(crate) fn give_back(
         return Ok(None);
     }
     let handle = sandbox.open_file(path, Access::ReadWriteCreate)?;
-    let kept = record::read(sandbox, path, &handle).filter(|r| {
-        source.is_none_or(|(size, mtime_us)| r.size == size && r.mtime_us == mtime_us)
-    });
+    let kept = record::read(sandbox, path, &handle)
+        .filter(|r| source.is_none_or(|(size, mtime_us)| r.size == size && r.mtime_us == mtime_us));
     let len = handle
         .metadata()
         .map_err(|e| SandboxError::os("stat", path, e))?
@@ -325,8 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn a_later_session_of_the_same_transfer_takes_a_file_over_and_another_transfer_is_refused()
-    {
+    fn a_later_session_of_the_same_transfer_takes_a_file_over_and_another_transfer_is_refused() {
         let parts = PartOwners::default();
         let (old, new, other) = (parts.new_owner(), parts.new_owner(), parts.new_owner());
         let t = transfer(1, 7);

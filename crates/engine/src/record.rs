@@ -127,9 +127,8 @@ impl Store {
     fn of(file: &File) -> io::Result<Store> {
         // SAFETY: `file` is open and `NAME` is NUL-terminated; a null buffer of length 0 only
         // asks for the attribute's size.
-        let n = unsafe {
-            libc::fgetxattr(file.as_raw_fd(), NAME.as_ptr(), std::ptr::null_mut(), 0)
-        };
+        let n =
+            unsafe { libc::fgetxattr(file.as_raw_fd(), NAME.as_ptr(), std::ptr::null_mut(), 0) };
         if n >= 0 {
             return Ok(Store::Xattr);
         }
@@ -229,7 +228,9 @@ fn write_sidecar(sandbox: &Sandbox, path: &str, text: &str) -> io::Result<()> {
 fn read_sidecar<'a>(sandbox: &Sandbox, path: &str, buf: &'a mut [u8]) -> Option<&'a str> {
     let file = sandbox.open_file(&sidecar(path), Access::Read).ok()?;
     let n = file.read_at(buf, 0).ok()?;
-    let content = std::str::from_utf8(buf.get(..n)?).ok()?.trim_end_matches(' ');
+    let content = std::str::from_utf8(buf.get(..n)?)
+        .ok()?
+        .trim_end_matches(' ');
     let (text, sum) = content.rsplit_once(' ')?;
     (sum == checksum(text)).then_some(text)
 }
@@ -260,13 +261,25 @@ mod tests {
         let sandbox = Sandbox::open(dir.path()).unwrap();
         std::fs::write(dir.path().join("f"), vec![1u8; 1000]).unwrap();
         let file = sandbox.open_file("f", Access::Read).unwrap();
-        assert_eq!(Record::held(&sandbox, "f", &file, 1000, 5), 0, "no record yet");
+        assert_eq!(
+            Record::held(&sandbox, "f", &file, 1000, 5),
+            0,
+            "no record yet"
+        );
         let record = Record::now(1000, 5, 600);
         record.write(&sandbox, "f", &file).unwrap();
         assert_eq!(read(&sandbox, "f", &file), Some(record));
         assert_eq!(Record::held(&sandbox, "f", &file, 1000, 5), 600);
-        assert_eq!(Record::held(&sandbox, "f", &file, 1000, 6), 0, "another time");
-        assert_eq!(Record::held(&sandbox, "f", &file, 2000, 5), 0, "another size");
+        assert_eq!(
+            Record::held(&sandbox, "f", &file, 1000, 6),
+            0,
+            "another time"
+        );
+        assert_eq!(
+            Record::held(&sandbox, "f", &file, 2000, 5),
+            0,
+            "another size"
+        );
         Record::clear(&sandbox, "f", &file).unwrap();
         assert_eq!(Record::held(&sandbox, "f", &file, 1000, 5), 0);
         Record::clear(&sandbox, "f", &file).unwrap();

@@ -138,7 +138,10 @@ async fn another_transfer_is_refused_a_file_being_received_and_a_reconnection_ta
 
     // Another sender with the same transfer id, and the same sender with another transfer:
     // both are other transfers, refused the file by name.
-    let others = [(identity::generate().unwrap(), 7), (first_sender.clone(), 8)];
+    let others = [
+        (identity::generate().unwrap(), 7),
+        (first_sender.clone(), 8),
+    ];
     for (identity, transfer_id) in &others {
         let entries = vec![entry(&second_src, "shared.bin")];
         let refused = send_file(identity, addr, *transfer_id, entries, None)
@@ -308,7 +311,9 @@ fn without_extended_attributes_the_record_is_a_sidecar_that_resumes_hides_and_go
     assert_eq!(first.open(0, &meta("f", data.len())).unwrap(), 0);
     first.write_at(0, 0, &data[..half]).unwrap();
     first.sync(&[(0, half as u64)]).unwrap();
-    first.write_at(0, half as u64, &data[half..2 * half]).unwrap();
+    first
+        .write_at(0, half as u64, &data[half..2 * half])
+        .unwrap();
     assert_eq!(
         reports(&mut first),
         [SinkReport::Durable {
@@ -345,7 +350,8 @@ fn without_extended_attributes_the_record_is_a_sidecar_that_resumes_hides_and_go
     let mut next = sink(&sandbox);
     assert_eq!(next.open(0, &meta("f", data.len())).unwrap(), half as u64);
     next.write_at(0, half as u64, &data[half..]).unwrap();
-    next.finish(0, Some(blake3::hash(&data).as_bytes())).unwrap();
+    next.finish(0, Some(blake3::hash(&data).as_bytes()))
+        .unwrap();
     assert_eq!(reports(&mut next), [SinkReport::Placed(0)]);
     assert_eq!(hash_of(&root.join("f")), blake3::hash(&data));
     assert_eq!(names(&root), ["f"]);

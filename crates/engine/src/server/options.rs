@@ -311,7 +311,10 @@ mod tests {
         assert_eq!(opts.known_receivers_file, None);
 
         let forever = r#"{"stateDir": "/s", "partFileMaxAgeSeconds": 0}"#;
-        assert_eq!(ServerOptions::from_json(forever).unwrap().part_file_max_age, None);
+        assert_eq!(
+            ServerOptions::from_json(forever).unwrap().part_file_max_age,
+            None
+        );
     }
 
     #[test]
