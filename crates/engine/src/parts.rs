@@ -75,6 +75,8 @@ struct State {
 pub struct PartOwners {
     state: Mutex<State>,
     next: AtomicU64,
+    /// How many times a session took a file over from another session of its transfer.
+    takeovers: AtomicU64,
 }
 
 impl PartOwners {
@@ -94,6 +96,9 @@ impl PartOwners {
                     path: target.to_owned(),
                 });
             }
+            if current.session != owner {
+                self.takeovers.fetch_add(1, Ordering::Release);
+            }
         }
         state.left.remove(&*format!("{target}{PART_SUFFIX}"));
         let owner = Owner {
@@ -102,6 +107,12 @@ impl PartOwners {
         };
         state.owners.insert(target.into(), owner);
         Ok(())
+    }
+
+    /// How many times a session took a file over from another session of its transfer: when
+    /// it has not changed, every session still writes all it claimed.
+    pub fn takeovers(&self) -> u64 {
+        self.takeovers.load(Ordering::Acquire)
     }
 
     /// Whether session `owner` still writes the file `target`.
@@ -330,7 +341,11 @@ mod tests {
         let t = transfer(1, 7);
         parts.claim("a", old, t).unwrap();
         parts.claim("b", old, t).unwrap();
+        assert_eq!(parts.takeovers(), 0);
         parts.claim("a", new, t).unwrap();
+        assert_eq!(parts.takeovers(), 1);
+        parts.claim("a", new, t).unwrap();
+        assert_eq!(parts.takeovers(), 1, "its own claim again");
         assert!(!parts.owns("a", old));
         assert!(parts.owns("a", new));
         // Same sender, another transfer; another sender, same transfer id.

@@ -104,6 +104,8 @@ struct Active {
     /// The file being written may carry a durable [`Record`] (it existed when announced, or
     /// was synced since), to be removed when it is finished.
     recorded: bool,
+    /// A newer session of the transfer writes this file now: this one must not touch it.
+    taken_over: bool,
 }
 
 impl Active {
@@ -188,6 +190,9 @@ pub struct FileSink {
     skipped: Vec<u32>,
     /// This sink's id among the writers of part files below the root.
     owner: u64,
+    /// How many files newer sessions had taken over from older ones when this sink last
+    /// looked (see [`FileSink::check_owned`]).
+    takeovers: u64,
 }
 
 /// Blocking file-system work done by the workers.
@@ -568,6 +573,7 @@ impl FileSink {
         };
         Ok(FileSink {
             owner: sandbox.part_owners().new_owner(),
+            takeovers: sandbox.part_owners().takeovers(),
             sandbox,
             dest,
             opts,
@@ -756,8 +762,35 @@ impl FileSink {
         Ok(self.files.insert(file, handle))
     }
 
+    /// Fails when a newer session of the transfer took file `file` over: its sender came back
+    /// in that session, and this one must leave the file to it. Costs one atomic load unless
+    /// some session took a file over since the last look.
+    fn check_owned(&mut self, file: u32) -> Result<(), StorageError> {
+        let owners = self.sandbox.part_owners();
+        let takeovers = owners.takeovers();
+        if takeovers != self.takeovers {
+            self.takeovers = takeovers;
+            for slot in self.slots.values_mut() {
+                if let Slot::File(active) = slot {
+                    active.taken_over |= !owners.owns(&active.target, self.owner);
+                }
+            }
+        }
+        match self.slots.get(&file) {
+            Some(Slot::File(active)) if active.taken_over => Err(error(
+                file,
+                format!(
+                    "{:?}: a newer session of this transfer writes it now",
+                    active.target
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes `data` at `offset` of active file `file`.
     fn write_out(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        self.check_owned(file)?;
         let slot = self.handle(file)?;
         let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
             return Err(error(file, "no file is being written under this number"));
@@ -922,6 +955,7 @@ impl FileSink {
             executable: meta.executable,
             prepared: false,
             recorded: false,
+            taken_over: false,
         }))
     }
 
@@ -1065,6 +1099,7 @@ impl DataSink for FileSink {
             self.flush()?;
         }
         self.poll()?;
+        self.check_owned(file)?;
         let slot = self
             .slots
             .get_mut(&file)
@@ -1108,6 +1143,7 @@ impl DataSink for FileSink {
         self.flush()?;
         self.poll()?;
         for &(file, durable) in files {
+            self.check_owned(file)?;
             let active = match self.slots.get_mut(&file) {
                 Some(Slot::File(active)) => active,
                 // Nothing is kept of a file not written: what arrived is all there is.
