@@ -134,6 +134,14 @@ impl PartOwners {
             .is_some_and(|target| self.is_claimed(target))
     }
 
+    /// Session `owner` is done with the file `target` (it is in place), if it still owns it.
+    pub fn release(&self, target: &str, owner: u64) {
+        let mut state = self.lock();
+        if state.owners.get(target).is_some_and(|o| o.session == owner) {
+            state.owners.remove(target);
+        }
+    }
+
     /// Session `owner` is done with every file it owns.
     pub fn release_all(&self, owner: u64) {
         self.lock().owners.retain(|_, o| o.session != owner);
@@ -358,14 +366,21 @@ mod tests {
             );
             assert!(parts.owns("a", new));
         }
+        parts.release("a", old);
+        assert!(
+            parts.owns("a", new),
+            "released by a session that no longer owned it"
+        );
         parts.release_all(old);
         assert!(parts.owns("a", new));
         assert!(!parts.owns("b", old));
         assert!(!parts.is_claimed("b"));
-        // Once the writing session is done, another transfer may write the file.
-        parts.release_all(new);
+        // Once the file is in place, or its session done, another transfer may write it.
+        parts.release("a", new);
         parts.claim("a", other, transfer(2, 7)).unwrap();
         assert!(parts.owns("a", other));
+        parts.release_all(other);
+        parts.claim("a", new, t).unwrap();
     }
 
     /// A part file at `path` holding `durable` bytes recorded at `written_us`.

@@ -673,7 +673,11 @@ impl FileSink {
                 for (file, result) in results {
                     self.finishing -= 1;
                     match result {
-                        Ok(Finished::Placed(_)) => self.reports.push_back(SinkReport::Placed(file)),
+                        Ok(Finished::Placed(target)) => {
+                            // In place: another transfer may write it from now on.
+                            self.sandbox.part_owners().release(&target, self.owner);
+                            self.reports.push_back(SinkReport::Placed(file));
+                        }
                         Ok(Finished::Mismatch(active)) => {
                             // Written again from the start, into the same file.
                             self.slots.insert(file, Slot::File(active));

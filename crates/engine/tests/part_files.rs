@@ -116,7 +116,7 @@ async fn another_transfer_is_refused_a_file_being_received_and_a_reconnection_ta
     let first_src = src.path().join("first");
     let first = random_file(&first_src, size, 1);
     let second_src = src.path().join("second");
-    random_file(&second_src, size, 2);
+    let second = random_file(&second_src, size, 2);
     let receiver = Receiver::bind(
         identity::generate().unwrap(),
         receive_options(dst.path(), None),
@@ -167,6 +167,15 @@ async fn another_transfer_is_refused_a_file_being_received_and_a_reconnection_ta
     assert_eq!(report.files, 1);
     assert_eq!(hash_of(&dst.path().join("shared.bin")), first);
     assert!(!dst.path().join("shared.bin.jetpart").exists());
+
+    // Once in place, the file is free for another transfer (the killed session, still held,
+    // lost it when its sender reconnected).
+    let (identity, transfer_id) = &others[0];
+    let entries = vec![entry(&second_src, "shared.bin")];
+    send_file(identity, addr, *transfer_id, entries, None)
+        .await
+        .unwrap();
+    assert_eq!(hash_of(&dst.path().join("shared.bin")), second);
 }
 
 /// A part file at `path` below `root` holding 100 bytes, 60 of them recorded durable
