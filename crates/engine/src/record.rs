@@ -15,7 +15,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The attribute's name.
@@ -161,10 +161,9 @@ pub fn read(sandbox: &Sandbox, path: &str, file: &File) -> Option<Record> {
         Store::Sidecar => read_sidecar(sandbox, path, &mut buf)?,
     };
     // A record of the old form, without its time, counts from the file's last change.
-    let changed = file.metadata().ok().map_or(0, |m| {
-        use std::os::unix::fs::MetadataExt;
-        m.mtime().saturating_mul(1_000_000)
-    });
+    let changed = file
+        .metadata()
+        .map_or(0, |m| m.mtime().saturating_mul(1_000_000));
     Record::parse(text, changed)
 }
 
