@@ -73,6 +73,13 @@ describe('JetStream.embedded', () => {
     });
   });
 
+  it('takes a limit on the age of part files (0: no limit)', async () => {
+    for (const partFileMaxAgeSeconds of [60, 0]) {
+      const api = await engine({ stateDir: tempDir(), partFileMaxAgeSeconds });
+      expect((await api.server.getServerInfo()).recvPort).toBeGreaterThan(0);
+    }
+  });
+
   it('refuses an unknown option', async () => {
     await expect(
       JetStream.embedded({ stateDir: tempDir(), colour: 'red' } as never),

@@ -82,6 +82,12 @@ export interface EmbeddedOptions {
   recvIdleTimeoutSeconds?: number;
   /** The receiver writes nothing: every transfer is received, verified and dropped. */
   recvDiscard?: boolean;
+  /**
+   * Seconds a part file no session writes keeps its durable data for its sender's next
+   * session, from its last durable write; older ones are removed. 0 keeps them until their
+   * transfer ends them. Default: 86400 (24 h).
+   */
+  partFileMaxAgeSeconds?: number;
   /** `false`: files sent are not checked against digests at the receiver. Default: `true`. */
   verify?: boolean;
   /** The largest IP packet sent (at least 1228). Default: probe up to what the route allows. */
@@ -156,6 +162,7 @@ export class JetStream {
       'authorizedKeysFile',
       'recvIdleTimeoutSeconds',
       'recvDiscard',
+      'partFileMaxAgeSeconds',
       'verify',
       'mtu',
     ]);

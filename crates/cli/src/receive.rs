@@ -54,6 +54,10 @@ pub struct ReceiveArgs {
     /// interfaces without the disks).
     #[arg(long)]
     discard: bool,
+    /// Keep a part file no session writes this many seconds after its last durable write,
+    /// for its sender to resume; 0 keeps it until its transfer ends it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    keep_partial: u64,
 }
 
 pub async fn receive(args: ReceiveArgs) -> Result<(), Error> {
@@ -87,6 +91,7 @@ pub async fn receive(args: ReceiveArgs) -> Result<(), Error> {
         authorized_keys_file: args.authorized_keys_file.clone(),
         recv_idle_timeout_seconds: Some(args.timeout),
         recv_discard: Some(args.discard),
+        part_file_max_age_seconds: Some(args.keep_partial),
         ..EngineOptions::default()
     })
     .await?;

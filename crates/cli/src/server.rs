@@ -45,6 +45,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         recv_relay_host: settings.recv_relay_host.clone(),
         recv_relay_port: settings.recv_relay_port,
         recv_relay_key: settings.recv_relay_key.clone(),
+        part_file_max_age_seconds: Some(settings.keep_partial),
         ..EngineOptions::default()
     })?;
     opts.api_control_port = Some(api_addr.port());

@@ -69,6 +69,10 @@ pub struct ServerArgs {
     /// The most existing data a sender's overwrite mode may destroy [default: never].
     #[arg(long, value_enum)]
     max_overwrite: Option<MaxOverwrite>,
+    /// Seconds a part file no session writes keeps its durable data for its sender to resume,
+    /// from its last durable write; 0 keeps it until its transfer ends it [default: 86400].
+    #[arg(long, value_name = "SECONDS")]
+    keep_partial: Option<u64>,
     /// How log lines are written on stderr [default: text].
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
@@ -116,6 +120,7 @@ struct File {
     recv_relay_key: Option<String>,
     min_cipher: Option<String>,
     max_overwrite: Option<String>,
+    keep_partial: Option<u64>,
     log_format: Option<String>,
     log_level: Option<String>,
     incoming_rate_limit: Option<f64>,
@@ -142,6 +147,8 @@ pub struct Settings {
     pub recv_relay_key: Option<String>,
     pub min_cipher: Cipher,
     pub max_overwrite: MaxOverwrite,
+    /// Seconds part files are kept for resumption (0: until their transfer ends them).
+    pub keep_partial: u64,
     pub log_format: LogFormat,
     /// `None`: JETSTREAM_LOG, else info.
     pub log_level: Option<String>,
@@ -209,6 +216,7 @@ impl ServerArgs {
                 &config("max-overwrite"),
             )?
             .unwrap_or(MaxOverwrite::Never),
+            keep_partial: self.keep_partial.or(file.keep_partial).unwrap_or(86_400),
             log_format: choice(self.log_format, file.log_format, &config("log-format"))?
                 .unwrap_or(LogFormat::Text),
             log_level: self.log_level.clone().or(file.log_level),
@@ -310,6 +318,7 @@ mod tests {
             min-cipher = "aes256"
             log-format = "json"
             api-plain = true
+            keep-partial = 600
         "#;
         let s = settings(&["--api-port", "7000", "--min-cipher", "auth"], file).unwrap();
         assert_eq!(s.state_dir, PathBuf::from("/srv/state"));
@@ -320,6 +329,11 @@ mod tests {
         assert_eq!(s.api_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(s.recv_host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         assert_eq!(s.max_overwrite, MaxOverwrite::Never);
+        assert_eq!(s.keep_partial, 600);
+        let s = settings(&["--keep-partial", "0"], file).unwrap();
+        assert_eq!(s.keep_partial, 0);
+        let s = settings(&[], "state-dir = \"/s\"").unwrap();
+        assert_eq!(s.keep_partial, 86_400);
     }
 
     #[test]

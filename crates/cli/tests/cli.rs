@@ -4,7 +4,8 @@
 //! the safe defaults: a receiver accepts only the senders it is told to and replaces no file
 //! unless allowed, a sender remembers each receiver's key, and received files honour the
 //! receiver's umask and never change a file through another hard link. For testing a network
-//! alone: a sender that generates its bytes and a receiver that writes nothing.
+//! alone: a sender that generates its bytes and a receiver that writes nothing. A receiver
+//! removes the part files left longer than `--keep-partial`.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -777,4 +778,44 @@ fn the_state_directory_of_a_killed_command_is_removed_by_the_next_one() {
         left[0].starts_with(&format!("jetstream-run-{pid}-")),
         "{left:?}"
     );
+}
+
+/// Names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_receiver_removes_part_files_left_longer_than_keep_partial() {
+    use jetstream_engine::record::{unix_now_us, Record};
+    use jetstream_engine::sandbox::{Access, Sandbox};
+    for (keep, left) in [
+        ("3600", vec!["young.jetpart"]),
+        ("0", vec!["old.jetpart", "young.jetpart"]),
+    ] {
+        let dst = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::open(dst.path()).unwrap();
+        for (name, age_secs) in [("old.jetpart", 7200), ("young.jetpart", 60)] {
+            fs::write(dst.path().join(name), [1u8; 100]).unwrap();
+            let file = sandbox.open_file(name, Access::Read).unwrap();
+            let record = Record {
+                written_us: unix_now_us() - age_secs * 1_000_000,
+                ..Record::now(100, 1, 50)
+            };
+            record.write(&sandbox, name, &file).unwrap();
+        }
+        // The receiver sweeps its root before it listens.
+        let _rx = receiver(
+            &Home::new(),
+            dst.path(),
+            "127.0.0.1:0",
+            &["--allow-any-sender", "--keep-partial", keep],
+        );
+        assert_eq!(names(dst.path()), left, "--keep-partial {keep}");
+    }
 }

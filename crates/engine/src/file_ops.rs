@@ -1,8 +1,10 @@
 //! The file operations API callers run inside their root (listing, sizes, creating
 //! directories and files, moving): every path goes through the receiver's [`Sandbox`] rules, so
-//! none leaves the root and no symlink is followed.
+//! none leaves the root and no symlink is followed. The receiver's own resume records
+//! ([`RECORD_SUFFIX`]) are neither listed nor counted nor reachable by name.
 
 use crate::error::{Code, Error, Result};
+use crate::record::RECORD_SUFFIX;
 use crate::sandbox::{check_path, unix_us, Access, Refusal, Sandbox, SandboxError, StatKind};
 use serde::Serialize;
 use std::io::Write;
@@ -59,9 +61,19 @@ pub fn open_root(root: &Path) -> Result<Sandbox> {
     Sandbox::open(root).map_err(|e| Error::new(Code::Io, e.to_string()))
 }
 
-/// Checks `path` by the sandbox's rules before anything is done with it.
+/// Checks `path` by the sandbox's rules before anything is done with it; a name of the
+/// receiver's own records is refused.
 pub fn check(path: &str) -> Result<()> {
-    check_path(path).map(drop).map_err(refused)
+    let rel = check_path(path).map_err(refused)?;
+    if rel.ends_with(RECORD_SUFFIX) {
+        return Err(Error::new(
+            Code::PermissionDenied,
+            format!(
+                "path {path:?} refused: names ending in {RECORD_SUFFIX} are the receiver's own"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The entry at `path`.
@@ -101,6 +113,7 @@ pub fn ls(sandbox: &Sandbox, path: &str) -> Result<Vec<FileEntry>> {
     let mut names = sandbox
         .list_dir(rel)
         .map_err(|e| refused_at(sandbox, &[rel], e))?;
+    names.retain(|name| !name.ends_with(RECORD_SUFFIX));
     names.sort();
     names
         .iter()

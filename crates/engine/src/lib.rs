@@ -16,7 +16,7 @@ pub mod overwrite;
 mod pace;
 pub mod parts;
 pub mod receive;
-mod record;
+pub mod record;
 pub mod relay;
 mod resume;
 pub mod sandbox;

@@ -10,7 +10,8 @@ use crate::flags;
 use crate::intake::{Intake, IntakeLimit};
 use crate::overwrite::{OverwriteLimit, OverwriteMode};
 use crate::pace;
-use crate::parts;
+use crate::parts::{self, TransferId};
+use crate::record::unix_now_us;
 use crate::sandbox::Sandbox;
 use crate::sink::{FileSink, SinkOptions, RESERVE_AHEAD};
 use crate::udp::{max_datagram_for, UdpEndpoint};
@@ -61,7 +62,17 @@ pub struct ReceiveOptions {
     /// the receiver's owner as a [`ReceiveEvent::Login`], and its verdict decides. Without
     /// accounts, a sender that gives credentials is refused.
     pub accounts: bool,
+    /// How long a part file no session writes keeps its durable data for the sender's next
+    /// session, from its last durable write; older ones are removed when the receiver starts,
+    /// at each sweep and every [`EXPIRY_INTERVAL`] while it runs. `None`: kept until a
+    /// session of their transfer ends them.
+    pub part_file_max_age: Option<Duration>,
 }
+
+/// What [`ReceiveOptions::part_file_max_age`] is unless the receiver says otherwise.
+pub const PART_FILE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// How often the receiver removes the part files left longer than their limit.
+pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A sender's account credentials, for the receiver's owner to check (the receiver keeps no
 /// accounts): the verdict comes back through [`ReceiverControls::settle`].
@@ -228,7 +239,7 @@ impl Receiver {
             )
         })?;
         // Before any session: what a receiver killed earlier on this root left reserved.
-        let (removed, kept) = parts::sweep(&sandbox);
+        let (removed, kept) = parts::sweep(&sandbox, opts.part_file_max_age);
         if removed + kept > 0 {
             tracing::info!("part files left by an earlier run: {removed} with nothing durable removed, {kept} kept for resumption");
         }
@@ -304,10 +315,11 @@ impl Receiver {
             self.controls.intake.clone(),
             max_datagram_for(&self.opts.listen),
         );
+        let mut next_expiry = Instant::now() + EXPIRY_INTERVAL;
         loop {
             let sweeps = std::mem::take(&mut *self.controls.lock_sweeps());
             if !sweeps.is_empty() {
-                let swept = parts::sweep(&self.sandbox);
+                let swept = parts::sweep(&self.sandbox, self.opts.part_file_max_age);
                 for reply in sweeps {
                     let _ = reply.send(swept);
                 }
@@ -325,6 +337,10 @@ impl Receiver {
             }
             let now = Instant::now();
             let waiting = self.sessions.values().any(Active::awaits_verdict);
+            if now >= next_expiry {
+                next_expiry = now + EXPIRY_INTERVAL;
+                self.expire_parts();
+            }
             let deadline = self
                 .sessions
                 .values()
@@ -435,6 +451,18 @@ impl Receiver {
         }
     }
 
+    /// Removes the part files left longer than the limit (a look at the short list of those
+    /// left, between two batches of datagrams).
+    fn expire_parts(&self) {
+        let Some(max_age) = self.opts.part_file_max_age else {
+            return;
+        };
+        let removed = (self.sandbox.part_owners()).expire(&self.sandbox, max_age, unix_now_us());
+        if removed > 0 {
+            tracing::info!("{removed} part files left longer than {max_age:?} removed");
+        }
+    }
+
     /// Timers, events and transmissions of every session; ends the finished ones.
     async fn service(
         &mut self,
@@ -467,6 +495,7 @@ impl Receiver {
                         let id = self.next_login;
                         self.next_login += 1;
                         active.login = Some((id, auth.user.clone()));
+                        active.storage.sender = Some(peer);
                         let login = Login {
                             id,
                             peer: active.peer,
@@ -483,6 +512,7 @@ impl Receiver {
                             flow = ControlFlow::Break(());
                         }
                         let file = self.authorized_keys.as_ref();
+                        active.storage.sender = Some(peer);
                         session.authorize(authorize(&self.opts.clients, file, &peer, &auth));
                     }
                     ReceiverEvent::TransferStarted(header) => {
@@ -660,6 +690,8 @@ struct Storage {
     /// The directory below the root that the transfer's destination is taken from: the
     /// account's, for a sender that logged in (empty: the root).
     base: String,
+    /// The sender's key, once its session is authenticated.
+    sender: Option<PublicKey>,
     sink: Option<FileSink>,
 }
 
@@ -670,6 +702,7 @@ impl Storage {
             max_overwrite,
             discard,
             base: String::new(),
+            sender: None,
             sink: None,
         }
     }
@@ -724,6 +757,15 @@ impl DataSink for Storage {
                 .then_some(header.time_resolution_us as i64),
             verify: header.verify,
             reserve_ahead: RESERVE_AHEAD,
+            transfer: TransferId {
+                sender: self.sender.ok_or_else(|| {
+                    refuse(
+                        ErrorCode::Protocol,
+                        "transfer header before the sender was authenticated".into(),
+                    )
+                })?,
+                id: header.id,
+            },
         };
         let sink = FileSink::new(self.sandbox.clone(), opts)
             .map_err(|e| refuse(ErrorCode::Io, e.to_string()))?;

@@ -31,8 +31,8 @@ use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport, S
 
 use crate::digest::{hash_file, InOrder};
 use crate::overwrite::OverwriteMode;
-use crate::parts;
-use crate::record::Record;
+use crate::parts::{self, TransferId};
+use crate::record::{Record, RECORD_SUFFIX};
 use crate::sandbox::{check_path, set_file_mtime, Access, Sandbox, SandboxError, Stat, StatKind};
 use crate::source::Lru;
 use crate::umask::umask;
@@ -85,6 +85,9 @@ pub struct SinkOptions {
     /// Most bytes reserved for files ahead of their data (a larger file is still reserved when
     /// it is the only one ahead): the space one session can hold before it sends anything.
     pub reserve_ahead: u64,
+    /// The transfer this session is part of: a later session of it takes over the files this
+    /// one writes, and a session of another transfer is refused them meanwhile.
+    pub transfer: TransferId,
 }
 
 /// A file announced and not finished yet.
@@ -101,13 +104,15 @@ struct Active {
     /// The file being written may carry a durable [`Record`] (it existed when announced, or
     /// was synced since), to be removed when it is finished.
     recorded: bool,
+    /// A newer session of the transfer writes this file now: this one must not touch it.
+    taken_over: bool,
 }
 
 impl Active {
     /// Whether this file is written to a part file that `owner` still owns (a later session
     /// of the same transfer may have taken it over).
     fn owned_part(&self, sandbox: &Sandbox, owner: u64) -> bool {
-        self.part && sandbox.part_owners().owns(&self.write_path(), owner)
+        self.part && sandbox.part_owners().owns(&self.target, owner)
     }
 
     /// The path data is written to.
@@ -185,6 +190,9 @@ pub struct FileSink {
     skipped: Vec<u32>,
     /// This sink's id among the writers of part files below the root.
     owner: u64,
+    /// How many files newer sessions had taken over from older ones when this sink last
+    /// looked (see [`FileSink::check_owned`]).
+    takeovers: u64,
 }
 
 /// Blocking file-system work done by the workers.
@@ -285,7 +293,7 @@ impl Finisher {
         let fs_error = |what: &str, e: io::Error| error(file, format!("{what} {path:?}: {e}"));
         handle.sync_data().map_err(|e| fs_error("sync", e))?;
         record
-            .write(&handle)
+            .write(&self.sandbox, path, &handle)
             .map_err(|e| fs_error("record the durable bytes of", e))?;
         Ok(record.durable)
     }
@@ -420,7 +428,8 @@ impl Finisher {
             set_file_mtime(&handle, active.mtime_us).map_err(|e| fs_error("set times of", e))?;
         }
         if active.recorded {
-            Record::clear(&handle).map_err(|e| fs_error("clear the record of", e))?;
+            Record::clear(&self.sandbox, &active.write_path(), &handle)
+                .map_err(|e| fs_error("clear the record of", e))?;
         }
         Ok(Ready::Synced(handle, active))
     }
@@ -466,7 +475,9 @@ fn prepare(file: &File, size: u64) -> io::Result<()> {
         let stats = fs_stats(file)?;
         let held = meta.blocks() * 512;
         let free = stats.f_bavail.saturating_mul(stats.f_bsize as u64);
-        if size.saturating_sub(held) > free {
+        // A file system that states no size (ramfs, tmpfs without a limit) has no free space
+        // to check against.
+        if stats.f_blocks > 0 && size.saturating_sub(held) > free {
             return Err(io::Error::new(
                 io::ErrorKind::StorageFull,
                 format!("{size} bytes do not fit in the {free} bytes free"),
@@ -562,6 +573,7 @@ impl FileSink {
         };
         Ok(FileSink {
             owner: sandbox.part_owners().new_owner(),
+            takeovers: sandbox.part_owners().takeovers(),
             sandbox,
             dest,
             opts,
@@ -661,7 +673,11 @@ impl FileSink {
                 for (file, result) in results {
                     self.finishing -= 1;
                     match result {
-                        Ok(Finished::Placed(_)) => self.reports.push_back(SinkReport::Placed(file)),
+                        Ok(Finished::Placed(target)) => {
+                            // In place: another transfer may write it from now on.
+                            self.sandbox.part_owners().release(&target, self.owner);
+                            self.reports.push_back(SinkReport::Placed(file));
+                        }
                         Ok(Finished::Mismatch(active)) => {
                             // Written again from the start, into the same file.
                             self.slots.insert(file, Slot::File(active));
@@ -750,8 +766,35 @@ impl FileSink {
         Ok(self.files.insert(file, handle))
     }
 
+    /// Fails when a newer session of the transfer took file `file` over: its sender came back
+    /// in that session, and this one must leave the file to it. Costs one atomic load unless
+    /// some session took a file over since the last look.
+    fn check_owned(&mut self, file: u32) -> Result<(), StorageError> {
+        let owners = self.sandbox.part_owners();
+        let takeovers = owners.takeovers();
+        if takeovers != self.takeovers {
+            self.takeovers = takeovers;
+            for slot in self.slots.values_mut() {
+                if let Slot::File(active) = slot {
+                    active.taken_over |= !owners.owns(&active.target, self.owner);
+                }
+            }
+        }
+        match self.slots.get(&file) {
+            Some(Slot::File(active)) if active.taken_over => Err(error(
+                file,
+                format!(
+                    "{:?}: a newer session of this transfer writes it now",
+                    active.target
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes `data` at `offset` of active file `file`.
     fn write_out(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        self.check_owned(file)?;
         let slot = self.handle(file)?;
         let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
             return Err(error(file, "no file is being written under this number"));
@@ -816,6 +859,12 @@ impl FileSink {
         let rel = check_path(&meta.path).map_err(|e| error(file, e))?;
         if rel.is_empty() {
             return Err(error(file, "empty path"));
+        }
+        if rel.ends_with(RECORD_SUFFIX) {
+            return Err(error(
+                file,
+                format!("{rel:?}: names ending in {RECORD_SUFFIX} are the receiver's own"),
+            ));
         }
         let target = if self.dest.is_empty() {
             rel.to_owned()
@@ -910,6 +959,7 @@ impl FileSink {
             executable: meta.executable,
             prepared: false,
             recorded: false,
+            taken_over: false,
         }))
     }
 
@@ -918,7 +968,13 @@ impl FileSink {
     fn held(&self, active: &Active) -> Option<u64> {
         let path = active.write_path();
         let handle = self.sandbox.open_file(&path, Access::Read).ok()?;
-        Some(Record::held(&handle, active.size, active.mtime_us))
+        Some(Record::held(
+            &self.sandbox,
+            &path,
+            &handle,
+            active.size,
+            active.mtime_us,
+        ))
     }
 }
 
@@ -941,6 +997,21 @@ impl DataSink for FileSink {
             }
             (true, EntryKind::File) => self.open_file(file, meta, target)?,
         };
+        // The protocol fails a session as a whole, and a sender cannot be told to wait for
+        // one file: a file another transfer is receiving fails this transfer at once, with an
+        // error naming it, rather than holding every other file of the transfer back (or
+        // interleaving two sources in one file). The sender sends it again later.
+        let claim = match &slot {
+            Slot::File(active) => Some(&active.target),
+            Slot::Verify { target, .. } => Some(target),
+            _ => None,
+        };
+        if let Some(target) = claim {
+            self.sandbox
+                .part_owners()
+                .claim(target, self.owner, self.opts.transfer)
+                .map_err(|busy| error(file, busy))?;
+        }
         let found = match &slot {
             Slot::File(active) if active.size > 0 => self.held(active),
             Slot::Verify { .. } => Some(meta.size),
@@ -953,11 +1024,6 @@ impl DataSink for FileSink {
             // A kept file is already created and sized; any file found may carry a record.
             active.prepared = held > 0;
             active.recorded = found.is_some();
-            if active.part {
-                self.sandbox
-                    .part_owners()
-                    .claim(&active.write_path(), self.owner);
-            }
         }
         self.slots.insert(file, slot);
         if ahead && held == 0 {
@@ -1037,6 +1103,7 @@ impl DataSink for FileSink {
             self.flush()?;
         }
         self.poll()?;
+        self.check_owned(file)?;
         let slot = self
             .slots
             .get_mut(&file)
@@ -1080,6 +1147,7 @@ impl DataSink for FileSink {
         self.flush()?;
         self.poll()?;
         for &(file, durable) in files {
+            self.check_owned(file)?;
             let active = match self.slots.get_mut(&file) {
                 Some(Slot::File(active)) => active,
                 // Nothing is kept of a file not written: what arrived is all there is.
@@ -1100,11 +1168,7 @@ impl DataSink for FileSink {
             workers.submit(Job::Sync {
                 file,
                 path: active.write_path(),
-                record: Record {
-                    size: active.size,
-                    mtime_us: active.mtime_us,
-                    durable,
-                },
+                record: Record::now(active.size, active.mtime_us, durable),
             });
             self.finishing += 1;
         }
@@ -1133,8 +1197,8 @@ impl DataSink for FileSink {
         for (&file, slot) in &self.slots {
             if let Slot::File(active) = slot {
                 if active.owned_part(&self.sandbox, self.owner) {
-                    let durable = |f: &File| Record::held(f, active.size, active.mtime_us);
-                    if let Err(e) = parts::give_back(&self.sandbox, &active.write_path(), durable) {
+                    let source = Some((active.size, active.mtime_us));
+                    if let Err(e) = parts::give_back(&self.sandbox, &active.write_path(), source) {
                         first_error.get_or_insert(error(file, e));
                     }
                 }
@@ -1154,7 +1218,7 @@ impl DataSink for FileSink {
         for slot in self.slots.values_mut() {
             if let Slot::File(active) = slot {
                 if active.owned_part(&self.sandbox, self.owner) {
-                    if let Err(e) = self.sandbox.remove_file(&active.write_path()) {
+                    if let Err(e) = parts::remove(&self.sandbox, &active.write_path()) {
                         first_error.get_or_insert(error(0, e));
                     }
                 }

@@ -47,6 +47,7 @@ fn start_receiver(root: &Path, clients: Clients) -> TestReceiver {
         max_overwrite: OverwriteLimit::Never,
         discard: false,
         accounts: false,
+        part_file_max_age: None,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();

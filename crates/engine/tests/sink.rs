@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use jetstream_engine::overwrite::OverwriteMode;
+use jetstream_engine::parts::TransferId;
 use jetstream_engine::sandbox::Sandbox;
 use jetstream_engine::sink::{FileSink, SinkOptions, OPEN_FILES, PREPARED_AHEAD};
 use jetstream_engine::umask::umask;
+use jetstream_wire::crypto::handshake::PublicKey;
 use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -74,6 +76,10 @@ fn options() -> SinkOptions {
         only_newer: None,
         verify: false,
         reserve_ahead: jetstream_engine::sink::RESERVE_AHEAD,
+        transfer: TransferId {
+            sender: PublicKey([7; 32]),
+            id: 1,
+        },
     }
 }
 
@@ -660,12 +666,14 @@ fn a_synced_prefix_is_reported_durable_and_kept_by_the_next_writer() {
         drop(sink);
         // A later session (after a crash) keeps exactly the synced bytes; a file of another
         // size or time is not the same file and keeps nothing.
-        let mut again = fx.sink(mode);
-        assert_eq!(again.open(0, &meta).unwrap(), 3, "{mode:?}");
         let mut other = fx.sink(mode);
         let mut newer = meta.clone();
         newer.mtime_us += 1;
         assert_eq!(other.open(0, &newer).unwrap(), 0, "{mode:?}");
+        other.settle().unwrap();
+        drop(other);
+        let mut again = fx.sink(mode);
+        assert_eq!(again.open(0, &meta).unwrap(), 3, "{mode:?}");
         again.write_at(0, 3, b"def").unwrap();
         again.finish(0, None).unwrap();
         assert_eq!(reports(&mut again), [SinkReport::Placed(0)]);
@@ -979,7 +987,7 @@ fn a_receiver_starting_again_gives_back_what_a_killed_one_left() {
     live.open(0, &file_meta("live", 6)).unwrap();
     live.write_at(0, 0, b"abc").unwrap();
     live.flush().unwrap();
-    assert_eq!(jetstream_engine::parts::sweep(&fx.sandbox), (2, 1));
+    assert_eq!(jetstream_engine::parts::sweep(&fx.sandbox, None), (2, 1));
     assert_eq!(
         names(&fx.root()),
         ["live.jetpart", "nested", "synced.jetpart"]
@@ -998,6 +1006,15 @@ fn a_part_file_taken_over_by_a_later_session_is_left_to_it() {
     let mut new = fx.sink(OverwriteMode::Always);
     new.open(0, &file_meta("f", 6)).unwrap();
     new.write_at(0, 0, b"abcdef").unwrap();
+    new.flush().unwrap();
+    // The old session, should its sender still be there, writes it no more.
+    old.write_at(0, 0, b"xyz").unwrap();
+    let refused = old.flush().unwrap_err();
+    assert_eq!(
+        refused.message,
+        "\"f\": a newer session of this transfer writes it now"
+    );
+    assert_eq!(old.finish(0, None).unwrap_err().message, refused.message);
     old.release().unwrap();
     old.abandon().unwrap();
     drop(old);

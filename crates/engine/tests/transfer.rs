@@ -146,6 +146,7 @@ fn receiver_until(
         max_overwrite: OverwriteLimit::Never,
         discard: false,
         accounts: false,
+        part_file_max_age: None,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let addr = receiver.local_addr();
@@ -491,6 +492,7 @@ async fn a_sender_that_vanishes_does_not_stop_the_receiver() {
         max_overwrite: OverwriteLimit::Never,
         discard: false,
         accounts: false,
+        part_file_max_age: None,
     };
     let mut receiver = Receiver::bind(identity::generate().unwrap(), opts).unwrap();
     let (addr, key) = (receiver.local_addr(), receiver.public_key());

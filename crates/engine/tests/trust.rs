@@ -60,6 +60,7 @@ fn options(root: &Path) -> ReceiveOptions {
         max_overwrite: OverwriteLimit::Never,
         discard: false,
         accounts: false,
+        part_file_max_age: None,
     }
 }
 
@@ -218,6 +219,7 @@ async fn an_overwrite_mode_above_the_receivers_maximum_is_refused_before_anythin
         max_overwrite: OverwriteLimit::Backup,
         discard: false,
         accounts: false,
+        part_file_max_age: None,
         ..options(&root)
     });
     let mut opts = pinned(&rx);

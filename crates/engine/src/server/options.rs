@@ -3,6 +3,7 @@
 
 use crate::error::{Code, Error, Result};
 use crate::overwrite::{OverwriteLimit, OverwriteMode};
+use crate::receive::PART_FILE_MAX_AGE;
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::PublicKey;
 use serde::Deserialize;
@@ -53,6 +54,10 @@ pub struct ServerOptions {
     /// The receiver writes nothing: data is received, verified and dropped, as a transfer
     /// without the `WRITE` flag is (for measuring the network alone).
     pub recv_discard: bool,
+    /// How long a part file no session writes keeps its durable data for its sender's next
+    /// session ([`crate::receive::ReceiveOptions::part_file_max_age`]); `None`: until the
+    /// transfer ends it.
+    pub part_file_max_age: Option<Duration>,
     /// Files sent are checked against their digests at the receiver (off only for raw-rate
     /// measurements).
     pub verify: bool,
@@ -86,8 +91,8 @@ impl ServerOptions {
     /// Options with everything under `state_dir`: identity key `state_dir/identity.pk8`, known
     /// receivers `state_dir/known_receivers`, receive on 127.0.0.1 at a free port into
     /// `state_dir/received`, transfer logs in `state_dir/transfer-logs`, AES-128-GCM at least,
-    /// no existing file replaced, a silent sender dropped after 30 s, files verified, and no
-    /// control port.
+    /// no existing file replaced, a silent sender dropped after 30 s, part files kept 24 h
+    /// after their last durable write, files verified, and no control port.
     pub fn new(state_dir: PathBuf) -> Self {
         ServerOptions {
             identity_file: state_dir.join(IDENTITY_FILE),
@@ -103,6 +108,7 @@ impl ServerOptions {
             authorized_keys_file: None,
             recv_idle_timeout: RECV_IDLE_TIMEOUT,
             recv_discard: false,
+            part_file_max_age: Some(PART_FILE_MAX_AGE),
             verify: true,
             mtu: None,
             api_control_port: None,
@@ -155,6 +161,9 @@ pub struct EngineOptions {
     pub recv_idle_timeout_seconds: Option<u64>,
     /// [`ServerOptions::recv_discard`].
     pub recv_discard: Option<bool>,
+    /// [`ServerOptions::part_file_max_age`], in seconds; 0 keeps part files until their
+    /// transfer ends them.
+    pub part_file_max_age_seconds: Option<u64>,
     /// [`ServerOptions::verify`].
     pub verify: Option<bool>,
     /// [`ServerOptions::mtu`] (at least 1228).
@@ -237,6 +246,9 @@ impl TryFrom<EngineOptions> for ServerOptions {
             opts.recv_idle_timeout = Duration::from_secs(seconds);
         }
         opts.recv_discard = options.recv_discard.unwrap_or(false);
+        if let Some(seconds) = options.part_file_max_age_seconds {
+            opts.part_file_max_age = (seconds > 0).then(|| Duration::from_secs(seconds));
+        }
         opts.verify = options.verify.unwrap_or(true);
         opts.recv_relay = match (options.recv_relay_host, opts.recv_listen) {
             (Some(_), None) => {
@@ -302,6 +314,7 @@ mod tests {
         assert_eq!(opts.authorized_keys_file, None);
         assert_eq!(opts.recv_idle_timeout, RECV_IDLE_TIMEOUT);
         assert!(!opts.recv_discard);
+        assert_eq!(opts.part_file_max_age, Some(Duration::from_secs(86_400)));
         assert!(opts.verify);
         assert_eq!(opts.mtu, None);
     }
@@ -315,7 +328,7 @@ mod tests {
                 "maxOverwriteMode": 5, "onlyAuthorizedClients": false,
                 "authorizedClients": ["{}"], "authorizedKeysFile": "/ak",
                 "recvIdleTimeoutSeconds": 3, "recvDiscard": true, "verify": false, "mtu": 1500,
-                "transferLogDir": "/l"}}"#,
+                "transferLogDir": "/l", "partFileMaxAgeSeconds": 90}}"#,
             key.to_uppercase()
         ))
         .unwrap();
@@ -335,6 +348,7 @@ mod tests {
         assert_eq!(opts.authorized_keys_file.as_deref(), Some(Path::new("/ak")));
         assert_eq!(opts.recv_idle_timeout, Duration::from_secs(3));
         assert!(opts.recv_discard);
+        assert_eq!(opts.part_file_max_age, Some(Duration::from_secs(90)));
         assert!(!opts.verify);
         assert_eq!(opts.mtu, Some(1500));
         assert_eq!(opts.transfer_log_dir, Path::new("/l"));
@@ -343,6 +357,12 @@ mod tests {
         let opts = ServerOptions::from_json(sending).unwrap();
         assert_eq!(opts.recv_listen, None);
         assert_eq!(opts.known_receivers_file, None);
+
+        let forever = r#"{"stateDir": "/s", "partFileMaxAgeSeconds": 0}"#;
+        assert_eq!(
+            ServerOptions::from_json(forever).unwrap().part_file_max_age,
+            None
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ impl ReceiverHandle {
                 max_overwrite: opts.max_overwrite,
                 discard: opts.recv_discard,
                 accounts: true,
+                part_file_max_age: opts.part_file_max_age,
             },
         )?;
         let (public, relayed) = watch::channel(None);
