@@ -1,14 +1,15 @@
 //! The methods about who calls: `auth`/`authAsync` check a user's password (off the actor, on
-//! a blocking thread: argon2 takes tens of milliseconds) and open a session; failed logins are
-//! limited per address and logged. `createAPIToken`/`deleteAPIToken` keep the API tokens,
+//! the password-check threads: argon2 takes tens of milliseconds) and open a session; logins
+//! wait their turn per address, failed ones are limited per address and logged. `createAPIToken`/`deleteAPIToken` keep the API tokens,
 //! which never grant more than their creator holds.
 
 use super::actor::{now_us, to_json, Actor, Msg, Responder};
 use super::caller::Caller;
+use super::logins::{Admission, Refusal, MAX_WAIT};
 use crate::command::{Auth, CreateApiToken};
 use crate::error::{Code, Error, Result};
 use crate::sandbox::check_path;
-use crate::store::{verify_password, ApiToken, EventKind, NewApiToken, NewEvent};
+use crate::store::{ApiToken, EventKind, NewApiToken, NewEvent};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -27,34 +28,87 @@ struct Created<'a> {
     record: &'a ApiToken,
 }
 
+/// A login, from the moment it arrives until its password is checked or it is refused.
+pub(super) struct Login {
+    user_name: String,
+    password: String,
+    responder: Responder,
+}
+
 impl Actor {
     pub(super) fn auth(&mut self, caller: &Caller, p: Auth, responder: Responder) {
         let address = caller.address;
-        if let Err(wait) = self.logins.attempt(address, Instant::now()) {
-            // Not a warning: a flood of these would flood the log; the checked failures,
-            // at most one a second from the address, say what goes on.
-            tracing::debug!(
-                "login as {:?} from {} refused unchecked: too many failed logins",
-                p.user_name,
-                from(address)
-            );
-            let message = format!(
-                "too many failed logins from {}: try again in {} ms",
-                from(address),
-                wait.as_millis().max(1)
-            );
-            return self.respond(responder, Err(Error::new(Code::AuthFailed, message)));
-        }
-        let hash = match self.store.user_password_hash(&p.user_name) {
-            Ok(hash) => hash,
-            Err(e) => return self.respond(responder, Err(e.into())),
+        let login = Login {
+            user_name: p.user_name,
+            password: p.password,
+            responder,
         };
-        let responder = self.defer(responder);
+        match self.logins.attempt(address, login, Instant::now()) {
+            Admission::Check(login) => self.check_password(address, login),
+            Admission::Queued => {}
+            Admission::Refused(login, why) => self.refuse_login(address, login, why),
+        }
+    }
+
+    /// Goes on with the logins whose turn came, and refuses those that waited too long.
+    pub(super) fn logins_due(&mut self) {
+        for (address, admission) in self.logins.due(Instant::now()) {
+            match admission {
+                Admission::Check(login) => self.check_password(address, login),
+                Admission::Refused(login, why) => self.refuse_login(address, login, why),
+                Admission::Queued => {}
+            }
+        }
+    }
+
+    /// Refuses a login without checking its password.
+    fn refuse_login(&mut self, address: Option<IpAddr>, login: Login, why: Refusal) {
+        // Not a warning: a flood of these would flood the log; the checked failures, at most
+        // one a second from the address once it failed a few, say what goes on.
+        tracing::debug!(
+            "login as {:?} from {} refused unchecked: {why:?}",
+            login.user_name,
+            from(address)
+        );
+        let error = match why {
+            Refusal::Failures { retry_in } => Error::new(
+                Code::AuthFailed,
+                format!(
+                    "too many failed logins from {}: try again in {} ms",
+                    from(address),
+                    retry_in.as_millis().max(1)
+                ),
+            ),
+            Refusal::Busy => Error::new(
+                Code::Unavailable,
+                format!(
+                    "too many logins from {} under way or waiting their turn (each waits {} s \
+                     at most): try again later",
+                    from(address),
+                    MAX_WAIT.as_secs()
+                ),
+            ),
+        };
+        self.respond(login.responder, Err(error));
+    }
+
+    /// Checks a login's password on the password-check threads; the outcome comes back as
+    /// [`Msg::Authenticated`].
+    fn check_password(&mut self, address: Option<IpAddr>, login: Login) {
+        let hash = match self.store.user_password_hash(&login.user_name) {
+            Ok(hash) => hash,
+            Err(e) => {
+                // Nothing was checked: the login costs the address nothing.
+                self.logins.ended(address, true);
+                return self.respond(login.responder, Err(e.into()));
+            }
+        };
+        let responder = self.defer(login.responder);
         let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let ok = verify_password(hash.as_deref(), &p.password);
+        let user_name = login.user_name;
+        self.password_checks.check(hash, login.password, move |ok| {
             let _ = tx.send(Msg::Authenticated {
-                user_name: p.user_name,
+                user_name,
                 address,
                 ok,
                 responder,
@@ -82,8 +136,8 @@ impl Actor {
                 format!("failed login as {user_name:?} from {}", from(address)),
             )
         };
+        self.logins.ended(address, ok);
         let result = if ok {
-            self.logins.succeeded(address);
             tracing::info!("{message}");
             self.sessions.open(&user_name, now_us()).map(|(token, expiry)| {
                 json!({ "sessionToken": token, "userName": user_name, "expiryTime": expiry })
@@ -97,6 +151,8 @@ impl Actor {
             ..NewEvent::new(kind, message)
         });
         self.respond(responder, result);
+        // The check's token came back, or time refilled one meanwhile.
+        self.logins_due();
     }
 
     pub(super) fn create_api_token(
