@@ -13,6 +13,7 @@ use super::reads;
 use super::receiving::ReceiverHandle;
 use super::runner::{Outcome, Running};
 use super::sessions::Sessions;
+use super::transfers::StartQueue;
 use super::ServerOptions;
 use crate::command::Command;
 use crate::error::{Code, Error, Result};
@@ -110,6 +111,8 @@ pub(super) struct Actor {
     pub(super) running: HashMap<u64, Running>,
     /// Credentials of transfers not ended yet, by transfer id (never stored).
     pub(super) credentials: HashMap<u64, Auth>,
+    /// The transfers that may have to start.
+    pub(super) start_queue: StartQueue,
     /// Callers of `waitForManifest`, by manifest id.
     pub(super) manifest_waiters: HashMap<String, Vec<Responder>>,
     /// Callers of `waitForTransfer`, by transfer id.
@@ -240,6 +243,7 @@ impl Actor {
             events,
             running: HashMap::new(),
             credentials: HashMap::new(),
+            start_queue: StartQueue::default(),
             manifest_waiters: HashMap::new(),
             transfer_waiters: HashMap::new(),
             request_waiters: HashMap::new(),
