@@ -53,6 +53,11 @@ pub struct ServerArgs {
     /// UDP port transfers arrive at, 0 picks a free one [default: 8886].
     #[arg(long)]
     recv_port: Option<u16>,
+    /// Accept, besides the authorized clients kept in the store (addAuthorizedClientAsync),
+    /// the senders whose keys this file lists: one key a line, then an optional comment; `#`
+    /// lines and blank lines are ignored. Read again when it changes.
+    #[arg(long = "authorized-keys", value_name = "FILE")]
+    authorized_keys: Option<PathBuf>,
     /// Lowest cipher level accepted from senders [default: aes128].
     #[arg(long, value_enum)]
     min_cipher: Option<Cipher>,
@@ -101,6 +106,7 @@ struct File {
     api_no_auth: Option<bool>,
     recv_host: Option<IpAddr>,
     recv_port: Option<u16>,
+    authorized_keys: Option<PathBuf>,
     min_cipher: Option<String>,
     max_overwrite: Option<String>,
     log_format: Option<String>,
@@ -123,6 +129,8 @@ pub struct Settings {
     pub api_no_auth: bool,
     pub recv_host: IpAddr,
     pub recv_port: u16,
+    /// The authorized-keys file of the senders accepted besides the store's.
+    pub authorized_keys: Option<PathBuf>,
     pub min_cipher: Cipher,
     pub max_overwrite: MaxOverwrite,
     pub log_format: LogFormat,
@@ -181,6 +189,7 @@ impl ServerArgs {
                 .or(file.recv_host)
                 .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             recv_port: self.recv_port.or(file.recv_port).unwrap_or(8886),
+            authorized_keys: self.authorized_keys.clone().or(file.authorized_keys),
             min_cipher: choice(self.min_cipher, file.min_cipher, &config("min-cipher"))?
                 .unwrap_or(Cipher::Aes128),
             max_overwrite: choice(
@@ -290,8 +299,15 @@ mod tests {
             min-cipher = "aes256"
             log-format = "json"
             api-plain = true
+            authorized-keys = "/etc/jetstream/senders"
         "#;
         let s = settings(&["--api-port", "7000", "--min-cipher", "auth"], file).unwrap();
+        assert_eq!(
+            s.authorized_keys.as_deref(),
+            Some(Path::new("/etc/jetstream/senders"))
+        );
+        let flag = settings(&["--authorized-keys", "/other"], file).unwrap();
+        assert_eq!(flag.authorized_keys.as_deref(), Some(Path::new("/other")));
         assert_eq!(s.state_dir, PathBuf::from("/srv/state"));
         assert_eq!((s.api_port, s.recv_port), (7000, 9001));
         assert_eq!(s.min_cipher, Cipher::Auth);
