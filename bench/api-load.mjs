@@ -5,9 +5,9 @@
 // call at a time each, for a fixed time.
 //
 // Phases, each timed: start the server (loopback, free ports) and make the transfer; connect
-// and log in every client, `--connect-at-once` of them at a time (5 by default: the server lets
-// one address have 5 password checks under way and refuses more with AUTH_FAILED, "too many
-// failed logins"; all of these clients come from 127.0.0.1); the load.
+// and log in every client, `--connect-at-once` of them at a time (5 by default: the server
+// checks 5 passwords of one address at once and queues the others, 128 at most, for 5 s at
+// most; all of these clients come from 127.0.0.1); the load.
 // Prints the calls, calls/s, every distinct error with its count (a call whose answer is not
 // the transfer counts as an error too), latency quantiles (each call timed on its own, in this
 // process, so a busy event loop shows in them), the server's resident memory (now and peak)

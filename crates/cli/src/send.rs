@@ -3,13 +3,14 @@
 //! transfer's summary. With `--server` the same commands go to a running server instead
 //! ([`remote`]).
 
+mod follow;
 mod remote;
 
 use crate::choices::{self, Cipher, Overwrite};
 use crate::config;
 use crate::control_port::ControlArgs;
 use crate::engine::Engine;
-use crate::progress::{self, Progress};
+use crate::progress::Progress;
 use crate::size;
 use clap::Args;
 use jetstream_engine::command::FILETYPE_REGULAR_FILE;
@@ -99,17 +100,30 @@ const GENERATED: &str = "generated";
 trait Commands {
     /// Runs `method` with `params` and returns its JSON result.
     async fn execute(&self, method: &str, params: Value) -> Result<Value, Error>;
+
+    /// Transfer `id`'s Transfer structure, as `getTransfer` answers.
+    async fn transfer(&self, id: u64) -> Result<Value, Error>;
 }
 
 impl Commands for Engine {
     async fn execute(&self, method: &str, params: Value) -> Result<Value, Error> {
         Engine::execute(self, method, params).await
     }
+
+    async fn transfer(&self, id: u64) -> Result<Value, Error> {
+        // Read from the store on this thread: the figures do not wait behind the engine's work.
+        self.read("getTransfer", json!({ "transferId": id }))
+    }
 }
 
 impl Commands for jetstream_control::Client {
     async fn execute(&self, method: &str, params: Value) -> Result<Value, Error> {
         jetstream_control::Client::execute(self, method, params).await
+    }
+
+    async fn transfer(&self, id: u64) -> Result<Value, Error> {
+        self.execute("getTransfer", json!({ "transferId": id }))
+            .await
     }
 }
 
@@ -145,13 +159,16 @@ async fn send_here(args: &SendArgs) -> Result<(), Error> {
     let mut events = engine.subscribe();
     let id = create_transfer(&engine, args, receiver, mappings).await?;
     let progress = Progress::new(!args.no_progress);
-    let mut clock = progress.clock();
-    let ended = loop {
-        tokio::select! {
-            event = events.recv() => match event {
-                Ok(ServerEvent::ReceiverRecorded { transfer_id, receiver, public_key, file, line })
-                    if transfer_id == id =>
-                {
+    let ended = async {
+        loop {
+            match events.recv().await {
+                Ok(ServerEvent::ReceiverRecorded {
+                    transfer_id,
+                    receiver,
+                    public_key,
+                    file,
+                    line,
+                }) if transfer_id == id => {
                     progress.suspend(|| {
                         eprintln!(
                             "first contact with receiver {receiver}: its key {public_key} is now \
@@ -159,25 +176,33 @@ async fn send_here(args: &SendArgs) -> Result<(), Error> {
                         );
                     });
                 }
-                Ok(ServerEvent::TransferEnded { transfer_id, report, error }) if transfer_id == id => {
-                    break match (report, error) {
+                Ok(ServerEvent::TransferEnded {
+                    transfer_id,
+                    report,
+                    error,
+                }) if transfer_id == id => {
+                    return match (report, error) {
                         (Some(report), None) => Ok(report),
                         (_, Some(e)) => Err(Error::new(
                             Code::parse(&e.code).unwrap_or(Code::Internal),
                             e.message,
                         )),
-                        (None, None) => Err(Error::new(Code::Internal, "the transfer ended without a report")),
+                        (None, None) => Err(Error::new(
+                            Code::Internal,
+                            "the transfer ended without a report",
+                        )),
                     };
                 }
                 Ok(_) => {}
                 // A sending engine tells a handful of events per transfer: none is missed.
                 Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => break Err(Error::new(Code::Unavailable, "the engine stopped")),
-            },
-            () = progress::tick(&mut clock) => progress.show(&engine.read("getTransfer", json!({ "transferId": id }))?),
+                Err(RecvError::Closed) => {
+                    return Err(Error::new(Code::Unavailable, "the engine stopped"))
+                }
+            }
         }
     };
-    progress.finish();
+    let ended = follow::follow(&engine, id, &progress, ended).await;
     engine.close().await;
     summarize(&ended?);
     Ok(())

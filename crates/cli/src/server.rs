@@ -40,6 +40,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         sandbox_dir: settings.sandbox.clone(),
         recv_address: Some(settings.recv_host),
         recv_port: Some(settings.recv_port),
+        authorized_keys_file: settings.authorized_keys.clone(),
         min_cipher: Some(settings.min_cipher.code()),
         max_overwrite_mode: Some(settings.max_overwrite.code()),
         recv_relay_host: settings.recv_relay_host.clone(),
@@ -95,6 +96,16 @@ pub async fn run(args: ServerArgs) -> Result<(), Error> {
         tokio::spawn(tell_relayed(receiving.relayed.clone()));
     }
     tracing::info!("serving the API on {api_addr}, receiving on {recv_addr}");
+    if let (Some(file), Some(keys)) = (
+        &settings.authorized_keys,
+        server.receiving().and_then(|r| r.authorized_keys),
+    ) {
+        tracing::info!(
+            "accepting the senders of {} ({keys} key(s), read again when it changes) besides \
+             the authorized clients",
+            file.display()
+        );
+    }
     let stopped_by = loop {
         match signals.next().await {
             Some(stop) => break stop,

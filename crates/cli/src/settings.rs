@@ -63,6 +63,11 @@ pub struct ServerArgs {
     /// The relay's identity key, which it must prove [default: any].
     #[arg(long, requires = "recv_relay_host")]
     recv_relay_key: Option<String>,
+    /// Accept, besides the authorized clients kept in the store (addAuthorizedClientAsync),
+    /// the senders whose keys this file lists: one key a line, then an optional comment; `#`
+    /// lines and blank lines are ignored. Read again when it changes.
+    #[arg(long = "authorized-keys", value_name = "FILE")]
+    authorized_keys: Option<PathBuf>,
     /// Lowest cipher level accepted from senders [default: aes128].
     #[arg(long, value_enum)]
     min_cipher: Option<Cipher>,
@@ -118,6 +123,7 @@ struct File {
     recv_relay_host: Option<String>,
     recv_relay_port: Option<u16>,
     recv_relay_key: Option<String>,
+    authorized_keys: Option<PathBuf>,
     min_cipher: Option<String>,
     max_overwrite: Option<String>,
     keep_partial: Option<u64>,
@@ -145,6 +151,8 @@ pub struct Settings {
     pub recv_relay_host: Option<String>,
     pub recv_relay_port: Option<u16>,
     pub recv_relay_key: Option<String>,
+    /// The authorized-keys file of the senders accepted besides the store's.
+    pub authorized_keys: Option<PathBuf>,
     pub min_cipher: Cipher,
     pub max_overwrite: MaxOverwrite,
     /// Seconds part files are kept for resumption (0: until their transfer ends them).
@@ -208,6 +216,7 @@ impl ServerArgs {
             recv_relay_host: self.recv_relay_host.clone().or(file.recv_relay_host),
             recv_relay_port: self.recv_relay_port.or(file.recv_relay_port),
             recv_relay_key: self.recv_relay_key.clone().or(file.recv_relay_key),
+            authorized_keys: self.authorized_keys.clone().or(file.authorized_keys),
             min_cipher: choice(self.min_cipher, file.min_cipher, &config("min-cipher"))?
                 .unwrap_or(Cipher::Aes128),
             max_overwrite: choice(
@@ -319,8 +328,15 @@ mod tests {
             log-format = "json"
             api-plain = true
             keep-partial = 600
+            authorized-keys = "/etc/jetstream/senders"
         "#;
         let s = settings(&["--api-port", "7000", "--min-cipher", "auth"], file).unwrap();
+        assert_eq!(
+            s.authorized_keys.as_deref(),
+            Some(Path::new("/etc/jetstream/senders"))
+        );
+        let flag = settings(&["--authorized-keys", "/other"], file).unwrap();
+        assert_eq!(flag.authorized_keys.as_deref(), Some(Path::new("/other")));
         assert_eq!(s.state_dir, PathBuf::from("/srv/state"));
         assert_eq!((s.api_port, s.recv_port), (7000, 9001));
         assert_eq!(s.min_cipher, Cipher::Auth);

@@ -701,3 +701,83 @@ fn jetstream_download_fetches_what_a_shared_token_grants_within_its_limit() {
     assert!(!dir.path().join("again/shared.bin").exists());
     assert!(server.terminate());
 }
+
+/// The public key of the identity key file at `key_file` (made if missing).
+fn key_of(key_file: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["key", "--key-file"])
+        .arg(key_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_server_with_authorized_keys_accepts_the_senders_of_the_file_and_reads_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("server");
+    let inbox = state.join("inbox");
+    let (listed, unlisted) = (dir.path().join("listed.key"), dir.path().join("other.key"));
+    let keys = dir.path().join("senders");
+    let listed_line = format!("{} listed sender\n", key_of(&listed));
+    std::fs::write(&keys, format!("# who may send\n{listed_line}")).unwrap();
+    let receiver = Server::start(
+        &state,
+        &[
+            "--sandbox",
+            inbox.to_str().unwrap(),
+            "--authorized-keys",
+            keys.to_str().unwrap(),
+        ],
+    );
+    let source = dir.path().join("payload.bin");
+    random_file(&source, 200_000);
+    let send = |key_file: &Path, dest: &str| {
+        Command::new(BIN)
+            .args([
+                "send",
+                source.to_str().unwrap(),
+                "--no-progress",
+                "--timeout",
+                "2",
+            ])
+            .args(["--to", &format!("127.0.0.1:{}", receiver.recv_port)])
+            .args(["--destination-key", &receiver.public_key, "--dest", dest])
+            .arg("--key-file")
+            .arg(key_file)
+            .output()
+            .unwrap()
+    };
+    let out = send(&listed, "listed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(digest(&inbox.join("listed/payload.bin")), digest(&source));
+
+    let out = send(&unlisted, "unlisted");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let refused = format!("sender key {} is not authorized", key_of(&unlisted));
+    assert!(stderr.contains(&refused), "{stderr}");
+    assert!(!inbox.join("unlisted").exists());
+
+    // Added to the file while the server runs: accepted at its next handshake.
+    std::fs::write(
+        &keys,
+        format!("{listed_line}{} added later\n", key_of(&unlisted)),
+    )
+    .unwrap();
+    let out = send(&unlisted, "added");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(digest(&inbox.join("added/payload.bin")), digest(&source));
+    let stderr = receiver.wait_for_stderr("read again: 2 key(s)");
+    assert!(stderr.contains("read again: 2 key(s)"), "{stderr}");
+    assert!(receiver.terminate());
+}

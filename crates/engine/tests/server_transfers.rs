@@ -1,6 +1,6 @@
 //! Running transfers steered through the server's commands on loopback: a suspended session
 //! outlives its idle timeout, and checkpoints of the acknowledged ranges reach the store at the
-//! transfer's `checkpointFrequencySeconds`.
+//! transfer's `checkpointFrequencySeconds`; a transfer waits for its manifest's walk.
 
 #[allow(dead_code)]
 mod support;
@@ -379,4 +379,61 @@ async fn a_failed_transfer_leaves_no_part_file_at_the_receiver() {
     }
     t.sender.close().await;
     t.receiver.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_wait_for_their_manifests_walk_and_fail_at_once_when_it_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sender, receiver, destination_id, _) = generated_pair(dir.path(), 1).await;
+    // Enough files that the walk is still going when the transfer and the delete arrive.
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    for i in 0..20_000 {
+        std::fs::write(tree.join(format!("f{i}")), b"x").unwrap();
+    }
+    let manifest = |path: &Path| json!({ "mappings": { "t": path.to_str().unwrap() } });
+    let walking = ok(&sender, "createManifest", manifest(&tree)).await["manifestId"].clone();
+    let create =
+        |manifest_id: &Value| json!({ "destinationId": destination_id, "manifestId": manifest_id });
+    let waiting = ok(&sender, "createTransfer", create(&walking)).await["transferId"]
+        .as_u64()
+        .unwrap();
+    let state = ok(&sender, "getManifest", json!({ "manifestId": walking })).await;
+    assert_eq!(
+        state["status"], "pending",
+        "the walk ended too soon for this test"
+    );
+    ok(&sender, "deleteManifest", json!({ "manifestId": walking })).await;
+    let ended = tokio::time::timeout(
+        Duration::from_secs(60),
+        ok(&sender, "waitForTransfer", json!({ "transferId": waiting })),
+    )
+    .await
+    .expect("the transfer still waits for a manifest that was deleted");
+    assert_eq!(ended["status"], "error", "{ended}");
+    let message = ended["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("NOT_FOUND: manifest ") && message.ends_with(" was deleted"),
+        "{message}"
+    );
+
+    // A transfer created during its manifest's walk starts when the walk ends, and completes.
+    let small = dir.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    for name in ["a", "b", "c"] {
+        std::fs::write(small.join(name), name.repeat(1000)).unwrap();
+    }
+    let walked = ok(&sender, "createManifest", manifest(&small)).await["manifestId"].clone();
+    let id = ok(&sender, "createTransfer", create(&walked)).await["transferId"]
+        .as_u64()
+        .unwrap();
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert_eq!(
+        digests(&dir.path().join("b/received/t")),
+        digests(&small),
+        "the received tree is the source"
+    );
+    sender.close().await;
+    receiver.close().await;
 }

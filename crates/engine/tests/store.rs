@@ -3,7 +3,7 @@
 
 use jetstream_engine::command::Permission;
 use jetstream_engine::store::{
-    verify_password, Checkpoint, ConnectionState, ConnectionUpdate, DestinationParams,
+    verify_password, CheckMemory, Checkpoint, ConnectionState, ConnectionUpdate, DestinationParams,
     DestinationUpdate, DownloadCheck, ManifestFile, ManifestStatus, NewApiToken, NewConnection,
     NewToken, NewTransfer, ObjectRef, Page, PriorityLanes, RequestStatus, Store, StoreError,
     TransferDefaults, TransferParams, TransferProgress, TransferStatus, TransferUpdate, UserData,
@@ -1579,9 +1579,17 @@ fn users_keep_only_a_password_hash_that_checks_the_password() {
     let hash = store.user_password_hash("ann").unwrap().unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains("s3cret"));
-    assert!(verify_password(Some(&hash), "s3cret"));
-    assert!(!verify_password(Some(&hash), "s3cret "));
-    assert!(!verify_password(None, "s3cret"));
+    // One memory for every check, as a password-check thread keeps it.
+    let memory = &mut CheckMemory::default();
+    assert!(verify_password(memory, Some(&hash), "s3cret"));
+    assert!(!verify_password(memory, Some(&hash), "s3cret "));
+    assert!(!verify_password(memory, None, "s3cret"));
+    assert!(verify_password(memory, Some(&hash), "s3cret"));
+    assert!(!verify_password(
+        memory,
+        Some("$argon2id$not-a-hash"),
+        "s3cret"
+    ));
     assert_eq!(store.user_password_hash("bob").unwrap(), None);
     store.add_user("bob", "pw", T0 + 1).unwrap();
     drop(store);

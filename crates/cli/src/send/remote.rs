@@ -1,11 +1,13 @@
 //! `jetstream send --server HOST:PORT`: the destination, manifest and transfer of a send handed
 //! to a running `jetstream server` through its control port. The transfer is the server's: it
 //! reads the paths on its machine and sends them from its identity; this command shows its
-//! progress and waits for its end, then prints the server's figures for it.
+//! progress with the bar of a local send (read with `getTransfer` over the control port) and
+//! waits for its end, then prints the server's figures for it.
 
+use super::follow::follow;
 use super::{create_transfer, host_port, mappings, print_complete, server_name, SendArgs};
 use crate::control_port;
-use crate::progress::{self, Progress};
+use crate::progress::Progress;
 use jetstream_engine::error::{Code, Error};
 use serde_json::{json, Value};
 
@@ -19,21 +21,9 @@ pub async fn send(args: &SendArgs, server: &str) -> Result<(), Error> {
     let id = create_transfer(&client, args, receiver, mappings).await?;
     eprintln!("transfer {id} runs on the server at {server}");
     let progress = Progress::new(!args.no_progress);
-    let mut clock = progress.clock();
-    let id = json!({ "transferId": id });
     // One request answered at the end, while the bar reads the figures on another connection.
-    let waiting = client.execute("waitForTransfer", id.clone());
-    tokio::pin!(waiting);
-    let ended = loop {
-        tokio::select! {
-            ended = &mut waiting => break ended,
-            () = progress::tick(&mut clock) => match client.execute("getTransfer", id.clone()).await {
-                Ok(transfer) => progress.show(&transfer),
-                Err(e) => break Err(e),
-            },
-        }
-    };
-    progress.finish();
+    let ended = client.execute("waitForTransfer", json!({ "transferId": id }));
+    let ended = follow(&client, id, &progress, ended).await;
     let transfer = ended?;
     if transfer["status"] != "complete" {
         return Err(failure(&transfer));

@@ -1,17 +1,22 @@
 //! The methods about who calls: `auth`/`authAsync` check a user's password (off the actor, on
-//! a blocking thread: argon2 takes tens of milliseconds) and open a session; a sender that
-//! logs in inside its handshake goes through the same check and is told where its transfer
-//! lands. Failed logins are limited per address and logged. `createAPIToken`/`deleteAPIToken` keep the API tokens,
-//! which never grant more than their creator holds.
+//! the password-check threads: argon2 takes tens of milliseconds) and open a session; a sender
+//! that logs in inside its handshake goes through the same check and is told where its
+//! transfer lands; `authToken` opens a session for the holder of a shared token. Logins wait
+//! their turn per address, failed ones are limited per address and logged.
+//! `createAPIToken`/`deleteAPIToken` keep the API tokens, which never grant more than their
+//! creator holds.
 
 use super::actor::{now_us, to_json, Actor, Msg, Responder};
 use super::caller::Caller;
+use super::logins::{Admission, Refusal, MAX_WAIT};
 use super::sessions::Holder;
 use crate::command::{Auth, AuthToken, CreateApiToken, Permission};
 use crate::error::{Code, Error, Result};
-use crate::receive::Login;
+use crate::receive;
 use crate::sandbox::check_path;
-use crate::store::{verify_password, ApiToken, EventKind, NewApiToken, NewEvent};
+use crate::store::{
+    verify_password, ApiToken, CheckMemory, EventKind, NewApiToken, NewEvent, TokenSecret,
+};
 use jetstream_wire::session::{ErrorCode, SessionError};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -31,12 +36,12 @@ struct Created<'a> {
     record: &'a ApiToken,
 }
 
-/// What waits for a password check, and whose password it is.
+/// What waits for a login's check, and whose secret it is.
 pub(super) enum Waiter {
     /// `auth`/`authAsync` as `user`: a session, or `AUTH_FAILED`.
     User { user: String, responder: Responder },
     /// A sender that logged in inside its handshake: the receiver's verdict.
-    Transfer(Login),
+    Transfer(receive::Login),
     /// `authToken`: a session that may download the shared `token`'s manifest.
     SharedToken { token: String, responder: Responder },
 }
@@ -66,19 +71,30 @@ impl Waiter {
     }
 }
 
+/// A login, from the moment it arrives until its password is checked or it is refused.
+pub(super) struct Login {
+    /// The password given (a shared token's may be none).
+    password: Option<String>,
+    waiter: Waiter,
+}
+
 impl Actor {
     pub(super) fn auth(&mut self, caller: &Caller, p: Auth, responder: Responder) {
         let waiter = Waiter::User {
             user: p.user_name,
             responder,
         };
-        self.check_password(caller.address, p.password, waiter);
+        self.attempt(caller.address, Some(p.password), waiter);
     }
 
     /// Checks the password of a sender that logged in inside its handshake.
-    pub(super) fn check_transfer_login(&mut self, mut login: Login) {
+    pub(super) fn check_transfer_login(&mut self, mut login: receive::Login) {
         let password = std::mem::take(&mut login.password);
-        self.check_password(Some(login.peer.ip()), password, Waiter::Transfer(login));
+        self.attempt(
+            Some(login.peer.ip()),
+            Some(password),
+            Waiter::Transfer(login),
+        );
     }
 
     /// Opens a session for the holder of a shared token that has not expired nor reached its
@@ -88,90 +104,89 @@ impl Actor {
             token: p.token,
             responder,
         };
-        let Some(waiter) = self.admit(caller.address, waiter) else {
-            return;
-        };
-        let Waiter::SharedToken { token, .. } = &waiter else {
-            unreachable!("made above")
-        };
-        let usable = self
-            .store
-            .get_token(token)
-            .map_err(Error::from)
-            .and_then(|t| {
-                let now = now_us();
-                if t.expiry_time.is_some_and(|expiry| expiry <= now) {
-                    Err(Error::new(Code::AuthFailed, "the shared token has expired"))
-                } else if t
-                    .download_limit
-                    .is_some_and(|limit| t.download_count >= limit)
-                {
-                    Err(Error::new(
-                        Code::AuthFailed,
-                        "the shared token has reached its download limit",
-                    ))
-                } else {
-                    Ok(())
-                }
-            });
-        let secret = match usable.and_then(|()| Ok(self.store.token_secret(token)?)) {
-            Ok(secret) => secret,
-            Err(e) if e.code == Code::NotFound => {
-                let e = Error::new(Code::AuthFailed, "no such shared token (deleted?)");
-                return self.refuse(caller.address, waiter, e);
+        self.attempt(caller.address, p.password, waiter);
+    }
+
+    /// A login from `address`: checked now, queued behind the address's others, or refused
+    /// unchecked.
+    fn attempt(&mut self, address: Option<IpAddr>, password: Option<String>, waiter: Waiter) {
+        let login = Login { password, waiter };
+        match self.logins.attempt(address, login, Instant::now()) {
+            Admission::Check(login) => self.check(address, login),
+            Admission::Queued => {}
+            Admission::Refused(login, why) => self.refuse_login(address, login, why),
+        }
+    }
+
+    /// Goes on with the logins whose turn came, and refuses those that waited too long.
+    pub(super) fn logins_due(&mut self) {
+        for (address, admission) in self.logins.due(Instant::now()) {
+            match admission {
+                Admission::Check(login) => self.check(address, login),
+                Admission::Refused(login, why) => self.refuse_login(address, login, why),
+                Admission::Queued => {}
             }
-            Err(e) => return self.refuse(caller.address, waiter, e),
-        };
-        self.verify_off_actor(caller.address, waiter, move || {
-            secret.opens(p.password.as_deref())
-        });
+        }
     }
 
-    /// Checks `password` of the account `waiter` names, for a login from `address`.
-    fn check_password(&mut self, address: Option<IpAddr>, password: String, waiter: Waiter) {
-        let Some(waiter) = self.admit(address, waiter) else {
-            return;
-        };
-        let user = waiter.user().unwrap_or_default();
-        let hash = match self.store.user_password_hash(&user) {
-            Ok(hash) => hash,
-            Err(e) => return self.answer(waiter, Err(e.into())),
-        };
-        self.verify_off_actor(address, waiter, move || {
-            verify_password(hash.as_deref(), &password)
-        });
-    }
-
-    /// Takes a login attempt from `address`, or refuses `waiter` unchecked when that address
-    /// failed too often.
-    fn admit(&mut self, address: Option<IpAddr>, waiter: Waiter) -> Option<Waiter> {
-        let Err(wait) = self.logins.attempt(address, Instant::now()) else {
-            return Some(waiter);
-        };
+    /// Refuses a login without checking its password.
+    fn refuse_login(&mut self, address: Option<IpAddr>, login: Login, why: Refusal) {
         // Not a warning: a flood of these would flood the log; the checked failures, at most
-        // one a second from the address, say what goes on.
+        // one a second from the address once it failed a few, say what goes on.
         tracing::debug!(
-            "login as {} from {} refused unchecked: too many failed logins",
-            waiter.who(),
+            "login as {} from {} refused unchecked: {why:?}",
+            login.waiter.who(),
             from(address)
         );
-        let message = format!(
-            "too many failed logins from {}: try again in {} ms",
-            from(address),
-            wait.as_millis().max(1)
-        );
-        self.answer(waiter, Err(Error::new(Code::AuthFailed, message)));
-        None
+        let error = match why {
+            Refusal::Failures { retry_in } => Error::new(
+                Code::AuthFailed,
+                format!(
+                    "too many failed logins from {}: try again in {} ms",
+                    from(address),
+                    retry_in.as_millis().max(1)
+                ),
+            ),
+            Refusal::Busy => Error::new(
+                Code::Unavailable,
+                format!(
+                    "too many logins from {} under way or waiting their turn (each waits {} s \
+                     at most): try again later",
+                    from(address),
+                    MAX_WAIT.as_secs()
+                ),
+            ),
+        };
+        self.answer(login.waiter, Err(error));
     }
 
-    /// Runs the password check `verify` on a blocking thread (argon2 and PBKDF2 take tens of
-    /// milliseconds on purpose); its verdict comes back as [`Msg::Authenticated`].
-    fn verify_off_actor(
-        &mut self,
-        address: Option<IpAddr>,
-        waiter: Waiter,
-        verify: impl FnOnce() -> bool + Send + 'static,
-    ) {
+    /// Checks a login on the password-check threads (an account's argon2id hash, a shared
+    /// token's PBKDF2 one); the outcome comes back as [`Msg::Authenticated`]. A shared token
+    /// that is unknown, expired or used up is refused without a check.
+    fn check(&mut self, address: Option<IpAddr>, login: Login) {
+        let Login { password, waiter } = login;
+        let check: Box<dyn FnOnce(&mut CheckMemory) -> bool + Send> = match &waiter {
+            Waiter::User { .. } | Waiter::Transfer(_) => {
+                let user = waiter.user().unwrap_or_default();
+                let hash = match self.store.user_password_hash(&user) {
+                    Ok(hash) => hash,
+                    Err(e) => {
+                        // Nothing was checked: the login costs the address nothing.
+                        self.logins.ended(address, true);
+                        return self.answer(waiter, Err(e.into()));
+                    }
+                };
+                let password = password.unwrap_or_default();
+                Box::new(move |memory| verify_password(memory, hash.as_deref(), &password))
+            }
+            Waiter::SharedToken { token, .. } => match self.usable_token(token) {
+                Ok(secret) => Box::new(move |_| secret.opens(password.as_deref())),
+                Err(e) => {
+                    self.logins.ended(address, false);
+                    return self.refuse(address, waiter, e);
+                }
+            },
+        };
         let waiter = match waiter {
             Waiter::User { user, responder } => Waiter::User {
                 user,
@@ -184,8 +199,7 @@ impl Actor {
             transfer => transfer,
         };
         let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let ok = verify();
+        self.password_checks.run(check, move |ok| {
             let _ = tx.send(Msg::Authenticated {
                 address,
                 ok,
@@ -194,18 +208,53 @@ impl Actor {
         });
     }
 
-    /// A password check ended: a session for `auth` and `authToken`, for a sender the
-    /// directory its transfer lands in; otherwise `AUTH_FAILED`, the same for an unknown user
-    /// as for a wrong password.
+    /// The password of shared `token`, if the token may still be used.
+    fn usable_token(&self, token: &str) -> Result<TokenSecret> {
+        let shared = self
+            .store
+            .get_token(token)
+            .map_err(|e| match Error::from(e) {
+                e if e.code == Code::NotFound => {
+                    Error::new(Code::AuthFailed, "no such shared token (deleted?)")
+                }
+                e => e,
+            })?;
+        let now = now_us();
+        if shared.expiry_time.is_some_and(|expiry| expiry <= now) {
+            return Err(Error::new(Code::AuthFailed, "the shared token has expired"));
+        }
+        if shared
+            .download_limit
+            .is_some_and(|limit| shared.download_count >= limit)
+        {
+            return Err(Error::new(
+                Code::AuthFailed,
+                "the shared token has reached its download limit",
+            ));
+        }
+        Ok(self.store.token_secret(token)?)
+    }
+
+    /// A check ended: a session for `auth` and `authToken`, for a sender the directory its
+    /// transfer lands in; otherwise `AUTH_FAILED`, the same for an unknown user as for a wrong
+    /// password.
     pub(super) fn on_authenticated(&mut self, address: Option<IpAddr>, ok: bool, waiter: Waiter) {
-        if !ok {
+        self.logins.ended(address, ok);
+        if ok {
+            self.logged_in(address, waiter);
+        } else {
             let wrong = match waiter {
                 Waiter::SharedToken { .. } => "wrong password for the shared token",
                 _ => "wrong user name or password",
             };
-            return self.refuse(address, waiter, Error::new(Code::AuthFailed, wrong));
+            self.refuse(address, waiter, Error::new(Code::AuthFailed, wrong));
         }
-        self.logins.succeeded(address);
+        // The check's token came back, or time refilled one meanwhile.
+        self.logins_due();
+    }
+
+    /// A login succeeded: logged, recorded, and its session or verdict given.
+    fn logged_in(&mut self, address: Option<IpAddr>, waiter: Waiter) {
         let message = format!("{} logged in from {}", waiter.who(), from(address));
         tracing::info!("{message}");
         self.record(NewEvent {

@@ -2,15 +2,18 @@
 //! callers. Commands, traversal results, transfer progress and receiver events all arrive as
 //! [`Msg`]s and are handled one at a time, so no state is shared and nothing is locked.
 
+use super::accounts::Login;
 use super::caller::Caller;
 use super::events::{EventError, Events, ServerEvent};
 use super::files::FileOp;
 use super::info::{self, ServerInfo, API_VERSION};
 use super::logins::Logins;
+use super::password_checks::PasswordChecks;
 use super::reads;
 use super::receiving::ReceiverHandle;
 use super::runner::{Outcome, Running};
 use super::sessions::Sessions;
+use super::transfers::StartQueue;
 use super::ServerOptions;
 use crate::command::Command;
 use crate::error::{Code, Error, Result};
@@ -107,6 +110,8 @@ pub(super) struct Actor {
     pub(super) running: HashMap<u64, Running>,
     /// Credentials of transfers not ended yet, by transfer id (never stored).
     pub(super) credentials: HashMap<u64, Auth>,
+    /// The transfers that may have to start.
+    pub(super) start_queue: StartQueue,
     /// Callers of `waitForManifest`, by manifest id.
     pub(super) manifest_waiters: HashMap<String, Vec<Responder>>,
     /// Callers of `waitForTransfer`, by transfer id.
@@ -122,8 +127,10 @@ pub(super) struct Actor {
     pub(super) unsaved_ends: HashMap<u64, Error>,
     /// The sessions of the users logged in, shared with the readers that check bearers.
     pub(super) sessions: Arc<Sessions>,
-    /// Failed logins by address.
-    pub(super) logins: Logins,
+    /// Logins by address: those under way, waiting, and the failures.
+    pub(super) logins: Logins<Login>,
+    /// The threads that check passwords.
+    pub(super) password_checks: PasswordChecks,
     /// The sandbox directory with every symbolic link resolved: the base of API tokens'
     /// directories.
     pub(super) sandbox_root: std::path::PathBuf,
@@ -147,6 +154,14 @@ pub(super) fn stored(what: impl Display, result: store::Result<()>) {
         Ok(()) => {}
         Err(e) if e.is_not_found() => tracing::debug!("{what} not saved: {e}"),
         Err(e) => tracing::warn!("{what} not saved: {e}"),
+    }
+}
+
+/// Waits until `when`; forever without it.
+async fn at(when: Option<std::time::Instant>) {
+    match when {
+        Some(when) => tokio::time::sleep_until(when.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -227,6 +242,7 @@ impl Actor {
             events,
             running: HashMap::new(),
             credentials: HashMap::new(),
+            start_queue: StartQueue::default(),
             manifest_waiters: HashMap::new(),
             transfer_waiters: HashMap::new(),
             request_waiters: HashMap::new(),
@@ -234,6 +250,8 @@ impl Actor {
             unsaved_ends: HashMap::new(),
             sessions,
             logins: Logins::default(),
+            password_checks: PasswordChecks::start()
+                .map_err(|e| io("password-check threads", e))?,
             sandbox_root,
             bandwidth,
         };
@@ -250,12 +268,17 @@ impl Actor {
         self.recover();
         let mut prune = tokio::time::interval(Duration::from_secs(60));
         loop {
+            let logins_due = self.logins.next_due();
             let msg = tokio::select! {
                 msg = rx.recv() => msg,
                 _ = prune.tick() => {
                     if let Err(e) = self.store.prune_requests(now_us()) {
                         tracing::warn!("pruning requests: {e}");
                     }
+                    continue;
+                }
+                () = at(logins_due) => {
+                    self.logins_due();
                     continue;
                 }
             };

@@ -122,6 +122,7 @@ impl Actor {
         {
             self.respond(responder, answer.clone());
         }
+        self.start_queue.manifest_done(manifest_id);
         self.start_ready();
     }
 
@@ -136,6 +137,9 @@ impl Actor {
         for responder in self.manifest_waiters.remove(id).unwrap_or_default() {
             self.respond(responder, Err(gone.clone()));
         }
+        // Its transfers waiting for the traversal fail now.
+        self.start_queue.manifest_done(id);
+        self.start_ready();
         Ok(Value::Null)
     }
 

@@ -19,6 +19,7 @@ mod manifests;
 mod metrics;
 mod objects;
 mod options;
+mod password_checks;
 mod reads;
 mod receiving;
 mod requests;

@@ -18,6 +18,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -292,8 +293,26 @@ impl Actor {
             },
             // A session that ended before its transfer was announced left no record.
             ReceiveEvent::Finished { header: None, .. } => Ok(()),
-            // This receiver has no authorized-keys file: its keys are in the store.
-            ReceiveEvent::AuthorizedKeysReloaded { .. } => Ok(()),
+            // Nothing to store: the file itself is the list.
+            ReceiveEvent::AuthorizedKeysReloaded { result } => {
+                let file = self
+                    .opts
+                    .authorized_keys_file
+                    .as_deref()
+                    .unwrap_or(Path::new(""));
+                match result {
+                    Ok(keys) => tracing::info!(
+                        "authorized-keys file {} read again: {keys} key(s)",
+                        file.display()
+                    ),
+                    Err(e) => tracing::warn!(
+                        "authorized-keys file {}: {e}; none of its keys is trusted until it is \
+                         fixed",
+                        file.display()
+                    ),
+                }
+                Ok(())
+            }
         };
         if let Err(e) = recorded {
             tracing::warn!("recording a received transfer: {e}");

@@ -118,7 +118,7 @@ pub use transfers::{
     TransferUpdate,
 };
 pub use user_data::{ObjectRef, UserData};
-pub use users::{verify_password, User};
+pub use users::{verify_password, CheckMemory, User};
 
 text_enum! {
     /// State of the encrypted channel to a receiver.

@@ -2,8 +2,9 @@
 //! its own salt and parameters), checked when a client of the control port logs in.
 
 use super::{delete, query, Columns, Record, Result, Store, StoreError, Table};
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
+use argon2::password_hash::phc::Output;
+use argon2::password_hash::PasswordHasher;
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use rusqlite::{params, Connection as Db, OptionalExtension, Row};
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -86,10 +87,16 @@ fn hash_password(password: &str) -> Result<String> {
         .map_err(|_| StoreError::Random)
 }
 
-/// Whether `password` matches `hash` (a PHC string from [`Store::user_password_hash`]). Without
-/// a hash (no such user) the password is checked against a hash of a random one, so that a
-/// wrong user name takes as long to refuse as a wrong password.
-pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
+/// The working memory of argon2id checks (about 19 MiB for the default parameters), kept by a
+/// thread that checks passwords one after another: each check reuses it instead of allocating
+/// its own, which the allocator would keep after it.
+#[derive(Default)]
+pub struct CheckMemory(Vec<Block>);
+
+/// Whether `password` matches `hash` (a PHC string from [`Store::user_password_hash`]), checked
+/// in `memory`. Without a hash (no such user) the password is checked against a hash of a
+/// random one, so that a wrong user name takes as long to refuse as a wrong password.
+pub fn verify_password(memory: &mut CheckMemory, hash: Option<&str>, password: &str) -> bool {
     static NOBODY: OnceLock<Option<String>> = OnceLock::new();
     let nobody = NOBODY.get_or_init(|| {
         let random: [u8; 16] = ring::rand::generate(&ring::rand::SystemRandom::new())
@@ -97,18 +104,46 @@ pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
             .expose();
         hash_password(&hex::encode(random)).ok()
     });
-    let verify = |hash: &str| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), hash)
-            .is_ok()
-    };
     match hash {
-        Some(hash) => verify(hash),
+        Some(hash) => matches(memory, hash, password),
         None => {
             if let Some(nobody) = nobody {
-                verify(nobody);
+                matches(memory, nobody, password);
             }
             false
         }
     }
+}
+
+/// Whether `password` hashes to `hash` with the salt, algorithm, version and parameters `hash`
+/// names (what argon2's own verifier does, in `memory`); a hash that does not parse matches
+/// nothing.
+fn matches(memory: &mut CheckMemory, hash: &str, password: &str) -> bool {
+    let Ok(hash) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        Params::try_from(&hash),
+        Algorithm::try_from(hash.algorithm.as_str()),
+    ) else {
+        return false;
+    };
+    let Ok(version) = hash.version.map(Version::try_from).transpose() else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.0.len() < blocks {
+        memory.0.resize(blocks, Block::default());
+    }
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let Some(out) = buffer.get_mut(..expected.len()) else {
+        return false;
+    };
+    let hashed = Argon2::new(algorithm, version.unwrap_or_default(), params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory.0[..blocks]);
+    // `Output`'s comparison takes the same time wherever the bytes differ.
+    hashed.is_ok() && Output::new(out).is_ok_and(|computed| computed == *expected)
 }
