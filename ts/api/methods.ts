@@ -21,7 +21,10 @@ const REQUEST_METHODS = {
   getRequestResult: { required: ['requestId'], optional: ['timeoutSeconds'] },
 } as const satisfies Record<string, MethodSpec>;
 
-/** `SendInterface`: every method of the vendor's page, plus request tracking. */
+/**
+ * `SendInterface`: every method of the vendor's page, plus request tracking.
+ * `getTransferFiles` is ours (the vendor's page has only `getTransfer`'s completion flags).
+ */
 export const SEND_METHODS = {
   createDestination: {
     required: ['destinationAddress'],
@@ -79,6 +82,7 @@ export const SEND_METHODS = {
   getSharedTokens: { required: [], optional: ['limit'] },
   getTransfer: { required: ['transferId'], optional: ['getCompleteFlags'] },
   getTransfers: { required: [], optional: ['destinationId', 'before', 'after', 'limit'] },
+  getTransferFiles: { required: ['transferId'], optional: ['after', 'limit'] },
   resumeTransferAsync: { required: ['transferId'], optional: [] },
   schedulePingAsync: { required: ['destinationId', 'pingCount'], optional: [] },
   setPriorityLanesAsync: { required: ['destinationId', 'priorityLanes'], optional: [] },

@@ -11,11 +11,11 @@ use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::known_receivers::Recognized;
 use crate::schedule::{self, Flow};
-use crate::send::{Controls, Progress, SendOptions, SendReport};
+use crate::send::{Controls, PlacedEntry, Progress, SendOptions, SendReport};
 use crate::store::{
     self, ConnectionState, ConnectionUpdate, Destination, DestinationUpdate, EventKind,
-    ManifestStatus, NewEvent, NewTransfer, Page, PriorityLanes, Transfer, TransferParams,
-    TransferProgress, TransferStatus, TransferUpdate,
+    FileOutcome, ManifestStatus, NewEvent, NewTransfer, Page, PriorityLanes, Transfer,
+    TransferFileStatus, TransferParams, TransferProgress, TransferStatus, TransferUpdate,
 };
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::aead::CipherLevel;
@@ -401,6 +401,7 @@ impl Actor {
             .store
             .manifest_files(&transfer.manifest_id, None)?
             .file_mappings;
+        self.store.list_transfer_files(transfer.transfer_id)?;
         let params = &transfer.params;
         let mut opts = SendOptions::new(to);
         opts.dest_dir = params.destination_path.clone().unwrap_or_default();
@@ -508,6 +509,14 @@ impl Actor {
             _ => None,
         };
         let progress = progress_of(p);
+        // Before the checkpoint that counts them complete, in one transaction per report.
+        stored(
+            format_args!("transfer {id}: file results"),
+            self.store.save_transfer_files(id, &outcomes(p)),
+        );
+        let Some(run) = self.running.get_mut(&id) else {
+            return;
+        };
         if run.checkpoint_due(p, Instant::now()) {
             // A restart resumes from the last checkpoint: a session that goes on without saving
             // it sends data no restart would know of, so it stops here and says why.
@@ -530,14 +539,20 @@ impl Actor {
         };
         if transfer.params.transfer_log {
             if let Some(run) = self.running.get(&id) {
-                for (index, digest) in &p.placed {
-                    let path = usize::try_from(*index)
-                        .ok()
-                        .and_then(|i| run.paths.get(i))
-                        .map_or("?", String::as_str);
-                    let digest =
-                        digest.map_or_else(String::new, |d| format!(" blake3={}", hex::encode(d)));
-                    self.log(&transfer, &format!("file {path:?} complete{digest}"));
+                for placed in &p.placed {
+                    let path = run.path(placed.index);
+                    let digest = placed
+                        .digest
+                        .map_or_else(String::new, |d| format!(" blake3={}", hex::encode(d)));
+                    let status = file_status(placed).as_str();
+                    self.log(&transfer, &format!("file {path:?} {status}{digest}"));
+                }
+                if let Some(failed) = &p.failed {
+                    let path = run.path(failed.index);
+                    self.log(
+                        &transfer,
+                        &format!("file {path:?} error: {}", failed.message),
+                    );
                 }
             }
         }
@@ -925,6 +940,36 @@ fn default_lane(destination: &Destination) -> String {
             .first()
             .map_or_else(|| DEFAULT_LANE.to_owned(), |(name, _)| name.clone())
     }
+}
+
+/// What a file the receiver confirmed came to.
+fn file_status(placed: &PlacedEntry) -> TransferFileStatus {
+    if placed.kept {
+        TransferFileStatus::Skipped
+    } else {
+        TransferFileStatus::Complete
+    }
+}
+
+/// The results to record of the files a report says the receiver confirmed, or a session
+/// failed on.
+fn outcomes(p: &Progress) -> Vec<FileOutcome> {
+    let now = now_us();
+    let placed = p.placed.iter().map(|placed| FileOutcome {
+        index: placed.index,
+        status: file_status(placed),
+        digest: placed.digest,
+        error_message: None,
+        time: now,
+    });
+    let failed = p.failed.iter().map(|failed| FileOutcome {
+        index: failed.index,
+        status: TransferFileStatus::Error,
+        digest: None,
+        error_message: Some(failed.message.clone()),
+        time: now,
+    });
+    placed.chain(failed).collect()
 }
 
 /// The stored progress counters of a sender's figures.
