@@ -433,14 +433,21 @@ describe('getTransferFiles', () => {
     const t = await sender.send.createTransfer(destinationId, manifestId, { destinationPath: 'in' });
     expect((await sender.send.waitForTransfer(t)).status).toBe('complete');
 
-    const files = await sender.send.getTransferFiles(t);
-    expect(files.map((f) => f.destPath).sort()).toEqual([
+    const all = await sender.send.getTransferFiles(t);
+    expect(all.map((f) => f.destPath).sort()).toEqual([
+      'tree',
       'tree/a.bin',
+      'tree/d',
       'tree/d/b.txt',
       'tree/held.txt',
       'tree/zero',
     ]);
-    expect(files.map((f) => f.fileIndex)).toEqual([0, 1, 2, 3]);
+    expect(all.map((f) => f.fileIndex)).toEqual([0, 1, 2, 3, 4, 5]);
+    const dirs = all.filter((f) => f.destPath === 'tree' || f.destPath === 'tree/d');
+    for (const dir of dirs) {
+      expect(dir).toMatchObject({ status: 'complete', fileSize: 0, digest: null });
+    }
+    const files = all.filter((f) => !dirs.includes(f));
     for (const file of files) {
       const rel = file.destPath.slice('tree/'.length);
       const source = readFileSync(join(src, rel));
@@ -457,8 +464,8 @@ describe('getTransferFiles', () => {
     }
 
     // Paged by fileIndex, the record or the number.
-    expect(await sender.send.getTransferFiles(t, files[0], 2)).toEqual(files.slice(1, 3));
-    expect(await sender.send.getTransferFiles(t.transferId, { after: 2 })).toEqual(files.slice(3));
+    expect(await sender.send.getTransferFiles(t, all[0], 2)).toEqual(all.slice(1, 3));
+    expect(await sender.send.getTransferFiles(t.transferId, { after: 3 })).toEqual(all.slice(4));
     const missing = await rejectsWith(sender.send.getTransferFiles(987_654_321), 'NOT_FOUND');
     expect(missing.message).toContain('987654321');
   });
@@ -478,6 +485,7 @@ describe('getTransferFiles', () => {
     const outcomes = Object.fromEntries(files.map((f) => [f.destPath, [f.status, f.digest]]));
     // The receiver's own copy differs from the source: no digest was checked for it.
     expect(outcomes).toEqual({
+      in: ['complete', null],
       'in/f.bin': ['skipped', null],
       'in/g.bin': ['complete', blake3Hex(readFileSync(join(src, 'g.bin')))],
     });
