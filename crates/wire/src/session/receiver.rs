@@ -4,7 +4,8 @@
 //!
 //! Two levels of acknowledgement: ACK frames say a packet's bytes were *received* (they drive
 //! repair and rate control); DURABLE frames say a file's prefix is on stable storage, PLACED
-//! that a whole file is synced, verified against the sender's digest and in place. Only the
+//! that a whole file is synced, verified against the sender's digest and in place (KEPT: in
+//! place already, as the sink found it, nothing written). Only the
 //! second level may outlive a crash, so only it goes into the sender's checkpoints. What an
 //! earlier session left is taken from the sink's own durable record, never from the sender's
 //! resume claim: a claim the sink cannot confirm is answered with MISSING.
@@ -181,7 +182,7 @@ pub struct ReceiverSession {
     header: Option<TransferHeader>,
     files: HashMap<u32, FileRx>,
     completed: RangeSet,
-    /// DURABLE, PLACED, MISSING and NEW_TOKEN frames to send.
+    /// DURABLE, PLACED, KEPT, MISSING and NEW_TOKEN frames to send.
     reports: VecDeque<Frame<'static>>,
     next_sync: Option<Instant>,
     /// A failed session made what it had received durable (or abandoned it).

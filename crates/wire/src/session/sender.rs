@@ -268,7 +268,7 @@ pub struct SenderSession {
     /// Position of each file's first byte in the transfer's byte space.
     bases: Vec<u64>,
     acked: RangeSet,
-    /// Bytes on the receiver's stable storage, by its DURABLE and PLACED frames.
+    /// Bytes on the receiver's stable storage, by its DURABLE, PLACED and KEPT frames.
     durable: RangeSet,
     meta_acked: RangeSet,
     /// Entries whose bytes, FILE frame and digest are all acknowledged.
