@@ -863,13 +863,13 @@ fn acknowledged_ranges_and_complete_flags_round_trip() {
 }
 
 #[test]
-fn transfer_files_are_listed_once_recorded_in_batches_and_paged() {
+fn transfer_files_are_added_once_recorded_in_batches_and_paged() {
     let (_dir, path, mut store) = temp_store();
     let (destination, manifest, id) = destination_manifest_transfer(&mut store);
     let files: Vec<ManifestFile> = (0..5).map(file).collect();
     store.append_manifest_files(&manifest, &files).unwrap();
     assert_eq!(store.transfer_files(id, None, None).unwrap(), []);
-    store.list_transfer_files(id).unwrap();
+    store.insert_transfer_files(id).unwrap();
     let digest = [7u8; 32];
     let outcomes = [
         FileOutcome {
@@ -888,8 +888,8 @@ fn transfer_files_are_listed_once_recorded_in_batches_and_paged() {
         },
     ];
     store.save_transfer_files(id, &outcomes).unwrap();
-    // Listed again (a restarted transfer): the results stay.
-    store.list_transfer_files(id).unwrap();
+    // Added again (a restarted transfer): the results stay.
+    store.insert_transfer_files(id).unwrap();
     drop(store);
 
     let mut store = Store::open(&path).unwrap();
@@ -947,7 +947,7 @@ fn transfer_files_are_listed_once_recorded_in_batches_and_paged() {
     );
     assert_eq!(store.transfer_files(id, Some(4), None).unwrap(), []);
     assert_not_found(store.transfer_files(id + 1, None, None), "transfer");
-    assert_not_found(store.list_transfer_files(id + 1), "transfer");
+    assert_not_found(store.insert_transfer_files(id + 1), "transfer");
 
     // They go with their transfer, and with its destination.
     store.delete_destination(&destination).unwrap();

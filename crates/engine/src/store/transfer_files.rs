@@ -1,6 +1,6 @@
-//! The per-file results of a sent transfer: one row per manifest entry, listed pending when the
-//! transfer first starts and updated in batches as the receiver reports files complete, kept
-//! or failed, with the digest each file was verified against.
+//! The per-file results of a sent transfer: one row per manifest entry, added as pending when
+//! the transfer first starts and updated in batches as the receiver reports files complete,
+//! kept or failed, with the digest each file was verified against.
 
 use super::transfers::Transfer;
 use super::{require, sql_id, sql_limit, Record, Result, Store};
@@ -68,10 +68,10 @@ pub struct FileOutcome {
 }
 
 impl Store {
-    /// Lists every entry of transfer `id`'s manifest as a pending file of the transfer, unless
-    /// its files are listed already (a transfer started again keeps its results). Nothing is
-    /// listed when the manifest was deleted.
-    pub fn list_transfer_files(&mut self, id: u64) -> Result<()> {
+    /// Adds every entry of transfer `id`'s manifest as a pending file of the transfer, unless
+    /// its files are there already (a transfer started again keeps its results). None are
+    /// added when the manifest was deleted.
+    pub fn insert_transfer_files(&mut self, id: u64) -> Result<()> {
         require(&self.db, &Transfer::TABLE, id)?;
         self.db
             .prepare_cached(
