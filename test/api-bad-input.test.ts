@@ -215,6 +215,12 @@ const SEND: Record<keyof typeof SEND_METHODS, MethodCases> = {
     unknownId: ['destinationId', () => ({ destinationId: NO_STRING_ID })],
     outOfRange: { limit: -1, after: 0 },
   },
+  getTransferFiles: {
+    valid: (f) => ({ transferId: f.transferId, limit: 10 }),
+    wrongType: { transferId: 'x', after: 'first', limit: false },
+    unknownId: ['transferId', () => ({ transferId: NO_INT_ID })],
+    outOfRange: { transferId: 0, after: -1, limit: -1 },
+  },
   resumeTransferAsync: {
     valid: (f) => ({ transferId: f.transferId }),
     wrongType: { transferId: [1] },

@@ -176,6 +176,7 @@ const DOCUMENTED: Record<string, string> = {
   getSharedTokens: 'limit?',
   getTransfer: 'transferId, getCompleteFlags?',
   getTransfers: 'destinationId?, before?, after?, limit?',
+  getTransferFiles: 'transferId, after?, limit?',
   resumeTransferAsync: 'transferId',
   schedulePingAsync: 'destinationId, pingCount',
   setPriorityLanesAsync: 'destinationId, priorityLanes',

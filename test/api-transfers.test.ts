@@ -22,6 +22,8 @@ import {
   tempDir,
   tree,
 } from './support/engines.js';
+import { blake3Hex } from './support/blake3.js';
+import { rejectsWith } from './support/probes.js';
 import {
   generatedManifest,
   kbps,
@@ -414,6 +416,80 @@ describe('getTransfer, getTransfers, waitForTransfer', () => {
     const failed = sender.send.waitForTransfer(slow);
     await sender.send.failTransfer(slow, 'given up');
     expect(await failed).toMatchObject({ status: 'error', errorMessage: 'given up' });
+  });
+});
+
+describe('getTransferFiles', () => {
+  it('lists every file with its outcome and the BLAKE3 digest of its source bytes', async () => {
+    const { sender, destinationId, sandbox } = await pair();
+    const src = tree(tempDir(), { 'a.bin': 300_000, 'held.txt': 40, 'd/b.txt': 5, zero: 0 });
+    // The receiver already holds held.txt as an earlier transfer left it: same bytes and time.
+    const time = 1_700_000_000;
+    utimesSync(join(src, 'held.txt'), time, time);
+    const landed = join(sandbox, 'in', 'tree');
+    tree(landed, { 'held.txt': readFileSync(join(src, 'held.txt')) });
+    utimesSync(join(landed, 'held.txt'), time, time);
+    const manifestId = await manifestOf(sender, 'tree', src);
+    const t = await sender.send.createTransfer(destinationId, manifestId, { destinationPath: 'in' });
+    expect((await sender.send.waitForTransfer(t)).status).toBe('complete');
+
+    const all = await sender.send.getTransferFiles(t);
+    expect(all.map((f) => f.destPath).sort()).toEqual([
+      'tree',
+      'tree/a.bin',
+      'tree/d',
+      'tree/d/b.txt',
+      'tree/held.txt',
+      'tree/zero',
+    ]);
+    expect(all.map((f) => f.fileIndex)).toEqual([0, 1, 2, 3, 4, 5]);
+    const dirs = all.filter((f) => f.destPath === 'tree' || f.destPath === 'tree/d');
+    for (const dir of dirs) {
+      expect(dir).toMatchObject({ status: 'complete', fileSize: 0, digest: null });
+    }
+    const files = all.filter((f) => !dirs.includes(f));
+    for (const file of files) {
+      const rel = file.destPath.slice('tree/'.length);
+      const source = readFileSync(join(src, rel));
+      expect(file).toMatchObject({
+        transferId: t.transferId,
+        status: rel === 'held.txt' ? 'skipped' : 'complete',
+        fileSize: source.length,
+        isEmptyDir: false,
+        errorMessage: null,
+      });
+      expect(file.digest, rel).toBe(source.length > 0 ? blake3Hex(source) : null);
+      expect(file.endTime).toBeGreaterThan(0);
+      expect(readFileSync(join(landed, rel))).toEqual(source);
+    }
+
+    // Paged by fileIndex, the record or the number.
+    expect(await sender.send.getTransferFiles(t, all[0], 2)).toEqual(all.slice(1, 3));
+    expect(await sender.send.getTransferFiles(t.transferId, { after: 3 })).toEqual(all.slice(4));
+    const missing = await rejectsWith(sender.send.getTransferFiles(987_654_321), 'NOT_FOUND');
+    expect(missing.message).toContain('987654321');
+  });
+
+  it('marks a file skipped when only newer files are written and the receiver has it as new', async () => {
+    const { sender, destinationId, sandbox } = await pair();
+    const src = tree(tempDir(), { 'f.bin': 4_000, 'g.bin': 3_000 });
+    const manifestId = await manifestOf(sender, 'in', src);
+    const newer = new Date(statSync(join(src, 'f.bin')).mtime.getTime() + 60_000);
+    tree(join(sandbox, 'in'), { 'f.bin': bytes(100, 9) });
+    utimesSync(join(sandbox, 'in', 'f.bin'), newer, newer);
+    const t = await sender.send.createTransfer(destinationId, manifestId, {
+      transferFlags: constants.TRANSFER_FLAG_DEFAULT | constants.TRANSFER_FLAG_WRITE_ONLY_NEWER,
+    });
+    expect((await sender.send.waitForTransfer(t)).status).toBe('complete');
+    const files = await sender.send.getTransferFiles(t);
+    const outcomes = Object.fromEntries(files.map((f) => [f.destPath, [f.status, f.digest]]));
+    // The receiver's own copy differs from the source: no digest was checked for it.
+    expect(outcomes).toEqual({
+      in: ['complete', null],
+      'in/f.bin': ['skipped', null],
+      'in/g.bin': ['complete', blake3Hex(readFileSync(join(src, 'g.bin')))],
+    });
+    expect(readFileSync(join(sandbox, 'in', 'f.bin'))).toEqual(bytes(100, 9));
   });
 });
 

@@ -22,8 +22,9 @@ const REQUEST_METHODS = {
 } as const satisfies Record<string, MethodSpec>;
 
 /**
- * `SendInterface`: every method of the vendor's page, plus request tracking and
- * `createDownload` (ours: the holder of a shared token has its manifest sent to it).
+ * `SendInterface`: every method of the vendor's page, plus request tracking and two of ours:
+ * `createDownload` (the holder of a shared token has its manifest sent to it) and
+ * `getTransferFiles` (the vendor's page has only `getTransfer`'s completion flags).
  */
 export const SEND_METHODS = {
   createDestination: {
@@ -86,6 +87,7 @@ export const SEND_METHODS = {
   getSharedTokens: { required: [], optional: ['limit'] },
   getTransfer: { required: ['transferId'], optional: ['getCompleteFlags'] },
   getTransfers: { required: [], optional: ['destinationId', 'before', 'after', 'limit'] },
+  getTransferFiles: { required: ['transferId'], optional: ['after', 'limit'] },
   resumeTransferAsync: { required: ['transferId'], optional: [] },
   schedulePingAsync: { required: ['destinationId', 'pingCount'], optional: [] },
   setPriorityLanesAsync: { required: ['destinationId', 'priorityLanes'], optional: [] },

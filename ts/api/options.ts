@@ -17,6 +17,7 @@ import type {
   ReceivedTransfer,
   Structure,
   Transfer,
+  TransferFile,
   UserData,
 } from './types.js';
 
@@ -166,6 +167,11 @@ export type GetTransferOptions = OptionsOf<Send['getTransfer']>;
 export type GetTransfersOptions = OptionsOf<
   Send['getTransfers'],
   ParamTypes & Paging<Transfer>
+>;
+/** Options of `getTransferFiles`: `after` is a file, by `fileIndex` or record. */
+export type GetTransferFilesOptions = OptionsOf<
+  Send['getTransferFiles'],
+  ParamTypes & { after: number | TransferFile }
 >;
 /** Options of `setTransferPriorityAsync`. */
 export type SetTransferPriorityOptions = OptionsOf<

@@ -18,6 +18,7 @@ import type {
   CreateTransferOptions,
   FailTransferOptions,
   GetManifestsOptions,
+  GetTransferFilesOptions,
   GetTransferOptions,
   GetTransfersOptions,
   LimitOptions,
@@ -41,6 +42,7 @@ import type {
   Structure,
   Token,
   Transfer,
+  TransferFile,
   UserData,
 } from './types.js';
 
@@ -389,6 +391,30 @@ export class SendInterface extends RequestTracking<SendMethod> {
   ): Promise<Transfer[]>;
   getTransfers(...args: unknown[]): Promise<unknown> {
     return this.call('getTransfers', args);
+  }
+
+  /**
+   * Lists the files of a transfer with what became of each: pending, complete, skipped (the
+   * receiver already held it) or error, and the BLAKE3 digest the receiver verified it
+   * against. The files are listed once the transfer first starts, in manifest order. Not on
+   * the vendor's page: ours.
+   *
+   * @param transferId the transfer, by id or structure
+   * @param options `after`: only files after this one (excluded), by `fileIndex` or record;
+   *   `limit`: at most this many
+   */
+  getTransferFiles(
+    transferId: IdOr<Transfer>,
+    options?: GetTransferFilesOptions,
+  ): Promise<TransferFile[]>;
+  /** The same, with the optional parameters positionally in documented order. */
+  getTransferFiles(
+    transferId: IdOr<Transfer>,
+    after?: number | TransferFile,
+    limit?: number,
+  ): Promise<TransferFile[]>;
+  getTransferFiles(...args: unknown[]): Promise<unknown> {
+    return this.call('getTransferFiles', args);
   }
 
   /**

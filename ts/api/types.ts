@@ -174,6 +174,42 @@ export interface Transfer {
   completeFlags?: boolean[];
 }
 
+/**
+ * What became of one file of a transfer: `pending` until the receiver confirms it; `complete`
+ * once written and in place; `skipped` when the receiver already held it (the same file, or
+ * one as new under `TRANSFER_FLAG_WRITE_ONLY_NEWER`) and wrote nothing; `error` when it could
+ * not be sent or placed.
+ */
+export type TransferFileStatus = 'pending' | 'complete' | 'skipped' | 'error';
+
+/**
+ * One file of a transfer and what became of it (`SendInterface.getTransferFiles`, ours). The
+ * files are listed once the transfer first starts, in manifest order.
+ */
+export interface TransferFile {
+  transferId: number;
+  /** Position in the transfer (manifest order, from 0): what `after` pages by. */
+  fileIndex: number;
+  /** Path at the sender, as sent. */
+  srcPath: string;
+  /** Path at the receiver, below the transfer's destination path. */
+  destPath: string;
+  fileSize: number;
+  isEmptyDir: boolean;
+  status: TransferFileStatus;
+  /**
+   * The BLAKE3 digest (64 hex digits) of the source bytes, which the receiver verified the
+   * file it placed (or, skipped, the file it held) against; `null` until it did, and for
+   * directories, empty files, transfers without verification and files skipped for being
+   * as new at the receiver (`TRANSFER_FLAG_WRITE_ONLY_NEWER`).
+   */
+  digest: string | null;
+  /** Why it failed, if it did. */
+  errorMessage: string | null;
+  /** When it was confirmed complete or skipped, or failed (Unix microseconds). */
+  endTime: number | null;
+}
+
 /** A shared token giving its holder access to one manifest. Never the password. */
 export interface Token {
   token: string;

@@ -19,7 +19,9 @@ use jetstream_relay::frame;
 use jetstream_wire::codec::{ConnectionId, Header};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
-use jetstream_wire::files::{DataSink, Digest, FileMeta, SinkReport, StorageError, TransferHeader};
+use jetstream_wire::files::{
+    DataSink, Digest, FileMeta, Kept, SinkReport, StorageError, TransferHeader,
+};
 use jetstream_wire::session::{
     ErrorCode, ReceiverConfig, ReceiverEvent, ReceiverSession, ReceiverStats, SessionError,
 };
@@ -655,6 +657,7 @@ fn authorize(
             code: ErrorCode::AuthFailed,
             message,
             remote: false,
+            file: None,
         })
     };
     if !auth.token.is_empty() {
@@ -721,6 +724,7 @@ impl DataSink for Storage {
             code,
             message,
             remote: false,
+            file: None,
         };
         if header.flags & !flags::ALL != 0 {
             return Err(refuse(
@@ -775,6 +779,10 @@ impl DataSink for Storage {
 
     fn open(&mut self, file: u32, meta: &FileMeta) -> std::result::Result<u64, StorageError> {
         self.sink(file)?.open(file, meta)
+    }
+
+    fn kept(&self, file: u32) -> Option<Kept> {
+        self.sink.as_ref().and_then(|sink| sink.kept(file))
     }
 
     fn write_at(

@@ -165,16 +165,40 @@ pub struct Progress {
     pub reconnects: u32,
     /// Why the last session died, when one did.
     pub last_error: Option<String>,
-    /// Entries that became complete since the previous report (transfer indices), with the
-    /// digest each was verified against.
-    pub placed: Vec<(u64, Option<Digest>)>,
+    /// Entries that became complete since the previous report.
+    pub placed: Vec<PlacedEntry>,
+    /// The entry whose failure ended a session, reported with that session's end.
+    pub failed: Option<FailedEntry>,
+}
+
+/// An entry a session failed on: it could not be read, written or placed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedEntry {
+    /// Its index in the transfer.
+    pub index: u64,
+    /// Why, as the session's error says it.
+    pub message: String,
+}
+
+/// An entry the receiver reported complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlacedEntry {
+    /// Its index in the transfer.
+    pub index: u64,
+    /// The digest it was verified against (none for directories, empty files and transfers
+    /// without verification).
+    pub digest: Option<Digest>,
+    /// The receiver already held it and wrote none of it.
+    pub kept: bool,
 }
 
 impl Progress {
-    /// Hands the report to `progress`; entries reported placed are not reported again.
+    /// Hands the report to `progress`; entries reported placed or failed are not reported
+    /// again.
     fn publish(&mut self, progress: &mut (dyn FnMut(&Progress) + Send)) {
         progress(self);
         self.placed.clear();
+        self.failed = None;
     }
 }
 
@@ -240,6 +264,7 @@ pub async fn send(
         reconnects: 0,
         last_error: None,
         placed: Vec::new(),
+        failed: None,
     };
     let mut control = opts.control.clone();
     let mut backoff = FIRST_BACKOFF;
@@ -566,6 +591,13 @@ async fn run_session(
                     flush(&mut session, endpoint, to, &mut out, source.as_mut()).await;
                     observe(&session, report);
                     let err = Error::from(e.clone());
+                    if let Some(index) = e.file.and_then(|file| resume.index(file)) {
+                        report.failed = Some(FailedEntry {
+                            index,
+                            message: err.message.clone(),
+                        });
+                        report.publish(progress);
+                    }
                     return Err(if e.code == ErrorCode::TimedOut && !e.remote {
                         if heard {
                             Ended::Retry(err)
@@ -595,9 +627,13 @@ async fn run_session(
                         reconnects: report.reconnects,
                     });
                 }
-                SenderEvent::FileComplete { file, digest } => {
+                SenderEvent::FileComplete { file, digest, kept } => {
                     if let Some(index) = resume.index(file) {
-                        report.placed.push((index, digest));
+                        report.placed.push(PlacedEntry {
+                            index,
+                            digest,
+                            kept,
+                        });
                     }
                 }
                 SenderEvent::NewToken(token) => address_tokens::put(to, token),

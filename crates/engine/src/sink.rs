@@ -27,7 +27,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::sync::Arc;
 
-use jetstream_wire::files::{DataSink, Digest, EntryKind, FileMeta, SinkReport, StorageError};
+use jetstream_wire::files::{
+    DataSink, Digest, EntryKind, FileMeta, Kept, SinkReport, StorageError,
+};
 
 use crate::digest::{hash_file, InOrder};
 use crate::overwrite::OverwriteMode;
@@ -1031,6 +1033,14 @@ impl DataSink for FileSink {
             self.prepare_ahead();
         }
         Ok(held)
+    }
+
+    fn kept(&self, file: u32) -> Option<Kept> {
+        match self.slots.get(&file) {
+            Some(Slot::Verify { .. }) => Some(Kept::InPlace),
+            Some(Slot::Skipped) => Some(Kept::Newer),
+            _ => None,
+        }
     }
 
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {

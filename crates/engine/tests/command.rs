@@ -77,6 +77,10 @@ fn valid_params() -> Vec<(&'static str, Value)> {
             "getTransfers",
             json!({ "destinationId": DEST, "before": 9, "after": 1, "limit": 3 }),
         ),
+        (
+            "getTransferFiles",
+            json!({ "transferId": 7, "after": 0, "limit": 3 }),
+        ),
         ("resumeTransferAsync", json!({ "transferId": 7 })),
         (
             "schedulePingAsync",
@@ -187,6 +191,7 @@ fn structure(method: &str, key: &str, id: &Value) -> Option<Value> {
         }
         "before" | "after" if method == "getManifests" => "manifestId",
         "after" if method == "getEventLog" => "eventId",
+        "after" if method == "getTransferFiles" => "fileIndex",
         "before" | "after" => "transferId",
         _ => return None,
     };
@@ -259,7 +264,7 @@ fn the_table_covers_every_method() {
     table.sort_unstable();
     methods.sort_unstable();
     assert_eq!(table, methods);
-    assert_eq!(METHODS.len(), 64);
+    assert_eq!(METHODS.len(), 65);
 }
 
 #[test]
@@ -551,6 +556,7 @@ fn out_of_range_integers_and_numbers_are_named() {
         ("getConnections", "limit", json!(-1)),
         ("getManifestFiles", "limit", json!(-1)),
         ("getTransfers", "limit", json!(1.5)),
+        ("getTransferFiles", "after", json!(-1)),
         ("schedulePingAsync", "pingCount", json!(0)),
         ("setSendRateMaxAsync", "sendRateMax", json!(-1)),
         ("setTransferSendRateMaxAsync", "sendRateMax", json!(-2)),

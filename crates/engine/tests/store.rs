@@ -4,10 +4,11 @@
 use jetstream_engine::command::Permission;
 use jetstream_engine::store::{
     verify_password, CheckMemory, Checkpoint, ConnectionState, ConnectionUpdate, DestinationParams,
-    DestinationUpdate, DownloadCheck, ManifestFile, ManifestStatus, NewApiToken, NewConnection,
-    NewToken, NewTransfer, ObjectRef, Page, PriorityLanes, RequestStatus, Store, StoreError,
-    TransferDefaults, TransferParams, TransferProgress, TransferStatus, TransferUpdate, UserData,
-    REQUEST_KEEP_COUNT, REQUEST_KEEP_MICROS, SCHEMA_VERSION,
+    DestinationUpdate, DownloadCheck, FileOutcome, ManifestFile, ManifestStatus, NewApiToken,
+    NewConnection, NewToken, NewTransfer, ObjectRef, Page, PriorityLanes, RequestStatus, Store,
+    StoreError, TransferDefaults, TransferFile, TransferFileStatus, TransferParams,
+    TransferProgress, TransferStatus, TransferUpdate, UserData, REQUEST_KEEP_COUNT,
+    REQUEST_KEEP_MICROS, SCHEMA_VERSION,
 };
 use jetstream_wire::ranges::RangeSet;
 use serde_json::json;
@@ -859,6 +860,102 @@ fn acknowledged_ranges_and_complete_flags_round_trip() {
         Some(vec![true, true, true, false, false, true, false, false])
     );
     assert_not_found(store.transfer_checkpoint(id + 1), "transfer");
+}
+
+#[test]
+fn transfer_files_are_added_once_recorded_in_batches_and_paged() {
+    let (_dir, path, mut store) = temp_store();
+    let (destination, manifest, id) = destination_manifest_transfer(&mut store);
+    let files: Vec<ManifestFile> = (0..5).map(file).collect();
+    store.append_manifest_files(&manifest, &files).unwrap();
+    assert_eq!(store.transfer_files(id, None, None).unwrap(), []);
+    store.insert_transfer_files(id).unwrap();
+    let digest = [7u8; 32];
+    let outcomes = [
+        FileOutcome {
+            index: 1,
+            status: TransferFileStatus::Complete,
+            digest: Some(digest),
+            error_message: None,
+            time: T0 + 1,
+        },
+        FileOutcome {
+            index: 3,
+            status: TransferFileStatus::Error,
+            digest: None,
+            error_message: Some("no room".to_owned()),
+            time: T0 + 2,
+        },
+    ];
+    store.save_transfer_files(id, &outcomes).unwrap();
+    // Added again (a restarted transfer): the results stay.
+    store.insert_transfer_files(id).unwrap();
+    drop(store);
+
+    let mut store = Store::open(&path).unwrap();
+    let listed = store.transfer_files(id, None, None).unwrap();
+    assert_eq!(listed.len(), 5);
+    for (i, (row, source)) in listed.iter().zip(&files).enumerate() {
+        assert_eq!(row.transfer_id, id);
+        assert_eq!(row.file_index, i as u64);
+        assert_eq!(
+            (
+                &row.src_path,
+                &row.dest_path,
+                row.file_size,
+                row.is_empty_dir
+            ),
+            (
+                &source.src_path,
+                &source.dest_path,
+                source.file_size,
+                source.is_empty_dir
+            )
+        );
+    }
+    let outcome = |row: &TransferFile| {
+        (
+            row.status,
+            row.digest.clone(),
+            row.error_message.clone(),
+            row.end_time,
+        )
+    };
+    assert_eq!(
+        listed.iter().map(outcome).collect::<Vec<_>>(),
+        [
+            (TransferFileStatus::Pending, None, None, None),
+            (
+                TransferFileStatus::Complete,
+                Some("07".repeat(32)),
+                None,
+                Some(T0 + 1)
+            ),
+            (TransferFileStatus::Pending, None, None, None),
+            (
+                TransferFileStatus::Error,
+                None,
+                Some("no room".to_owned()),
+                Some(T0 + 2)
+            ),
+            (TransferFileStatus::Pending, None, None, None),
+        ]
+    );
+    assert_eq!(
+        store.transfer_files(id, Some(1), Some(2)).unwrap(),
+        listed[2..4]
+    );
+    assert_eq!(store.transfer_files(id, Some(4), None).unwrap(), []);
+    assert_not_found(store.transfer_files(id + 1, None, None), "transfer");
+    assert_not_found(store.insert_transfer_files(id + 1), "transfer");
+
+    // They go with their transfer, and with its destination.
+    store.delete_destination(&destination).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = raw
+        .query_row("SELECT COUNT(*) FROM transfer_files", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
 }
 
 #[test]

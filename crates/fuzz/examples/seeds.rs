@@ -101,6 +101,10 @@ fn codec_seeds() -> Vec<Vec<u8>> {
                 range: 4096..5000,
             },
             Frame::Placed { file: 1 },
+            Frame::Kept {
+                file: 2,
+                verified: true,
+            },
         ],
         vec![
             Frame::Digest {
@@ -120,6 +124,7 @@ fn codec_seeds() -> Vec<Vec<u8>> {
             Frame::Close {
                 code: 3,
                 message: "refused".into(),
+                file: Some(0),
             },
         ],
     ];

@@ -139,6 +139,8 @@ pub enum FrameSpec {
     Durable { file: Pick, bytes: Pick },
     /// PLACED.
     Placed { file: Pick },
+    /// KEPT.
+    Kept { file: Pick, verified: bool },
     /// MISSING of (start, length).
     Missing { file: Pick, start: Pick, len: Pick },
     /// DIGEST.
@@ -219,6 +221,7 @@ impl FrameSpec {
             FrameSpec::Close { code, message } => Frame::Close {
                 code: *code,
                 message: clip(message, MAX_MESSAGE_LEN),
+                file: None,
             },
             FrameSpec::Padding(n) => Frame::Padding(1 + usize::from(*n)),
             FrameSpec::Ping(id) => Frame::Ping { id: *id },
@@ -232,6 +235,10 @@ impl FrameSpec {
             }
             FrameSpec::Placed { file } => Frame::Placed {
                 file: shape.file(*file),
+            },
+            FrameSpec::Kept { file, verified } => Frame::Kept {
+                file: shape.file(*file),
+                verified: *verified,
             },
             FrameSpec::Missing { file, start, len } => {
                 let file = shape.file(*file);

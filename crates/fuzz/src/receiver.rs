@@ -144,6 +144,7 @@ pub fn run(input: &ReceiverInput) -> Outcome {
             code: ErrorCode::AuthFailed,
             message: "refused".into(),
             remote: false,
+            file: None,
         }),
     });
     let mut peer = Peer::new(CID, keys, now);
@@ -225,7 +226,9 @@ impl Driven for Receiver {
                     "MISSING {range:?} of {file}"
                 );
             }
-            Frame::Placed { file } => assert!(self.sink.is_placed(*file), "PLACED {file}"),
+            Frame::Placed { file } | Frame::Kept { file, .. } => {
+                assert!(self.sink.is_placed(*file), "PLACED {file}");
+            }
             Frame::Accept
             | Frame::Result { .. }
             | Frame::Close { .. }

@@ -167,6 +167,7 @@ impl DataSink for CheckingSink {
             code: ErrorCode::Io,
             message: e.message,
             remote: false,
+            file: None,
         })
     }
 

@@ -230,6 +230,8 @@ pub enum Frame<'a> {
         code: u8,
         /// Why.
         message: String,
+        /// The file (index within the transfer) the failure concerns, when it concerns one.
+        file: Option<u32>,
     },
     /// Zero bytes that fill a datagram to a size (path MTU probes).
     Padding(usize),
@@ -257,6 +259,16 @@ pub enum Frame<'a> {
     Placed {
         /// File index within the transfer.
         file: u32,
+    },
+    /// `file` is complete at the receiver as [`Frame::Placed`] says, and none of it was written:
+    /// the receiver already held it, so the file was skipped.
+    Kept {
+        /// File index within the transfer.
+        file: u32,
+        /// The target held the sender's bytes, checked against the digest when files are
+        /// verified; otherwise it was left as it is for being as new as the source (only newer
+        /// files are written), and differs.
+        verified: bool,
     },
     /// The receiver lacks `range` of `file` although the sender counts it as delivered (a
     /// resume claim it could not confirm, or a file whose digest did not match): send it.
@@ -294,6 +306,10 @@ const FRAME_PLACED: u8 = 0x1c;
 const FRAME_MISSING: u8 = 0x1d;
 const FRAME_DIGEST: u8 = 0x1e;
 const FRAME_NEW_TOKEN: u8 = 0x1f;
+const FRAME_KEPT: u8 = 0x20;
+
+/// A CLOSE frame's file index when the failure concerns no file (no transfer has that many).
+const NO_FILE: u32 = u32::MAX;
 
 impl Frame<'_> {
     /// Bytes this frame takes once encoded.
@@ -305,12 +321,12 @@ impl Frame<'_> {
             Frame::File { meta, .. } => 1 + 4 + 1 + 1 + 8 + 8 + 8 + 2 + meta.path.len(),
             Frame::Accept | Frame::Done => 1,
             Frame::Padding(len) => *len,
-            Frame::Result { message, .. } | Frame::Close { message, .. } => {
-                1 + 1 + 2 + message.len().min(MAX_MESSAGE_LEN)
-            }
+            Frame::Result { message, .. } => 1 + 1 + 2 + message.len().min(MAX_MESSAGE_LEN),
+            Frame::Close { message, .. } => 1 + 1 + 2 + message.len().min(MAX_MESSAGE_LEN) + 4,
             Frame::Ping { .. } | Frame::Pong { .. } => 1 + 8,
             Frame::Durable { .. } => 1 + 4 + 8,
             Frame::Placed { .. } => 1 + 4,
+            Frame::Kept { .. } => 1 + 4 + 1,
             Frame::Missing { .. } => 1 + 4 + 8 + 8,
             Frame::Digest { .. } => 1 + 4 + DIGEST_LEN,
             Frame::NewToken(_) => 1 + TOKEN_LEN,
@@ -375,14 +391,20 @@ impl Frame<'_> {
                 w.pos = end;
             }
             Frame::Done => w.u8(FRAME_DONE)?,
-            Frame::Result { code, message } | Frame::Close { code, message } => {
-                w.u8(if matches!(self, Frame::Result { .. }) {
-                    FRAME_RESULT
-                } else {
-                    FRAME_CLOSE
-                })?;
+            Frame::Result { code, message } => {
+                w.u8(FRAME_RESULT)?;
                 w.u8(*code)?;
                 w.str16(truncate_utf8(message, MAX_MESSAGE_LEN))?;
+            }
+            Frame::Close {
+                code,
+                message,
+                file,
+            } => {
+                w.u8(FRAME_CLOSE)?;
+                w.u8(*code)?;
+                w.str16(truncate_utf8(message, MAX_MESSAGE_LEN))?;
+                w.u32(file.unwrap_or(NO_FILE))?;
             }
             Frame::Ping { id } => {
                 w.u8(FRAME_PING)?;
@@ -400,6 +422,11 @@ impl Frame<'_> {
             Frame::Placed { file } => {
                 w.u8(FRAME_PLACED)?;
                 w.u32(*file)?;
+            }
+            Frame::Kept { file, verified } => {
+                w.u8(FRAME_KEPT)?;
+                w.u32(*file)?;
+                w.u8(u8::from(*verified))?;
             }
             Frame::Missing { file, range } => {
                 w.u8(FRAME_MISSING)?;
@@ -562,7 +589,12 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
             if kind == FRAME_RESULT {
                 Frame::Result { code, message }
             } else {
-                Frame::Close { code, message }
+                let file = Some(r.u32("close file")?).filter(|&f| f != NO_FILE);
+                Frame::Close {
+                    code,
+                    message,
+                    file,
+                }
             }
         }
         FRAME_PING => Frame::Ping { id: r.u64("ping")? },
@@ -573,6 +605,14 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
         },
         FRAME_PLACED => Frame::Placed {
             file: r.u32("placed file")?,
+        },
+        FRAME_KEPT => Frame::Kept {
+            file: r.u32("kept file")?,
+            verified: match r.u8("kept check")? {
+                0 => false,
+                1 => true,
+                _ => return Err(CodecError::Invalid("kept check")),
+            },
         },
         FRAME_MISSING => {
             let file = r.u32("missing file")?;
@@ -783,6 +823,12 @@ mod tests {
             Frame::Close {
                 code: 3,
                 message: "no".into(),
+                file: None,
+            },
+            Frame::Close {
+                code: 4,
+                message: "file 2: no room".into(),
+                file: Some(2),
             },
             Frame::Ping { id: 1 },
             Frame::Padding(7),
@@ -792,6 +838,14 @@ mod tests {
                 bytes: 1 << 33,
             },
             Frame::Placed { file: 4 },
+            Frame::Kept {
+                file: 9,
+                verified: true,
+            },
+            Frame::Kept {
+                file: 10,
+                verified: false,
+            },
             Frame::Missing {
                 file: 5,
                 range: 10..20,

@@ -99,6 +99,17 @@ pub enum SinkReport {
     Mismatch(u32),
 }
 
+/// Why a sink leaves a file as it found it ([`DataSink::kept`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Its target already holds the file: same size and time, checked against the sender's
+    /// digest when files are verified.
+    InPlace,
+    /// Its target is as new as the source and only newer files are written: it stays as it
+    /// is, different from the source.
+    Newer,
+}
+
 /// Where a receiving session puts file bytes.
 ///
 /// Every [`DataSink::finish`] leads to exactly one [`SinkReport::Placed`] or
@@ -115,6 +126,13 @@ pub trait DataSink {
     /// how many bytes from the start of the file the sink already holds on stable storage from
     /// an earlier session (0 for none): they are not written again.
     fn open(&mut self, file: u32, meta: &FileMeta) -> Result<u64, StorageError>;
+    /// Whether `file`, just opened, is to be left as the sink found it, and why; `None` when
+    /// it is written. Such a file is reported KEPT rather than PLACED once it is complete,
+    /// unless its digest check fails and it is written after all.
+    fn kept(&self, file: u32) -> Option<Kept> {
+        let _ = file;
+        None
+    }
     /// Bytes of `file` at `offset`. The same range may arrive more than once.
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError>;
     /// Every byte of `file` has arrived: make it final (sync, check `digest` when given, set

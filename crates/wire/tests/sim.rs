@@ -160,6 +160,40 @@ fn a_resume_claim_the_receiver_cannot_confirm_is_sent_again() {
 }
 
 #[test]
+fn files_the_receiver_already_holds_are_reported_kept() {
+    // A transfer sent again: the receiver holds two of its files whole and leaves them as they
+    // are; the sender learns which (KEPT), and writes only the others.
+    let sizes: Vec<u64> = (0..6).map(|i| 20_000 + i * 7_001).collect();
+    let kept = vec![1, 4];
+    let held: Vec<u64> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| if kept.contains(&(i as u32)) { s } else { 0 })
+        .collect();
+    let files = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| file(&format!("f{i}"), size))
+        .collect();
+    let flow = Flow {
+        files,
+        cipher: CipherLevel::Aes128Gcm,
+        held: held.clone(),
+        kept: kept.clone(),
+        ..Flow::single(0)
+    };
+    let cfg = link(100 * MBIT, Duration::from_millis(10), 0.0, 23);
+    let outcome = run(cfg, vec![flow], Duration::from_secs(60));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.received_bytes, f.total_bytes - held.iter().sum::<u64>());
+    let mut reported = f.reported.clone();
+    reported.sort_unstable();
+    let expected: Vec<(u32, bool)> = (0..6).map(|i| (i, kept.contains(&i))).collect();
+    assert_eq!(reported, expected);
+}
+
+#[test]
 fn what_the_receiver_holds_is_not_sent_again_even_unclaimed() {
     // A second run of the same transfer without a checkpoint: the receiver says how much of
     // the file it holds and the sender skips it (beyond what it sent before hearing so).

@@ -32,7 +32,7 @@ pub use server::{
     UpdateBandwidthLimits,
 };
 pub use transfers::{
-    CreateTransfer, FailTransfer, GetTransfer, GetTransfers, SetTransferPriority,
+    CreateTransfer, FailTransfer, GetTransfer, GetTransferFiles, GetTransfers, SetTransferPriority,
     SetTransferSendRateMax, UpdateTransferDefaults,
 };
 
@@ -121,6 +121,8 @@ commands! {
     GetTransfer(GetTransfer) = "getTransfer";
     /// A page of transfers.
     GetTransfers(GetTransfers) = "getTransfers";
+    /// A page of a transfer's per-file results (ours).
+    GetTransferFiles(GetTransferFiles) = "getTransferFiles";
     /// Resume a suspended transfer.
     ResumeTransferAsync(TransferRef) = "resumeTransferAsync";
     /// Ping a destination.

@@ -149,6 +149,7 @@ impl Command {
             | C::GetSharedToken(_)
             | C::GetSharedTokens(_)
             | C::GetTransfer(_)
+            | C::GetTransferFiles(_)
             | C::GetTransfers(_)
             | C::ResumeTransferAsync(_)
             | C::SchedulePingAsync(_)

@@ -1,7 +1,7 @@
 //! The typed parameters of the transfer methods: creating, listing, steering and failing
 //! transfers, and the transfer settings shared with `updateTransferDefaults`.
 
-use super::args::{Args, Bool, NonBlank, StringMap, Text};
+use super::args::{Args, Bool, Int, NonBlank, Ref, StringMap, Text};
 use super::error::CommandError;
 use super::params::{
     FromArgs, COUNT_U32, COUNT_U64, DESTINATION_ID, LIMIT, MANIFEST_ID, MIN_CIPHER, OVERWRITE_MODE,
@@ -114,6 +114,35 @@ impl FromArgs for GetTransfer {
         Ok(GetTransfer {
             transfer_id: args.req("transferId", &TRANSFER_ID)?,
             get_complete_flags: args.opt("getCompleteFlags", &Bool)?,
+        })
+    }
+}
+
+/// A file's index in its transfer, or a TransferFile structure.
+const FILE_INDEX: Ref<Int<u64>> = Ref {
+    id: Int::new(0, u64::MAX as i128),
+    what: "a file index",
+    field: "fileIndex",
+};
+
+/// `getTransferFiles(transferId, after, limit)` (ours): the per-file results of a transfer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetTransferFiles {
+    /// The transfer.
+    pub transfer_id: u64,
+    /// Only files after this index (excluded).
+    pub after: Option<u64>,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+impl FromArgs for GetTransferFiles {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(GetTransferFiles {
+            transfer_id: args.req("transferId", &TRANSFER_ID)?,
+            after: args.opt("after", &FILE_INDEX)?,
+            limit: args.opt("limit", &LIMIT)?,
         })
     }
 }

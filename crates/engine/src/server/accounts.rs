@@ -345,6 +345,7 @@ impl Actor {
                         },
                         message: e.message,
                         remote: false,
+                        file: None,
                     });
                 self.receiver.settle(login.id, verdict);
             }

@@ -62,6 +62,7 @@ pub(super) fn read<A: Answer>(store: &Store, command: &Command) -> Option<Result
         C::GetTransfer(p) => {
             json(store.get_transfer(p.transfer_id, p.get_complete_flags.unwrap_or(false)))
         }
+        C::GetTransferFiles(p) => json(store.transfer_files(p.transfer_id, p.after, p.limit)),
         C::GetTransfers(p) => {
             let page = Page {
                 before: p.before,

@@ -34,7 +34,7 @@ pub(super) struct Running {
     /// The destination it goes to.
     pub(super) destination_id: String,
     /// Each entry's destination path, by transfer index (for the transfer log).
-    pub(super) paths: Vec<String>,
+    paths: Vec<String>,
     /// What the sender applies while running.
     pub(super) control: watch::Sender<Controls>,
     /// Held back by the scheduler (its lane or priority has no share now).
@@ -103,6 +103,14 @@ impl Running {
             before,
             task,
         }
+    }
+
+    /// The destination path of the entry at transfer index `index` ("?" for none).
+    pub(super) fn path(&self, index: u64) -> &str {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.paths.get(i))
+            .map_or("?", String::as_str)
     }
 
     /// The run's figures `p` with the counters of the runs before it added.

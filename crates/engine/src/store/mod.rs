@@ -91,6 +91,7 @@ mod requests;
 mod sandbox_mappings;
 mod schema;
 mod tokens;
+mod transfer_files;
 mod transfers;
 mod user_data;
 mod users;
@@ -113,6 +114,7 @@ pub use requests::{Request, RequestStatus, REQUEST_KEEP_COUNT, REQUEST_KEEP_MICR
 pub use sandbox_mappings::SandboxMapping;
 pub use schema::SCHEMA_VERSION;
 pub use tokens::{DownloadCheck, NewToken, Token, TokenSecret};
+pub use transfer_files::{FileOutcome, TransferFile, TransferFileStatus};
 pub use transfers::{
     Checkpoint, NewTransfer, Transfer, TransferParams, TransferProgress, TransferStatus,
     TransferUpdate,

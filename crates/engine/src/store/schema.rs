@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Version 1: every object kind.
 ///
@@ -288,5 +288,22 @@ CREATE TABLE events (
 CREATE TABLE sandbox_mappings (
     user_name TEXT PRIMARY KEY,
     path TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Version 7: the per-file results of sent transfers, deleted with their transfer.
+const V7: &str = "
+CREATE TABLE transfer_files (
+    transfer_id INTEGER NOT NULL REFERENCES transfers (id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    src_path TEXT NOT NULL,
+    dest_path TEXT NOT NULL,
+    file_size INTEGER NOT NULL,
+    is_empty_dir INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    digest TEXT,
+    error_message TEXT,
+    end_time INTEGER,
+    PRIMARY KEY (transfer_id, idx)
 ) WITHOUT ROWID;
 ";

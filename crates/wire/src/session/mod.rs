@@ -17,6 +17,7 @@ pub use protection::Protection;
 pub use receiver::{ReceiverConfig, ReceiverEvent, ReceiverSession, ReceiverStats};
 pub use sender::{SenderConfig, SenderEvent, SenderSession, SenderStats};
 
+use crate::files::StorageError;
 use std::fmt;
 use std::time::Duration;
 
@@ -71,6 +72,8 @@ pub struct SessionError {
     pub message: String,
     /// Whether the peer reported it (rather than this side finding it).
     pub remote: bool,
+    /// The file it concerns (its index in the session), when it concerns one.
+    pub file: Option<u32>,
 }
 
 impl SessionError {
@@ -79,6 +82,16 @@ impl SessionError {
             code,
             message: message.into(),
             remote: false,
+            file: None,
+        }
+    }
+}
+
+impl From<StorageError> for SessionError {
+    fn from(e: StorageError) -> Self {
+        SessionError {
+            file: Some(e.file),
+            ..SessionError::local(ErrorCode::Io, e.to_string())
         }
     }
 }

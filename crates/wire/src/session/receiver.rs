@@ -4,7 +4,8 @@
 //!
 //! Two levels of acknowledgement: ACK frames say a packet's bytes were *received* (they drive
 //! repair and rate control); DURABLE frames say a file's prefix is on stable storage, PLACED
-//! that a whole file is synced, verified against the sender's digest and in place. Only the
+//! that a whole file is synced, verified against the sender's digest and in place (KEPT: in
+//! place already, as the sink found it, nothing written). Only the
 //! second level may outlive a crash, so only it goes into the sender's checkpoints. What an
 //! earlier session left is taken from the sink's own durable record, never from the sender's
 //! resume claim: a claim the sink cannot confirm is answered with MISSING.
@@ -18,7 +19,7 @@ use crate::codec::{
 use crate::crypto::aead::CipherLevel;
 use crate::crypto::handshake::{Identity, PublicKey, Responder};
 use crate::crypto::token::Token;
-use crate::files::{DataSink, Digest, EntryKind, SinkReport, StorageError, TransferHeader};
+use crate::files::{DataSink, Digest, EntryKind, Kept, SinkReport, StorageError, TransferHeader};
 use crate::ranges::RangeSet;
 use ring::rand::SecureRandom;
 use std::collections::{HashMap, VecDeque};
@@ -159,6 +160,8 @@ struct FileRx {
     sync_asked: u64,
     /// Its digest did not match once already.
     mismatched: bool,
+    /// The sink leaves it as it found it ([`DataSink::kept`]).
+    kept: Option<Kept>,
 }
 
 impl FileRx {
@@ -179,7 +182,7 @@ pub struct ReceiverSession {
     header: Option<TransferHeader>,
     files: HashMap<u32, FileRx>,
     completed: RangeSet,
-    /// DURABLE, PLACED, MISSING and NEW_TOKEN frames to send.
+    /// DURABLE, PLACED, KEPT, MISSING and NEW_TOKEN frames to send.
     reports: VecDeque<Frame<'static>>,
     next_sync: Option<Instant>,
     /// A failed session made what it had received durable (or abandoned it).
@@ -194,7 +197,7 @@ pub struct ReceiverSession {
     hello_pending: bool,
     accept_pending: bool,
     result_pending: Option<(ErrorCode, String)>,
-    close_pending: Option<(ErrorCode, String)>,
+    close_pending: Option<(ErrorCode, String, Option<u32>)>,
     pongs: Vec<u64>,
     last_recv: Instant,
     events: VecDeque<ReceiverEvent>,
@@ -329,7 +332,7 @@ impl ReceiverSession {
 
     fn fail(&mut self, error: SessionError) {
         if !error.remote && self.protection.is_some() {
-            self.close_pending = Some((error.code, error.message.clone()));
+            self.close_pending = Some((error.code, error.message.clone(), error.file));
         }
         self.state = State::Closed;
         self.events.push_back(ReceiverEvent::Failed(error));
@@ -362,7 +365,7 @@ impl ReceiverSession {
                 Ok(None) => break,
                 Err(e) => {
                     if !matches!(self.state, State::Closed) {
-                        self.fail(storage_error(e));
+                        self.fail(SessionError::from(e));
                     }
                     break;
                 }
@@ -390,7 +393,7 @@ impl ReceiverSession {
         } else if due && !closed {
             self.next_sync = Some(now + self.sync_interval());
             if let Err(e) = self.sync(sink) {
-                self.fail(storage_error(e));
+                self.fail(SessionError::from(e));
             }
         }
     }
@@ -426,10 +429,18 @@ impl ReceiverSession {
                 }
             }
             SinkReport::Placed(file) => {
-                if self.files.remove(&file).is_some() {
+                if let Some(rx) = self.files.remove(&file) {
                     self.completed.insert(u64::from(file)..u64::from(file) + 1);
                     self.events.push_back(ReceiverEvent::FileComplete(file));
-                    self.reports.push_back(Frame::Placed { file });
+                    // A file whose digest did not match was written after all.
+                    self.reports
+                        .push_back(match rx.kept.filter(|_| !rx.mismatched) {
+                            Some(kept) => Frame::Kept {
+                                file,
+                                verified: kept == Kept::InPlace,
+                            },
+                            None => Frame::Placed { file },
+                        });
                 }
             }
             SinkReport::Mismatch(file) => {
@@ -442,7 +453,10 @@ impl ReceiverSession {
                         "{}: the data written does not match the sender's digest, twice",
                         rx.path
                     );
-                    self.fail(SessionError::local(ErrorCode::Io, message));
+                    self.fail(SessionError {
+                        file: Some(file),
+                        ..SessionError::local(ErrorCode::Io, message)
+                    });
                     return;
                 }
                 rx.mismatched = true;
@@ -662,7 +676,7 @@ impl ReceiverSession {
                 let verify = header.verify && meta.kind == EntryKind::File && meta.size > 0;
                 let held = sink
                     .open(file, &meta)
-                    .map_err(storage_error)?
+                    .map_err(SessionError::from)?
                     .min(meta.size);
                 let mut received = RangeSet::new();
                 received.insert(0..held);
@@ -689,6 +703,7 @@ impl ReceiverSession {
                         finishing: false,
                         sync_asked: held,
                         mismatched: false,
+                        kept: sink.kept(file),
                     },
                 );
                 self.maybe_finish(file, sink)?;
@@ -714,7 +729,7 @@ impl ReceiverSession {
                     let from = (gap.start - offset) as usize;
                     let to = (gap.end - offset) as usize;
                     sink.write_at(file, gap.start, &data[from..to])
-                        .map_err(storage_error)?;
+                        .map_err(SessionError::from)?;
                     fresh += gap.end - gap.start;
                 }
                 self.stats.bytes_received += fresh;
@@ -747,7 +762,11 @@ impl ReceiverSession {
                     self.pongs.push(id);
                 }
             }
-            Frame::Close { code, message } => {
+            Frame::Close {
+                code,
+                message,
+                file,
+            } => {
                 if code == ErrorCode::Ok as u8 && matches!(self.state, State::Draining { .. }) {
                     self.state = State::Closed;
                 } else {
@@ -756,6 +775,7 @@ impl ReceiverSession {
                         code: ErrorCode::from_u8(code),
                         message,
                         remote: true,
+                        file,
                     });
                 }
             }
@@ -775,7 +795,8 @@ impl ReceiverSession {
         }
         rx.finishing = true;
         let digest = rx.digest.filter(|_| rx.verify);
-        sink.finish(file, digest.as_ref()).map_err(storage_error)
+        sink.finish(file, digest.as_ref())
+            .map_err(SessionError::from)
     }
 
     /// The sender has had everything acknowledged. Answers with the RESULT once every file is
@@ -833,10 +854,11 @@ impl ReceiverSession {
         let end = PROTECTED_HEADER_LEN + protection.payload_capacity(self.config.max_datagram);
         let out = &mut buf[..end];
         let mut pos = PROTECTED_HEADER_LEN;
-        if let Some((code, message)) = self.close_pending.take() {
+        if let Some((code, message, file)) = self.close_pending.take() {
             Frame::Close {
                 code: code as u8,
                 message,
+                file,
             }
             .encode(out, &mut pos)?;
         } else if matches!(self.state, State::Closed | State::AwaitVerdict) {
@@ -892,10 +914,6 @@ impl ReceiverSession {
         let (_, len) = protection.seal(buf, pos - PROTECTED_HEADER_LEN);
         Some(len)
     }
-}
-
-fn storage_error(e: StorageError) -> SessionError {
-    SessionError::local(ErrorCode::Io, e.to_string())
 }
 
 #[cfg(test)]

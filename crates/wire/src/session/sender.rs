@@ -110,9 +110,11 @@ pub enum SenderEvent {
     FileComplete {
         /// The file.
         file: u32,
-        /// The digest it was verified against (none for directories, empty files and
-        /// transfers without verification).
+        /// The digest it was verified against (none for directories, empty files, transfers
+        /// without verification, and files kept for being as new as the source).
         digest: Option<Digest>,
+        /// The receiver already held it and wrote none of it (KEPT rather than PLACED).
+        kept: bool,
     },
     /// The receiver confirmed every file is in place.
     Complete,
@@ -226,6 +228,15 @@ enum Done {
     Confirmed,
 }
 
+/// How the receiver reported a file complete.
+#[derive(Clone, Copy, Debug)]
+enum Placed {
+    /// Written by this transfer (PLACED, or every file at the final RESULT).
+    Written,
+    /// Already held (KEPT); `verified` when its bytes were checked to be the sender's.
+    Kept { verified: bool },
+}
+
 /// The bytes of `file` already at the receiver when the session starts (see
 /// [`SenderConfig::resume`]).
 fn resumed(config: &SenderConfig, files: &[FileMeta], file: u32) -> u64 {
@@ -257,7 +268,7 @@ pub struct SenderSession {
     /// Position of each file's first byte in the transfer's byte space.
     bases: Vec<u64>,
     acked: RangeSet,
-    /// Bytes on the receiver's stable storage, by its DURABLE and PLACED frames.
+    /// Bytes on the receiver's stable storage, by its DURABLE, PLACED and KEPT frames.
     durable: RangeSet,
     meta_acked: RangeSet,
     /// Entries whose bytes, FILE frame and digest are all acknowledged.
@@ -290,7 +301,7 @@ pub struct SenderSession {
     datagram: usize,
     mtu: MtuSearch,
     probe_pending: bool,
-    close_pending: Option<(ErrorCode, String)>,
+    close_pending: Option<(ErrorCode, String, Option<u32>)>,
     pings: VecDeque<(u64, Option<Instant>)>,
     suspended: bool,
     last_recv: Instant,
@@ -522,7 +533,7 @@ impl SenderSession {
 
     fn fail(&mut self, error: SessionError) {
         if matches!(self.state, State::Established | State::Finish { .. }) && !error.remote {
-            self.close_pending = Some((error.code, error.message.clone()));
+            self.close_pending = Some((error.code, error.message.clone(), error.file));
         }
         self.state = State::Closed;
         self.events.push_back(SenderEvent::Failed(error));
@@ -730,27 +741,33 @@ impl SenderSession {
                     if code == ErrorCode::Ok as u8 {
                         // Every file is in place: those whose PLACED was lost too.
                         for file in 0..self.files.len() as u32 {
-                            self.mark_placed(file);
+                            self.mark_placed(file, Placed::Written);
                         }
                         self.done = Done::Confirmed;
                         self.state = State::Closed;
                         // Lets the receiver stop lingering at once; harmless if lost.
-                        self.close_pending = Some((ErrorCode::Ok, "complete".into()));
+                        self.close_pending = Some((ErrorCode::Ok, "complete".into(), None));
                         self.events.push_back(SenderEvent::Complete);
                     } else {
                         self.fail(SessionError {
                             code: ErrorCode::from_u8(code),
                             message,
                             remote: true,
+                            file: None,
                         });
                     }
                 }
-                Frame::Close { code, message } => {
+                Frame::Close {
+                    code,
+                    message,
+                    file,
+                } => {
                     if !matches!(self.state, State::Closed) {
                         self.fail(SessionError {
                             code: ErrorCode::from_u8(code),
                             message,
                             remote: true,
+                            file,
                         });
                     }
                     return;
@@ -775,13 +792,17 @@ impl SenderSession {
                     self.acked.insert(range);
                     self.check_delivered(file);
                 }
-                Frame::Placed { file } => {
+                Frame::Placed { file } | Frame::Kept { file, .. } => {
                     let Some(range) = self.file_range(file, 0..self.file_size(file)) else {
-                        self.protocol_error(format!("PLACED for unknown file {file}"));
+                        self.protocol_error(format!("PLACED or KEPT for unknown file {file}"));
                         return;
                     };
                     self.durable.insert(range);
-                    self.mark_placed(file);
+                    let placed = match frame {
+                        Frame::Kept { verified, .. } => Placed::Kept { verified },
+                        _ => Placed::Written,
+                    };
+                    self.mark_placed(file, placed);
                 }
                 Frame::Missing { file, range } => {
                     let Some(range) = self.file_range(file, range) else {
@@ -940,13 +961,18 @@ impl SenderSession {
         }
     }
 
-    fn mark_placed(&mut self, file: u32) {
+    /// Records `file` complete at the receiver, as `placed` says.
+    fn mark_placed(&mut self, file: u32, placed: Placed) {
         let f = u64::from(file);
         if !self.placed.contains(f) {
             self.placed.insert(f..f + 1);
             let digest = self.digests.remove(&file);
+            let (digest, kept) = match placed {
+                Placed::Written => (digest, false),
+                Placed::Kept { verified } => (digest.filter(|_| verified), true),
+            };
             self.events
-                .push_back(SenderEvent::FileComplete { file, digest });
+                .push_back(SenderEvent::FileComplete { file, digest, kept });
         }
     }
 
@@ -980,7 +1006,7 @@ impl SenderSession {
                         return;
                     }
                     Err(e) => {
-                        self.fail(SessionError::local(ErrorCode::Io, e.to_string()));
+                        self.fail(SessionError::from(e));
                         return;
                     }
                 }
@@ -1058,7 +1084,7 @@ impl SenderSession {
                 Ok(Some(len)) => return Some(len),
                 Ok(None) => {}
                 Err(e) => {
-                    self.fail(SessionError::local(ErrorCode::Io, e.to_string()));
+                    self.fail(SessionError::from(e));
                     return self.close_datagram(buf);
                 }
             }
@@ -1120,13 +1146,14 @@ impl SenderSession {
     }
 
     fn close_datagram(&mut self, buf: &mut [u8]) -> Option<usize> {
-        let (code, message) = self.close_pending.take()?;
+        let (code, message, file) = self.close_pending.take()?;
         let protection = self.protection.as_mut()?;
         let end = PROTECTED_HEADER_LEN + protection.payload_capacity(self.config.max_datagram);
         let mut pos = PROTECTED_HEADER_LEN;
         Frame::Close {
             code: code as u8,
             message,
+            file,
         }
         .encode(&mut buf[..end], &mut pos)?;
         let (_, len) = protection.seal(buf, pos - PROTECTED_HEADER_LEN);

@@ -7,7 +7,8 @@ use jetstream_wire::codec::{Header, HANDSHAKE_HEADER_LEN};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::Identity;
 use jetstream_wire::files::{
-    DataSink, DataSource, Digest, EntryKind, FileMeta, SinkReport, StorageError, TransferHeader,
+    DataSink, DataSource, Digest, EntryKind, FileMeta, Kept, SinkReport, StorageError,
+    TransferHeader,
 };
 use jetstream_wire::ranges::RangeSet;
 use jetstream_wire::rate::RateLimits;
@@ -79,6 +80,8 @@ pub struct CheckingSink {
     pub held: Vec<u64>,
     /// Files whose first finish finds their bytes different from the digest.
     pub corrupt: Vec<u32>,
+    /// Files the sink leaves as it found them (held whole from before).
+    pub kept: Vec<u32>,
     /// The durable prefixes asked for, per file.
     pub synced: HashMap<u32, u64>,
     reports: VecDeque<SinkReport>,
@@ -102,6 +105,10 @@ impl DataSink for CheckingSink {
             self.written.entry(file).or_default().insert(0..held);
         }
         Ok(held)
+    }
+
+    fn kept(&self, file: u32) -> Option<Kept> {
+        self.kept.contains(&file).then_some(Kept::InPlace)
     }
 
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
@@ -212,6 +219,8 @@ pub struct Flow {
     pub held: Vec<u64>,
     /// Files the receiver first finds different from their digest.
     pub corrupt: Vec<u32>,
+    /// Files the receiver's sink leaves as it found them (held whole from before).
+    pub kept: Vec<u32>,
     /// Whether files are checked against their digests.
     pub verify: bool,
     /// Datagrams each side seals under one key before moving to fresh keys.
@@ -232,6 +241,7 @@ impl Flow {
             resume: Vec::new(),
             held: Vec::new(),
             corrupt: Vec::new(),
+            kept: Vec::new(),
             verify: true,
             key_update_interval: DEFAULT_KEY_UPDATE_INTERVAL,
         }
@@ -267,6 +277,8 @@ pub struct FlowOutcome {
     pub total_bytes: u64,
     pub received_bytes: u64,
     pub files_finished: u64,
+    /// The files the sender reported complete, in order, and whether the receiver kept them.
+    pub reported: Vec<(u32, bool)>,
     /// From the first data packet... to the receiver's last file.
     pub first_send: Duration,
     pub complete_at: Option<Duration>,
@@ -371,6 +383,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     unsettled: flow.unsettled,
                     held: flow.held,
                     corrupt: flow.corrupt,
+                    kept: flow.kept,
                     ..CheckingSink::default()
                 },
                 outcome: FlowOutcome {
@@ -378,6 +391,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     total_bytes: total,
                     received_bytes: 0,
                     files_finished: 0,
+                    reported: Vec::new(),
                     first_send: flow.start,
                     complete_at: None,
                     retransmitted: 0,
@@ -490,6 +504,9 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     SenderEvent::Failed(e) => {
                         r.outcome.complete_at = Some(now - base);
                         r.outcome.result = Err(e);
+                    }
+                    SenderEvent::FileComplete { file, kept, .. } => {
+                        r.outcome.reported.push((file, kept));
                     }
                     _ => {}
                 }

@@ -4,13 +4,13 @@
 use super::BLOCK_SIZE;
 use crate::error::Error;
 use crate::known_receivers::Recognized;
-use crate::send::Progress;
+use crate::send::{PlacedEntry, Progress};
 use crate::server::actor::{now_us, stored, Actor};
 use crate::server::destinations::receiver_name;
 use crate::server::events::ServerEvent;
 use crate::store::{
-    ConnectionState, ConnectionUpdate, DestinationUpdate, TransferProgress, TransferStatus,
-    TransferUpdate,
+    ConnectionState, ConnectionUpdate, DestinationUpdate, FileOutcome, TransferFileStatus,
+    TransferProgress, TransferStatus, TransferUpdate,
 };
 use std::time::Instant;
 
@@ -46,6 +46,14 @@ impl Actor {
             _ => None,
         };
         let progress = progress_of(p);
+        // Before the checkpoint that counts them complete, in one transaction per report.
+        stored(
+            format_args!("transfer {id}: file results"),
+            self.store.save_transfer_files(id, &outcomes(p)),
+        );
+        let Some(run) = self.running.get_mut(&id) else {
+            return;
+        };
         if run.checkpoint_due(p, Instant::now()) {
             // A restart resumes from the last checkpoint: a session that goes on without saving
             // it sends data no restart would know of, so it stops here and says why.
@@ -68,14 +76,20 @@ impl Actor {
         };
         if transfer.params.transfer_log {
             if let Some(run) = self.running.get(&id) {
-                for (index, digest) in &p.placed {
-                    let path = usize::try_from(*index)
-                        .ok()
-                        .and_then(|i| run.paths.get(i))
-                        .map_or("?", String::as_str);
-                    let digest =
-                        digest.map_or_else(String::new, |d| format!(" blake3={}", hex::encode(d)));
-                    self.log(&transfer, &format!("file {path:?} complete{digest}"));
+                for placed in &p.placed {
+                    let path = run.path(placed.index);
+                    let digest = placed
+                        .digest
+                        .map_or_else(String::new, |d| format!(" blake3={}", hex::encode(d)));
+                    let status = file_status(placed).as_str();
+                    self.log(&transfer, &format!("file {path:?} {status}{digest}"));
+                }
+                if let Some(failed) = &p.failed {
+                    let path = run.path(failed.index);
+                    self.log(
+                        &transfer,
+                        &format!("file {path:?} error: {}", failed.message),
+                    );
                 }
             }
         }
@@ -156,6 +170,36 @@ impl Actor {
             );
         }
     }
+}
+
+/// What a file the receiver confirmed came to.
+fn file_status(placed: &PlacedEntry) -> TransferFileStatus {
+    if placed.kept {
+        TransferFileStatus::Skipped
+    } else {
+        TransferFileStatus::Complete
+    }
+}
+
+/// The results to record of the files a report says the receiver confirmed, or a session
+/// failed on.
+fn outcomes(p: &Progress) -> Vec<FileOutcome> {
+    let now = now_us();
+    let placed = p.placed.iter().map(|placed| FileOutcome {
+        index: placed.index,
+        status: file_status(placed),
+        digest: placed.digest,
+        error_message: None,
+        time: now,
+    });
+    let failed = p.failed.iter().map(|failed| FileOutcome {
+        index: failed.index,
+        status: TransferFileStatus::Error,
+        digest: None,
+        error_message: Some(failed.message.clone()),
+        time: now,
+    });
+    placed.chain(failed).collect()
 }
 
 /// The stored progress counters of a sender's figures.

@@ -131,6 +131,7 @@ impl Actor {
             .store
             .manifest_files(&transfer.manifest_id, None)?
             .file_mappings;
+        self.store.insert_transfer_files(transfer.transfer_id)?;
         let params = &transfer.params;
         let mut opts = SendOptions::new(to);
         opts.dest_dir = params.destination_path.clone().unwrap_or_default();
