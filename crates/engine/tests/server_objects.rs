@@ -137,7 +137,7 @@ async fn not_found_messages_name_the_parameter() {
         (
             "removeAuthorizedClientAsync",
             json!({ "publicKey": "ab".repeat(32) }),
-            "publicKey",
+            "clientPublicKey",
         ),
     ];
     for (method, params, param) in cases {

@@ -369,9 +369,9 @@ impl Actor {
             }
             C::GetSourcesAsync(p) => self.get_sources(p.limit),
             C::GetTransfersAsync(p) => self.get_received_transfers(&p),
-            C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.public_key),
-            C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.public_key),
-            C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),
+            C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.client_public_key),
+            C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.client_public_key),
+            C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.only_authorized_clients_allowed),
             C::GetServerInfo(_) => to_json(&self.info),
             C::Auth(p) | C::AuthAsync(p) => return self.auth(caller, p, responder),
             C::CreateApiToken(p) => self.create_api_token(caller, &p),
