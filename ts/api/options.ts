@@ -75,7 +75,10 @@ export interface ParamTypes {
   minCipher: number;
   /** Modification times this close, in microseconds, count as equal. */
   fileTimeResolutionMicroseconds: number;
-  /** Seconds to wait: disconnected before failing a transfer, or for a request's end. */
+  /**
+   * Seconds to wait: without progress before failing a transfer (0: never give up; default
+   * 30), or for a request's end.
+   */
   timeoutSeconds: number;
   /** Initial user data of a transfer. */
   userData: UserData;

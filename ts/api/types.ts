@@ -144,6 +144,7 @@ export interface Transfer {
   cipher: number | null;
   checkpointFrequencySeconds: number;
   fileTimeResolutionMicroseconds: number;
+  /** Seconds without progress before the transfer fails; 0: it never gives up. */
   timeoutSeconds: number;
   userName: string | null;
   usesToken: boolean;

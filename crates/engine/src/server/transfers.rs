@@ -418,8 +418,7 @@ impl Actor {
         opts.verify = self.opts.verify;
         opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_NEVER);
         opts.time_resolution_us = params.file_time_resolution_microseconds;
-        opts.timeout =
-            (params.timeout_seconds > 0.0).then(|| Duration::from_secs_f64(params.timeout_seconds));
+        opts.timeout = idle_limit(params.timeout_seconds);
         opts.sync_interval = (params.checkpoint_frequency_seconds > 0)
             .then(|| Duration::from_secs(params.checkpoint_frequency_seconds.into()));
         opts.transfer_id = transfer.transfer_id;
@@ -905,6 +904,12 @@ enum End {
 }
 
 /// Whether the destination has a lane of that name.
+/// How long a transfer may go without progress before it fails, from its `timeoutSeconds`:
+/// the seed's "0 seconds indicates no timeout" is `None`, a transfer that never gives up.
+fn idle_limit(timeout_seconds: f64) -> Option<Duration> {
+    (timeout_seconds > 0.0).then(|| Duration::from_secs_f64(timeout_seconds))
+}
+
 fn has_lane(destination: &Destination, lane: &str) -> bool {
     destination
         .priority_lanes
@@ -946,5 +951,20 @@ fn progress_of(p: &Progress) -> TransferProgress {
         send_rate: stats.send_rate as f64 * 8.0 / 1000.0,
         reconnects: u64::from(p.reconnects),
         last_error: p.last_error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_of_zero_seconds_is_no_timeout() {
+        assert_eq!(idle_limit(0.0), None);
+        assert_eq!(idle_limit(2.5), Some(Duration::from_millis(2_500)));
+        assert_eq!(
+            idle_limit(DEFAULT_TIMEOUT_SECONDS),
+            Some(Duration::from_secs(30))
+        );
     }
 }
