@@ -128,8 +128,14 @@ fn valid_params() -> Vec<(&'static str, Value)> {
         ),
         ("getSourcesAsync", json!({ "limit": 4 })),
         ("getTransfersAsync", json!({})),
-        ("addAuthorizedClientAsync", json!({ "clientPublicKey": "abc" })),
-        ("removeAuthorizedClientAsync", json!({ "clientPublicKey": "abc" })),
+        (
+            "addAuthorizedClientAsync",
+            json!({ "clientPublicKey": "abc" }),
+        ),
+        (
+            "removeAuthorizedClientAsync",
+            json!({ "clientPublicKey": "abc" }),
+        ),
         (
             "allowOnlyAuthorizedClientsAsync",
             json!({ "onlyAuthorizedClientsAllowed": true }),
@@ -498,8 +504,18 @@ fn unknown_and_missing_parameters_are_named() {
 #[test]
 fn recv_parameters_take_the_vendor_names_and_the_older_ones() {
     let cases = [
-        ("addAuthorizedClientAsync", "clientPublicKey", "publicKey", json!("abc")),
-        ("removeAuthorizedClientAsync", "clientPublicKey", "publicKey", json!("abc")),
+        (
+            "addAuthorizedClientAsync",
+            "clientPublicKey",
+            "publicKey",
+            json!("abc"),
+        ),
+        (
+            "removeAuthorizedClientAsync",
+            "clientPublicKey",
+            "publicKey",
+            json!("abc"),
+        ),
         (
             "allowOnlyAuthorizedClientsAsync",
             "onlyAuthorizedClientsAllowed",
@@ -517,9 +533,10 @@ fn recv_parameters_take_the_vendor_names_and_the_older_ones() {
         refused(method, json!({ (name): value, (alias): value }), alias);
         refused(method, json!({ (alias): 7 }), alias);
     }
-    let Command::AllowOnlyAuthorizedClientsAsync(params) =
-        parse_ok("allowOnlyAuthorizedClientsAsync", json!({ "enabled": true }))
-    else {
+    let Command::AllowOnlyAuthorizedClientsAsync(params) = parse_ok(
+        "allowOnlyAuthorizedClientsAsync",
+        json!({ "enabled": true }),
+    ) else {
         panic!("wrong variant")
     };
     assert!(params.only_authorized_clients_allowed);

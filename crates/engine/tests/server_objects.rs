@@ -352,9 +352,13 @@ async fn user_data_and_token_updates_return_none_as_the_seed_documents() {
         call(&server, "updateSharedToken", update).await.unwrap(),
         Value::Null
     );
-    let got = call(&server, "getSharedToken", json!({ "token": token["token"] }))
-        .await
-        .unwrap();
+    let got = call(
+        &server,
+        "getSharedToken",
+        json!({ "token": token["token"] }),
+    )
+    .await
+    .unwrap();
     assert_eq!(got["description"], "renamed");
     server.close().await;
 }

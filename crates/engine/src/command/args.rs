@@ -464,7 +464,10 @@ mod tests {
 
     #[test]
     fn an_aliased_parameter_is_read_under_either_name_but_not_both() {
-        for map in [json!({ "clientPublicKey": "k1" }), json!({ "publicKey": "k1" })] {
+        for map in [
+            json!({ "clientPublicKey": "k1" }),
+            json!({ "publicKey": "k1" }),
+        ] {
             let map = map.as_object().expect("an object");
             let mut args = Args::new("addAuthorizedClientAsync", map);
             let key = args.req_aliased("clientPublicKey", "publicKey", &NonBlank);
@@ -472,13 +475,19 @@ mod tests {
             assert_eq!(args.finish(), Ok(()));
         }
         let both = json!({ "clientPublicKey": "k1", "publicKey": "k2" });
-        let mut args = Args::new("addAuthorizedClientAsync", both.as_object().expect("object"));
+        let mut args = Args::new(
+            "addAuthorizedClientAsync",
+            both.as_object().expect("object"),
+        );
         let err = args
             .req_aliased("clientPublicKey", "publicKey", &NonBlank)
             .expect_err("both names given");
         assert!(matches!(err, CommandError::Conflict { .. }), "{err:?}");
         let none = json!({});
-        let mut args = Args::new("addAuthorizedClientAsync", none.as_object().expect("object"));
+        let mut args = Args::new(
+            "addAuthorizedClientAsync",
+            none.as_object().expect("object"),
+        );
         let err = args
             .req_aliased("clientPublicKey", "publicKey", &NonBlank)
             .expect_err("neither name given");

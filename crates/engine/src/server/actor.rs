@@ -7,6 +7,7 @@ use super::events::{EventError, Events, ServerEvent};
 use super::files::FileOp;
 use super::info::{self, ServerInfo, API_VERSION};
 use super::logins::Logins;
+use super::pings::SessionPing;
 use super::reads;
 use super::receiving::ReceiverHandle;
 use super::runner::{Outcome, Running};
@@ -57,7 +58,7 @@ pub(super) enum Msg {
     Pinged {
         destination_id: String,
         responder: Responder,
-        result: Result<super::destinations::PingReply>,
+        result: Result<super::pings::PingReply>,
     },
     /// The receiver accepted or finished a transfer.
     Received(ReceiveEvent),
@@ -106,6 +107,8 @@ pub(super) struct Actor {
     pub(super) events: Events,
     /// Transfers with a session running, by transfer id.
     pub(super) running: HashMap<u64, Running>,
+    /// Ping requests waiting for PONGs inside a running transfer's session.
+    pub(super) session_pings: Vec<SessionPing>,
     /// Credentials of transfers not ended yet, by transfer id (never stored).
     pub(super) credentials: HashMap<u64, Auth>,
     /// Callers of `waitForManifest`, by manifest id.
@@ -227,6 +230,7 @@ impl Actor {
             receiver,
             events,
             running: HashMap::new(),
+            session_pings: Vec::new(),
             credentials: HashMap::new(),
             manifest_waiters: HashMap::new(),
             transfer_waiters: HashMap::new(),
@@ -370,8 +374,12 @@ impl Actor {
             C::GetSourcesAsync(p) => self.get_sources(p.limit),
             C::GetTransfersAsync(p) => self.get_received_transfers(&p),
             C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.client_public_key),
-            C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.client_public_key),
-            C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.only_authorized_clients_allowed),
+            C::RemoveAuthorizedClientAsync(p) => {
+                self.remove_authorized_client(&p.client_public_key)
+            }
+            C::AllowOnlyAuthorizedClientsAsync(p) => {
+                self.allow_only_authorized_clients(p.only_authorized_clients_allowed)
+            }
             C::GetServerInfo(_) => to_json(&self.info),
             C::Auth(p) | C::AuthAsync(p) => return self.auth(caller, p, responder),
             C::CreateApiToken(p) => self.create_api_token(caller, &p),

@@ -19,6 +19,7 @@ mod manifests;
 mod metrics;
 mod objects;
 mod options;
+mod pings;
 mod reads;
 mod receiving;
 mod requests;

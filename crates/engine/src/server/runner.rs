@@ -43,6 +43,8 @@ pub(super) struct Running {
     pub(super) suspended: bool,
     /// Failed by the API: its end is already recorded.
     pub(super) failed: bool,
+    /// Its current session is connected to the receiver.
+    pub(super) connected: bool,
     /// Its receiver's first contact was told to subscribers.
     pub(super) told_recorded: bool,
     /// Bytes sent and entries complete when it was last resumed; sending again once either
@@ -93,6 +95,7 @@ impl Running {
             held: false,
             suspended: false,
             failed: false,
+            connected: false,
             told_recorded: false,
             resumed_at: None,
             checkpoint_every: Duration::ZERO,
@@ -130,6 +133,11 @@ impl Running {
             self.checkpointed_files = complete;
         }
         due
+    }
+
+    /// Whether PINGs asked of it now are sent soon: its session is connected and sending.
+    pub(super) fn carries_pings(&self) -> bool {
+        self.connected && !self.held && !self.suspended && !self.failed
     }
 
     /// Changes what the session applies.

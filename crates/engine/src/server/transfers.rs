@@ -408,7 +408,7 @@ impl Actor {
             .ok()
             .and_then(CipherLevel::from_u8)
             .unwrap_or(CipherLevel::Aes128Gcm);
-        self.check_receiver(&destination, &mut opts);
+        self.destination_session(&destination, &mut opts);
         opts.auth = self
             .credentials
             .get(&transfer.transfer_id)
@@ -484,7 +484,12 @@ impl Actor {
         if run.failed {
             return;
         }
+        run.connected = p.connected;
         let p = &run.totals(p);
+        self.on_pongs(id, p);
+        let Some(run) = self.running.get_mut(&id) else {
+            return;
+        };
         let stats = &p.stats;
         let bytes_delta = stats.bytes_sent.saturating_sub(run.last_bytes_sent);
         let packets_delta = stats.packets_sent.saturating_sub(run.last_packets_sent);
@@ -623,6 +628,7 @@ impl Actor {
         let Some(run) = self.running.remove(&id) else {
             return;
         };
+        self.on_carrier_ended(id);
         // A transfer failed by the API had its end recorded then.
         // A completed session reported its final figures just before it ended.
         let result = match outcome {
