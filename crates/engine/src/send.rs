@@ -605,6 +605,8 @@ async fn run_session(
                 SenderEvent::Failed(e) => {
                     flush(&mut session, endpoint, to, &mut out, source.as_mut()).await;
                     observe(&session, report);
+                    // Files placed before the failure stay placed: the transfer's record says so.
+                    report.publish(progress);
                     let err = Error::from(e.clone());
                     return Err(if e.code == ErrorCode::TimedOut && !e.remote {
                         if heard {

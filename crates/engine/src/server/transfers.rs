@@ -5,7 +5,7 @@
 use super::actor::{now_us, stored, to_json, Actor, Responder};
 use super::destinations::{kbps_to_bytes, receiver_name, resolve};
 use super::events::{EventError, ServerEvent, TransferReport};
-use super::runner::{Launch, Outcome, Running};
+use super::runner::{Launch, Listed, Outcome, Running};
 use crate::command::{CreateTransfer, FailTransfer, SetTransferPriority, SetTransferSendRateMax};
 use crate::error::{Code, Error, Result};
 use crate::flags;
@@ -401,6 +401,11 @@ impl Actor {
             .store
             .manifest_files(&transfer.manifest_id, None)?
             .file_mappings;
+        let symlinks = self
+            .store
+            .get_manifest(&transfer.manifest_id)?
+            .symlink_options;
+        let preserve_links = symlinks == u32::from(flags::SYMLINKS_PRESERVE);
         let params = &transfer.params;
         let mut opts = SendOptions::new(to);
         opts.dest_dir = params.destination_path.clone().unwrap_or_default();
@@ -452,7 +457,10 @@ impl Actor {
                 tx: self.tx.clone(),
             },
             opts,
-            files,
+            Listed {
+                files,
+                preserve_links,
+            },
             transfer.progress.clone(),
             controls,
         );
