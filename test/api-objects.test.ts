@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Connection, Destination, JetStream, Transfer } from '../ts/index.js';
 import { closeAll, digests, engine, pair, tempDir, tree } from './support/engines.js';
 import { blackHole, closedPort, closeProbes, rejectsWith, until } from './support/probes.js';
+import { generatedManifest, sendingTransfer, untilTransfer } from './support/transfers.js';
 
 afterAll(async () => {
   await closeAll();
@@ -295,6 +296,33 @@ describe('schedulePingAsync', () => {
       status: 'complete',
       errorMessage: null,
     });
+  });
+
+  it('pings inside the session of a transfer running to the destination', async () => {
+    const { sender, receiver, destinationId } = await pair();
+    const key = (await receiver.server.getServerInfo()).publicKey;
+    const manifestId = await generatedManifest(sender, 1_000_000_000);
+    // 8 Mbit/s: still running when the pings are answered.
+    const running = await sendingTransfer(sender, destinationId, manifestId, {
+      sendRateMax: 8_000,
+      timeoutSeconds: 60,
+    });
+    await untilTransfer(sender, running.transferId, (t) => t.bytesAcked > 0);
+    const request = await sender.send.schedulePingAsync(destinationId, 2);
+    const result = await sender.send.getRequestResult<Record<string, unknown>>(request);
+    // The transfer's session carried them: no handshake of their own.
+    expect(result).toMatchObject({
+      destinationId,
+      lastReceiverDestinationId: key,
+      transferId: running.transferId,
+    });
+    expect(result.roundTripTimeMs).toBeGreaterThan(0);
+    await sender.send.failTransfer(running, 'enough');
+    // With nothing running, the pings are handshakes.
+    const alone = await sender.send.getRequestResult<Record<string, unknown>>(
+      await sender.send.schedulePingAsync(destinationId, 1),
+    );
+    expect(alone).toMatchObject({ destinationId, transferId: null });
   });
 
   it('fails its request with UNAVAILABLE when nothing listens', async () => {
