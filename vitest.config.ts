@@ -15,6 +15,7 @@ import { defineConfig } from 'vitest/config';
 const PARITY = [
   'test/api-bad-input.test.ts',
   'test/api-lanes.test.ts',
+  'test/api-links.test.ts',
   'test/api-manifests.test.ts',
   'test/api-objects.test.ts',
   'test/api-recv.test.ts',

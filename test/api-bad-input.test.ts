@@ -327,19 +327,19 @@ const RECV: Record<keyof typeof RECV_METHODS, MethodCases> = {
     none: 'received ids are bounds of an order, like transfer ids: no unknown-id case',
   },
   addAuthorizedClientAsync: {
-    valid: (f) => ({ publicKey: f.publicKey }),
-    wrongType: { publicKey: 12 },
+    valid: (f) => ({ clientPublicKey: f.publicKey }),
+    wrongType: { clientPublicKey: 12 },
     none: 'no id and no number parameter (a new key is what it adds)',
   },
   removeAuthorizedClientAsync: {
-    valid: (f) => ({ publicKey: f.publicKey }),
-    wrongType: { publicKey: false },
-    unknownId: ['publicKey', () => ({ publicKey: 'ab'.repeat(32) })],
+    valid: (f) => ({ clientPublicKey: f.publicKey }),
+    wrongType: { clientPublicKey: false },
+    unknownId: ['clientPublicKey', () => ({ clientPublicKey: 'ab'.repeat(32) })],
     none: 'no number parameter',
   },
   allowOnlyAuthorizedClientsAsync: {
-    valid: () => ({ enabled: true }),
-    wrongType: { enabled: 'true' },
+    valid: () => ({ onlyAuthorizedClientsAllowed: true }),
+    wrongType: { onlyAuthorizedClientsAllowed: 'true' },
     none: 'no id and no number parameter',
   },
 };

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Connection, Destination, JetStream, Transfer } from '../ts/index.js';
 import { closeAll, digests, engine, pair, tempDir, tree } from './support/engines.js';
 import { blackHole, closedPort, closeProbes, rejectsWith, until } from './support/probes.js';
+import { generatedManifest, sendingTransfer, untilTransfer } from './support/transfers.js';
 
 afterAll(async () => {
   await closeAll();
@@ -297,6 +298,33 @@ describe('schedulePingAsync', () => {
     });
   });
 
+  it('pings inside the session of a transfer running to the destination', async () => {
+    const { sender, receiver, destinationId } = await pair();
+    const key = (await receiver.server.getServerInfo()).publicKey;
+    const manifestId = await generatedManifest(sender, 1_000_000_000);
+    // 8 Mbit/s: still running when the pings are answered.
+    const running = await sendingTransfer(sender, destinationId, manifestId, {
+      sendRateMax: 8_000,
+      timeoutSeconds: 60,
+    });
+    await untilTransfer(sender, running.transferId, (t) => t.bytesAcked > 0);
+    const request = await sender.send.schedulePingAsync(destinationId, 2);
+    const result = await sender.send.getRequestResult<Record<string, unknown>>(request);
+    // The transfer's session carried them: no handshake of their own.
+    expect(result).toMatchObject({
+      destinationId,
+      lastReceiverDestinationId: key,
+      transferId: running.transferId,
+    });
+    expect(result.roundTripTimeMs).toBeGreaterThan(0);
+    await sender.send.failTransfer(running, 'enough');
+    // With nothing running, the pings are handshakes.
+    const alone = await sender.send.getRequestResult<Record<string, unknown>>(
+      await sender.send.schedulePingAsync(destinationId, 1),
+    );
+    expect(alone).toMatchObject({ destinationId, transferId: null });
+  });
+
   it('fails its request with UNAVAILABLE when nothing listens', async () => {
     const api = await engine();
     const destination = await api.send.createDestination('127.0.0.1', {
@@ -332,13 +360,14 @@ describe('user data', () => {
       { id: token.token, get: () => sender.send.getSharedToken(token) },
     ];
     for (const { id, get } of objects) {
-      await sender.send.updateObjectUserData(id, 'owner', 'ops');
+      // As the seed documents, the calls return nothing; the data is read back with get.
+      expect(await sender.send.updateObjectUserData(id, 'owner', 'ops')).toBeNull();
       // The structure stands for its id as well.
       await sender.send.updateObjectUserData(await get(), 'stage', 'one', );
       await sender.send.updateObjectUserData(id, 'stage', 'two');
       const set = (await get()).userData;
       expect(set).toMatchObject({ owner: 'ops', stage: 'two' });
-      await sender.send.deleteObjectUserData(await get(), 'owner');
+      expect(await sender.send.deleteObjectUserData(await get(), 'owner')).toBeNull();
       const left = (await get()).userData;
       expect(left.owner).toBeUndefined();
       expect(left.stage).toBe('two');
@@ -388,7 +417,9 @@ describe('shared tokens', () => {
     expect(JSON.stringify(all)).not.toContain('hunter2');
 
     const beforeUpdate = Date.now() * 1000;
-    await api.send.updateSharedToken(open, { timeLimitSeconds: 60, description: 'renamed' });
+    expect(
+      await api.send.updateSharedToken(open, { timeLimitSeconds: 60, description: 'renamed' }),
+    ).toBeNull();
     const updated = await api.send.getSharedToken(open.token);
     expect(updated.description).toBe('renamed');
     expect(updated.expiryTime).toBeGreaterThanOrEqual(beforeUpdate + 60_000_000);

@@ -8,13 +8,24 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import {
   nativeVersion,
+  toCommandError,
   type AuthorizedClients,
   type JetStream,
   type ReceivedTransfer,
   type Source,
   type Transfer,
 } from '../ts/index.js';
-import { closeAll, digests, engine, mode, pair, serverOf, tempDir, tree } from './support/engines.js';
+import {
+  closeAll,
+  digests,
+  engine,
+  engineTransport,
+  mode,
+  pair,
+  serverOf,
+  tempDir,
+  tree,
+} from './support/engines.js';
 import { rejectsWith, until } from './support/probes.js';
 
 afterAll(closeAll);
@@ -196,6 +207,43 @@ describe('authorized clients', () => {
     expect((await second.server.getServerInfo()).onlyAuthorizedClientsAllowed).toBe(false);
     const list = await result<AuthorizedClients>(second, second.recv.addAuthorizedClientAsync(key));
     expect(list.authorizedClients).toEqual([key]);
+  });
+});
+
+describe('authorized client parameter names', () => {
+  it("are the vendor's, and a raw command may still use the older publicKey and enabled", async () => {
+    const transport = await engineTransport();
+    const key = (await (await engine()).server.getServerInfo()).publicKey;
+    const run = async (method: string, params: Record<string, unknown>): Promise<unknown> => {
+      try {
+        const request = (await transport.execute(method, params)) as { requestId: number };
+        return await transport.execute('getRequestResult', { requestId: request.requestId });
+      } catch (error) {
+        throw toCommandError(error);
+      }
+    };
+    expect(await run('addAuthorizedClientAsync', { publicKey: key })).toMatchObject({
+      authorizedClients: [key],
+    });
+    expect(await run('allowOnlyAuthorizedClientsAsync', { enabled: false })).toEqual({
+      onlyAuthorizedClientsAllowed: false,
+      authorizedClients: [key],
+    });
+    expect(
+      await run('allowOnlyAuthorizedClientsAsync', { onlyAuthorizedClientsAllowed: true }),
+    ).toEqual({ onlyAuthorizedClientsAllowed: true, authorizedClients: [key] });
+    expect(await run('removeAuthorizedClientAsync', { clientPublicKey: key })).toEqual({
+      onlyAuthorizedClientsAllowed: true,
+      authorizedClients: [],
+    });
+    // Both names at once could disagree: refused before anything changes.
+    const both = await rejectsWith(
+      run('addAuthorizedClientAsync', { clientPublicKey: key, publicKey: key }),
+      'INVALID_ARGUMENT',
+    );
+    expect(both.message).toContain('clientPublicKey');
+    const missing = await rejectsWith(run('allowOnlyAuthorizedClientsAsync', {}), 'INVALID_ARGUMENT');
+    expect(missing.message).toContain('onlyAuthorizedClientsAllowed');
   });
 });
 

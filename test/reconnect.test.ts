@@ -54,6 +54,28 @@ describe('a receiver that goes away', () => {
     expect(digests(join(sandbox, 'tree'))).toEqual(digests(src));
   });
 
+  it('with timeoutSeconds 0 never gives up: it outlasts a timed transfer and completes once the receiver is back', async () => {
+    const { sender, receiver, state, port, destinationId, sandbox } = await receiverAndDestination();
+    await receiver.close();
+    const src = tree(tempDir(), { 'x.bin': 200_000 });
+    const manifestId = await manifestOf(sender, src);
+    const patient = await sender.send.createTransfer(destinationId, manifestId, { timeoutSeconds: 0 });
+    const brief = await sender.send.createTransfer(destinationId, manifestId, {
+      timeoutSeconds: 2,
+      destinationPath: 'brief',
+    });
+    expect((await sender.send.waitForTransfer(brief.transferId)).status).toBe('error');
+    // The timed one gave up; the one without a timeout is still trying.
+    expect(await sender.send.getTransfer(patient)).toMatchObject({
+      processing: true,
+      timeoutSeconds: 0,
+    });
+    await engine({ stateDir: state, recvPort: port });
+    const done = await sender.send.waitForTransfer(patient.transferId);
+    expect(done.status, done.errorMessage ?? '').toBe('complete');
+    expect(digests(join(sandbox, 'tree'))).toEqual(digests(src));
+  });
+
   it('leaves a transfer that gave up to resumeTransferAsync, which finishes it', async () => {
     const { sender, receiver, state, port, destinationId, sandbox } = await receiverAndDestination();
     await receiver.close();

@@ -31,9 +31,18 @@ export const MIN_CIPHER_ENCRYPTED_256 = 3;
 export const OVERWRITE_IN_PLACE_NEVER = 0;
 /** Write directly to the target name; always replace an existing file. */
 export const OVERWRITE_IN_PLACE_ALWAYS = 1;
-/** Write directly to the target name; replace an existing file only when sizes match. */
+/**
+ * Write directly to the target name; replace an existing file only when sizes match. A target
+ * of another size is refused and kept (the transfer fails naming it); a new target is written
+ * to a part file and renamed at the end.
+ */
 export const OVERWRITE_IN_PLACE_SAME_SIZE = 2;
-/** Write to a part file and rename at the end; never replace an existing file. */
+/**
+ * Write to a part file and rename at the end; never replace an existing file. A target that
+ * appears while its file is received is kept, and so is the part file (`NAME.jetpart`, holding
+ * what was received): the vendor's page documents no part-file behaviour for this mode, and
+ * keeping it loses nothing that arrived.
+ */
 export const OVERWRITE_NEVER = 3;
 /** Write to a part file and rename at the end; always replace an existing file. */
 export const OVERWRITE_ALWAYS = 4;
@@ -48,7 +57,14 @@ export const SYMLINKS_IGNORE_FILES = 1;
 export const SYMLINKS_IGNORE_DIRECTORIES = 2;
 /** Skip every symbolic link. */
 export const SYMLINKS_IGNORE = 3;
-/** Recreate the link itself at the receiver, only if it stays inside the target root. */
+/**
+ * Send each link itself (its target, unresolved). The receiver recreates it only when the
+ * target, resolved from the link's place, stays inside the transfer's destination directory:
+ * relative, climbing with leading `..` no higher than that directory, never climbing after
+ * naming a directory. Any other link is refused with nothing written; the transfer places
+ * every other entry and then fails with `PERMISSION_DENIED`, counting and naming the refused
+ * links.
+ */
 export const SYMLINKS_PRESERVE = 4;
 
 /** Neither read the source nor write the destination (a network test). */

@@ -119,13 +119,17 @@ export const SEND_METHODS = {
   ...REQUEST_METHODS,
 } as const satisfies Record<string, MethodSpec>;
 
-/** `RecvInterface`: sources, received transfers and the authorized sender keys. */
+/**
+ * `RecvInterface`: sources, received transfers and the authorized sender keys. The parameter
+ * names are the vendor's; the engine also accepts the older names `publicKey` (for
+ * `clientPublicKey`) and `enabled` (for `onlyAuthorizedClientsAllowed`) from raw commands.
+ */
 export const RECV_METHODS = {
   getSourcesAsync: { required: [], optional: ['limit'] },
   getTransfersAsync: { required: [], optional: ['before', 'after', 'limit'] },
-  addAuthorizedClientAsync: { required: ['publicKey'], optional: [] },
-  removeAuthorizedClientAsync: { required: ['publicKey'], optional: [] },
-  allowOnlyAuthorizedClientsAsync: { required: ['enabled'], optional: [] },
+  addAuthorizedClientAsync: { required: ['clientPublicKey'], optional: [] },
+  removeAuthorizedClientAsync: { required: ['clientPublicKey'], optional: [] },
+  allowOnlyAuthorizedClientsAsync: { required: ['onlyAuthorizedClientsAllowed'], optional: [] },
 } as const satisfies Record<string, MethodSpec>;
 
 /**

@@ -35,7 +35,14 @@ export interface ParamTypes {
   relayAddress: string;
   /** Port of the relay. */
   relayPort: number;
-  /** Local UDP port to send from: 0 picks one, -1 shares the receive port when possible. */
+  /**
+   * Local UDP port the destination's transfers send from. A fixed port carries one transfer at
+   * a time: while it is held (by another transfer to the destination, or by another program) a
+   * transfer waits for it, and fails after its `timeoutSeconds` with an error naming the port.
+   * 0 picks a new port per transfer. -1 asks to share this server's receive port "if
+   * possible": it is not possible here (`getServerInfo().multiplexAvailable` is false), so -1
+   * picks a new port per transfer, as 0 does.
+   */
   senderPort: number;
   /** Create a new destination even if a matching one exists. */
   exclusive: boolean;
@@ -78,7 +85,10 @@ export interface ParamTypes {
   minCipher: number;
   /** Modification times this close, in microseconds, count as equal. */
   fileTimeResolutionMicroseconds: number;
-  /** Seconds to wait: disconnected before failing a transfer, or for a request's end. */
+  /**
+   * Seconds to wait: without progress before failing a transfer (0: never give up; default
+   * 30), or for a request's end.
+   */
   timeoutSeconds: number;
   /** Initial user data of a transfer. */
   userData: UserData;

@@ -57,9 +57,10 @@ export class RecvInterface extends CommandInterface<RecvMethod> {
    * Queues the addition of a sender's public key to the authorized clients; the request's
    * result is the `AuthorizedClients` list.
    *
-   * @param publicKey the sender's public key
+   * @param clientPublicKey the sender's public key (the vendor's name; a raw command may also
+   *   name it `publicKey`)
    */
-  addAuthorizedClientAsync(publicKey: string): Promise<Request>;
+  addAuthorizedClientAsync(clientPublicKey: string): Promise<Request>;
   addAuthorizedClientAsync(...args: unknown[]): Promise<unknown> {
     return this.call('addAuthorizedClientAsync', args);
   }
@@ -67,9 +68,10 @@ export class RecvInterface extends CommandInterface<RecvMethod> {
   /**
    * Queues the removal of a sender's public key from the authorized clients.
    *
-   * @param publicKey the sender's public key
+   * @param clientPublicKey the sender's public key (the vendor's name; a raw command may also
+   *   name it `publicKey`)
    */
-  removeAuthorizedClientAsync(publicKey: string): Promise<Request>;
+  removeAuthorizedClientAsync(clientPublicKey: string): Promise<Request>;
   removeAuthorizedClientAsync(...args: unknown[]): Promise<unknown> {
     return this.call('removeAuthorizedClientAsync', args);
   }
@@ -77,9 +79,10 @@ export class RecvInterface extends CommandInterface<RecvMethod> {
   /**
    * Queues turning on or off the rule that only authorized clients may connect.
    *
-   * @param enabled true: refuse senders whose key is not authorized
+   * @param onlyAuthorizedClientsAllowed true: refuse senders whose key is not authorized (the
+   *   vendor's name; a raw command may also name it `enabled`)
    */
-  allowOnlyAuthorizedClientsAsync(enabled: boolean): Promise<Request>;
+  allowOnlyAuthorizedClientsAsync(onlyAuthorizedClientsAllowed: boolean): Promise<Request>;
   allowOnlyAuthorizedClientsAsync(...args: unknown[]): Promise<unknown> {
     return this.call('allowOnlyAuthorizedClientsAsync', args);
   }

@@ -61,7 +61,9 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param destinationAddress host name or IP of the receiver
    * @param options `sendRateMax` (kbit/s, ignored for an existing destination),
    *   `destinationPort`, `authenticateDestination` with `destinationPublicKey`, `relayAddress`,
-   *   `relayPort`, `senderPort` (0: any, -1: share the receive port), `exclusive`, `permanent`
+   *   `relayPort`, `senderPort` (a fixed local port, one
+   *   transfer at a time; 0: any; -1: share the receive port if possible, which it is not when
+   *   `multiplexAvailable` is false, and then any), `exclusive`, `permanent`
    */
   createDestination(
     destinationAddress: string,

@@ -40,6 +40,7 @@ export interface Destination {
   destinationPort: number;
   connectionId: number | null;
   sendRateMax: number | null;
+  /** As created: a fixed local port, 0 for any, -1 for the receive port if possible. */
   senderPort: number;
   relayAddress: string | null;
   relayPort: number | null;
@@ -144,6 +145,7 @@ export interface Transfer {
   cipher: number | null;
   checkpointFrequencySeconds: number;
   fileTimeResolutionMicroseconds: number;
+  /** Seconds without progress before the transfer fails; 0: it never gives up. */
   timeoutSeconds: number;
   userName: string | null;
   usesToken: boolean;

@@ -68,7 +68,7 @@ pub enum Overwrite {
     InPlaceNever,
     /// Write the target directly, over an existing file.
     InPlaceAlways,
-    /// Write the target directly if it has the new size; otherwise like always.
+    /// Write the target directly if it has the new size; refuse one of another size.
     InPlaceSameSize,
 }
 

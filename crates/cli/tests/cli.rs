@@ -255,6 +255,48 @@ fn receiver_down() {
 }
 
 #[test]
+fn a_timeout_of_zero_waits_for_a_receiver_that_starts_late() {
+    // 127.0.0.2, where no other test's receiver listens (see receiver_down).
+    let port = std::net::UdpSocket::bind("127.0.0.2:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let to = format!("127.0.0.2:{port}");
+    let (_src, file) = source("late", b"sent once the receiver is up");
+    let sending = Home::new();
+    let receiving = Home::new();
+    let mut child = sending
+        .command()
+        .args(["send", file.to_str().unwrap(), "--to", &to, "--no-progress"])
+        .args(["--timeout", "0", "--destination-key", &receiving.key()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Longer than the 3 s the other tests give up after: a sender without a timeout waits on.
+    thread::sleep(Duration::from_secs(4));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the sender gave up with --timeout 0"
+    );
+    let dst = tempfile::tempdir().unwrap();
+    let mut rx = receiver(
+        &receiving,
+        dst.path(),
+        &to,
+        &["--once", "--authorized-key", &sending.key()],
+    );
+    let out = child.wait_with_output().unwrap();
+    succeeded(&out);
+    assert!(rx.child.wait().unwrap().success());
+    assert_eq!(
+        fs::read(dst.path().join("late")).unwrap(),
+        b"sent once the receiver is up"
+    );
+}
+
+#[test]
 fn key_mismatch() {
     let dst = tempfile::tempdir().unwrap();
     let rx = receiver(

@@ -19,14 +19,18 @@ pub const ALL: u32 = READ | WRITE | WRITE_MTIME | WRITE_ONLY_NEWER;
 pub const OVERWRITE_IN_PLACE_NEVER: u8 = 0;
 /// Write the target directly.
 pub const OVERWRITE_IN_PLACE_ALWAYS: u8 = 1;
-/// Write the target directly when its size is the new size.
+/// Write the target directly; replace an existing one only when it has the new size.
 pub const OVERWRITE_IN_PLACE_SAME_SIZE: u8 = 2;
-/// Part file, renamed at the end; refuse if the target exists.
+/// Part file, renamed at the end; refuse if the target exists (a target appearing meanwhile
+/// is kept, and so is the part file).
 pub const OVERWRITE_NEVER: u8 = 3;
 /// Part file, renamed over the target at the end.
 pub const OVERWRITE_ALWAYS: u8 = 4;
 /// Part file; the old target is kept as `NAME.jetbak`.
 pub const OVERWRITE_BACKUP: u8 = 5;
+
+/// Send symbolic links as themselves (`SYMLINKS_PRESERVE`).
+pub const SYMLINKS_PRESERVE: u8 = 4;
 
 /// No protection (`MIN_CIPHER_NONE`).
 pub const MIN_CIPHER_NONE: u8 = 0;

@@ -12,6 +12,7 @@ pub mod flags;
 pub mod identity;
 pub mod intake;
 pub mod known_receivers;
+pub mod links;
 pub mod overwrite;
 mod pace;
 pub mod parts;

@@ -9,9 +9,9 @@
 //!    and kept as `NAME.jetbak`; only an older backup is lost.
 //! 3. **always** — `OVERWRITE_ALWAYS`: an existing file is replaced once the new one is
 //!    complete.
-//! 4. **in-place** — `OVERWRITE_IN_PLACE_SAME_SIZE`, `OVERWRITE_IN_PLACE_ALWAYS`: an existing
-//!    file is overwritten as data arrives, so a transfer that fails leaves it part old, part
-//!    new.
+//! 4. **in-place** — `OVERWRITE_IN_PLACE_SAME_SIZE` (only a file of the new size),
+//!    `OVERWRITE_IN_PLACE_ALWAYS`: an existing file is overwritten as data arrives, so a
+//!    transfer that fails leaves it part old, part new.
 //!
 //! A receiver allows the modes up to its limit and refuses a transfer asking for more.
 
@@ -25,12 +25,16 @@ pub enum OverwriteMode {
     /// Write the target directly, cut to the new size (1). A target with other hard links is
     /// not written through: it is replaced as [`OverwriteMode::Always`] replaces it.
     InPlaceAlways,
-    /// Write the target directly when it exists with the new size and no other hard link;
-    /// otherwise behave like [`OverwriteMode::Always`] (part file, renamed over the target) (2).
+    /// Replace an existing target only when it has the new size: it is then written directly
+    /// (through a part file renamed over it when it has another hard link); a target of
+    /// another size is refused and kept. A new target is written to a part file, renamed at
+    /// the end (2).
     InPlaceSameSize,
     /// Write `NAME.jetpart`, rename it to `NAME` at the end. If `NAME` exists when the file is
-    /// announced, the file is refused; if it appears during the transfer, the finish is
-    /// refused and the part file stays (3).
+    /// announced, the file is refused. If it appears during the transfer, the finish is
+    /// refused, `NAME` is left as it is and the part file stays beside it, holding what was
+    /// received (3). The vendor's page documents no part-file behaviour for this mode; keeping
+    /// the part file loses nothing that arrived, and whoever put `NAME` there decides.
     Never,
     /// Write `NAME.jetpart`, rename it over `NAME` at the end (4).
     Always,

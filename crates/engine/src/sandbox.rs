@@ -536,6 +536,42 @@ impl Sandbox {
         }
     }
 
+    /// Creates the symbolic link `path` pointing at `to` (stored as given, never resolved
+    /// here); an existing `path` is an error.
+    pub fn symlink(&self, to: &str, path: &str) -> Result<(), SandboxError> {
+        let (dir, name) = self.parent(path)?;
+        let to_c = c_name(path, to)?;
+        // SAFETY: both strings are NUL-terminated and outlive the call; `dir` is open.
+        let ret = unsafe { libc::symlinkat(to_c.as_ptr(), dir.fd().as_raw_fd(), name.as_ptr()) };
+        cvt(ret)
+            .map(drop)
+            .map_err(|e| SandboxError::os("create the link", path, e))
+    }
+
+    /// The target of the symbolic link `path`; `None` when `path` is not a link.
+    pub fn read_link(&self, path: &str) -> Result<Option<String>, SandboxError> {
+        let (dir, name) = self.parent(path)?;
+        let mut buf = vec![0u8; libc::PATH_MAX as usize];
+        // SAFETY: `name` is NUL-terminated; `buf` is writable for its whole length.
+        let ret = unsafe {
+            libc::readlinkat(
+                dir.fd().as_raw_fd(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if ret < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EINVAL | libc::ENOENT) => Ok(None),
+                _ => Err(SandboxError::os("read the link", path, e)),
+            };
+        }
+        buf.truncate(ret as usize);
+        Ok(String::from_utf8(buf).ok())
+    }
+
     /// Sets the modification time of `path` (a final symlink is not followed).
     pub fn set_mtime(&self, path: &str, mtime_us: i64) -> Result<(), SandboxError> {
         let (dir, name) = self.parent(path)?;

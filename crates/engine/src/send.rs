@@ -50,6 +50,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub struct SendOptions {
     /// The receiver's UDP address.
     pub to: SocketAddr,
+    /// The local UDP port to send from; 0 lets the system pick one.
+    pub local_port: u16,
     /// Directory below the receiver's root that receives the entries ("" for the root).
     pub dest_dir: String,
     /// Lowest acceptable cipher level.
@@ -113,6 +115,7 @@ impl SendOptions {
     pub fn new(to: SocketAddr) -> Self {
         SendOptions {
             to,
+            local_port: 0,
             dest_dir: String::new(),
             cipher: CipherLevel::Aes128Gcm,
             expected_key: None,
@@ -154,8 +157,10 @@ pub struct Progress {
     pub receiver_key: Option<PublicKey>,
     /// How the known receivers accepted the receiver's key, once it was checked there.
     pub recognized: Option<Recognized>,
-    /// Round trip of the latest answered ping.
-    pub pong_rtt: Option<Duration>,
+    /// Whether the current session is connected (handshake done, not ended).
+    pub connected: bool,
+    /// Pings answered since the previous report: each ping's id and round trip.
+    pub pongs: Vec<(u64, Duration)>,
     /// Byte ranges of the transfer the receiver acknowledged (entries end to end, in order).
     pub acked: RangeSet,
     /// What survives a crash of either side: entries complete at the receiver and the byte
@@ -199,6 +204,7 @@ impl Progress {
         progress(self);
         self.placed.clear();
         self.failed = None;
+        self.pongs.clear();
     }
 }
 
@@ -246,7 +252,9 @@ pub async fn send(
     entries: Vec<WalkEntry>,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<SendReport> {
-    let link = Link::open(opts).await?;
+    // Opened by the first attempt: a fixed local port held by another socket is waited for
+    // like a receiver that does not answer.
+    let mut link: Option<Link> = None;
     let start = Instant::now();
     let sizes: Vec<u64> = entries.iter().map(|e| e.meta.size).collect();
     let mut report = Progress {
@@ -258,7 +266,8 @@ pub async fn send(
         cipher: None,
         receiver_key: None,
         recognized: None,
-        pong_rtt: None,
+        connected: false,
+        pongs: Vec::new(),
         acked: opts.resume.acked.clone(),
         checkpoint: opts.resume.clone(),
         reconnects: 0,
@@ -271,17 +280,27 @@ pub async fn send(
     let mut last_progress = Instant::now();
     loop {
         let before = report.acked.len() + report.checkpoint.acked.len();
-        let ended = run_session(
-            identity,
-            opts,
-            &link,
-            &entries,
-            &mut control,
-            &mut report,
-            start,
-            progress,
-        )
-        .await;
+        let ended = if let Some(link) = &link {
+            run_session(
+                identity,
+                opts,
+                link,
+                &entries,
+                &mut control,
+                &mut report,
+                start,
+                progress,
+            )
+            .await
+        } else {
+            match Link::open(opts).await {
+                Ok(opened) => {
+                    link = Some(opened);
+                    continue;
+                }
+                Err(ended) => Err(ended),
+            }
+        };
         let error = match ended {
             Ok(done) => return Ok(done),
             Err(Ended::Fatal(e)) => return Err(e),
@@ -306,6 +325,7 @@ pub async fn send(
             "session ended ({error}); starting another in {backoff:?}"
         );
         report.reconnects += 1;
+        report.connected = false;
         report.last_error = Some(error.to_string());
         report.publish(progress);
         if let Some(message) = wait(backoff, &mut control).await {
@@ -345,17 +365,36 @@ async fn wait(
 }
 
 impl Link {
-    async fn open(opts: &SendOptions) -> Result<Link> {
+    /// Binds the local port of `opts` and connects to the receiver. A fixed port in use may
+    /// be freed (by another transfer to the same destination, which holds it while it runs):
+    /// that is worth another attempt; any other failure ends the transfer.
+    async fn open(opts: &SendOptions) -> std::result::Result<Link, Ended> {
         let local: SocketAddr = match opts.to {
-            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, opts.local_port).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, opts.local_port).into(),
         };
-        let endpoint = UdpEndpoint::bind(local)
-            .map_err(|e| Error::new(Code::Unavailable, format!("cannot open a UDP socket: {e}")))?;
+        let endpoint = UdpEndpoint::bind(local).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Ended::Retry(Error::new(
+                    Code::Unavailable,
+                    format!("sender port {} is in use", opts.local_port),
+                ))
+            } else if opts.local_port != 0 {
+                Ended::Fatal(Error::new(
+                    Code::Unavailable,
+                    format!("cannot open sender port {}: {e}", opts.local_port),
+                ))
+            } else {
+                Ended::Fatal(Error::new(
+                    Code::Unavailable,
+                    format!("cannot open a UDP socket: {e}"),
+                ))
+            }
+        })?;
         endpoint
             .connect(opts.to)
             .await
-            .map_err(|e| socket_error(e, opts.to))?;
+            .map_err(|e| Ended::Fatal(socket_error(e, opts.to)))?;
         // Start at the size any 1,500-byte path carries; probe up to what the route allows.
         let base = max_datagram_for(&opts.to);
         // IP and UDP headers: what a 1,500-byte packet holds beyond the base datagram.
@@ -585,11 +624,14 @@ async fn run_session(
                     heard = true;
                     report.receiver_key = Some(peer);
                     report.cipher = Some(cipher);
+                    report.connected = true;
                 }
-                SenderEvent::Pong { rtt, .. } => report.pong_rtt = Some(rtt),
+                SenderEvent::Pong { id, rtt } => report.pongs.push((id, rtt)),
                 SenderEvent::Failed(e) => {
                     flush(&mut session, endpoint, to, &mut out, source.as_mut()).await;
                     observe(&session, report);
+                    // Files placed before the failure stay placed: the transfer's record says so.
+                    report.publish(progress);
                     let err = Error::from(e.clone());
                     if let Some(index) = e.file.and_then(|file| resume.index(file)) {
                         report.failed = Some(FailedEntry {

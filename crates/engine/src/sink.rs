@@ -32,6 +32,7 @@ use jetstream_wire::files::{
 };
 
 use crate::digest::{hash_file, InOrder};
+use crate::links::{self, Existing};
 use crate::overwrite::OverwriteMode;
 use crate::parts::{self, TransferId};
 use crate::record::{Record, RECORD_SUFFIX};
@@ -145,6 +146,17 @@ enum Slot {
     Verify {
         target: Box<str>,
         fallback: Option<Box<Active>>,
+    },
+    /// A symbolic link, made when it is finished over what was found at its place.
+    Link {
+        path: Box<str>,
+        target: Box<str>,
+        found: Existing,
+        mtime_us: i64,
+    },
+    /// Refused, nothing written: reported as such when it is finished.
+    Refused {
+        reason: String,
     },
     /// Finished: late duplicates are dropped.
     Done,
@@ -910,6 +922,31 @@ impl FileSink {
         Ok(Slot::File(self.write_slot(file, meta, &target, existing)?))
     }
 
+    /// Decides whether an announced link is made (see [`links`]): refused, with nothing
+    /// written, when its target leads out of the destination directory.
+    fn open_link(
+        &mut self,
+        file: u32,
+        meta: &FileMeta,
+        path: String,
+        to: &str,
+    ) -> Result<Slot, StorageError> {
+        if let Err(why) = links::check_target(&meta.path, to) {
+            let reason = format!("link {:?} -> {to:?} not made: {why}", meta.path);
+            tracing::warn!("{reason}");
+            return Ok(Slot::Refused { reason });
+        }
+        self.make_dirs(file, parent_of(&path))?;
+        let found = links::existing(&self.sandbox, &path, to, self.opts.overwrite)
+            .map_err(|e| error(file, e))?;
+        Ok(Slot::Link {
+            path: path.into(),
+            target: to.into(),
+            found,
+            mtime_us: meta.mtime_us,
+        })
+    }
+
     /// Whether the existing target is offered whole for a digest check instead of being
     /// written: it has the source's size and modification time, as a file this transfer (or an
     /// earlier run of it) finished does. An empty one is placed as it is (so a mode that never
@@ -937,11 +974,21 @@ impl FileSink {
                 format!("{target:?} exists and the overwrite mode is never"),
             ));
         }
+        if mode == OverwriteMode::InPlaceSameSize {
+            if let Some(found) = existing.filter(|st| st.size != meta.size) {
+                return Err(error(
+                    file,
+                    format!(
+                        "{target:?} exists with {} bytes, not {}, and the overwrite mode is \
+                         {mode}",
+                        found.size, meta.size
+                    ),
+                ));
+            }
+        }
         let part = match mode {
             OverwriteMode::InPlaceNever | OverwriteMode::InPlaceAlways => false,
-            OverwriteMode::InPlaceSameSize => {
-                !existing.is_some_and(|st| st.kind == StatKind::File && st.size == meta.size)
-            }
+            OverwriteMode::InPlaceSameSize => existing.is_none(),
             OverwriteMode::Never | OverwriteMode::Always | OverwriteMode::Backup => true,
         };
         // Writing in place through a target with other hard links would change every other
@@ -987,9 +1034,9 @@ impl DataSink for FileSink {
             return Err(error(file, "announced twice"));
         }
         let target = self.target(file, meta)?;
-        let mut slot = match (self.opts.write, meta.kind) {
+        let mut slot = match (self.opts.write, &meta.kind) {
             (false, EntryKind::File) => Slot::Discard { size: meta.size },
-            (false, EntryKind::Directory) => Slot::Discard { size: 0 },
+            (false, EntryKind::Directory | EntryKind::Symlink { .. }) => Slot::Discard { size: 0 },
             (true, EntryKind::Directory) => {
                 self.make_dirs(file, &target)?;
                 Slot::Directory {
@@ -998,6 +1045,7 @@ impl DataSink for FileSink {
                 }
             }
             (true, EntryKind::File) => self.open_file(file, meta, target)?,
+            (true, EntryKind::Symlink { target: to }) => self.open_link(file, meta, target, to)?,
         };
         // The protocol fails a session as a whole, and a sender cannot be told to wait for
         // one file: a file another transfer is receiving fails this transfer at once, with an
@@ -1083,6 +1131,9 @@ impl DataSink for FileSink {
             None => return Err(error(file, "data for a file that was never announced")),
             Some(Slot::Done | Slot::Skipped | Slot::Verify { .. }) => return Ok(()),
             Some(Slot::Directory { .. }) => return Err(error(file, "data for a directory")),
+            Some(Slot::Link { .. } | Slot::Refused { .. }) => {
+                return Err(error(file, "data for a link"))
+            }
             Some(Slot::Discard { size }) => {
                 return if end > *size {
                     Err(beyond(*size))
@@ -1132,6 +1183,27 @@ impl DataSink for FileSink {
                 self.sandbox
                     .sync_dir(parent_of(&path))
                     .map_err(|e| error(file, e))?;
+            }
+            Slot::Link {
+                path,
+                target,
+                found,
+                mtime_us,
+            } => {
+                links::place(&self.sandbox, &path, &target, found, self.opts.overwrite)
+                    .map_err(|e| error(file, e))?;
+                if self.opts.write_mtime {
+                    self.sandbox
+                        .set_mtime(&path, mtime_us)
+                        .map_err(|e| error(file, e))?;
+                }
+                self.sandbox
+                    .sync_dir(parent_of(&path))
+                    .map_err(|e| error(file, e))?;
+            }
+            Slot::Refused { reason } => {
+                self.reports.push_back(SinkReport::Refused { file, reason });
+                return Ok(());
             }
             Slot::File(active) => return self.complete(file, active, digest),
             Slot::Verify { target, fallback } => {

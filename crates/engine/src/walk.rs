@@ -7,12 +7,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use jetstream_wire::codec::MAX_PATH_LEN;
 use jetstream_wire::files::{EntryKind, FileMeta};
 
 use crate::sandbox::{check_path, unix_us, SandboxError};
 
 /// What the walk does with a symbolic link found inside a mapped directory. A mapped source
-/// that is itself a link is always followed: the caller named it.
+/// that is itself a link is followed (the caller named it), except that under
+/// [`SymlinkPolicy::Preserve`] a mapped link to a file is sent as the link it is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SymlinkPolicy {
     /// Follow links and copy what they point to (`SYMLINKS_COPY_CONTENTS`, 0).
@@ -24,8 +26,9 @@ pub enum SymlinkPolicy {
     IgnoreDirectories,
     /// Skip every link (3).
     Ignore,
-    /// Recreate the link at the receiver (4). The wire has no link entry yet, so for now this
-    /// behaves exactly like [`SymlinkPolicy::CopyContents`].
+    /// Send the link itself, its target unresolved (4): the receiver recreates it only when
+    /// the target stays inside the transfer's destination directory (see [`crate::links`]),
+    /// and otherwise refuses it, writing nothing.
     Preserve,
 }
 
@@ -117,6 +120,14 @@ pub enum WalkError {
         /// The source path.
         path: PathBuf,
     },
+    /// A link's target cannot be sent: not UTF-8, or too long with the link's path.
+    #[error("{}: link target {reason}", path.display())]
+    LinkTarget {
+        /// The link.
+        path: PathBuf,
+        /// What is wrong with its target.
+        reason: &'static str,
+    },
     /// An include or exclude glob does not parse.
     #[error("glob {pattern:?}: {source}")]
     Glob {
@@ -192,7 +203,14 @@ pub fn walk_each(
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
             if walker.wanted_file(name) {
-                walker.push(source, dest.to_owned(), &meta);
+                let link = (opts.symlinks == SymlinkPolicy::Preserve)
+                    .then(|| fs::symlink_metadata(source).ok())
+                    .flatten()
+                    .filter(|m| m.file_type().is_symlink());
+                match link {
+                    Some(link) => (walker.emit)(link_entry(source, dest.to_owned(), &link)?),
+                    None => walker.push(source, dest.to_owned(), &meta),
+                }
             }
         } else {
             return Err(WalkError::Unsupported {
@@ -216,6 +234,36 @@ pub(crate) fn globs(patterns: &[String]) -> Result<GlobSet, WalkError> {
     builder.build().map_err(|source| WalkError::Glob {
         pattern: patterns.join(" "),
         source,
+    })
+}
+
+/// The entry sending the link at `source` itself to `dest` (`SYMLINKS_PRESERVE`); `meta` is
+/// the link's own metadata (not its target's).
+pub fn link_entry(source: &Path, dest: String, meta: &Metadata) -> Result<WalkEntry, WalkError> {
+    let target = fs::read_link(source).map_err(|e| WalkError::Io {
+        path: source.to_owned(),
+        source: e,
+    })?;
+    let bad = |reason| WalkError::LinkTarget {
+        path: source.to_owned(),
+        reason,
+    };
+    let target = target
+        .into_os_string()
+        .into_string()
+        .map_err(|_| bad("is not valid UTF-8"))?;
+    if dest.len() + target.len() > MAX_PATH_LEN {
+        return Err(bad("is too long to send with the link's path"));
+    }
+    Ok(WalkEntry {
+        source: source.to_owned(),
+        meta: FileMeta {
+            path: dest,
+            kind: EntryKind::Symlink { target },
+            size: 0,
+            mtime_us: unix_us(meta.mtime(), meta.mtime_nsec()),
+            executable: false,
+        },
     })
 }
 
@@ -286,6 +334,16 @@ impl Walker<'_> {
         children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (name, path, meta) in children {
             let child_rel = join(rel, &name);
+            if meta.file_type().is_symlink() && self.symlinks == SymlinkPolicy::Preserve {
+                let child_dest = join(dest, &name);
+                if let Err(reason) = check_path(&child_dest) {
+                    return Err(WalkError::Destination { path, reason });
+                }
+                if self.wanted_file(&child_rel) {
+                    (self.emit)(link_entry(&path, child_dest, &meta)?);
+                }
+                continue;
+            }
             let meta = if meta.file_type().is_symlink() {
                 match fs::metadata(&path) {
                     Ok(target) if self.symlinks.skips(target.is_dir()) => continue,

@@ -132,11 +132,17 @@ fn valid_params() -> Vec<(&'static str, Value)> {
         ),
         ("getSourcesAsync", json!({ "limit": 4 })),
         ("getTransfersAsync", json!({})),
-        ("addAuthorizedClientAsync", json!({ "publicKey": "abc" })),
-        ("removeAuthorizedClientAsync", json!({ "publicKey": "abc" })),
+        (
+            "addAuthorizedClientAsync",
+            json!({ "clientPublicKey": "abc" }),
+        ),
+        (
+            "removeAuthorizedClientAsync",
+            json!({ "clientPublicKey": "abc" }),
+        ),
         (
             "allowOnlyAuthorizedClientsAsync",
-            json!({ "enabled": true }),
+            json!({ "onlyAuthorizedClientsAllowed": true }),
         ),
         ("getServerInfo", json!({})),
         ("auth", json!({ "userName": "ann", "password": "pw" })),
@@ -502,7 +508,52 @@ fn unknown_and_missing_parameters_are_named() {
         json!({ "destinationId": DEST }),
         "pingCount",
     );
-    refused("allowOnlyAuthorizedClientsAsync", json!({}), "enabled");
+    refused(
+        "allowOnlyAuthorizedClientsAsync",
+        json!({}),
+        "onlyAuthorizedClientsAllowed",
+    );
+}
+
+#[test]
+fn recv_parameters_take_the_vendor_names_and_the_older_ones() {
+    let cases = [
+        (
+            "addAuthorizedClientAsync",
+            "clientPublicKey",
+            "publicKey",
+            json!("abc"),
+        ),
+        (
+            "removeAuthorizedClientAsync",
+            "clientPublicKey",
+            "publicKey",
+            json!("abc"),
+        ),
+        (
+            "allowOnlyAuthorizedClientsAsync",
+            "onlyAuthorizedClientsAllowed",
+            "enabled",
+            json!(false),
+        ),
+    ];
+    for (method, name, alias, value) in cases {
+        let vendor = parse_ok(method, json!({ (name): value }));
+        let older = parse_ok(method, json!({ (alias): value }));
+        assert_eq!(vendor, older, "{method}");
+        // Serialized, a command uses the vendor's name.
+        let json = serde_json::to_value(&older).expect("commands serialize");
+        assert_eq!(json["params"][name], value, "{method}: {json}");
+        refused(method, json!({ (name): value, (alias): value }), alias);
+        refused(method, json!({ (alias): 7 }), alias);
+    }
+    let Command::AllowOnlyAuthorizedClientsAsync(params) = parse_ok(
+        "allowOnlyAuthorizedClientsAsync",
+        json!({ "enabled": true }),
+    ) else {
+        panic!("wrong variant")
+    };
+    assert!(params.only_authorized_clients_allowed);
 }
 
 #[test]

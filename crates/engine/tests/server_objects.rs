@@ -137,7 +137,7 @@ async fn not_found_messages_name_the_parameter() {
         (
             "removeAuthorizedClientAsync",
             json!({ "publicKey": "ab".repeat(32) }),
-            "publicKey",
+            "clientPublicKey",
         ),
     ];
     for (method, params, param) in cases {
@@ -307,5 +307,58 @@ async fn deleting_a_destination_stops_its_suspended_transfer_and_answers_waiters
         code(&server, "getTransfer", json!({ "transferId": transfer })).await,
         Code::NotFound
     );
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_data_and_token_updates_return_none_as_the_seed_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.txt");
+    fs::write(&file, b"x").unwrap();
+    let server = open(&dir.path().join("state")).await;
+    let manifest = call(
+        &server,
+        "createManifest",
+        json!({ "mappings": { "f.txt": file.to_str().unwrap() } }),
+    )
+    .await
+    .unwrap();
+    let id = manifest["manifestId"].clone();
+    let token = call(&server, "createSharedToken", json!({ "manifestId": id }))
+        .await
+        .unwrap();
+
+    let set = json!({ "objId": id, "key": "k", "value": "v" });
+    assert_eq!(
+        call(&server, "updateObjectUserData", set).await.unwrap(),
+        Value::Null
+    );
+    let got = call(&server, "getManifest", json!({ "manifestId": id }))
+        .await
+        .unwrap();
+    assert_eq!(got["userData"], json!({ "k": "v" }));
+    let delete = json!({ "objId": id, "key": "k" });
+    assert_eq!(
+        call(&server, "deleteObjectUserData", delete).await.unwrap(),
+        Value::Null
+    );
+    let got = call(&server, "getManifest", json!({ "manifestId": id }))
+        .await
+        .unwrap();
+    assert_eq!(got["userData"], json!({}));
+
+    let update = json!({ "token": token["token"], "description": "renamed" });
+    assert_eq!(
+        call(&server, "updateSharedToken", update).await.unwrap(),
+        Value::Null
+    );
+    let got = call(
+        &server,
+        "getSharedToken",
+        json!({ "token": token["token"] }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got["description"], "renamed");
     server.close().await;
 }

@@ -160,24 +160,28 @@ fn overwrite_modes_that_write_in_place() {
     sink.settle().unwrap();
     assert_eq!(fs::read(root.join("long")).unwrap(), new);
 
-    // InPlaceSameSize: same size in place; another size through a part file.
+    // InPlaceSameSize: same size in place; another size refused and kept; a new file through
+    // a part file.
     fs::write(root.join("same"), b"0123456789").unwrap();
     fs::write(root.join("other"), b"0123").unwrap();
     let mut sink = fx.sink(OverwriteMode::InPlaceSameSize);
     sink.open(0, &file_meta("same", new.len())).unwrap();
-    sink.open(1, &file_meta("other", new.len())).unwrap();
+    let err = sink.open(1, &file_meta("other", new.len())).unwrap_err();
+    assert!(err.message.contains("4 bytes, not 10"), "{err}");
+    sink.open(2, &file_meta("fresh", new.len())).unwrap();
     write_all(&mut sink, 0, &new);
-    write_all(&mut sink, 1, &new);
+    write_all(&mut sink, 2, &new);
     sink.flush().unwrap();
     assert_eq!(fs::read(root.join("same")).unwrap(), new);
     assert!(!root.join("same.jetpart").exists());
-    assert_eq!(fs::read(root.join("other")).unwrap(), b"0123");
-    assert_eq!(fs::read(root.join("other.jetpart")).unwrap(), new);
+    assert!(!root.join("fresh").exists());
     sink.finish(0, None).unwrap();
-    sink.finish(1, None).unwrap();
+    sink.finish(2, None).unwrap();
     sink.settle().unwrap();
-    assert_eq!(fs::read(root.join("other")).unwrap(), new);
+    assert_eq!(fs::read(root.join("other")).unwrap(), b"0123");
     assert!(!root.join("other.jetpart").exists());
+    assert_eq!(fs::read(root.join("fresh")).unwrap(), new);
+    assert!(!root.join("fresh.jetpart").exists());
 }
 
 #[test]
@@ -1136,4 +1140,72 @@ fn files_are_reserved_ahead_of_their_data_only_within_the_quota() {
     sink.write_at(9, 0, &[1; PIECE]).unwrap();
     sink.flush().unwrap();
     assert!(free - fs.free() >= reserved + (3 << 20));
+}
+
+fn link_meta(path: &str, target: &str) -> FileMeta {
+    FileMeta {
+        kind: EntryKind::Symlink {
+            target: target.into(),
+        },
+        ..file_meta(path, 0)
+    }
+}
+
+#[test]
+fn links_are_made_inside_and_refused_with_nothing_written_when_they_lead_out() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    let root = fx.root();
+    let mut sink = fx.sink_with(SinkOptions {
+        dest_dir: "in".into(),
+        overwrite: OverwriteMode::Never,
+        ..options()
+    });
+    sink.open(0, &link_meta("d/up", "../f")).unwrap();
+    sink.open(1, &link_meta("d/out", "../../f")).unwrap();
+    sink.finish(0, None).unwrap();
+    sink.finish(1, None).unwrap();
+    let got = reports(&mut sink);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.contains(&SinkReport::Placed(0)), "{got:?}");
+    let refused = got.iter().find_map(|r| match r {
+        SinkReport::Refused { file: 1, reason } => Some(reason.clone()),
+        _ => None,
+    });
+    let reason = refused.expect("the link leading out is refused");
+    assert!(reason.contains("d/out"), "{reason}");
+    assert_eq!(
+        fs::read_link(root.join("in/d/up")).unwrap(),
+        Path::new("../f")
+    );
+    let names: Vec<_> = fs::read_dir(root.join("in/d")).unwrap().collect();
+    assert_eq!(names.len(), 1);
+
+    // The same link again is kept; another entry there is kept under `never`...
+    let mut again = fx.sink_with(SinkOptions {
+        dest_dir: "in".into(),
+        overwrite: OverwriteMode::Never,
+        ..options()
+    });
+    again.open(0, &link_meta("d/up", "../f")).unwrap();
+    again.finish(0, None).unwrap();
+    assert_eq!(reports(&mut again), [SinkReport::Placed(0)]);
+    fs::write(root.join("in/d/file"), b"kept").unwrap();
+    assert!(again.open(1, &link_meta("d/file", "../f")).is_err());
+    assert_eq!(fs::read(root.join("in/d/file")).unwrap(), b"kept");
+    // ...and replaced under `backup`, the old entry kept beside it.
+    let mut backup = fx.sink_with(SinkOptions {
+        dest_dir: "in".into(),
+        overwrite: OverwriteMode::Backup,
+        ..options()
+    });
+    backup.open(0, &link_meta("d/file", "up")).unwrap();
+    backup.finish(0, None).unwrap();
+    assert_eq!(reports(&mut backup), [SinkReport::Placed(0)]);
+    assert_eq!(
+        fs::read_link(root.join("in/d/file")).unwrap(),
+        Path::new("up")
+    );
+    assert_eq!(fs::read(root.join("in/d/file.jetbak")).unwrap(), b"kept");
+    assert!(fs::symlink_metadata(root.join("in/d/file.jetpart")).is_err());
 }

@@ -36,14 +36,16 @@ fn run(mappings: &[(&str, &Path)], opts: &WalkOptions) -> Result<Vec<WalkEntry>,
 fn paths(entries: &[WalkEntry]) -> Vec<(String, EntryKind)> {
     entries
         .iter()
-        .map(|e| (e.meta.path.clone(), e.meta.kind))
+        .map(|e| (e.meta.path.clone(), e.meta.kind.clone()))
         .collect()
 }
 
 use EntryKind::{Directory as D, File as F};
 
 fn expect(list: &[(&str, EntryKind)]) -> Vec<(String, EntryKind)> {
-    list.iter().map(|(p, k)| (p.to_string(), *k)).collect()
+    list.iter()
+        .map(|(p, k)| (p.to_string(), k.clone()))
+        .collect()
 }
 
 #[test]
@@ -168,14 +170,25 @@ fn each_symlink_policy() {
     ];
     let link_dir = [("link_dir", D), ("link_dir/c.txt", F), ("link_dir/d", D)];
     let sorted = |extra: &[(&str, EntryKind)]| {
-        let mut all: Vec<_> = plain.iter().chain(extra).copied().collect();
+        let mut all: Vec<_> = plain.iter().chain(extra).cloned().collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         expect(&all)
     };
     let with_both = sorted(&[link_dir.as_slice(), &[("link_file", F)]].concat());
+    let link = |target: &str| EntryKind::Symlink {
+        target: target.into(),
+    };
+    let absolute = src.join("a.txt").to_str().unwrap().to_owned();
+    // Every link is an entry of its own, its target as written, dangling or looping ones too.
+    let links = sorted(&[
+        ("b/d/loop", link("../..")),
+        ("dangling", link("absent")),
+        ("link_dir", link("b")),
+        ("link_file", link(&absolute)),
+    ]);
     let cases = [
-        (SymlinkPolicy::CopyContents, with_both.clone()),
-        (SymlinkPolicy::Preserve, with_both),
+        (SymlinkPolicy::CopyContents, with_both),
+        (SymlinkPolicy::Preserve, links),
         (SymlinkPolicy::IgnoreFiles, sorted(&link_dir)),
         (
             SymlinkPolicy::IgnoreDirectories,
@@ -191,9 +204,14 @@ fn each_symlink_policy() {
         let entries = run(&[("", &src)], &opts).unwrap();
         assert_eq!(paths(&entries), expected, "{policy:?}");
         if let Some(link) = entries.iter().find(|e| e.meta.path == "link_file") {
+            let size = if policy == SymlinkPolicy::Preserve {
+                0
+            } else {
+                5
+            };
             assert_eq!(
                 (link.meta.size, link.source.clone()),
-                (5, src.join("link_file"))
+                (size, src.join("link_file"))
             );
         }
     }
@@ -211,6 +229,34 @@ fn a_mapped_symlink_is_followed() {
     };
     let entries = run(&[("d", &link)], &opts).unwrap();
     assert_eq!(entries.len(), 6);
+}
+
+#[test]
+fn a_mapped_link_to_a_file_is_sent_as_a_link_when_links_are_preserved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tree(tmp.path());
+    let link = tmp.path().join("link");
+    symlink(src.join("a.txt"), &link).unwrap();
+    let preserve = WalkOptions {
+        symlinks: SymlinkPolicy::Preserve,
+        ..Default::default()
+    };
+    let entries = run(&[("l", &link)], &preserve).unwrap();
+    let target = src.join("a.txt").to_str().unwrap().to_owned();
+    assert_eq!(
+        paths(&entries),
+        expect(&[("l", EntryKind::Symlink { target })])
+    );
+    let copy = run(&[("l", &link)], &WalkOptions::default()).unwrap();
+    assert_eq!(paths(&copy), expect(&[("l", F)]));
+    // A target that cannot travel with its path is an error naming the link.
+    let long = tmp.path().join("long");
+    symlink("x".repeat(1100), &long).unwrap();
+    let err = run(&[("", tmp.path())], &preserve).unwrap_err();
+    assert!(
+        matches!(err, WalkError::LinkTarget { ref path, .. } if *path == long),
+        "{err}"
+    );
 }
 
 #[test]

@@ -133,6 +133,19 @@ fn codec_seeds() -> Vec<Vec<u8>> {
     codec::encode_protected_header(b"12345678", 42, false, &mut header);
     seeds.push(header);
     seeds.push(keys::auth().encode().expect("short credentials"));
+    seeds.push(encoded(&[Frame::File {
+        file: 1,
+        meta: FileMeta {
+            path: "dir/link".into(),
+            kind: EntryKind::Symlink {
+                target: "file.bin".into(),
+            },
+            size: 0,
+            mtime_us: 1_700_000_000_000_000,
+            executable: false,
+        },
+        resume: 0,
+    }]));
     seeds
 }
 

@@ -25,7 +25,8 @@ pub const HANDSHAKE_HEADER_LEN: usize = 2 + CID_LEN;
 pub const DATA_FRAME_OVERHEAD: usize = 1 + 4 + 8 + 2;
 /// Most ranges one ACK frame carries.
 pub const MAX_ACK_RANGES: usize = 64;
-/// Longest path a FILE frame may carry, in bytes.
+/// Longest path a FILE frame may carry, in bytes; a link's path and target together are bounded
+/// by it too.
 pub const MAX_PATH_LEN: usize = 1024;
 /// Longest message a CLOSE or RESULT frame carries, in bytes.
 pub const MAX_MESSAGE_LEN: usize = 512;
@@ -318,7 +319,13 @@ impl Frame<'_> {
             Frame::Data { data, .. } => DATA_FRAME_OVERHEAD + data.len(),
             Frame::Ack { ranges, .. } => 1 + 4 + 2 + 16 * ranges.len(),
             Frame::Transfer(t) => 1 + 8 + 4 + 1 + 8 + 4 + 8 + 4 + 1 + 2 + t.dest_dir.len(),
-            Frame::File { meta, .. } => 1 + 4 + 1 + 1 + 8 + 8 + 8 + 2 + meta.path.len(),
+            Frame::File { meta, .. } => {
+                let target = match &meta.kind {
+                    EntryKind::Symlink { target } => 2 + target.len(),
+                    EntryKind::File | EntryKind::Directory => 0,
+                };
+                1 + 4 + 1 + 1 + 8 + 8 + 8 + 2 + meta.path.len() + target
+            }
             Frame::Accept | Frame::Done => 1,
             Frame::Padding(len) => *len,
             Frame::Result { message, .. } => 1 + 1 + 2 + message.len().min(MAX_MESSAGE_LEN),
@@ -377,12 +384,16 @@ impl Frame<'_> {
                 w.u8(match meta.kind {
                     EntryKind::File => 0,
                     EntryKind::Directory => 1,
+                    EntryKind::Symlink { .. } => 2,
                 })?;
                 w.u8(u8::from(meta.executable))?;
                 w.u64(meta.size)?;
                 w.u64(meta.mtime_us as u64)?;
                 w.u64(*resume)?;
                 w.str16(&meta.path)?;
+                if let EntryKind::Symlink { target } = &meta.kind {
+                    w.str16(target)?;
+                }
             }
             Frame::Accept => w.u8(FRAME_ACCEPT)?,
             Frame::Padding(len) => {
@@ -552,11 +563,10 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
         }),
         FRAME_FILE => {
             let file = r.u32("file index")?;
-            let kind = match r.u8("entry kind")? {
-                0 => EntryKind::File,
-                1 => EntryKind::Directory,
-                _ => return Err(CodecError::Invalid("entry kind")),
-            };
+            let kind = r.u8("entry kind")?;
+            if kind > 2 {
+                return Err(CodecError::Invalid("entry kind"));
+            }
             let executable = match r.u8("file mode")? {
                 0 => false,
                 1 => true,
@@ -569,6 +579,21 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
                 return Err(CodecError::Invalid("resume offset"));
             }
             let path = r.str16("file path", MAX_PATH_LEN)?;
+            let kind = match kind {
+                0 => EntryKind::File,
+                1 => EntryKind::Directory,
+                _ => {
+                    // Path and target together are bounded as one path is: the frame must
+                    // fit the smallest datagram.
+                    let room = MAX_PATH_LEN - path.len();
+                    let target = r.str16("link target", room)?;
+                    // A link has no data, and no target would name nothing.
+                    if size != 0 || target.is_empty() || target.contains('\0') {
+                        return Err(CodecError::Invalid("link target"));
+                    }
+                    EntryKind::Symlink { target }
+                }
+            };
             Frame::File {
                 file,
                 meta: FileMeta {
@@ -814,6 +839,19 @@ mod tests {
                 },
                 resume: 3,
             },
+            Frame::File {
+                file: 2,
+                meta: FileMeta {
+                    path: "a/link".into(),
+                    kind: EntryKind::Symlink {
+                        target: "../b/ünïcode.txt".into(),
+                    },
+                    size: 0,
+                    mtime_us: 1_700_000_000_000_000,
+                    executable: false,
+                },
+                resume: 0,
+            },
             Frame::Accept,
             Frame::Done,
             Frame::Result {
@@ -890,6 +928,49 @@ mod tests {
         frame.encode(&mut buf, &mut pos).unwrap();
         let decoded: Result<Vec<_>, _> = Frames::new(&buf[..pos]).collect();
         assert_eq!(decoded, Err(CodecError::Invalid("resume offset")));
+    }
+
+    #[test]
+    fn a_link_entry_has_no_data_a_target_and_room_for_both_names() {
+        let link = |path: &str, target: &str, size: u64| Frame::File {
+            file: 0,
+            meta: FileMeta {
+                path: path.into(),
+                kind: EntryKind::Symlink {
+                    target: target.into(),
+                },
+                size,
+                mtime_us: 0,
+                executable: false,
+            },
+            resume: 0,
+        };
+        // The frame decoded from its encoding is itself, or fails with `error`.
+        let decodes = |frame: Frame<'_>, error: Option<CodecError>| {
+            let mut buf = vec![0u8; frame.encoded_len()];
+            let mut pos = 0;
+            frame.encode(&mut buf, &mut pos).unwrap();
+            assert_eq!(pos, buf.len());
+            let decoded = Frames::new(&buf).collect::<Result<Vec<_>, _>>();
+            match error {
+                None => assert_eq!(decoded, Ok(vec![frame])),
+                Some(error) => assert_eq!(decoded, Err(error)),
+            }
+        };
+        decodes(link("l", &"t".repeat(MAX_PATH_LEN - 1), 0), None);
+        let invalid = || Some(CodecError::Invalid("link target"));
+        decodes(link("l", "t", 1), invalid());
+        decodes(link("l", "", 0), invalid());
+        decodes(link("l", "a\0b", 0), invalid());
+        decodes(link("l", &"t".repeat(MAX_PATH_LEN), 0), invalid());
+        // Kind 3 is no kind.
+        let mut buf = vec![0u8; link("l", "t", 0).encoded_len()];
+        link("l", "t", 0).encode(&mut buf, &mut 0).unwrap();
+        buf[5] = 3;
+        assert_eq!(
+            Frames::new(&buf).collect::<Result<Vec<_>, _>>(),
+            Err(CodecError::Invalid("entry kind"))
+        );
     }
 
     #[test]

@@ -5,12 +5,18 @@ use crate::session::SessionError;
 use std::fmt;
 
 /// Kind of a manifest entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     /// A regular file with `size` bytes of data.
     File,
     /// A directory (created even when empty).
     Directory,
+    /// A symbolic link, sent as itself (`SYMLINKS_PRESERVE`); its size is 0. The receiver
+    /// recreates it only when `target` keeps it inside the transfer's destination directory.
+    Symlink {
+        /// The link's target as the sender's file system holds it, not resolved.
+        target: String,
+    },
 }
 
 /// One entry of a transfer as the receiver learns it.
@@ -18,9 +24,9 @@ pub enum EntryKind {
 pub struct FileMeta {
     /// Path relative to the transfer's destination directory, `/`-separated, never absolute.
     pub path: String,
-    /// File or directory.
+    /// File, directory or symbolic link.
     pub kind: EntryKind,
-    /// Size in bytes (0 for directories).
+    /// Size in bytes (0 for directories and links).
     pub size: u64,
     /// Modification time, Unix microseconds.
     pub mtime_us: i64,
@@ -84,7 +90,7 @@ pub trait DataSource {
 }
 
 /// What a sink's background work came to, reported through [`DataSink::poll_report`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SinkReport {
     /// Bytes `0..bytes` of `file` are on stable storage.
     Durable {
@@ -97,6 +103,15 @@ pub enum SinkReport {
     Placed(u32),
     /// `file`'s bytes do not match the sender's digest; the sink writes it anew.
     Mismatch(u32),
+    /// `file` was refused and nothing of it written (a symbolic link leading out of the
+    /// destination directory); the transfer completes its other files and then fails, naming
+    /// every refusal.
+    Refused {
+        /// File index.
+        file: u32,
+        /// Why, naming the entry.
+        reason: String,
+    },
 }
 
 /// Why a sink leaves a file as it found it ([`DataSink::kept`]).
@@ -112,8 +127,9 @@ pub enum Kept {
 
 /// Where a receiving session puts file bytes.
 ///
-/// Every [`DataSink::finish`] leads to exactly one [`SinkReport::Placed`] or
-/// [`SinkReport::Mismatch`] (or an error), at once or once background work is done.
+/// Every [`DataSink::finish`] leads to exactly one [`SinkReport::Placed`],
+/// [`SinkReport::Mismatch`] or [`SinkReport::Refused`] (or an error), at once or once
+/// background work is done.
 pub trait DataSink {
     /// A transfer begins: its header arrives before any of its entries. An error refuses the
     /// transfer: the session fails with that code and message (the receiver's policy on what a

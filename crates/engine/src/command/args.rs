@@ -134,6 +134,28 @@ impl<'a> Args<'a> {
         self.opt_with(key, read)?.ok_or_else(|| self.missing(key))
     }
 
+    /// Required parameter `key` that callers may also give under its older name `alias`;
+    /// giving both is refused, since the two could disagree.
+    pub(super) fn req_aliased<K: Kind>(
+        &mut self,
+        key: &'static str,
+        alias: &'static str,
+        kind: &K,
+    ) -> Result<K::Out, CommandError> {
+        let named = self.opt(key, kind)?;
+        let aliased = self.opt(alias, kind)?;
+        match (named, aliased) {
+            (Some(_), Some(_)) => Err(self.conflict(format!(
+                "{} and {} are two names of one parameter: give only {}",
+                self.name(key),
+                self.name(alias),
+                self.name(key)
+            ))),
+            (Some(value), None) | (None, Some(value)) => Ok(value),
+            (None, None) => Err(self.missing(key)),
+        }
+    }
+
     /// Required parameter `key` is absent or null.
     fn missing(&self, key: &str) -> CommandError {
         CommandError::Missing {
@@ -438,6 +460,38 @@ mod tests {
         assert_eq!(args.req("src", &NonBlank), Ok("/a".to_owned()));
         let err = args.finish().expect_err("mode is unknown");
         assert_eq!(err.param(), Some("mappings[\"/d\"].mode"));
+    }
+
+    #[test]
+    fn an_aliased_parameter_is_read_under_either_name_but_not_both() {
+        for map in [
+            json!({ "clientPublicKey": "k1" }),
+            json!({ "publicKey": "k1" }),
+        ] {
+            let map = map.as_object().expect("an object");
+            let mut args = Args::new("addAuthorizedClientAsync", map);
+            let key = args.req_aliased("clientPublicKey", "publicKey", &NonBlank);
+            assert_eq!(key, Ok("k1".to_owned()));
+            assert_eq!(args.finish(), Ok(()));
+        }
+        let both = json!({ "clientPublicKey": "k1", "publicKey": "k2" });
+        let mut args = Args::new(
+            "addAuthorizedClientAsync",
+            both.as_object().expect("object"),
+        );
+        let err = args
+            .req_aliased("clientPublicKey", "publicKey", &NonBlank)
+            .expect_err("both names given");
+        assert!(matches!(err, CommandError::Conflict { .. }), "{err:?}");
+        let none = json!({});
+        let mut args = Args::new(
+            "addAuthorizedClientAsync",
+            none.as_object().expect("object"),
+        );
+        let err = args
+            .req_aliased("clientPublicKey", "publicKey", &NonBlank)
+            .expect_err("neither name given");
+        assert_eq!(err.param(), Some("clientPublicKey"));
     }
 
     #[test]

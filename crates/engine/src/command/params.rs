@@ -142,9 +142,21 @@ id_params! {
     /// `(requestId)`: getRequestStatus.
     RequestRef { request_id: u64 = "requestId", REQUEST_ID }
 }
-id_params! {
-    /// `(publicKey)`: addAuthorizedClientAsync, removeAuthorizedClientAsync.
-    ClientKey { public_key: String = "publicKey", NonBlank }
+/// `(clientPublicKey)`: addAuthorizedClientAsync, removeAuthorizedClientAsync. `publicKey` is
+/// accepted as another name of the parameter.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientKey {
+    /// The sender's public key, in hex.
+    pub client_public_key: String,
+}
+
+impl FromArgs for ClientKey {
+    fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
+        Ok(ClientKey {
+            client_public_key: args.req_aliased("clientPublicKey", "publicKey", &NonBlank)?,
+        })
+    }
 }
 
 /// `(limit=None)`: getConnections, getDestinations, getSharedTokens, getSourcesAsync.
@@ -577,18 +589,23 @@ impl FromArgs for GetRequestResult {
     }
 }
 
-/// `allowOnlyAuthorizedClientsAsync(enabled)`.
+/// `allowOnlyAuthorizedClientsAsync(onlyAuthorizedClientsAllowed)`. `enabled` is accepted as
+/// another name of the parameter.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AllowOnlyAuthorizedClients {
     /// Refuse senders whose key is not authorized.
-    pub enabled: bool,
+    pub only_authorized_clients_allowed: bool,
 }
 
 impl FromArgs for AllowOnlyAuthorizedClients {
     fn from_args(args: &mut Args<'_>) -> Result<Self, CommandError> {
         Ok(AllowOnlyAuthorizedClients {
-            enabled: args.req("enabled", &Bool)?,
+            only_authorized_clients_allowed: args.req_aliased(
+                "onlyAuthorizedClientsAllowed",
+                "enabled",
+                &Bool,
+            )?,
         })
     }
 }

@@ -9,6 +9,7 @@ use super::files::FileOp;
 use super::info::{self, ServerInfo, API_VERSION};
 use super::logins::Logins;
 use super::password_checks::PasswordChecks;
+use super::pings::SessionPing;
 use super::reads;
 use super::receiving::ReceiverHandle;
 use super::runner::{Outcome, Running};
@@ -60,7 +61,7 @@ pub(super) enum Msg {
     Pinged {
         destination_id: String,
         responder: Responder,
-        result: Result<super::destinations::PingReply>,
+        result: Result<super::pings::PingReply>,
     },
     /// The receiver accepted or finished a transfer.
     Received(ReceiveEvent),
@@ -108,6 +109,8 @@ pub(super) struct Actor {
     pub(super) events: Events,
     /// Transfers with a session running, by transfer id.
     pub(super) running: HashMap<u64, Running>,
+    /// Ping requests waiting for PONGs inside a running transfer's session.
+    pub(super) session_pings: Vec<SessionPing>,
     /// Credentials of transfers not ended yet, by transfer id (never stored).
     pub(super) credentials: HashMap<u64, Auth>,
     /// The transfers that may have to start.
@@ -241,6 +244,7 @@ impl Actor {
             receiver,
             events,
             running: HashMap::new(),
+            session_pings: Vec::new(),
             credentials: HashMap::new(),
             start_queue: StartQueue::default(),
             manifest_waiters: HashMap::new(),
@@ -390,9 +394,13 @@ impl Actor {
             }
             C::GetSourcesAsync(p) => self.get_sources(p.limit),
             C::GetTransfersAsync(p) => self.get_received_transfers(&p),
-            C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.public_key),
-            C::RemoveAuthorizedClientAsync(p) => self.remove_authorized_client(&p.public_key),
-            C::AllowOnlyAuthorizedClientsAsync(p) => self.allow_only_authorized_clients(p.enabled),
+            C::AddAuthorizedClientAsync(p) => self.add_authorized_client(&p.client_public_key),
+            C::RemoveAuthorizedClientAsync(p) => {
+                self.remove_authorized_client(&p.client_public_key)
+            }
+            C::AllowOnlyAuthorizedClientsAsync(p) => {
+                self.allow_only_authorized_clients(p.only_authorized_clients_allowed)
+            }
             C::GetServerInfo(_) => to_json(&self.info),
             C::Auth(p) | C::AuthAsync(p) => return self.auth(caller, p, responder),
             C::AuthToken(p) => return self.auth_token(caller, p, responder),

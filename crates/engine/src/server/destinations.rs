@@ -1,17 +1,16 @@
 //! Destinations and connections: creating and matching destinations, resolving them to a
-//! connection per receiver address, rate caps, lanes, transfer defaults, pings, and the
-//! connection parameters that bound the rate controller.
+//! connection per receiver address, rate caps, lanes, transfer defaults, what every session
+//! to a destination shares, and the connection parameters that bound the rate controller.
 
-use super::actor::{now_us, stored, to_json, Actor, Msg, Responder};
+use super::actor::{now_us, stored, to_json, Actor};
 use crate::command::{
-    CreateDestination, SchedulePing, SetPriorityLanes, SetSendRateMax, UpdateConnectionParams,
+    CreateDestination, SetPriorityLanes, SetSendRateMax, UpdateConnectionParams,
     UpdateTransferDefaults,
 };
 use crate::error::{Code, Error, Result};
-use crate::flags;
 use crate::known_receivers::KnownReceivers;
 use crate::schedule;
-use crate::send::{self, SendOptions};
+use crate::send::SendOptions;
 use crate::store::{
     ConnectionState, ConnectionUpdate, Destination, DestinationParams, DestinationUpdate,
     NewConnection,
@@ -19,18 +18,9 @@ use crate::store::{
 use jetstream_wire::crypto::handshake::PublicKey;
 use serde_json::{json, Value};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::Duration;
 
 /// The receiver port of a destination created without one (`DEFAULT_API_PORT`, over UDP).
 pub const DEFAULT_RECEIVE_PORT: u16 = 8886;
-
-/// What a ping session learned.
-pub(super) struct PingReply {
-    /// The receiver's identity key.
-    key: Option<PublicKey>,
-    /// The shortest round trip seen.
-    rtt: Duration,
-}
 
 /// Rates of the API (kbit/s) in bytes per second.
 pub(super) fn kbps_to_bytes(kbps: f64) -> u64 {
@@ -255,103 +245,13 @@ impl Actor {
         to_json(&self.store.get_connection(p.connection_id)?)
     }
 
-    /// Starts `pingCount` handshakes with the destination's receiver, one after another; the
-    /// request completes with the shortest round trip, which also goes to the destination.
-    pub(super) fn schedule_ping(&mut self, p: &SchedulePing, responder: Responder) {
-        let destination = match self.store.get_destination(&p.destination_id) {
-            Ok(destination) => destination,
-            Err(e) => return self.respond(responder, Err(e.into())),
-        };
-        let to = match resolve(&destination) {
-            Ok(to) => to,
-            Err(e) => return self.respond(responder, Err(e)),
-        };
-        let responder = self.defer(responder);
-        let mut opts = SendOptions::new(to);
-        opts.flags = flags::NONE;
-        self.check_receiver(&destination, &mut opts);
-        opts.timeout = Some(Duration::from_secs(5));
-        let identity = self.identity.clone();
-        let tx = self.tx.clone();
-        let count = p.ping_count.max(1);
-        let destination_id = p.destination_id.clone();
-        tokio::spawn(async move {
-            let mut best: Option<PingReply> = None;
-            let mut result = Ok(());
-            for _ in 0..count {
-                match send::send(&identity, &opts, Vec::new(), &mut |_| {}).await {
-                    Ok(report) => {
-                        let rtt = report.stats.min_rtt.unwrap_or(report.stats.rtt);
-                        if best.as_ref().is_none_or(|b| rtt < b.rtt) {
-                            best = Some(PingReply {
-                                key: report.receiver_key,
-                                rtt,
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
-            }
-            let result = result.and(best.ok_or_else(|| Error::new(Code::Internal, "no ping")));
-            let _ = tx.send(Msg::Pinged {
-                destination_id,
-                responder,
-                result,
-            });
-        });
-    }
-
-    pub(super) fn on_pinged(
-        &mut self,
-        destination_id: &str,
-        responder: Responder,
-        result: Result<PingReply>,
-    ) {
-        let now = now_us();
-        let update = match &result {
-            Ok(reply) => {
-                let key = reply.key.map(|k| k.to_string());
-                DestinationUpdate {
-                    round_trip_time_ms: Some(reply.rtt.as_secs_f64() * 1000.0),
-                    last_receiver_destination_id: key.clone(),
-                    last_destination_server_id: key,
-                    last_recv_time: Some(now),
-                    last_send_time: Some(now),
-                    last_error: Some(None),
-                    last_error_message: Some(None),
-                    ..DestinationUpdate::default()
-                }
-            }
-            Err(e) => DestinationUpdate {
-                last_send_time: Some(now),
-                last_error: Some(Some(e.code.as_str().to_owned())),
-                last_error_message: Some(Some(e.message.clone())),
-                ..DestinationUpdate::default()
-            },
-        };
-        // The destination may have been deleted meanwhile; the request still gets its answer.
-        stored(
-            format_args!("destination {destination_id}: ping result"),
-            self.store.update_destination(destination_id, &update),
-        );
-        let answer = result.map(|reply| {
-            json!({
-                "destinationId": destination_id,
-                "roundTripTimeMs": reply.rtt.as_secs_f64() * 1000.0,
-                "lastReceiverDestinationId": reply.key.map(|k| k.to_string()),
-            })
-        });
-        self.respond(responder, answer);
-    }
-
-    /// Makes sessions to `destination` check its receiver's key: the key it pins when it
-    /// authenticates the destination, or else the one this server's known receivers record
-    /// (recorded at first contact); and send no packet larger than this server's MTU.
-    pub(super) fn check_receiver(&self, destination: &Destination, opts: &mut SendOptions) {
+    /// Sets what every session to `destination` shares: it checks the receiver's key (the key
+    /// the destination pins when it authenticates the destination, or else the one this
+    /// server's known receivers record at first contact), sends from the destination's sender
+    /// port, and sends no packet larger than this server's MTU.
+    pub(super) fn destination_session(&self, destination: &Destination, opts: &mut SendOptions) {
         opts.expected_key = expected_key(destination);
+        opts.local_port = local_port(destination.params.sender_port);
         opts.known_receivers = self
             .opts
             .known_receivers_file
@@ -427,6 +327,14 @@ pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
                 format!("destination address {name} does not resolve"),
             )
         })
+}
+
+/// The local UDP port of a destination's `senderPort`: a fixed port as given, else 0 (the
+/// system picks one). -1 asks to multiplex the sender over this server's receive port "if
+/// possible"; this server cannot (its `multiplexAvailable` is false: the receive endpoint
+/// does not route answers to sending sessions), so -1 picks a new port per transfer as 0 does.
+fn local_port(sender_port: i32) -> u16 {
+    u16::try_from(sender_port).unwrap_or(0)
 }
 
 /// The key the receiver must prove, when the destination asks for one.

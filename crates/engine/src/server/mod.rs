@@ -20,6 +20,7 @@ mod metrics;
 mod objects;
 mod options;
 mod password_checks;
+mod pings;
 mod reads;
 mod receiving;
 mod requests;

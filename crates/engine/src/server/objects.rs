@@ -28,10 +28,6 @@ impl Actor {
         to_json(&token)
     }
 
-    pub(super) fn get_shared_token(&self, token: &str) -> Result<Value> {
-        to_json(&self.store.get_token(token)?)
-    }
-
     pub(super) fn update_shared_token(&mut self, p: &UpdateSharedToken) -> Result<Value> {
         self.store.update_token(
             &p.token,
@@ -39,7 +35,8 @@ impl Actor {
             p.description.as_deref(),
             now_us(),
         )?;
-        self.get_shared_token(&p.token)
+        // The seed documents `None`; the token's new state is read with getSharedToken.
+        Ok(Value::Null)
     }
 
     pub(super) fn delete_shared_token(&mut self, token: &str) -> Result<Value> {
@@ -127,13 +124,15 @@ impl Actor {
             Some(value) => self.store.set_user_data(&object, &p.key, value)?,
             None => self.store.delete_user_data(&object, &p.key)?,
         }
-        to_json(&self.store.user_data(&object)?)
+        // The seed documents `None` for both user-data calls; the data is read with the
+        // object's get call.
+        Ok(Value::Null)
     }
 
     pub(super) fn delete_object_user_data(&mut self, p: &DeleteObjectUserData) -> Result<Value> {
         let object = self.object(&p.obj_id)?;
         self.store.delete_user_data(&object, &p.key)?;
-        to_json(&self.store.user_data(&object)?)
+        Ok(Value::Null)
     }
 
     /// The existing object an `objId` names.

@@ -404,6 +404,10 @@ fn event_of(event: &ReceiveEvent) -> Option<ServerEvent> {
 
 /// A sender key given to a RecvInterface method.
 fn parse_key(method: &str, key: &str) -> Result<PublicKey> {
-    key.parse()
-        .map_err(|e| Error::new(Code::InvalidArgument, format!("{method}: publicKey: {e}")))
+    key.parse().map_err(|e| {
+        Error::new(
+            Code::InvalidArgument,
+            format!("{method}: clientPublicKey: {e}"),
+        )
+    })
 }

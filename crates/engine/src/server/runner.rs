@@ -29,6 +29,14 @@ pub(super) struct Launch {
     pub(super) tx: mpsc::UnboundedSender<Msg>,
 }
 
+/// A transfer's entries as its manifest lists them.
+pub(super) struct Listed {
+    /// The entries, in order.
+    pub(super) files: Vec<ManifestFile>,
+    /// The manifest sends symbolic links as themselves (`SYMLINKS_PRESERVE`).
+    pub(super) preserve_links: bool,
+}
+
 /// A transfer whose session runs.
 pub(super) struct Running {
     /// The destination it goes to.
@@ -43,6 +51,8 @@ pub(super) struct Running {
     pub(super) suspended: bool,
     /// Failed by the API: its end is already recorded.
     pub(super) failed: bool,
+    /// Its current session is connected to the receiver.
+    pub(super) connected: bool,
     /// Its receiver's first contact was told to subscribers.
     pub(super) told_recorded: bool,
     /// Bytes sent and entries complete when it was last resumed; sending again once either
@@ -64,23 +74,23 @@ pub(super) struct Running {
 }
 
 impl Running {
-    /// Starts sending `files` with `opts` (its `control` is set here).
+    /// Starts sending the `listed` entries with `opts` (its `control` is set here).
     pub(super) fn start(
         transfer_id: u64,
         destination_id: String,
         launch: Launch,
         mut opts: SendOptions,
-        files: Vec<ManifestFile>,
+        listed: Listed,
         before: TransferProgress,
         controls: Controls,
     ) -> Running {
         let files_done = opts.resume.complete_files.len();
-        let paths = files.iter().map(|f| f.dest_path.clone()).collect();
+        let paths = listed.files.iter().map(|f| f.dest_path.clone()).collect();
         let Launch { identity, tx } = launch;
         let (control, watched) = watch::channel(controls);
         opts.control = Some(watched);
         let task = tokio::spawn(async move {
-            let outcome = run(&identity, &opts, files, transfer_id, &tx).await;
+            let outcome = run(&identity, &opts, listed, transfer_id, &tx).await;
             let _ = tx.send(Msg::Ended {
                 transfer_id,
                 outcome,
@@ -93,6 +103,7 @@ impl Running {
             held: false,
             suspended: false,
             failed: false,
+            connected: false,
             told_recorded: false,
             resumed_at: None,
             checkpoint_every: Duration::ZERO,
@@ -140,6 +151,11 @@ impl Running {
         due
     }
 
+    /// Whether PINGs asked of it now are sent soon: its session is connected and sending.
+    pub(super) fn carries_pings(&self) -> bool {
+        self.connected && !self.held && !self.suspended && !self.failed
+    }
+
     /// Changes what the session applies.
     pub(super) fn steer(&self, change: impl FnOnce(&mut Controls)) {
         self.control.send_modify(change);
@@ -177,13 +193,22 @@ impl Running {
 async fn run(
     identity: &Identity,
     opts: &SendOptions,
-    files: Vec<ManifestFile>,
+    listed: Listed,
     transfer_id: u64,
     tx: &mpsc::UnboundedSender<Msg>,
 ) -> Outcome {
-    let entries = tokio::task::spawn_blocking(move || files.iter().map(entry).collect::<Vec<_>>())
-        .await
-        .map_err(|e| Error::new(Code::Internal, format!("preparing entries: {e}")))?;
+    let Listed {
+        files,
+        preserve_links,
+    } = listed;
+    let entries = tokio::task::spawn_blocking(move || {
+        files
+            .iter()
+            .map(|file| entry(file, preserve_links))
+            .collect::<Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| Error::new(Code::Internal, format!("preparing entries: {e}")))??;
     send::send(identity, opts, entries, &mut |progress| {
         let _ = tx.send(Msg::Progress {
             transfer_id,
@@ -194,8 +219,19 @@ async fn run(
 }
 
 /// A manifest entry as the sender reads it. Entries made without traversal have no
-/// modification time recorded: it is read from the source now (0 if it cannot be).
-fn entry(file: &ManifestFile) -> WalkEntry {
+/// modification time recorded: it is read from the source now (0 if it cannot be). With
+/// `preserve_links`, a file entry whose source is a symbolic link is sent as that link (the
+/// walk listed it as one; the store keeps no entry kind, so it is read again here).
+fn entry(file: &ManifestFile, preserve_links: bool) -> Result<WalkEntry> {
+    if preserve_links && !file.is_empty_dir {
+        if let Ok(meta) = std::fs::symlink_metadata(&file.src_path) {
+            if meta.file_type().is_symlink() {
+                let source = std::path::Path::new(&file.src_path);
+                return crate::walk::link_entry(source, file.dest_path.clone(), &meta)
+                    .map_err(|e| Error::new(Code::Io, e.to_string()));
+            }
+        }
+    }
     let mtime_us = file.modification_time.unwrap_or_else(|| {
         std::fs::metadata(&file.src_path)
             .map_or(0, |m| crate::sandbox::unix_us(m.mtime(), m.mtime_nsec()))
@@ -205,7 +241,7 @@ fn entry(file: &ManifestFile) -> WalkEntry {
     } else {
         EntryKind::File
     };
-    WalkEntry {
+    Ok(WalkEntry {
         source: if file.is_empty_dir {
             PathBuf::new()
         } else {
@@ -218,5 +254,5 @@ fn entry(file: &ManifestFile) -> WalkEntry {
             mtime_us,
             executable: file.executable,
         },
-    }
+    })
 }

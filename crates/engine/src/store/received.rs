@@ -212,7 +212,7 @@ impl Store {
         match removed {
             0 => Err(super::StoreError::not_found(
                 "authorized client",
-                "publicKey",
+                "clientPublicKey",
                 key,
             )),
             _ => Ok(()),

@@ -197,6 +197,8 @@ pub struct ReceiverSession {
     hello_pending: bool,
     accept_pending: bool,
     result_pending: Option<(ErrorCode, String)>,
+    /// Why each entry the sink refused was refused, in the order refused.
+    refused: Vec<String>,
     close_pending: Option<(ErrorCode, String, Option<u32>)>,
     pongs: Vec<u64>,
     last_recv: Instant,
@@ -251,6 +253,7 @@ impl ReceiverSession {
             hello_pending: true,
             accept_pending: false,
             result_pending: None,
+            refused: Vec::new(),
             close_pending: None,
             pongs: Vec::new(),
             last_recv: now,
@@ -441,6 +444,13 @@ impl ReceiverSession {
                             },
                             None => Frame::Placed { file },
                         });
+                }
+            }
+            SinkReport::Refused { file, reason } => {
+                // Done with: nothing of it is written, and the transfer fails at its end.
+                if self.files.remove(&file).is_some() {
+                    self.completed.insert(u64::from(file)..u64::from(file) + 1);
+                    self.refused.push(reason);
                 }
             }
             SinkReport::Mismatch(file) => {
@@ -670,8 +680,8 @@ impl ReceiverSession {
                 if self.files.contains_key(&file) {
                     return Ok(true);
                 }
-                if meta.kind == EntryKind::Directory && meta.size != 0 {
-                    return Err(protocol(format!("directory {} with a size", meta.path)));
+                if meta.kind != EntryKind::File && meta.size != 0 {
+                    return Err(protocol(format!("{} with a size: not a file", meta.path)));
                 }
                 let verify = header.verify && meta.kind == EntryKind::File && meta.size > 0;
                 let held = sink
@@ -830,13 +840,23 @@ impl ReceiverSession {
             self.reports.extend(gaps.into_iter().take(MISSING_PER_DONE));
             return true;
         }
+        let verdict = refusals(&self.refused);
         if matches!(self.state, State::Established) {
-            self.events.push_back(ReceiverEvent::Complete);
+            self.events.push_back(match &verdict {
+                None => ReceiverEvent::Complete,
+                Some(message) => ReceiverEvent::Failed(SessionError::local(
+                    ErrorCode::PermissionDenied,
+                    message.clone(),
+                )),
+            });
             self.state = State::Draining {
                 until: self.last_recv + self.config.linger,
             };
         }
-        self.result_pending = Some((ErrorCode::Ok, String::new()));
+        self.result_pending = Some(match verdict {
+            None => (ErrorCode::Ok, String::new()),
+            Some(message) => (ErrorCode::PermissionDenied, message),
+        });
         self.ack_deadline = Some(self.last_recv);
         true
     }
@@ -914,6 +934,25 @@ impl ReceiverSession {
         let (_, len) = protection.seal(buf, pos - PROTECTED_HEADER_LEN);
         Some(len)
     }
+}
+
+/// The verdict on a transfer whose every file is done, when the sink refused some: how many,
+/// and the first few reasons (the RESULT frame's message is bounded).
+fn refusals(refused: &[String]) -> Option<String> {
+    const SHOWN: usize = 3;
+    let (first, rest) = refused.split_first()?;
+    let mut message = match refused.len() {
+        1 => format!("1 entry refused: {first}"),
+        n => format!("{n} entries refused: {first}"),
+    };
+    for reason in rest.iter().take(SHOWN - 1) {
+        message.push_str("; ");
+        message.push_str(reason);
+    }
+    if refused.len() > SHOWN {
+        message.push_str("; ...");
+    }
+    Some(message)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ const DEFAULT_PRIORITY: u32 = 100;
 /// The lane of a transfer created without one (when the destination has it).
 const DEFAULT_LANE: &str = "Normal";
 /// The idle timeout of a transfer created without `timeoutSeconds`.
-const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
+pub(super) const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
 
 impl Actor {
     pub(in crate::server) fn create_transfer(&mut self, p: &CreateTransfer) -> Result<Value> {

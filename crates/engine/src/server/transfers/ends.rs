@@ -14,6 +14,7 @@ impl Actor {
         let Some(run) = self.running.remove(&id) else {
             return;
         };
+        self.on_carrier_ended(id);
         // A transfer failed by the API had its end recorded then.
         // A completed session reported its final figures just before it ended.
         let result = match outcome {

@@ -23,7 +23,12 @@ impl Actor {
         if run.failed {
             return;
         }
+        run.connected = p.connected;
         let p = &run.totals(p);
+        self.on_pongs(id, p);
+        let Some(run) = self.running.get_mut(&id) else {
+            return;
+        };
         let stats = &p.stats;
         let bytes_delta = stats.bytes_sent.saturating_sub(run.last_bytes_sent);
         let packets_delta = stats.packets_sent.saturating_sub(run.last_packets_sent);

@@ -8,7 +8,7 @@ use crate::flags;
 use crate::send::{Controls, SendOptions};
 use crate::server::actor::Actor;
 use crate::server::destinations::resolve;
-use crate::server::runner::{Launch, Running};
+use crate::server::runner::{Launch, Listed, Running};
 use crate::store::{
     ConnectionState, EventKind, ManifestStatus, NewEvent, Transfer, TransferStatus,
 };
@@ -132,6 +132,11 @@ impl Actor {
             .manifest_files(&transfer.manifest_id, None)?
             .file_mappings;
         self.store.insert_transfer_files(transfer.transfer_id)?;
+        let symlinks = self
+            .store
+            .get_manifest(&transfer.manifest_id)?
+            .symlink_options;
+        let preserve_links = symlinks == u32::from(flags::SYMLINKS_PRESERVE);
         let params = &transfer.params;
         let mut opts = SendOptions::new(to);
         opts.dest_dir = params.destination_path.clone().unwrap_or_default();
@@ -139,7 +144,7 @@ impl Actor {
             .ok()
             .and_then(CipherLevel::from_u8)
             .unwrap_or(CipherLevel::Aes128Gcm);
-        self.check_receiver(&destination, &mut opts);
+        self.destination_session(&destination, &mut opts);
         opts.auth = self
             .credentials
             .get(&transfer.transfer_id)
@@ -149,8 +154,7 @@ impl Actor {
         opts.verify = self.opts.verify;
         opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_NEVER);
         opts.time_resolution_us = params.file_time_resolution_microseconds;
-        opts.timeout =
-            (params.timeout_seconds > 0.0).then(|| Duration::from_secs_f64(params.timeout_seconds));
+        opts.timeout = idle_limit(params.timeout_seconds);
         opts.sync_interval = (params.checkpoint_frequency_seconds > 0)
             .then(|| Duration::from_secs(params.checkpoint_frequency_seconds.into()));
         opts.transfer_id = transfer.transfer_id;
@@ -184,7 +188,10 @@ impl Actor {
                 tx: self.tx.clone(),
             },
             opts,
-            files,
+            Listed {
+                files,
+                preserve_links,
+            },
             transfer.progress.clone(),
             controls,
         );
@@ -206,5 +213,26 @@ impl Actor {
             )
         });
         Ok(())
+    }
+}
+
+/// How long a transfer may go without progress before it fails, from its `timeoutSeconds`:
+/// the seed's "0 seconds indicates no timeout" is `None`, a transfer that never gives up.
+fn idle_limit(timeout_seconds: f64) -> Option<Duration> {
+    (timeout_seconds > 0.0).then(|| Duration::from_secs_f64(timeout_seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_of_zero_seconds_is_no_timeout() {
+        assert_eq!(idle_limit(0.0), None);
+        assert_eq!(idle_limit(2.5), Some(Duration::from_millis(2_500)));
+        assert_eq!(
+            idle_limit(super::super::commands::DEFAULT_TIMEOUT_SECONDS),
+            Some(Duration::from_secs(30))
+        );
     }
 }
