@@ -155,6 +155,9 @@ impl Relay {
     pub async fn bind(identity: Identity, opts: RelayOptions) -> io::Result<Relay> {
         let control = TcpListener::bind(opts.control).await?;
         let data = UdpEndpoint::bind(opts.data)?;
+        // A frame is longer than the datagram it carries, which was sized for a path without
+        // the relay: on a path of the same MTU it must leave in fragments.
+        data.allow_fragments()?;
         Ok(Relay {
             shared: Arc::new(Shared {
                 identity,

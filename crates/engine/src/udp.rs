@@ -170,6 +170,13 @@ impl UdpEndpoint {
         Ok(endpoint)
     }
 
+    /// Lets datagrams larger than the path's MTU leave in IP fragments instead of being
+    /// refused: for a relay, whose frames are a few bytes longer than the datagrams they carry,
+    /// which were sized for the path without it.
+    pub fn allow_fragments(&self) -> io::Result<()> {
+        sys::allow_fragments(&self.socket, &self.local_addr)
+    }
+
     /// Restricts the socket to datagrams from `peer`; the kernel then reports an unreachable
     /// peer (an ICMP port-unreachable answer) as `ConnectionRefused` on the next receive.
     pub async fn connect(&self, peer: SocketAddr) -> io::Result<()> {
@@ -501,6 +508,31 @@ mod sys {
         Ok(())
     }
 
+    /// Lets the kernel fragment datagrams larger than the path's MTU (IP_PMTUDISC_DONT)
+    /// instead of refusing them.
+    pub(super) fn allow_fragments(socket: &impl AsRawFd, local: &SocketAddr) -> io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        match local {
+            SocketAddr::V4(_) => set_option(
+                socket,
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                libc::IP_PMTUDISC_DONT,
+            ),
+            SocketAddr::V6(_) => set_option(
+                socket,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_MTU_DISCOVER,
+                libc::IPV6_PMTUDISC_DONT,
+            ),
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = (socket, local);
+            Ok(())
+        }
+    }
+
     /// The path MTU the kernel holds for a connected socket (IP_MTU / IPV6_MTU).
     pub(super) fn path_mtu(socket: &impl AsRawFd, peer: &SocketAddr) -> Option<usize> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -575,5 +607,9 @@ mod sys {
 
     pub(super) fn path_mtu(_: &tokio::net::UdpSocket, _: &SocketAddr) -> Option<usize> {
         None
+    }
+
+    pub(super) fn allow_fragments(_: &tokio::net::UdpSocket, _: &SocketAddr) -> io::Result<()> {
+        Ok(())
     }
 }
