@@ -24,7 +24,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Args)]
 // The control port's flags are for a server only.
-#[command(mut_group("ControlArgs", |group| group.requires("server")))]
+#[command(group(
+    clap::ArgGroup::new("server_only")
+        .args(["user", "token", "fingerprint", "ca", "plain"])
+        .multiple(true)
+        .requires("server")
+))]
 pub struct SendArgs {
     /// Files and directories to send; a directory is sent with its name, like `cp -r`. With
     /// --server, absolute paths on the server's machine, read by the server.
