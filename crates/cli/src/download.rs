@@ -85,10 +85,7 @@ pub async fn download(args: DownloadArgs) -> Result<(), Error> {
         ..EngineOptions::default()
     })
     .await?;
-    let receiving = engine
-        .receiving()
-        .cloned()
-        .ok_or_else(|| Error::new(Code::Internal, "the engine does not receive"))?;
+    let receiving = engine.receiving()?;
     let mut events = engine.subscribe();
     let mut params = json!({
         "destinationPort": receiving.local_addr.port(),

@@ -86,9 +86,12 @@ impl Engine {
         self.server.info()
     }
 
-    /// Its receiver, when it receives.
-    pub fn receiving(&self) -> Option<&Receiving> {
-        self.server.receiving()
+    /// Its receiver, for an engine opened to receive.
+    pub fn receiving(&self) -> Result<Receiving, Error> {
+        self.server
+            .receiving()
+            .cloned()
+            .ok_or_else(|| Error::new(Code::Internal, "the engine does not receive"))
     }
 
     /// The server's events from now on.

@@ -95,10 +95,7 @@ pub async fn receive(args: ReceiveArgs) -> Result<(), Error> {
         ..EngineOptions::default()
     })
     .await?;
-    let receiving = engine
-        .receiving()
-        .cloned()
-        .ok_or_else(|| Error::new(Code::Internal, "the engine does not receive"))?;
+    let receiving = engine.receiving()?;
     let mut events = engine.subscribe();
     describe_policy(&args, receiving.local_addr, receiving.authorized_keys);
     println!("listening {}", receiving.local_addr);
