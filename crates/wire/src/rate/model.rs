@@ -34,7 +34,8 @@ const STARTUP_GAIN: f64 = 2.0;
 const STARTUP_WINDOW_GAIN: f64 = 3.0;
 /// The first flight, the initial window, is paced over this long: fast enough that the
 /// spacing of its ACKs shows the bottleneck's rate on most paths, spread enough that it is
-/// never one burst.
+/// never one burst. Once it is out, the rate falls to the window per nominal RTT until the
+/// first ACK, so that nothing beyond the window leaves on the strength of the fast rate.
 const INITIAL_FLIGHT_TIME: Duration = Duration::from_millis(1);
 /// An ACK train measures the path once it covers this many datagrams.
 const TRAIN_MIN_DATAGRAMS: u64 = 16;
@@ -59,8 +60,9 @@ const FAIR_BETA: f64 = 0.7;
 /// The fair policy counts losses as congestion with any rise in the mean delay above the larger
 /// of this and a sixty-fourth of the min RTT.
 const FAIR_RAISED_DELAY_FLOOR: Duration = Duration::from_micros(500);
-/// Drain: the inverse of the startup gain, to empty the queue startup built in about a round.
-const DRAIN_GAIN: f64 = 1.0 / STARTUP_GAIN;
+/// Drain: 1 / 2.885 (ln 2 / 2), to empty a queue of up to twice the bandwidth-delay product in
+/// about a round.
+const DRAIN_GAIN: f64 = 1.0 / 2.885;
 /// Probe-bandwidth gains, one phase of about one min RTT each.
 const PROBE_GAINS: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
 /// The phases a probe-bandwidth cycle may start in (cruising, so entry never probes at once).
@@ -203,6 +205,8 @@ pub struct ModelController {
     round_max_rate: u64,
     /// The highest pacing rate asked for so far: no ACK train can show more than was sent.
     max_pacing: u64,
+    /// Bytes sent before the first ACK (the first flight).
+    first_flight: u64,
     /// Bytes acknowledged and bytes declared lost, in total.
     acked: u64,
     lost: u64,
@@ -238,6 +242,7 @@ impl ModelController {
             delay_streak: 0,
             round_max_rate: 0,
             max_pacing: 0,
+            first_flight: 0,
             acked: 0,
             lost: 0,
         };
@@ -532,7 +537,10 @@ impl ModelController {
 impl RateController for ModelController {
     /// Sending changes nothing in the model but the highest rate sent at, which bounds what an
     /// ACK train may show.
-    fn on_sent(&mut self, now: Instant, _bytes: u64, _in_flight: u64) {
+    fn on_sent(&mut self, now: Instant, bytes: u64, _in_flight: u64) {
+        if self.acked == 0 {
+            self.first_flight += bytes;
+        }
         let rate = self.pacing_rate();
         self.max_pacing = self.max_pacing.max(rate);
         if self.mode == Mode::Startup && self.sent_rates.back().is_none_or(|&(_, r)| r != rate) {
@@ -603,7 +611,12 @@ impl RateController for ModelController {
     fn pacing_rate(&self) -> u64 {
         let bw = self.bw.get();
         if bw == 0 {
-            return per_second(self.window(), INITIAL_FLIGHT_TIME);
+            let span = if self.first_flight < self.window() {
+                INITIAL_FLIGHT_TIME
+            } else {
+                NOMINAL_RTT
+            };
+            return per_second(self.window(), span);
         }
         (bw as f64 * self.pacing_gain()) as u64
     }

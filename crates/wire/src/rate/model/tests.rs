@@ -130,8 +130,8 @@ fn before_any_sample_the_initial_window_is_paced_out() {
     let c = ModelController::new(MTU as usize);
     assert_eq!(c.window(), 64 * MTU);
     assert_eq!(c.min_rtt(), None);
-    // The initial window over the nominal 10 ms, at the startup gain.
-    let expected = (per_second(64 * MTU, NOMINAL_RTT) as f64 * STARTUP_GAIN) as u64;
+    // The initial window paced over a millisecond.
+    let expected = per_second(64 * MTU, INITIAL_FLIGHT_TIME);
     assert_eq!(c.pacing_rate(), expected);
 }
 
@@ -375,10 +375,10 @@ fn closed_loop_keeps_its_rate_through_random_loss() {
 fn closed_loop_backs_off_when_the_queue_grows() {
     let mut lp = Loop::new(RATE, None);
     lp.run(Duration::from_secs(4));
-    // The bottleneck halves: the queue grows, and the estimate follows well before the
-    // 10-round filter window (over 600 ms at these RTTs) would forget the old rate.
+    // The bottleneck halves: the queue grows, and the estimate follows before the 10-round
+    // filter window (over 800 ms at the RTTs the queue makes) would forget the old rate.
     lp.rate = RATE / 2;
-    let lowest = lp.run(Duration::from_millis(400));
+    let lowest = lp.run(Duration::from_millis(550));
     assert!(lowest <= RATE * 55 / 100, "estimate stayed at {lowest}");
     // Once the queue drained, the flow fills the smaller pipe without rebuilding it.
     lp.run(Duration::from_secs(2));
