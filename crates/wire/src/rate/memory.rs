@@ -6,8 +6,8 @@ use std::time::Duration;
 /// A path's figures as a transfer last measured them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PathMemory {
-    /// The bottleneck's rate in bytes per second: what the path carried, random losses
-    /// included (the delivery rate over one minus the loss fraction).
+    /// The rate in bytes per second the path can be sent at without a queue building: what it
+    /// delivered over one minus the fraction lost at random.
     pub bandwidth: u64,
     /// The smallest RTT measured.
     pub min_rtt: Duration,
@@ -23,13 +23,11 @@ impl PathMemory {
     /// Figures from untrusted storage, checked: `None` when the bandwidth or the RTT is zero
     /// or the loss is not a fraction.
     pub fn new(bandwidth: u64, min_rtt: Duration, loss: f64) -> Option<PathMemory> {
-        (bandwidth > 0 && !min_rtt.is_zero() && (0.0..=1.0).contains(&loss)).then_some(
-            PathMemory {
-                bandwidth,
-                min_rtt,
-                loss: loss.min(Self::MAX_LOSS),
-            },
-        )
+        (bandwidth > 0 && !min_rtt.is_zero() && (0.0..=1.0).contains(&loss)).then_some(PathMemory {
+            bandwidth,
+            min_rtt,
+            loss: loss.min(Self::MAX_LOSS),
+        })
     }
 }
 
@@ -44,7 +42,10 @@ mod tests {
         assert!(PathMemory::new(1, Duration::ZERO, 0.0).is_none());
         assert!(PathMemory::new(1, rtt, -0.1).is_none());
         assert!(PathMemory::new(1, rtt, f64::NAN).is_none());
-        assert_eq!(PathMemory::new(1, rtt, 0.9).unwrap().loss, PathMemory::MAX_LOSS);
+        assert_eq!(
+            PathMemory::new(1, rtt, 0.9).unwrap().loss,
+            PathMemory::MAX_LOSS
+        );
         assert_eq!(PathMemory::new(5, rtt, 0.1).unwrap().bandwidth, 5);
     }
 }

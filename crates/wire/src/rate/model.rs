@@ -2,10 +2,36 @@
 //!
 //! The model is the bottleneck bandwidth (the largest delivery rate of the last rounds) and the
 //! path's minimum RTT; the pacing rate is the bandwidth times a gain that depends on the phase:
-//! startup doubles the rate every round until it stops growing, drain empties the queue startup
-//! built, and probe-bandwidth cycles 1.25 (probe), 0.75 (drain what the probe queued) and six
-//! rounds at 1. The 0.75 phases and the drains keep the minimum-RTT filter fresh without ever
-//! emptying the pipe.
+//! startup finds the bandwidth, drain empties the queue startup built, and probe-bandwidth
+//! cycles 1.25 (probe), 0.75 (drain what the probe queued) and six rounds at 1. The 0.75 phases
+//! and the drains keep the minimum-RTT filter fresh without ever emptying the pipe.
+//!
+//! Startup is paced from the first packet and measures the bottleneck from the spacing of ACKs
+//! rather than waiting for the window to grow. The initial window leaves paced over a
+//! millisecond (never as one burst), and then nothing more until the first ACK. The ACKs of
+//! each round form a train: the bytes it delivered over the time it spanned are the rate the
+//! bottleneck let through, or the rate sent at when that is lower. This packet-train estimate
+//! jumps the first round to what the path carries instead of a window per RTT. The pacing rate
+//! is then twice the estimate, doubling each round while the path keeps up, and startup ends:
+//!
+//! * as soon as a train delivered less than 80% of the lowest rate its packets were sent at,
+//!   random losses added back: the bottleneck is slower than that, and the rate must not grow
+//!   past it for the round trip it takes the queue to show in the RTT;
+//! * when eight RTT samples in a row lie above the minimum by an eighth of it (4 to 40 ms,
+//!   HyStart++'s delay-based exit): a queue is growing;
+//! * as a fallback, when the estimate grew less than 25% in three rounds.
+//!
+//! Losses alone never end startup under the default policy: random loss is not congestion.
+//! On leaving, the estimate is what the path delivered with the random losses added back (never
+//! more than was sent), and drain empties the queue startup may have built. A doubling per round
+//! is the most growth that can stop with under half a bandwidth-delay product queued in the
+//! round trip the feedback takes; the ACK-train exit usually stops it within the first round.
+//!
+//! A path remembered from an earlier transfer ([`PathMemory`]) skips startup: the controller
+//! paces at 95% of the remembered rate from the first packet and checks it for three rounds.
+//! A queue (the delay rise above) or a train short of the rate sent means the path carries less
+//! now: the estimate falls to what it delivered, and drain follows. Far less delivered without a
+//! queue sends it back to startup. Otherwise the rate is the path's, and probing goes on from it.
 //!
 //! Congestion is judged once per measurement period (at least one round and enough datagrams):
 //! an RTT that stays above the minimum by more than `max(5 ms, min_rtt / 4)` for the whole
@@ -15,6 +41,13 @@
 //! (more than 30% of the period, a full queue). On congestion the estimate drops to the best
 //! rate delivered during the period, forgetting what the filter only remembered, and the
 //! controller drains. Random loss alone never lowers the rate.
+//!
+//! Under the fair policy ([`RatePolicy::Fair`]), meant for paths shared with loss-based TCP, any
+//! loss in a period whose mean delay rose at all (more than `max(0.5 ms, min_rtt / 64)`, its
+//! own probes included) is congestion, as is a loss in startup together with such a rise, and
+//! the estimate drops to 0.7 of the best rate delivered (CUBIC's multiplicative decrease), so
+//! that it yields to TCP flows on the same queue as they yield to each other. Random loss with
+//! no rise in delay is still not congestion.
 //!
 //! There is no ProbeRTT phase that empties the pipe: a delay that three reactions in a row did
 //! not shrink (a longer path, jitter, a queue others keep full) is taken as part of the path's
@@ -197,7 +230,7 @@ pub struct ModelController {
     /// The ACK train of the current round: its round, when its first ACK came, the bytes
     /// delivered by then and the lowest rate the packets acknowledged since were sent at.
     train: Option<Train>,
-    /// The pacing rates startup asked for and from when, oldest first.
+    /// The pacing rates asked for while measuring the path, and from when, oldest first.
     sent_rates: VecDeque<(Instant, u64)>,
     /// RTT samples in a row above the minimum by more than the delay-rise threshold.
     delay_streak: u32,
@@ -283,6 +316,11 @@ impl ModelController {
         self.delay_streak >= DELAY_RISE_SAMPLES
     }
 
+    /// Whether the path's rate is still being found: in startup, or checking a remembered one.
+    fn measuring(&self) -> bool {
+        matches!(self.mode, Mode::Startup | Mode::Check { .. })
+    }
+
     /// The pacing rate startup asked for at `at` (the earliest one known if `at` is older).
     fn sent_rate_at(&self, at: Instant) -> u64 {
         let i = self.sent_rates.partition_point(|&(from, _)| from <= at);
@@ -305,7 +343,8 @@ impl ModelController {
     /// over the time since, which shows the bottleneck's rate (or the rate sent at, when that
     /// is lower) a round before the delivery-rate samples of a flight limited by the window do.
     /// A train that delivered clearly less than its packets were sent at found the bottleneck:
-    /// startup ends then, before the rate grows past it.
+    /// startup ends then, before the rate grows past it, and so does the check of a remembered
+    /// rate the path no longer carries.
     fn measure_train(&mut self, now: Instant, sample: &RateSample) {
         let delivered = sample.prior_delivered + sample.delivered;
         let sent_rate = self.sent_rate_at(now.checked_sub(sample.rtt).unwrap_or(now));
@@ -333,8 +372,16 @@ impl ModelController {
         }
         self.bw.update(self.round, rate);
         let carried = rate as f64 / (1.0 - self.loss_fraction());
-        if !sample.is_app_limited && carried < KEPT_UP * train.sent_rate as f64 {
+        if sample.is_app_limited || carried >= KEPT_UP * train.sent_rate as f64 {
+            return;
+        }
+        if self.mode == Mode::Startup {
             self.exit_startup();
+        } else {
+            // A remembered rate the path no longer carries: what it delivered is its rate now,
+            // and the losses of the overshoot say nothing about random loss.
+            self.bw.reset(self.round, rate);
+            self.enter_drain();
         }
     }
 
@@ -543,13 +590,11 @@ impl RateController for ModelController {
         }
         let rate = self.pacing_rate();
         self.max_pacing = self.max_pacing.max(rate);
-        if self.mode == Mode::Startup && self.sent_rates.back().is_none_or(|&(_, r)| r != rate) {
+        if self.measuring() && self.sent_rates.back().is_none_or(|&(_, r)| r != rate) {
             self.sent_rates.push_back((now, rate));
             // Two RTTs of history answer for any packet still to be acknowledged.
             let keep = 2 * self.min_rtt.unwrap_or(NOMINAL_RTT).max(NOMINAL_RTT);
-            while self.sent_rates.len() > 2
-                && self.sent_rates[1].0 + keep < now
-            {
+            while self.sent_rates.len() > 2 && self.sent_rates[1].0 + keep < now {
                 self.sent_rates.pop_front();
             }
         }
@@ -580,7 +625,7 @@ impl RateController for ModelController {
         } else {
             self.delay_streak = 0;
         }
-        if self.mode == Mode::Startup {
+        if self.measuring() {
             self.measure_train(now, sample);
         }
         // App-limited samples say little about the path unless they beat the estimate.

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use jetstream_wire::rate::PathMemory;
+
 use super::transfer::{link, run_sampled, Flow};
 
 /// What a start-up achieved.
@@ -16,6 +18,8 @@ pub struct Startup {
     pub sent: u64,
     /// Datagrams of those that the full bottleneck queue dropped.
     pub queue_drops: u64,
+    /// What the sender's rate control had measured about the path by the end.
+    pub memory: Option<PathMemory>,
 }
 
 impl Startup {
@@ -45,13 +49,6 @@ pub fn measure(
         window,
     );
     let delivered = &outcome.flows[0].delivered_per_window;
-    if std::env::var_os("TRACE").is_some() {
-        eprintln!("result {:?}", outcome.flows[0].result);
-        let sent = &outcome.flows[0].sent_per_window;
-        for w in 0..delivered.len().max(sent.len()) {
-            eprintln!("w{w} sent {} deliv {} link {:?}", sent.get(w).copied().unwrap_or(0), delivered.get(w).copied().unwrap_or(0), outcome.link_by_window.get(w));
-        }
-    }
     let target = 0.9 * (1.0 - loss) * bandwidth_bps as f64 / 8.0 * rtt.as_secs_f64();
     let mut sum = 0u64;
     let mut reached = None;
@@ -76,5 +73,6 @@ pub fn measure(
         rtts_to_90,
         sent,
         queue_drops,
+        memory: outcome.flows[0].path_memory,
     }
 }

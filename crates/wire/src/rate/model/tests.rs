@@ -71,8 +71,13 @@ struct Seen {
 impl Feed {
     /// A controller fed 20 rounds at [`RATE`] and [`RTT`]: past startup and drain.
     fn steady() -> Self {
+        Self::steady_under(RatePolicy::Fill)
+    }
+
+    /// [`Feed::steady`] under `policy`.
+    fn steady_under(policy: RatePolicy) -> Self {
         let mut feed = Self {
-            c: ModelController::new(MTU as usize),
+            c: ModelController::with(MTU as usize, policy, None),
             now: Instant::now(),
             delivered: 0,
         };
@@ -194,6 +199,30 @@ fn a_steady_ack_delay_with_random_loss_is_not_congestion() {
         "it drained: {}",
         seen.lowest_pacing
     );
+}
+
+#[test]
+fn the_fair_policy_backs_off_on_loss_with_a_slight_delay_rise_where_the_default_does_not() {
+    // 2% lost while the mean delay rises 1 ms: too little of a rise for the default policy to
+    // take the losses as anything but random, enough for the fair one, which then gives up
+    // more than the rate it was delivered (CUBIC's 0.7).
+    let signal = phase(8, RATE * 8 / 10, RTT + MS).loss(0.02);
+    let mut fill = Feed::steady();
+    let seen = fill.run(signal);
+    assert_eq!(fill.c.bandwidth(), RATE);
+    assert!(seen.lowest_pacing >= RATE * 3 / 4, "fill drained");
+    let mut fair = Feed::steady_under(RatePolicy::Fair);
+    assert_eq!(fair.c.bandwidth(), RATE);
+    let seen = fair.run(signal);
+    assert!(
+        seen.lowest_pacing <= RATE * 8 / 10 * 7 / 10,
+        "fair paced no lower than {}",
+        seen.lowest_pacing
+    );
+    // Random loss without any rise in delay leaves both alone.
+    let mut fair = Feed::steady_under(RatePolicy::Fair);
+    fair.run(phase(8, RATE * 9 / 10, RTT).loss(0.1));
+    assert_eq!(fair.c.bandwidth(), RATE);
 }
 
 #[test]
