@@ -88,6 +88,9 @@ pub struct SendOptions {
     pub resume: Checkpoint,
     /// Check every file against its digest at the receiver.
     pub verify: bool,
+    /// The transfer is a download by one of this engine's shared tokens (the receiver records
+    /// it).
+    pub shared_token: bool,
     /// How often the receiver makes what it received durable (`None`: its default).
     pub sync_interval: Option<Duration>,
 }
@@ -133,6 +136,7 @@ impl SendOptions {
             control: None,
             resume: Checkpoint::default(),
             verify: true,
+            shared_token: false,
             sync_interval: None,
         }
     }
@@ -472,6 +476,7 @@ async fn run_session(
             u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
         }),
         verify: opts.verify,
+        shared_token: opts.shared_token,
         dest_dir: opts.dest_dir.clone(),
     };
     let metas = session_entries.iter().map(|e| e.meta.clone()).collect();

@@ -245,6 +245,8 @@ impl Actor {
                     total_files: u64::from(header.total_files),
                     total_bytes: header.total_bytes,
                     start_time: now,
+                    user_name: user.clone(),
+                    uses_token: header.shared_token,
                 })
                 .map(|id| {
                     self.receiver.arriving.insert((peer, header.id), id);

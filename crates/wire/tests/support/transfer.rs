@@ -365,6 +365,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 total_bytes: 0,
                 sync_interval_ms: 0,
                 verify: flow.verify,
+                shared_token: false,
                 dest_dir: String::new(),
             };
             let sender = SenderSession::new(
