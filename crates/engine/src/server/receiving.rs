@@ -10,6 +10,7 @@ use crate::authorized_keys::AuthorizedKeys;
 use crate::clients::{ClientList, Clients};
 use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
+use crate::multiplex::SendRoutes;
 use crate::receive::{LoginVerdict, ReceiveEvent, ReceiveOptions, Receiver, ReceiverControls};
 use crate::store::{EventKind, NewEvent, NewReceived, Page, Store};
 use jetstream_relay::link;
@@ -128,6 +129,12 @@ impl ReceiverHandle {
         if let Some(controls) = &self.controls {
             controls.intake.set(bytes_per_second);
         }
+    }
+
+    /// The routes of sessions sending over the receive port; `None` when the server only
+    /// sends.
+    pub(super) fn send_routes(&self) -> Option<SendRoutes> {
+        self.controls.as_ref().map(|c| c.routes.clone())
     }
 
     /// Asks the receiver to give back the part files no session writes; the answer is how many
