@@ -62,8 +62,8 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `sendRateMax` (kbit/s, ignored for an existing destination),
    *   `destinationPort`, `authenticateDestination` with `destinationPublicKey`, `relayAddress`,
    *   `relayPort`, `senderPort` (a fixed local port, one
-   *   transfer at a time; 0: any; -1: share the receive port if possible, which it is not when
-   *   `multiplexAvailable` is false, and then any), `exclusive`, `permanent`
+   *   transfer at a time; 0: any; -1: share the receive port when `multiplexAvailable`, else
+   *   any), `exclusive`, `permanent`
    */
   createDestination(
     destinationAddress: string,

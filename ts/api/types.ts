@@ -411,6 +411,10 @@ export interface ReceivedTransfer {
   bytesReceived: number;
   startTime: number;
   endTime: number | null;
+  /** The account the sender logged in as (`createTransfer`'s userName), if it did. */
+  userName: string | null;
+  /** A download by one of the sender's shared tokens. */
+  usesToken: boolean;
 }
 
 /** A sender this receiver has heard from (`RecvInterface.getSourcesAsync`). */

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod intake;
 pub mod known_receivers;
 pub mod links;
+pub mod multiplex;
 pub mod overwrite;
 mod pace;
 pub mod parts;

@@ -14,13 +14,14 @@ use crate::address_tokens;
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::known_receivers::{KnownReceivers, Recognized};
-use crate::pace;
+use crate::multiplex::SendRoutes;
+use crate::pace::{self, Inbound};
 use crate::resume::Resume;
 use crate::source::{FileSource, GeneratedSource};
 use crate::store::Checkpoint;
 use crate::udp::{max_datagram_for, UdpEndpoint};
 use crate::walk::WalkEntry;
-use jetstream_wire::codec::Auth;
+use jetstream_wire::codec::{Auth, ConnectionId};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use jetstream_wire::files::{DataSource, Digest, TransferHeader};
@@ -29,6 +30,7 @@ use jetstream_wire::rate::RateLimits;
 use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession, SenderStats};
 use ring::rand::SystemRandom;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -88,8 +90,14 @@ pub struct SendOptions {
     pub resume: Checkpoint,
     /// Check every file against its digest at the receiver.
     pub verify: bool,
+    /// The transfer is a download by one of this engine's shared tokens (the receiver records
+    /// it).
+    pub shared_token: bool,
     /// How often the receiver makes what it received durable (`None`: its default).
     pub sync_interval: Option<Duration>,
+    /// Send from the receive port these routes share (`senderPort` -1), while a receiver
+    /// serves it; otherwise from `local_port`.
+    pub multiplex: Option<SendRoutes>,
 }
 
 /// What a caller can change while a transfer runs; the sender applies each new value.
@@ -133,7 +141,9 @@ impl SendOptions {
             control: None,
             resume: Checkpoint::default(),
             verify: true,
+            shared_token: false,
             sync_interval: None,
+            multiplex: None,
         }
     }
 }
@@ -229,11 +239,13 @@ pub struct SendReport {
 
 /// The socket and sizes every session of a transfer shares.
 struct Link {
-    endpoint: UdpEndpoint,
+    endpoint: Arc<UdpEndpoint>,
     to: SocketAddr,
     /// Datagram size to start with, and the largest the path may carry.
     base: usize,
     limit: usize,
+    /// The receive port's routes, when the endpoint is the receive port's.
+    routes: Option<SendRoutes>,
 }
 
 /// How a session ended without completing.
@@ -306,6 +318,10 @@ pub async fn send(
             Err(Ended::Fatal(e)) => return Err(e),
             Err(Ended::Retry(e)) => e,
         };
+        // The receive port may have closed meanwhile: the next session looks again.
+        if link.as_ref().is_some_and(|l| l.routes.is_some()) {
+            link = None;
+        }
         let now = Instant::now();
         if report.acked.len() + report.checkpoint.acked.len() > before {
             last_progress = now;
@@ -369,6 +385,20 @@ impl Link {
     /// be freed (by another transfer to the same destination, which holds it while it runs):
     /// that is worth another attempt; any other failure ends the transfer.
     async fn open(opts: &SendOptions) -> std::result::Result<Link, Ended> {
+        if let Some((routes, endpoint)) = opts
+            .multiplex
+            .as_ref()
+            .and_then(|routes| Some((routes, routes.endpoint()?)))
+        {
+            let base = max_datagram_for(&opts.to);
+            return Ok(Link {
+                endpoint,
+                to: opts.to,
+                base,
+                limit: opts.mtu.map_or(base, |mtu| mtu_datagram(mtu, base)),
+                routes: Some(routes.clone()),
+            });
+        }
         let local: SocketAddr = match opts.to {
             SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, opts.local_port).into(),
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, opts.local_port).into(),
@@ -397,19 +427,33 @@ impl Link {
             .map_err(|e| Ended::Fatal(socket_error(e, opts.to)))?;
         // Start at the size any 1,500-byte path carries; probe up to what the route allows.
         let base = max_datagram_for(&opts.to);
-        // IP and UDP headers: what a 1,500-byte packet holds beyond the base datagram.
-        let ip_udp = 1500 - base;
         let limit = match opts.mtu {
-            Some(mtu) => mtu.saturating_sub(ip_udp).max(MIN_DATAGRAM),
+            Some(mtu) => mtu_datagram(mtu, base),
             None => endpoint.path_max_datagram().unwrap_or(base),
         };
         Ok(Link {
-            endpoint,
+            endpoint: Arc::new(endpoint),
             to: opts.to,
             base: base.min(limit),
             limit,
+            routes: None,
         })
     }
+
+    /// Where the datagrams of the session with connection id `cid` come from.
+    fn inbound(&self, cid: ConnectionId) -> Inbound {
+        match &self.routes {
+            Some(routes) => Inbound::Routed(routes.route(cid)),
+            None => Inbound::socket(self.endpoint.clone()),
+        }
+    }
+}
+
+/// The largest datagram a path of `mtu` bytes carries, where `base` is what a 1,500-byte one
+/// does.
+fn mtu_datagram(mtu: usize, base: usize) -> usize {
+    // IP and UDP headers: what a 1,500-byte packet holds beyond the base datagram.
+    mtu.saturating_sub(1500 - base).max(MIN_DATAGRAM)
 }
 
 /// The reader of a session's entries, hashing them when files are verified.
@@ -472,6 +516,7 @@ async fn run_session(
             u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
         }),
         verify: opts.verify,
+        shared_token: opts.shared_token,
         dest_dir: opts.dest_dir.clone(),
     };
     let metas = session_entries.iter().map(|e| e.meta.clone()).collect();
@@ -510,7 +555,7 @@ async fn run_session(
     let to = link.to;
     let gso = endpoint.max_gso_segments().clamp(1, MAX_BATCH);
     let mut out = vec![0u8; (link.base * gso).max(2 * link.limit)];
-    let mut inbuf = vec![0u8; endpoint.recv_buffer_len()];
+    let mut inbound = link.inbound(session.connection_id());
     let alarm = pace::Alarm::new()
         .map_err(|e| Ended::Fatal(Error::new(Code::Io, format!("cannot make a timer: {e}"))))?;
     let mut controls_changed = true;
@@ -551,7 +596,7 @@ async fn run_session(
             }
         }
         // Take whatever has arrived, without waiting.
-        let drained = pace::drain(endpoint, &mut inbuf, &mut |at, addr, datagram| {
+        let drained = pace::drain(&mut inbound, &mut |at, addr, datagram| {
             if addr == to {
                 session.handle_datagram(at, datagram);
             }
@@ -700,7 +745,7 @@ async fn run_session(
                 session.handle_datagram(at, datagram);
             }
         };
-        let wait = pace::recv_until(endpoint, &alarm, &mut inbuf, deadline, &mut handle);
+        let wait = pace::recv_until(&mut inbound, &alarm, deadline, &mut handle);
         // A change of the controls (suspend, a new rate, a failure) ends the wait at once.
         let received = match control.as_mut() {
             Some(watched) => tokio::select! {

@@ -77,6 +77,7 @@ pub struct HeaderSpec {
     total_bytes: u64,
     sync_interval_ms: u32,
     verify: bool,
+    shared_token: bool,
     dest_dir: String,
 }
 
@@ -93,6 +94,7 @@ impl HeaderSpec {
             total_bytes: self.total_bytes,
             sync_interval_ms: self.sync_interval_ms,
             verify: self.verify,
+            shared_token: self.shared_token,
             dest_dir: clip(&self.dest_dir, MAX_PATH_LEN),
         }
     }

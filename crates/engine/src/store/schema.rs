@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Version 1: every object kind.
 ///
@@ -306,4 +306,11 @@ CREATE TABLE transfer_files (
     end_time INTEGER,
     PRIMARY KEY (transfer_id, idx)
 ) WITHOUT ROWID;
+";
+
+/// Version 8: who a received transfer was for: the account the sender logged in as, and whether
+/// it was a download by one of the sender's shared tokens.
+const V8: &str = "
+ALTER TABLE received_transfers ADD COLUMN user_name TEXT;
+ALTER TABLE received_transfers ADD COLUMN uses_token INTEGER NOT NULL DEFAULT 0;
 ";

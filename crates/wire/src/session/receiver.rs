@@ -1016,6 +1016,7 @@ mod tests {
             time_resolution_us: 1,
             sync_interval_ms: 0,
             verify: false,
+            shared_token: false,
             total_files: 2,
             total_bytes: u64::MAX,
             dest_dir: String::new(),

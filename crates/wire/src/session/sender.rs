@@ -1428,6 +1428,7 @@ mod tests {
             time_resolution_us: 1,
             sync_interval_ms: 0,
             verify: false,
+            shared_token: false,
             total_files: 0,
             total_bytes: 0,
             dest_dir: String::new(),

@@ -387,6 +387,7 @@ pub fn run_sampled(
                 total_bytes: 0,
                 sync_interval_ms: 0,
                 verify: flow.verify,
+                shared_token: false,
                 dest_dir: String::new(),
             };
             let sender = SenderSession::new(

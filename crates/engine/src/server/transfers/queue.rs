@@ -53,8 +53,10 @@ impl Actor {
         for t in transfers.into_iter().filter(|t| t.processing) {
             let id = t.transfer_id;
             if t.params.user_name.is_some() || t.params.uses_token {
-                // Its password or token was never stored.
-                let message = "the engine restarted and the transfer's credentials are not kept";
+                // Its password or token was never stored, nor the session that let a token's
+                // holder download.
+                let message = "the engine restarted and the transfer's credentials (a \
+                               password, or the session of a shared token's holder) are not kept";
                 self.end_transfer(id, End::Failed(None, message.to_owned()));
                 continue;
             }
@@ -152,6 +154,7 @@ impl Actor {
             .unwrap_or_default();
         opts.flags = params.transfer_flags;
         opts.verify = self.opts.verify;
+        opts.shared_token = params.uses_token;
         opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_NEVER);
         opts.time_resolution_us = params.file_time_resolution_microseconds;
         opts.timeout = idle_limit(params.timeout_seconds);
