@@ -111,7 +111,7 @@ export interface ParamTypes {
   sendRate: number;
   /** Turn the rate controller on or off. */
   rateControlEnabled: boolean;
-  /** Rate control method (internal and debugging use). */
+  /** Rate-control method: `RATE_CONTROL_FILL` (0, the default) or `RATE_CONTROL_FAIR` (1). */
   rateControlMethod: number;
   /** Value stored under a user-data key. */
   value: string;

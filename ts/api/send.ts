@@ -517,7 +517,8 @@ export class SendInterface extends RequestTracking<SendMethod> {
    *
    * @param connectionId the connection, by id or structure
    * @param options `sendRateMin`, `sendRateMax`, `sendRate` (kbit/s), `rateControlEnabled`,
-   *   `rateControlMethod` (internal and debugging use)
+   *   `rateControlMethod` (`RATE_CONTROL_FILL` or `RATE_CONTROL_FAIR`; transfers started after
+   *   the change use it)
    */
   updateConnectionParamsAsync(
     connectionId: IdOr<Connection>,

@@ -26,7 +26,7 @@ use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use jetstream_wire::files::{DataSource, Digest, TransferHeader};
 use jetstream_wire::ranges::RangeSet;
-use jetstream_wire::rate::RateLimits;
+use jetstream_wire::rate::{PathMemory, RateLimits, RatePolicy};
 use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession, SenderStats};
 use ring::rand::SystemRandom;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -71,6 +71,11 @@ pub struct SendOptions {
     pub limits: RateLimits,
     /// Rate control on, or a fixed rate at the cap.
     pub rate_control: bool,
+    /// What rate control does with loss and shared queues.
+    pub rate_policy: RatePolicy,
+    /// What an earlier transfer measured about the path to this receiver: rate control starts
+    /// from it (and checks it) instead of starting up.
+    pub path_memory: Option<PathMemory>,
     /// `TRANSFER_FLAG_*` bits.
     pub flags: u32,
     /// `OVERWRITE_*` mode.
@@ -132,6 +137,8 @@ impl SendOptions {
             auth: Auth::default(),
             limits: RateLimits::default(),
             rate_control: true,
+            rate_policy: RatePolicy::default(),
+            path_memory: None,
             flags: flags::DEFAULT | flags::WRITE_MTIME,
             overwrite: flags::OVERWRITE_NEVER,
             time_resolution_us: 0,
@@ -235,6 +242,10 @@ pub struct SendReport {
     pub receiver_key: Option<PublicKey>,
     /// Sessions started again after one died.
     pub reconnects: u32,
+    /// What rate control measured about the path, to seed the next transfer to this receiver
+    /// ([`SendOptions::path_memory`]); `None` when the last session measured nothing worth
+    /// keeping (it ended too soon).
+    pub path_memory: Option<PathMemory>,
 }
 
 /// The socket and sizes every session of a transfer shares.
@@ -498,6 +509,8 @@ async fn run_session(
         auth: opts.auth.clone(),
         limits: opts.limits,
         rate_control: opts.rate_control,
+        rate_policy: opts.rate_policy,
+        path_memory: opts.path_memory,
         idle_timeout: opts
             .timeout
             .map_or(SESSION_SILENCE, |t| t.min(SESSION_SILENCE)),
@@ -712,6 +725,7 @@ async fn run_session(
                         stats: report.stats.clone(),
                         receiver_key: report.receiver_key,
                         reconnects: report.reconnects,
+                        path_memory: session.path_memory(),
                     });
                 }
                 SenderEvent::FileComplete { file, digest, kept } => {

@@ -16,6 +16,7 @@ use crate::store::{
     NewConnection,
 };
 use jetstream_wire::crypto::handshake::PublicKey;
+use jetstream_wire::rate::RatePolicy;
 use serde_json::{json, Value};
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -214,11 +215,16 @@ impl Actor {
                 ),
             ));
         }
-        if p.rate_control_method.is_some_and(|m| m != 0) {
+        if let Some(m) = p
+            .rate_control_method
+            .filter(|&m| RatePolicy::from_number(m).is_none())
+        {
             return Err(Error::new(
                 Code::InvalidArgument,
-                "updateConnectionParamsAsync: rateControlMethod: only 0 (the default \
-                 model-based controller) exists",
+                format!(
+                    "updateConnectionParamsAsync: rateControlMethod {m}: expected 0 (fill the \
+                     path) or 1 (fair to TCP)"
+                ),
             ));
         }
         self.store.update_connection(

@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// Version 1: every object kind.
 ///
@@ -313,4 +313,12 @@ CREATE TABLE transfer_files (
 const V8: &str = "
 ALTER TABLE received_transfers ADD COLUMN user_name TEXT;
 ALTER TABLE received_transfers ADD COLUMN uses_token INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Version 9: what the last transfer over a connection measured about its path (the rate it
+/// carried in kbit/s, its smallest RTT and the fraction lost), which the next one starts from.
+const V9: &str = "
+ALTER TABLE connections ADD COLUMN measured_rate REAL;
+ALTER TABLE connections ADD COLUMN measured_min_rtt_ms REAL;
+ALTER TABLE connections ADD COLUMN measured_loss_rate REAL;
 ";

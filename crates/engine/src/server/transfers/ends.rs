@@ -6,7 +6,11 @@ use crate::send::SendReport;
 use crate::server::actor::{now_us, stored, to_json, Actor};
 use crate::server::events::{EventError, ServerEvent, TransferReport};
 use crate::server::runner::Outcome;
-use crate::store::{self, ConnectionState, DestinationUpdate, EventKind, NewEvent, TransferStatus};
+use crate::store::{
+    self, ConnectionState, ConnectionUpdate, DestinationUpdate, EventKind, NewEvent,
+    TransferStatus,
+};
+use jetstream_wire::rate::PathMemory;
 
 impl Actor {
     /// A session ended: records how, answers the waiters, and starts what was waiting.
@@ -19,7 +23,10 @@ impl Actor {
         // A completed session reported its final figures just before it ended.
         let result = match outcome {
             _ if run.failed => None,
-            Ok(report) => Some(End::Complete(Box::new(report))),
+            Ok(report) => {
+                self.remember_path(&run.destination_id, report.path_memory.as_ref());
+                Some(End::Complete(Box::new(report)))
+            }
             Err(e) => Some(End::Failed(Some(e.code), e.message)),
         };
         if let Some(result) = result {
@@ -34,6 +41,27 @@ impl Actor {
         // Resumed while its session was still stopping, it starts again now.
         self.start_queue.push(id);
         self.start_ready();
+    }
+
+    /// Keeps what a completed transfer measured about its path in its destination's
+    /// connection: the next transfer over the connection starts from it.
+    fn remember_path(&mut self, destination_id: &str, memory: Option<&PathMemory>) {
+        let Some(memory) = memory else {
+            return;
+        };
+        let Some(connection_id) = self
+            .store
+            .get_destination(destination_id)
+            .ok()
+            .and_then(|d| d.connection_id)
+        else {
+            return;
+        };
+        stored(
+            format_args!("connection {connection_id}: path figures"),
+            self.store
+                .update_connection(connection_id, &ConnectionUpdate::measured(memory)),
+        );
     }
 
     /// Records the end of a transfer and answers its waiters. When the store cannot record it

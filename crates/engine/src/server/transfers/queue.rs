@@ -13,6 +13,7 @@ use crate::store::{
     ConnectionState, EventKind, ManifestStatus, NewEvent, Transfer, TransferStatus,
 };
 use jetstream_wire::crypto::aead::CipherLevel;
+use jetstream_wire::rate::RatePolicy;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -168,6 +169,10 @@ impl Actor {
             .and_then(|id| self.store.get_connection(id).ok())
         {
             opts.rate_control = connection.rate_controller_active;
+            // Checked when it was set; a value from elsewhere falls back to the default.
+            opts.rate_policy =
+                RatePolicy::from_number(connection.rate_control_method).unwrap_or_default();
+            opts.path_memory = connection.path_memory();
         }
         // Paused until the rebalance that follows every start says whether its lane and
         // priority let it send: a session let go at once could send a burst first.
