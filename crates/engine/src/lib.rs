@@ -11,6 +11,7 @@ pub mod file_ops;
 pub mod flags;
 pub mod identity;
 pub mod intake;
+pub mod known_paths;
 pub mod known_receivers;
 pub mod links;
 pub mod multiplex;

@@ -318,7 +318,10 @@ async fn a_completed_transfer_leaves_what_it_measured_of_the_path_on_its_connect
     .await
     .unwrap_err();
     assert_eq!(refused.code, Code::InvalidArgument, "{refused:?}");
-    assert!(refused.message.contains("rateControlMethod 2"), "{refused:?}");
+    assert!(
+        refused.message.contains("rateControlMethod 2"),
+        "{refused:?}"
+    );
 
     let created = ok(
         &sender,

@@ -2,13 +2,14 @@
 //! the store and the event log and answered to whoever waits for it.
 
 use crate::error::{Code, Error};
+use crate::known_paths;
 use crate::send::SendReport;
 use crate::server::actor::{now_us, stored, to_json, Actor};
+use crate::server::destinations::receiver_name;
 use crate::server::events::{EventError, ServerEvent, TransferReport};
 use crate::server::runner::Outcome;
 use crate::store::{
-    self, ConnectionState, ConnectionUpdate, DestinationUpdate, EventKind, NewEvent,
-    TransferStatus,
+    self, ConnectionState, ConnectionUpdate, DestinationUpdate, EventKind, NewEvent, TransferStatus,
 };
 use jetstream_wire::rate::PathMemory;
 
@@ -44,24 +45,25 @@ impl Actor {
     }
 
     /// Keeps what a completed transfer measured about its path in its destination's
-    /// connection: the next transfer over the connection starts from it.
+    /// connection (and the known-paths file, if any): the next transfer to the receiver starts
+    /// from it.
     fn remember_path(&mut self, destination_id: &str, memory: Option<&PathMemory>) {
-        let Some(memory) = memory else {
-            return;
-        };
-        let Some(connection_id) = self
-            .store
-            .get_destination(destination_id)
-            .ok()
-            .and_then(|d| d.connection_id)
+        let (Some(memory), Ok(destination)) = (memory, self.store.get_destination(destination_id))
         else {
             return;
         };
-        stored(
-            format_args!("connection {connection_id}: path figures"),
-            self.store
-                .update_connection(connection_id, &ConnectionUpdate::measured(memory)),
-        );
+        if let Some(file) = &self.opts.known_paths_file {
+            if let Err(e) = known_paths::record(file, &receiver_name(&destination), memory) {
+                tracing::warn!("known paths {}: {e}", file.display());
+            }
+        }
+        if let Some(connection_id) = destination.connection_id {
+            stored(
+                format_args!("connection {connection_id}: path figures"),
+                self.store
+                    .update_connection(connection_id, &ConnectionUpdate::measured(memory)),
+            );
+        }
     }
 
     /// Records the end of a transfer and answers its waiters. When the store cannot record it

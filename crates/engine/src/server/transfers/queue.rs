@@ -5,9 +5,10 @@
 use super::ends::End;
 use crate::error::{Code, Result};
 use crate::flags;
+use crate::known_paths;
 use crate::send::{Controls, SendOptions};
 use crate::server::actor::Actor;
-use crate::server::destinations::resolve;
+use crate::server::destinations::{receiver_name, resolve};
 use crate::server::runner::{Launch, Listed, Running};
 use crate::store::{
     ConnectionState, EventKind, ManifestStatus, NewEvent, Transfer, TransferStatus,
@@ -173,6 +174,13 @@ impl Actor {
             opts.rate_policy =
                 RatePolicy::from_number(connection.rate_control_method).unwrap_or_default();
             opts.path_memory = connection.path_memory();
+        }
+        if opts.path_memory.is_none() {
+            opts.path_memory = self
+                .opts
+                .known_paths_file
+                .as_deref()
+                .and_then(|file| known_paths::get(file, &receiver_name(&destination)));
         }
         // Paused until the rebalance that follows every start says whether its lane and
         // priority let it send: a session let go at once could send a burst first.
