@@ -7,8 +7,8 @@
 //! and the drains keep the minimum-RTT filter fresh without ever emptying the pipe.
 //!
 //! Startup is paced from the first packet and measures the bottleneck from the spacing of ACKs
-//! rather than waiting for the window to grow. The initial window leaves paced over a
-//! millisecond (never as one burst), and then nothing more until the first ACK. The ACKs of
+//! rather than waiting for the window to grow. The initial window leaves paced over two
+//! milliseconds (never as one burst), and then nothing more until the first ACK. The ACKs of
 //! each round form a train: the bytes it delivered over the time it spanned are the rate the
 //! bottleneck let through, or the rate sent at when that is lower. This packet-train estimate
 //! jumps the first round to what the path carries instead of a window per RTT. The pacing rate
@@ -66,10 +66,10 @@ const STARTUP_GAIN: f64 = 2.0;
 /// Startup's window, in bandwidth-delay products: never the limit while pacing is.
 const STARTUP_WINDOW_GAIN: f64 = 3.0;
 /// The first flight, the initial window, is paced over this long: fast enough that the
-/// spacing of its ACKs shows the bottleneck's rate on most paths, spread enough that it is
-/// never one burst. Once it is out, the rate falls to the window per nominal RTT until the
+/// spacing of its ACKs shows the bottleneck's rate on many paths, spread enough that the
+/// pacer's bucket (a millisecond of the rate) holds half of it, never all of it at once. Once it is out, the rate falls to the window per nominal RTT until the
 /// first ACK, so that nothing beyond the window leaves on the strength of the fast rate.
-const INITIAL_FLIGHT_TIME: Duration = Duration::from_millis(1);
+const INITIAL_FLIGHT_TIME: Duration = Duration::from_millis(2);
 /// An ACK train measures the path once it covers this many datagrams.
 const TRAIN_MIN_DATAGRAMS: u64 = 16;
 /// Startup ends when an ACK train delivered less than this fraction of the lowest rate its

@@ -135,7 +135,7 @@ fn before_any_sample_the_initial_window_is_paced_out() {
     let c = ModelController::new(MTU as usize);
     assert_eq!(c.window(), 64 * MTU);
     assert_eq!(c.min_rtt(), None);
-    // The initial window paced over a millisecond.
+    // The initial window paced over two milliseconds.
     let expected = per_second(64 * MTU, INITIAL_FLIGHT_TIME);
     assert_eq!(c.pacing_rate(), expected);
 }
