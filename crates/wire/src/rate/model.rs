@@ -67,8 +67,9 @@ const STARTUP_GAIN: f64 = 2.0;
 const STARTUP_WINDOW_GAIN: f64 = 3.0;
 /// The first flight, the initial window, is paced over this long: fast enough that the
 /// spacing of its ACKs shows the bottleneck's rate on many paths, spread enough that the
-/// pacer's bucket (a millisecond of the rate) holds half of it, never all of it at once. Once it is out, the rate falls to the window per nominal RTT until the
-/// first ACK, so that nothing beyond the window leaves on the strength of the fast rate.
+/// pacer's bucket (a millisecond of the rate) holds half of it, never all of it at once. Once
+/// it is out, the rate falls to the window per nominal RTT until the first ACK, so that
+/// nothing beyond the window leaves on the strength of the fast rate.
 const INITIAL_FLIGHT_TIME: Duration = Duration::from_millis(2);
 /// An ACK train measures the path once it covers this many datagrams.
 const TRAIN_MIN_DATAGRAMS: u64 = 16;
