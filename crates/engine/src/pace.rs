@@ -85,6 +85,11 @@ impl Alarm {
     }
 }
 
+/// Datagrams one [`drain`] hands over before it returns, so that a loop that drains and then
+/// sends goes on sending however fast datagrams arrive (a flood at its port, or a burst of
+/// acknowledgements).
+const DRAIN_AT_MOST: usize = 1024;
+
 /// Routed datagrams handed over in one batch at most.
 const ROUTED_BATCH: usize = 64;
 
@@ -144,14 +149,14 @@ impl Inbound {
     }
 }
 
-/// Hands every datagram already waiting to `handle`, without waiting. Returns how many there
-/// were.
+/// Hands the datagrams already waiting to `handle`, without waiting, up to a batch past
+/// [`DRAIN_AT_MOST`]. Returns how many there were.
 pub async fn drain(
     inbound: &mut Inbound,
     handle: &mut (dyn FnMut(Instant, SocketAddr, &mut [u8]) + Send),
 ) -> io::Result<usize> {
     let mut count = 0;
-    loop {
+    while count < DRAIN_AT_MOST {
         let received = tokio::select! {
             biased;
             received = inbound.next(handle) => received?,
@@ -159,6 +164,7 @@ pub async fn drain(
         };
         count += received;
     }
+    Ok(count)
 }
 
 /// Waits until a batch of datagrams arrives (handing them to `handle`) or `deadline` passes.

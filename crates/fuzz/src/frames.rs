@@ -66,6 +66,15 @@ impl Shape<'_> {
     }
 }
 
+/// What a FILE frame announces: a file, a directory, or a link and its target (any text,
+/// inside or outside the destination).
+#[derive(Arbitrary, Clone, Debug)]
+pub enum KindSpec {
+    File,
+    Directory,
+    Symlink { target: String },
+}
+
 /// The parameters of a TRANSFER frame.
 #[derive(Arbitrary, Clone, Debug)]
 pub struct HeaderSpec {
@@ -116,7 +125,7 @@ pub enum FrameSpec {
     /// FILE with any size, kind and path.
     File {
         file: Pick,
-        directory: bool,
+        kind: KindSpec,
         executable: bool,
         size: Pick,
         mtime_us: i64,
@@ -189,7 +198,7 @@ impl FrameSpec {
             FrameSpec::Transfer(header) => Frame::Transfer(header.resolve(shape)),
             FrameSpec::File {
                 file,
-                directory,
+                kind,
                 executable,
                 size,
                 mtime_us,
@@ -197,16 +206,23 @@ impl FrameSpec {
                 path,
             } => {
                 let file = shape.file(*file);
-                let size = size.within(shape.size(file));
+                let path = clip(path, MAX_PATH_LEN);
+                // A link carries no data, and its target shares the path's room.
+                let (kind, size) = match kind {
+                    KindSpec::File => (EntryKind::File, size.within(shape.size(file))),
+                    KindSpec::Directory => (EntryKind::Directory, size.within(shape.size(file))),
+                    KindSpec::Symlink { target } => (
+                        EntryKind::Symlink {
+                            target: clip(target, MAX_PATH_LEN - path.len()),
+                        },
+                        0,
+                    ),
+                };
                 Frame::File {
                     file,
                     meta: FileMeta {
-                        path: clip(path, MAX_PATH_LEN),
-                        kind: if *directory {
-                            EntryKind::Directory
-                        } else {
-                            EntryKind::File
-                        },
+                        path,
+                        kind,
                         size,
                         mtime_us: *mtime_us,
                         executable: *executable,
