@@ -107,7 +107,8 @@ done
 
 log "making $SIZE of random bytes"
 if command -v openssl >/dev/null; then
-    openssl enc -aes-128-ctr -pass pass:x -nosalt -pbkdf2 -in /dev/zero 2>/dev/null |
+    # openssl ends on a broken pipe once head has its bytes.
+    { openssl enc -aes-128-ctr -pass pass:x -nosalt -pbkdf2 -in /dev/zero 2>/dev/null || true; } |
         head -c "$BYTES" >"$WORK/src.bin"
 else
     head -c "$BYTES" /dev/urandom >"$WORK/src.bin"
@@ -197,6 +198,12 @@ mbit() {
     awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b * 8 / s / 1e6 }'
 }
 
+# settled TIME: TIME plus the link's sampling interval and a bit, by when the series holds what
+# the link carried up to TIME.
+settled() {
+    awk -v t="$1" 'BEGIN { printf "%.6f", t + 0.15 }'
+}
+
 # verdict VALUE TARGET: "pass" when VALUE >= TARGET.
 verdict() {
     awk -v v="$1" -v t="$2" 'BEGIN { print (v + 0 >= t + 0) ? "pass" : "FAIL" }'
@@ -267,14 +274,14 @@ run_grid_cell() {
     fi
     t2=$(awk -v p="$p" -v r="$RATE_MBIT" 'BEGIN { printf "%.0f", 0.9 * (1 - p) * r }')
     before=$(counters_at "$csv" "$s1")
-    after=$(counters_at "$csv" "$(awk -v e="$e1" 'BEGIN { print e + 0.15 }')")
+    after=$(counters_at "$csv" "$(settled "$e1")")
     random_pkts=$(counter_delta "$before" "$after" 4)
     random_bytes=$(counter_delta "$before" "$after" 5)
     queue1=$(counter_delta "$before" "$after" 6)
     offered=$(($(counter_delta "$before" "$after" 2) + random_pkts))
     measured=$(awk -v d="$random_pkts" -v o="$offered" 'BEGIN { printf "%.2f", o ? 100 * d / o : 0 }')
     queue2=$(counter_delta "$(counters_at "$csv" "$s2")" \
-        "$(counters_at "$csv" "$(awk -v e="$e2" 'BEGIN { print e + 0.15 }')")" 6)
+        "$(counters_at "$csv" "$(settled "$e2")")" 6)
     if [[ "$repairs1" == n/a ]]; then
         retx_ok=n/a
     else
@@ -317,8 +324,8 @@ run_two_flows() {
     ratio=$(awk -v a="$r1" -v b="$r2" 'BEGIN { printf "%.2f", (a > b ? a / b : b / a) }')
     PAIR_ROWS+=("| 100 ms / 0% | $r1 | $r2 | $ratio | $(awk -v x="$ratio" 'BEGIN { print (x <= 1.2) ? "pass" : "FAIL" }') |")
     local from to
-    from=$(awk -v a="$s1" -v b="$s2" 'BEGIN { print (a < b) ? a : b }')
-    to=$(awk -v a="$e1" -v b="$e2" 'BEGIN { print (a > b) ? a : b }')
+    from=$(printf '%s\n' "$s1" "$s2" | sort -g | head -1)
+    to=$(printf '%s\n' "$e1" "$e2" | sort -g | tail -1)
     series_slice "$dir/link.csv" "$from" "$to" "$dir/both.dat"
     plot_cell "$OUT/two-flows.png" "$RATE_MBIT Mbit/s, 100 ms RTT: two of our transfers at once (link total)" \
         "$RATE_MBIT" "both flows=$dir/both.dat"
@@ -346,7 +353,7 @@ run_fair_share() {
     cubic=$(jq -r --argjson from "$(elapsed "$t0" "$s")" --argjson to "$(elapsed "$t0" "$e")" \
         '[.intervals[].sum | select(.start >= $from and .end <= $to) | .bits_per_second]
          | if length > 0 then (add / length / 1e6 * 10 | round / 10) else 0 end' "$dir/tcp-cubic.json")
-    ratio=$(awk -v a="$ours" -v b="$cubic" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+    ratio=$(awk -v a="$ours" -v b="$cubic" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
     policy=${RATE_CONTROL_METHOD:-default}
     FAIR_ROWS+=("| 100 ms / 0% | $policy | $ours | $cubic | $ratio | $(verdict "$ours" "$(awk -v r="$RATE_MBIT" 'BEGIN { print 0.45 * r }')") | $(awk -v x="$ratio" 'BEGIN { print (x >= 0.5 && x <= 2) ? "pass" : "FAIL" }') |")
     jq -r '.intervals[].sum | "\(.end) \(.bits_per_second / 1e6)"' "$dir/tcp-cubic.json" \
@@ -363,6 +370,12 @@ for cell in ${CELLS//,/ }; do
     fair-share) run_fair_share ;;
     *) run_grid_cell "$cell" ;;
     esac
+    # The raw figures beside the table: the link's series, the runs' times and outputs.
+    rm -rf "${OUT:?}/$cell"
+    mkdir -p "$OUT/$cell"
+    (cd "$WORK/$cell" && find . -type f \( -name '*.csv' -o -name '*.dat' -o -name '*.json' \
+        -o -name '*.result' -o -name '*.times' -o -name '*.out' -o -name '*.err' \) \
+        -exec cp --parents {} "$OUT/$cell/" \;)
 done
 
 {

@@ -16,8 +16,8 @@ const READ_BUFFER: usize = 65_536;
 /// Packets read in one pass before the due ones are written, so a burst in cannot hold back
 /// the packets going out.
 const READS_PER_PASS: usize = 64;
-/// How often a direction publishes its counters at the latest.
-const PUBLISH_EVERY: Duration = Duration::from_millis(10);
+/// The longest a direction sleeps with nothing due, so it notices a device error in time.
+const IDLE_WAIT: Duration = Duration::from_millis(10);
 
 /// One TUN device, without packet information headers: reads and writes are bare IP packets.
 #[derive(Debug)]
@@ -131,7 +131,7 @@ fn ip(args: &[&str]) -> io::Result<()> {
 }
 
 /// Moves packets from `from` through `link` into `to` for ever, publishing the link's counters
-/// into `counters` at least every 10 ms. `epoch` is the clock's zero for the link. Returns only
+/// into `counters` whenever they change. `epoch` is the clock's zero for the link. Returns only
 /// on a device error.
 pub fn pump(
     from: &Tun,
@@ -142,7 +142,7 @@ pub fn pump(
 ) -> io::Error {
     let now = || epoch.elapsed().as_nanos() as u64;
     let mut buffer = vec![0u8; READ_BUFFER];
-    let mut published = 0u64;
+    let mut published = Counters::default();
     let mut poll = libc::pollfd {
         fd: from.raw(),
         events: libc::POLLIN,
@@ -159,18 +159,16 @@ pub fn pump(
                 }
             }
         }
-        if time - published >= PUBLISH_EVERY.as_nanos() as u64 {
+        if link.counters() != published {
+            published = link.counters();
             *counters
                 .lock()
-                .expect("no thread panics holding the counters") = link.counters();
-            published = time;
+                .expect("no thread panics holding the counters") = published;
         }
         let wait = link
             .next_due()
-            .map_or(PUBLISH_EVERY.as_nanos() as u64, |due| {
-                due.saturating_sub(time)
-            })
-            .min(PUBLISH_EVERY.as_nanos() as u64);
+            .map_or(IDLE_WAIT.as_nanos() as u64, |due| due.saturating_sub(time))
+            .min(IDLE_WAIT.as_nanos() as u64);
         let timeout = libc::timespec {
             tv_sec: 0,
             tv_nsec: wait as libc::c_long,
