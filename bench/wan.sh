@@ -130,7 +130,18 @@ start_link() {
     die "wan-link did not start: $(cat "$1/link.err")"
 }
 
+# stop_link DIR: stops wan-link, first writing into DIR/device-drops the packets the two TUN
+# devices dropped because the link did not read them in time (lost before the link saw them:
+# 0 unless the machine starved it).
 stop_link() {
+    local drops=0 side ns dev
+    for side in a b; do
+        ns=$NS_A
+        [[ $side == b ]] && ns=$NS_B
+        dev=$(sed -n "s/^ready .*dev-$side=\([^ ]*\).*/\1/p" "$1/link.out")
+        drops=$((drops + $(ip -n "$ns" -s -j link show dev "$dev" | jq '.[0].stats64.tx.dropped')))
+    done
+    echo "$drops" >"$1/device-drops"
     kill -TERM "$LINK_PID"
     wait "$LINK_PID" || die "wan-link failed"
 }
@@ -231,11 +242,11 @@ run_calibrate() {
             rates+=("$(tcp_mbit "$dir/$rtt" "$cc")")
         done
         kill "$IPERF_PID" 2>/dev/null || true
-        stop_link
+        stop_link "$dir/$rtt"
         local floor drops
         floor=$(awk -v r="$RATE_MBIT" 'BEGIN { print 0.9 * r }')
         drops=$(tail -1 "$dir/$rtt/link.csv" | awk -F, '{ print $4 + $10 }')
-        CAL_ROWS+=("| $rtt ms | ${rates[0]} | $(verdict "${rates[0]}" "$floor") | ${rates[1]} | $(verdict "${rates[1]}" "$floor") | $drops |")
+        CAL_ROWS+=("| $rtt ms | ${rates[0]} | $(verdict "${rates[0]}" "$floor") | ${rates[1]} | $(verdict "${rates[1]}" "$floor") | $drops | $(<"$dir/$rtt/device-drops") |")
     done
 }
 
@@ -258,7 +269,7 @@ run_grid_cell() {
         tcp_run "$dir" "$cc" "$TCP_SECONDS"
     done
     kill "$IPERF_PID" 2>/dev/null || true
-    stop_link
+    stop_link "$dir"
 
     local csv=$dir/link.csv p first second r1 r2 t1 t2 before after random_pkts random_bytes
     local queue1 queue2 offered measured repairs1 repairs2 retx_ok
@@ -287,7 +298,7 @@ run_grid_cell() {
     else
         retx_ok=$(awk -v r="$repairs1" -v b="$random_bytes" 'BEGIN { print (r <= 1.1 * b) ? "pass" : "FAIL" }')
     fi
-    GRID_ROWS+=("| $rtt ms / $loss% | $r1 | ≥ $t1 $(verdict "$r1" "$t1") | $r2 | ≥ $t2 $(verdict "$r2" "$t2") | $(tcp_mbit "$dir" cubic) | $(tcp_mbit "$dir" bbr) | $random_pkts ($measured% of $offered) | $queue1 / $queue2 | $repairs1 / $repairs2 | $retx_ok |")
+    GRID_ROWS+=("| $rtt ms / $loss% | $r1 | ≥ $t1 $(verdict "$r1" "$t1") | $r2 | ≥ $t2 $(verdict "$r2" "$t2") | $(tcp_mbit "$dir" cubic) | $(tcp_mbit "$dir" bbr) | $random_pkts ($measured% of $offered) | $queue1 / $queue2 | $repairs1 / $repairs2 | $retx_ok | $(<"$dir/device-drops") |")
 
     local series=()
     for tag in first second; do
@@ -315,7 +326,7 @@ run_two_flows() {
     local two=$!
     wait "$one" || die "two-flows: the first flow failed"
     wait "$two" || die "two-flows: the second flow failed"
-    stop_link
+    stop_link "$dir"
     local s1 e1 s2 e2 r1 r2 ratio
     read -r s1 e1 _ <"$dir/one.result"
     read -r s2 e2 _ <"$dir/two.result"
@@ -344,7 +355,7 @@ run_fair_share() {
     ours_run "$dir" ours "$dir/state" 8886
     wait "$tcp" || true
     kill "$IPERF_PID" 2>/dev/null || true
-    stop_link
+    stop_link "$dir"
     local s e t0 ours cubic ratio policy
     read -r s e _ <"$dir/ours.result"
     read -r t0 _ <"$dir/tcp-cubic.times"
@@ -384,20 +395,22 @@ done
     echo "Link: $RATE_MBIT Mbit/s each way, MTU 1500, queue one BDP, random loss both ways."
     echo "Ours: $SIZE file, AES-128, CLI defaults${RATE_CONTROL_METHOD:+, --rate-control-method $RATE_CONTROL_METHOD}; TCP: iperf3 ${TCP_SECONDS} s."
     echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Device drops: packets a TUN device dropped before the link read them (the link was not"
+    echo "scheduled in time); they are loss the link did not choose, so a cell with many is suspect."
     if ((${#CAL_ROWS[@]})); then
         echo
         echo "## The link carries its rate (TCP alone, no loss; target ≥ 90% of the rate)"
         echo
-        echo "| RTT | CUBIC Mbit/s | | BBR Mbit/s | | random drops |"
-        echo "|---|---|---|---|---|---|"
+        echo "| RTT | CUBIC Mbit/s | | BBR Mbit/s | | random drops | device drops |"
+        echo "|---|---|---|---|---|---|---|"
         printf '%s\n' "${CAL_ROWS[@]}"
     fi
     if ((${#GRID_ROWS[@]})); then
         echo
         echo "## Grid (wall-clock goodput, Mbit/s; drops and repairs during our transfers)"
         echo
-        echo "| RTT / loss | ours 1st | target 1st | ours 2nd | target 2nd | TCP CUBIC | TCP BBR | random drops A→B, 1st run (measured loss) | queue drops A→B 1st / 2nd | repaired bytes 1st / 2nd | repairs ≤ 1.1 × random-drop bytes |"
-        echo "|---|---|---|---|---|---|---|---|---|---|---|"
+        echo "| RTT / loss | ours 1st | target 1st | ours 2nd | target 2nd | TCP CUBIC | TCP BBR | random drops A→B, 1st run (measured loss) | queue drops A→B 1st / 2nd | repaired bytes 1st / 2nd | repairs ≤ 1.1 × random-drop bytes | device drops, whole cell |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
         printf '%s\n' "${GRID_ROWS[@]}"
     fi
     if ((${#PAIR_ROWS[@]})); then
