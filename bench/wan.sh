@@ -8,15 +8,16 @@
 # WAN goals, and one plot per cell of the goodput over time the link delivered, into --out.
 #
 #   bench/wan.sh [--cells LIST] [--quick] [--size 512M] [--rate-mbit 500] [--tcp-seconds 20]
-#                [--rate-control-method N] [--dst /dev/shm] [--out bench/out/wan] [--no-build]
+#                [--rate-control fill|fair] [--dst /dev/shm] [--out bench/out/wan] [--no-build]
 #
 # Cells (--cells takes a comma-separated subset; default all):
 #   calibrate   TCP alone at 10 ms and 100 ms RTT, no loss: the link must carry >= 90% of its rate
 #   10ms-0.1 100ms-0 100ms-1 200ms-2 300ms-5 600ms-10   RTT and loss percent: ours twice, CUBIC, BBR
 #   two-flows   two of our transfers at once at 100 ms, no loss: each one's rate
-#   fair-share  one of ours beside one CUBIC flow at 100 ms, no loss: each one's rate
-# --quick sends 64M and runs TCP for 8 s. --rate-control-method N (or the environment variable
-# JETSTREAM_RATE_CONTROL_METHOD) is passed to `jetstream send` as --rate-control-method N.
+#   fair-share  one of ours beside one CUBIC flow at 100 ms, no loss, with each rate-control
+#               policy in turn (fill, the default, and fair): each one's rate
+# --quick sends 64M and runs TCP for 8 s. --rate-control fill|fair (or the environment variable
+# JETSTREAM_RATE_CONTROL) is passed to `jetstream send` in the grid and two-flows cells.
 # Needs root (namespaces, TUN devices); installs iperf3 and gnuplot from Debian's packages if
 # missing.
 set -euo pipefail
@@ -38,7 +39,7 @@ RATE_MBIT=500
 DST=/dev/shm
 OUT="$REPO_DIR/bench/out/wan"
 BUILD=1
-RATE_CONTROL_METHOD=${JETSTREAM_RATE_CONTROL_METHOD:-}
+RATE_CONTROL=${JETSTREAM_RATE_CONTROL:-}
 while (($#)); do
     case "$1" in
     --quick) SIZE=64M TCP_SECONDS=8; shift; continue ;;
@@ -50,7 +51,7 @@ while (($#)); do
     --size) SIZE=$2 ;;
     --tcp-seconds) TCP_SECONDS=$2 ;;
     --rate-mbit) RATE_MBIT=$2 ;;
-    --rate-control-method) RATE_CONTROL_METHOD=$2 ;;
+    --rate-control) RATE_CONTROL=$2 ;;
     --dst) DST=$2 ;;
     --out) OUT=$2 ;;
     *) die "unknown option $1" ;;
@@ -65,7 +66,7 @@ for cell in ${CELLS//,/ }; do
 done
 BYTES=$(parse_size "$SIZE")
 SEND_EXTRA=()
-[[ -n "$RATE_CONTROL_METHOD" ]] && SEND_EXTRA=(--rate-control-method "$RATE_CONTROL_METHOD")
+[[ -n "$RATE_CONTROL" ]] && SEND_EXTRA=(--rate-control "$RATE_CONTROL")
 
 missing=()
 command -v iperf3 >/dev/null || missing+=(iperf3)
@@ -343,20 +344,31 @@ run_two_flows() {
 }
 
 run_fair_share() {
-    local dir=$WORK/fair-share seconds=$((TCP_SECONDS * 3))
+    local policy
+    for policy in fill fair; do
+        fair_share_with "$policy"
+    done
+}
+
+# fair_share_with POLICY: ours with --rate-control POLICY beside one CUBIC flow.
+fair_share_with() {
+    local policy=$1 dir=$WORK/fair-share-$1 seconds=$((TCP_SECONDS * 3))
     mkdir -p "$dir"
     start_link "$dir" 100 0
     start_iperf_server
-    log "fair-share: ours beside TCP cubic"
+    log "fair-share: ours ($policy) beside TCP cubic"
     tcp_run "$dir" cubic "$seconds" &
     local tcp=$!
     # CUBIC first, so ours meets a flow that already holds the path.
     sleep 5
+    local saved=("${SEND_EXTRA[@]}")
+    SEND_EXTRA=(--rate-control "$policy")
     ours_run "$dir" ours "$dir/state" 8886
+    SEND_EXTRA=("${saved[@]}")
     wait "$tcp" || true
     kill "$IPERF_PID" 2>/dev/null || true
     stop_link "$dir"
-    local s e t0 ours cubic ratio policy
+    local s e t0 ours cubic ratio
     read -r s e _ <"$dir/ours.result"
     read -r t0 _ <"$dir/tcp-cubic.times"
     ours=$(mbit "$BYTES" "$(elapsed "$s" "$e")")
@@ -365,12 +377,18 @@ run_fair_share() {
         '[.intervals[].sum | select(.start >= $from and .end <= $to) | .bits_per_second]
          | if length > 0 then (add / length / 1e6 * 10 | round / 10) else 0 end' "$dir/tcp-cubic.json")
     ratio=$(awk -v a="$ours" -v b="$cubic" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
-    policy=${RATE_CONTROL_METHOD:-default}
-    FAIR_ROWS+=("| 100 ms / 0% | $policy | $ours | $cubic | $ratio | $(verdict "$ours" "$(awk -v r="$RATE_MBIT" 'BEGIN { print 0.45 * r }')") | $(awk -v x="$ratio" 'BEGIN { print (x >= 0.5 && x <= 2) ? "pass" : "FAIL" }') |")
+    local share=- range=-
+    if [[ $policy == fill ]]; then
+        share=$(verdict "$ours" "$(awk -v r="$RATE_MBIT" 'BEGIN { print 0.45 * r }')")
+    else
+        range=$(awk -v x="$ratio" 'BEGIN { print (x >= 0.5 && x <= 2) ? "pass" : "FAIL" }')
+    fi
+    FAIR_ROWS+=("| 100 ms / 0% | $policy | $ours | $cubic | $ratio | $share | $range |")
     jq -r '.intervals[].sum | "\(.end) \(.bits_per_second / 1e6)"' "$dir/tcp-cubic.json" \
         >"$dir/cubic.dat" 2>/dev/null || true
     series_slice "$dir/link.csv" "$t0" "$(now_seconds)" "$dir/total.dat"
-    plot_cell "$OUT/fair-share.png" "$RATE_MBIT Mbit/s, 100 ms RTT: ours from 5 s beside one TCP CUBIC flow" \
+    plot_cell "$OUT/fair-share-$policy.png" \
+        "$RATE_MBIT Mbit/s, 100 ms RTT: ours ($policy) from 5 s beside one TCP CUBIC flow" \
         "$RATE_MBIT" "link total=$dir/total.dat" "TCP cubic (iperf3, 1 s)=$dir/cubic.dat"
 }
 
@@ -393,7 +411,7 @@ done
     echo "# WAN bench, $(date -u +%Y-%m-%dT%H:%MZ)"
     echo
     echo "Link: $RATE_MBIT Mbit/s each way, MTU 1500, queue one BDP, random loss both ways."
-    echo "Ours: $SIZE file, AES-128, CLI defaults${RATE_CONTROL_METHOD:+, --rate-control-method $RATE_CONTROL_METHOD}; TCP: iperf3 ${TCP_SECONDS} s."
+    echo "Ours: $SIZE file, AES-128, CLI defaults${RATE_CONTROL:+, --rate-control $RATE_CONTROL}; TCP: iperf3 ${TCP_SECONDS} s."
     echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "Device drops: packets a TUN device dropped before the link read them (the link was not"
     echo "scheduled in time); they are loss the link did not choose, so a cell with many is suspect."
