@@ -352,7 +352,7 @@ run_fair_share() {
 
 # fair_share_with POLICY: ours with --rate-control POLICY beside one CUBIC flow.
 fair_share_with() {
-    local policy=$1 dir=$WORK/fair-share-$1 seconds=$((TCP_SECONDS * 3))
+    local policy=$1 dir=$WORK/fair-share/$1 seconds=$((TCP_SECONDS * 3))
     mkdir -p "$dir"
     start_link "$dir" 100 0
     start_iperf_server
