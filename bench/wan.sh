@@ -9,6 +9,7 @@
 #
 #   bench/wan.sh [--cells LIST] [--quick] [--size 512M] [--rate-mbit 500] [--tcp-seconds 20]
 #                [--rate-control fill|fair] [--dst /dev/shm] [--out bench/out/wan] [--no-build]
+#                [--binary PATH]
 #
 # Cells (--cells takes a comma-separated subset; default all):
 #   calibrate   TCP alone at 10 ms and 100 ms RTT, no loss: the link must carry >= 90% of its rate
@@ -18,6 +19,8 @@
 #               policy in turn (fill, the default, and fair): each one's rate
 # --quick sends 64M and runs TCP for 8 s. --rate-control fill|fair (or the environment variable
 # JETSTREAM_RATE_CONTROL) is passed to `jetstream send` in the grid and two-flows cells.
+# --binary runs another build of `jetstream` (an earlier commit's, to compare) instead of this
+# tree's release build.
 # Needs root (namespaces, TUN devices); installs iperf3 and gnuplot from Debian's packages if
 # missing.
 set -euo pipefail
@@ -54,6 +57,7 @@ while (($#)); do
     --rate-control) RATE_CONTROL=$2 ;;
     --dst) DST=$2 ;;
     --out) OUT=$2 ;;
+    --binary) JETSTREAM=$2 ;;
     *) die "unknown option $1" ;;
     esac
     shift 2

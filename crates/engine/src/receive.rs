@@ -487,7 +487,7 @@ impl Receiver {
                 .values_mut()
                 .find(|a| a.awaits_verdict() && a.login.as_ref().is_some_and(|l| l.0 == id))
             {
-                active.settle(verdict);
+                active.settle(now, verdict);
             }
         }
         for active in self.sessions.values_mut() {
@@ -522,7 +522,8 @@ impl Receiver {
                         }
                         let file = self.authorized_keys.as_ref();
                         active.storage.sender = Some(peer);
-                        session.authorize(authorize(&self.opts.clients, file, &peer, &auth));
+                        let verdict = authorize(&self.opts.clients, file, &peer, &auth);
+                        session.authorize(now, verdict, &mut active.storage);
                     }
                     ReceiverEvent::TransferStarted(header) => {
                         let key = session.peer_key().expect("keys precede the transfer");
@@ -582,14 +583,9 @@ impl Active {
 
     /// Applies the owner's verdict on the session's login: its transfer lands below the
     /// user's directory, or the sender is told why not.
-    fn settle(&mut self, verdict: LoginVerdict) {
-        match verdict {
-            Ok(base) => {
-                self.storage.base = base;
-                self.session.authorize(Ok(()));
-            }
-            Err(e) => self.session.authorize(Err(e)),
-        }
+    fn settle(&mut self, now: Instant, verdict: LoginVerdict) {
+        let verdict = verdict.map(|base| self.storage.base = base);
+        self.session.authorize(now, verdict, &mut self.storage);
     }
 }
 

@@ -29,13 +29,15 @@ async fn until(server: &Server, id: u64, done: impl Fn(&Value) -> bool) -> Value
     panic!("transfer {id}: {}", transfer(server, id).await);
 }
 
-/// Polls transfer `id` until its bytes sent stop changing for 400 ms; returns it then.
+/// Polls transfer `id` until its bytes sent and acknowledged stop changing for 400 ms (what
+/// was in flight has arrived or been given up for lost); returns it then.
 async fn settled(server: &Server, id: u64) -> Value {
     for _ in 0..20 {
         let before = transfer(server, id).await;
         tokio::time::sleep(Duration::from_millis(400)).await;
         let after = transfer(server, id).await;
-        if before["bytesSent"] == after["bytesSent"] && after["bytesAcked"] == after["bytesSent"] {
+        if before["bytesSent"] == after["bytesSent"] && before["bytesAcked"] == after["bytesAcked"]
+        {
             return after;
         }
     }

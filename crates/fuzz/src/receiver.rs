@@ -138,7 +138,7 @@ pub fn run(input: &ReceiverInput) -> Outcome {
         }
         other => panic!("a real ClientFinish gives {other:?}"),
     }
-    rx.session.authorize(match input.refuse {
+    let verdict = match input.refuse {
         false => Ok(()),
         true => Err(SessionError {
             code: ErrorCode::AuthFailed,
@@ -146,7 +146,8 @@ pub fn run(input: &ReceiverInput) -> Outcome {
             remote: false,
             file: None,
         }),
-    });
+    };
+    rx.session.authorize(now, verdict, &mut rx.sink);
     let mut peer = Peer::new(CID, keys, now);
     peer::drive(&mut rx, &mut peer, &input.steps);
     rx.outcome

@@ -5,11 +5,12 @@
 mod support;
 
 use jetstream_wire::codec::{
-    self, Auth, DatagramKind, Frame, HANDSHAKE_HEADER_LEN, PROTECTED_HEADER_LEN,
+    self, Auth, DatagramKind, Frame, Frames, HANDSHAKE_HEADER_LEN, PROTECTED_HEADER_LEN,
 };
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, Initiator};
 use jetstream_wire::files::TransferHeader;
+use jetstream_wire::session::SessionError;
 use jetstream_wire::session::{
     ErrorCode, Protection, ReceiverConfig, ReceiverEvent, ReceiverSession,
     DEFAULT_KEY_UPDATE_INTERVAL,
@@ -27,6 +28,13 @@ struct Hostile {
 
 impl Hostile {
     fn new() -> Hostile {
+        let mut hostile = Hostile::awaiting_verdict();
+        hostile.authorize(Ok(()));
+        hostile
+    }
+
+    /// A receiver session that has the sender's ClientFinish and waits for the verdict on it.
+    fn awaiting_verdict() -> Hostile {
         let rng = ring::rand::SystemRandom::new();
         let (client, server) = (
             Identity::generate(&rng).unwrap(),
@@ -54,13 +62,30 @@ impl Hostile {
             receiver.poll_event(),
             Some(ReceiverEvent::Authenticate { .. })
         ));
-        receiver.authorize(Ok(()));
         Hostile {
             receiver,
             sink,
             sender: Protection::new(cid, keys, DEFAULT_KEY_UPDATE_INTERVAL),
             now,
         }
+    }
+
+    fn authorize(&mut self, verdict: Result<(), SessionError>) {
+        self.receiver.authorize(self.now, verdict, &mut self.sink);
+    }
+
+    /// What the receiver sends now, opened: the frames of each datagram.
+    fn replies(&mut self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        let mut datagram = vec![0u8; 2048];
+        while let Some(n) = self.receiver.poll_transmit(self.now, &mut datagram) {
+            let (_, payload) = self.sender.open(self.now, &mut datagram[..n]).unwrap();
+            let frames = Frames::new(&datagram[payload])
+                .map(|f| format!("{:?}", f.unwrap()))
+                .collect();
+            out.push(frames);
+        }
+        out
     }
 
     /// Seals `frames` into one datagram and hands it to the receiver.
@@ -131,4 +156,79 @@ fn a_sender_that_leaves_every_other_byte_out_is_failed_before_the_receiver_remem
     let (code, message) = hostile.failure().expect("the session failed");
     assert_eq!(code, ErrorCode::Protocol);
     assert!(message.contains("pieces"), "{message}");
+}
+
+/// The first datagrams of a transfer, as a sender sends them right after its ClientFinish: the
+/// TRANSFER and FILE frames, then `chunks` datagrams of 1,000 bytes of data each.
+fn first_flight(hostile: &mut Hostile, chunks: u64) {
+    hostile.send(&[
+        Frame::Transfer(header()),
+        Frame::File {
+            file: 0,
+            meta: file("early", 1 << 30),
+            resume: 0,
+        },
+    ]);
+    let mut data = [0u8; 1000];
+    for chunk in 0..chunks {
+        generate(0, chunk * 1000, &mut data);
+        hostile.send(&[Frame::Data {
+            file: 0,
+            offset: chunk * 1000,
+            data: &data,
+        }]);
+    }
+}
+
+#[test]
+fn a_first_flight_that_comes_before_the_verdict_is_taken_in_once_it_comes() {
+    let mut hostile = Hostile::awaiting_verdict();
+    first_flight(&mut hostile, 50);
+    assert_eq!(
+        hostile.sink.bytes, 0,
+        "nothing is written before the verdict"
+    );
+    assert!(
+        hostile.replies().is_empty(),
+        "nothing is acknowledged before it"
+    );
+    hostile.authorize(Ok(()));
+    assert_eq!(hostile.sink.bytes, 50_000);
+    assert_eq!(hostile.receiver.stats().bytes_received, 50_000);
+    let replies = hostile.replies().concat();
+    assert_eq!(replies.first().map(String::as_str), Some("Accept"));
+    // Every packet of the flight (the first one, with the FILE frame, is number 0) is in the
+    // acknowledgement.
+    assert!(
+        replies
+            .iter()
+            .any(|f| f.starts_with("Ack") && f.contains("0..51")),
+        "{replies:?}"
+    );
+}
+
+#[test]
+fn a_refused_sender_s_first_flight_is_dropped_unread() {
+    let mut hostile = Hostile::awaiting_verdict();
+    first_flight(&mut hostile, 20);
+    hostile.authorize(Err(SessionError {
+        code: ErrorCode::AuthFailed,
+        message: "unknown sender".into(),
+        remote: false,
+        file: None,
+    }));
+    assert_eq!(hostile.sink.bytes, 0);
+    assert!(hostile.sink.header.is_none(), "the transfer never began");
+    let (code, _) = hostile.failure().expect("the session failed");
+    assert_eq!(code, ErrorCode::AuthFailed);
+}
+
+#[test]
+fn what_comes_before_the_verdict_is_held_only_up_to_a_bound() {
+    let mut hostile = Hostile::awaiting_verdict();
+    first_flight(&mut hostile, 1000);
+    hostile.authorize(Ok(()));
+    let held = hostile.receiver.stats().bytes_received;
+    assert!(held > 50_000 && held < 200_000, "held {held} bytes");
+    assert!(hostile.receiver.stats().packets_deferred > 800);
 }

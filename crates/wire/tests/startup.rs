@@ -9,7 +9,7 @@ mod support;
 use jetstream_wire::rate::PathMemory;
 use std::time::Duration;
 use support::startup::{measure, Startup};
-use support::transfer::Flow;
+use support::transfer::{link, run, run_sampled, Flow};
 
 const LINK: u64 = 500_000_000;
 
@@ -82,4 +82,58 @@ fn a_remembered_rate_the_path_no_longer_carries_is_given_up() {
     // It remembers what the path carries now, not the stale rate.
     let memory = s.memory.expect("measured");
     assert!(memory.bandwidth < 2 * LINK / 8, "{memory:?}");
+}
+
+#[test]
+fn data_leaves_with_the_client_finish_not_a_round_trip_later() {
+    // ClientHello out at 0, ServerHello back at one round trip: the ClientFinish and the first
+    // flight go then, and reach the receiver half a round trip later, before any ACCEPT.
+    let rtt = Duration::from_millis(100);
+    let window = rtt / 10;
+    let outcome = run_sampled(
+        link(LINK, rtt, 0.0, 3),
+        vec![Flow::single(10_000_000)],
+        rtt * 4,
+        window,
+    );
+    let f = &outcome.flows[0];
+    let first_sent = f.sent_per_window.iter().position(|&b| b > 8_000);
+    let first_received = f.delivered_per_window.iter().position(|&b| b > 0);
+    assert_eq!(
+        first_sent,
+        Some(10),
+        "data left in window {first_sent:?} of {window:?}"
+    );
+    assert!(
+        first_received.is_some_and(|w| w <= 15),
+        "data arrived in window {first_received:?} of {window:?}"
+    );
+}
+
+#[test]
+fn start_up_holds_whatever_the_handshake_and_first_flight_lose() {
+    // 300 ms, 5% loss both ways: across seeds, some lose a ClientHello, a ClientFinish (and
+    // with it the whole first flight, which the receiver cannot open) or the first flight's
+    // ACKs. None may leave start-up with the rate of a pause of its own, nor end in a tail of
+    // round trips: 60 MB at 500 Mbit/s is about one second of data.
+    let rtt = Duration::from_millis(300);
+    let mut slowest = (Duration::ZERO, 0);
+    for seed in 0..30 {
+        let outcome = run(
+            link(LINK, rtt, 0.05, 500 + seed),
+            vec![Flow::single(60_000_000)],
+            Duration::from_secs(60),
+        );
+        let f = &outcome.flows[0];
+        assert!(f.result.is_ok(), "seed {seed}: {:?}", f.result);
+        let took = f.complete_at.expect("complete");
+        slowest = slowest.max((took, seed));
+    }
+    // Handshake: 1.5 RTTs with a lost packet or two; data ≈ 3.5 RTTs; start-up ≈ 3; tail ≈ 3.
+    assert!(
+        slowest.0 <= rtt * 16,
+        "seed {} took {:?}",
+        slowest.1,
+        slowest.0
+    );
 }

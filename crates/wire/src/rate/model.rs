@@ -71,6 +71,9 @@ const STARTUP_WINDOW_GAIN: f64 = 3.0;
 /// it is out, the rate falls to the window per nominal RTT until the first ACK, so that
 /// nothing beyond the window leaves on the strength of the fast rate.
 const INITIAL_FLIGHT_TIME: Duration = Duration::from_millis(2);
+/// How much later than its pace a train's packets may have left before the train starts again
+/// (timer and scheduling slack).
+const TRAIN_SEND_SLACK: Duration = Duration::from_millis(2);
 /// An ACK train measures the path once it covers this many datagrams.
 const TRAIN_MIN_DATAGRAMS: u64 = 16;
 /// Startup ends when an ACK train delivered less than this fraction of the lowest rate its
@@ -190,6 +193,8 @@ struct Train {
     round: u64,
     /// When its first ACK came.
     start: Instant,
+    /// When the packet that ACK acknowledged was sent.
+    sent_at: Instant,
     /// Bytes delivered in total by then.
     delivered: u64,
     /// The lowest pacing rate any packet it acknowledged was sent at.
@@ -348,15 +353,22 @@ impl ModelController {
     /// rate the path no longer carries.
     fn measure_train(&mut self, now: Instant, sample: &RateSample) {
         let delivered = sample.prior_delivered + sample.delivered;
-        let sent_rate = self.sent_rate_at(now.checked_sub(sample.rtt).unwrap_or(now));
+        let sent_at = now.checked_sub(sample.rtt).unwrap_or(now);
+        let sent_rate = self.sent_rate_at(sent_at);
         let train = match self.train {
-            Some(t) if t.round == self.round => Train {
-                sent_rate: t.sent_rate.min(sent_rate),
-                ..t
-            },
+            Some(t)
+                if t.round == self.round
+                    && (sample.is_app_limited || !Self::sent_apart(&t, sent_at, delivered)) =>
+            {
+                Train {
+                    sent_rate: t.sent_rate.min(sent_rate),
+                    ..t
+                }
+            }
             _ => Train {
                 round: self.round,
                 start: now,
+                sent_at,
                 delivered,
                 sent_rate,
             },
@@ -384,6 +396,17 @@ impl ModelController {
             self.bw.reset(self.round, rate);
             self.enter_drain();
         }
+    }
+
+    /// Whether the packet sent at `sent_at`, with `delivered` bytes delivered by its ACK, left
+    /// well after the pace of `train` would have sent it: the sender paused in between (a
+    /// probe, then the repair of a first flight that was lost), and the gap in the ACKs is its
+    /// own, not the bottleneck's. A train starts again from it. (An app-limited sender, held
+    /// under the controller's pace by a cap, sends slower than that pace all the time.)
+    fn sent_apart(train: &Train, sent_at: Instant, delivered: u64) -> bool {
+        let bytes = delivered.saturating_sub(train.delivered);
+        let paced = Duration::from_secs_f64(bytes as f64 / train.sent_rate.max(1) as f64);
+        sent_at.saturating_duration_since(train.sent_at) > 2 * paced + TRAIN_SEND_SLACK
     }
 
     /// At each ACK while checking a remembered path: a queue means the path now carries less,
@@ -629,9 +652,16 @@ impl RateController for ModelController {
         if self.measuring() {
             self.measure_train(now, sample);
         }
-        // App-limited samples say little about the path unless they beat the estimate.
+        // App-limited samples say little about the path unless they beat the estimate, and
+        // the first estimate is a train's: a single sample can span a pause of the sender's
+        // (a first flight lost whole, then a probe and the repair), and startup would double
+        // from its low rate for many round trips.
+        let bw = self.bw.get();
+        let measured = bw > 0
+            || (!self.measuring() && sample.delivered >= TRAIN_MIN_DATAGRAMS * self.max_datagram);
         if sample.delivery_rate > 0
-            && (!sample.is_app_limited || sample.delivery_rate >= self.bw.get())
+            && measured
+            && (!sample.is_app_limited || sample.delivery_rate >= bw)
         {
             self.bw.update(self.round, sample.delivery_rate);
         }

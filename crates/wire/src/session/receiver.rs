@@ -1,5 +1,6 @@
-//! The receiving side of a session: handshake as responder, the credentials verdict, then
-//! placing file bytes through a [`DataSink`] exactly once per byte, acknowledging packet
+//! The receiving side of a session: handshake as responder, the credentials verdict (the
+//! sender's first flight, which follows its ClientFinish at once, is opened and held for it, up
+//! to a bound), then placing file bytes through a [`DataSink`] exactly once per byte, acknowledging packet
 //! numbers in ranges, and answering DONE with the transfer's RESULT.
 //!
 //! Two levels of acknowledgement: ACK frames say a packet's bytes were *received* (they drive
@@ -37,6 +38,9 @@ const MAX_PENDING_PONGS: usize = 16;
 const MAX_RANGES_PER_FILE: usize = 1 << 16;
 /// Most files a DONE that came too early is answered about with MISSING frames.
 const MISSING_PER_DONE: usize = 16;
+/// Bytes of the sender's first flight held while the verdict on its credentials is pending:
+/// an initial window of full-size datagrams and some room.
+const EARLY_BYTES: usize = 128 * 1024;
 
 /// How a receiver session behaves.
 #[derive(Clone, Debug)]
@@ -111,7 +115,8 @@ pub struct ReceiverStats {
     pub packets_replayed: u64,
     /// Datagrams dropped as forged (authentication failed).
     pub packets_forged: u64,
-    /// Datagrams left unacknowledged because they arrived before what they depend on.
+    /// Datagrams left unacknowledged because they arrived before what they depend on, or
+    /// before the verdict on the sender's credentials beyond what is held for it.
     pub packets_deferred: u64,
     /// Entries complete.
     pub files_complete: u32,
@@ -196,6 +201,13 @@ pub struct ReceiverSession {
     last_ack_sent: Option<Instant>,
     hello_pending: bool,
     accept_pending: bool,
+    /// Datagrams that came with or right after the ClientFinish, opened and held until the
+    /// verdict on the sender's credentials: its first flight, at most [`EARLY_BYTES`].
+    early: Vec<Early>,
+    early_bytes: usize,
+    /// The sender's DONE came while files were still being put in place: the RESULT goes
+    /// as soon as the last one is, without waiting for the DONE to be sent again.
+    done_early: bool,
     result_pending: Option<(ErrorCode, String)>,
     /// Why each entry the sink refused was refused, in the order refused.
     refused: Vec<String>,
@@ -204,6 +216,14 @@ pub struct ReceiverSession {
     last_recv: Instant,
     events: VecDeque<ReceiverEvent>,
     stats: ReceiverStats,
+}
+
+/// A packet opened before the verdict on the sender's credentials, held until it comes.
+#[derive(Debug)]
+struct Early {
+    pn: u64,
+    payload: Vec<u8>,
+    wire_len: usize,
 }
 
 impl ReceiverSession {
@@ -252,6 +272,9 @@ impl ReceiverSession {
             last_ack_sent: None,
             hello_pending: true,
             accept_pending: false,
+            early: Vec::new(),
+            early_bytes: 0,
+            done_early: false,
             result_pending: None,
             refused: Vec::new(),
             close_pending: None,
@@ -312,15 +335,29 @@ impl ReceiverSession {
         matches!(self.state, State::AwaitVerdict)
     }
 
-    /// The application's verdict on the credentials of [`ReceiverEvent::Authenticate`].
-    pub fn authorize(&mut self, verdict: Result<(), SessionError>) {
+    /// The application's verdict on the credentials of [`ReceiverEvent::Authenticate`]. When
+    /// it accepts, the datagrams that arrived meanwhile are taken in now, into `sink`.
+    pub fn authorize(
+        &mut self,
+        now: Instant,
+        verdict: Result<(), SessionError>,
+        sink: &mut dyn DataSink,
+    ) {
         if !matches!(self.state, State::AwaitVerdict) {
             return;
         }
+        let early = std::mem::take(&mut self.early);
+        self.early_bytes = 0;
         match verdict {
             Ok(()) => {
                 self.state = State::Established;
                 self.accept_pending = true;
+                for held in early {
+                    self.on_payload(now, held.pn, &held.payload, held.wire_len, sink);
+                    if matches!(self.state, State::Closed) {
+                        break;
+                    }
+                }
             }
             Err(e) => self.fail(e),
         }
@@ -425,6 +462,13 @@ impl ReceiverSession {
     }
 
     fn on_report(&mut self, report: SinkReport) {
+        self.take_report(report);
+        if self.done_early && self.files.is_empty() && matches!(self.state, State::Established) {
+            self.on_done();
+        }
+    }
+
+    fn take_report(&mut self, report: SinkReport) {
         match report {
             SinkReport::Durable { file, bytes } => {
                 if self.files.contains_key(&file) {
@@ -572,7 +616,8 @@ impl ReceiverSession {
             self.stats.packets_malformed += 1;
             return;
         };
-        if !matches!(self.state, State::Established | State::Draining { .. }) {
+        let early = matches!(self.state, State::AwaitVerdict);
+        if !early && !matches!(self.state, State::Established | State::Draining { .. }) {
             return;
         }
         let (pn, payload) = match protection.open(now, datagram) {
@@ -590,10 +635,39 @@ impl ReceiverSession {
                 return;
             }
         };
+        if early {
+            // The sender's first flight follows its ClientFinish at once: held for the
+            // verdict, up to a bound; what does not fit is repaired like any loss.
+            if self.early_bytes + datagram.len() <= EARLY_BYTES {
+                self.early_bytes += datagram.len();
+                self.early.push(Early {
+                    pn,
+                    payload: datagram[payload].to_vec(),
+                    wire_len: datagram.len(),
+                });
+            } else {
+                self.stats.packets_deferred += 1;
+            }
+            self.last_recv = now;
+            return;
+        }
+        let wire_len = datagram.len();
+        self.on_payload(now, pn, &datagram[payload], wire_len, sink);
+    }
+
+    /// Takes in the opened payload of packet `pn`, which came in a datagram of `wire_len` bytes.
+    fn on_payload(
+        &mut self,
+        now: Instant,
+        pn: u64,
+        payload: &[u8],
+        wire_len: usize,
+        sink: &mut dyn DataSink,
+    ) {
         self.stats.packets_received += 1;
         self.last_recv = now;
         let mut placed = true;
-        for frame in Frames::new(&datagram[payload]) {
+        for frame in Frames::new(payload) {
             let frame = match frame {
                 Ok(f) => f,
                 Err(e) => {
@@ -630,7 +704,7 @@ impl ReceiverSession {
         if self.received_pns.max() == Some(pn) {
             self.largest_received_at = Some(now);
         }
-        self.unacked_bytes += datagram.len() as u64;
+        self.unacked_bytes += wire_len as u64;
         if self.unacked_bytes >= self.config.ack_every_bytes {
             self.ack_deadline = Some(now);
         } else if self.ack_deadline.is_none() {
@@ -765,7 +839,7 @@ impl ReceiverSession {
                 rx.digest = Some(hash);
                 self.maybe_finish(file, sink)?;
             }
-            Frame::Done => return Ok(self.on_done()),
+            Frame::Done => self.on_done(),
             Frame::Padding(_) => {}
             Frame::Ping { id } => {
                 if self.pongs.len() < MAX_PENDING_PONGS {
@@ -811,8 +885,8 @@ impl ReceiverSession {
 
     /// The sender has had everything acknowledged. Answers with the RESULT once every file is
     /// complete; before that, says which bytes are missing, or (while files are still being
-    /// made final) returns false so that the sender repeats its DONE.
-    fn on_done(&mut self) -> bool {
+    /// made final) remembers the DONE and answers when the last file is.
+    fn on_done(&mut self) {
         let total = self.header.as_ref().map_or(0, |h| u64::from(h.total_files));
         let announced = self.completed.len() + self.files.len() as u64;
         if announced != total || self.header.is_none() {
@@ -821,7 +895,7 @@ impl ReceiverSession {
                 ErrorCode::Protocol,
                 format!("sender finished with {missing} entries never announced"),
             ));
-            return true;
+            return;
         }
         if !self.files.is_empty() {
             let mut gaps = Vec::new();
@@ -831,14 +905,16 @@ impl ReceiverSession {
                 }
             }
             if gaps.is_empty() {
-                return false;
+                // Every byte is here; the files are still being synced, checked and renamed.
+                self.done_early = true;
+                return;
             }
             gaps.sort_by_key(|f| match f {
                 Frame::Missing { file, .. } => *file,
                 _ => 0,
             });
             self.reports.extend(gaps.into_iter().take(MISSING_PER_DONE));
-            return true;
+            return;
         }
         let verdict = refusals(&self.refused);
         if matches!(self.state, State::Established) {
@@ -858,7 +934,6 @@ impl ReceiverSession {
             Some(message) => (ErrorCode::PermissionDenied, message),
         });
         self.ack_deadline = Some(self.last_recv);
-        true
     }
 
     /// Writes the next datagram into `buf` and returns its length, or `None`.
@@ -1037,5 +1112,90 @@ mod tests {
             assert_eq!(rx.on_frame(frame, &mut HoldsEverything), Ok(true));
         }
         assert_eq!(rx.stats().bytes_resumed, u64::MAX);
+    }
+
+    /// A sink that puts finished files in place only when told to.
+    #[derive(Default)]
+    struct PlacesWhenTold {
+        finished: Vec<u32>,
+        place: bool,
+    }
+
+    impl DataSink for PlacesWhenTold {
+        fn open(&mut self, _: u32, _: &FileMeta) -> Result<u64, StorageError> {
+            Ok(0)
+        }
+        fn write_at(&mut self, _: u32, _: u64, _: &[u8]) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn finish(&mut self, file: u32, _: Option<&Digest>) -> Result<(), StorageError> {
+            self.finished.push(file);
+            Ok(())
+        }
+        fn sync(&mut self, _: &[(u32, u64)]) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn poll_report(&mut self) -> Result<Option<SinkReport>, StorageError> {
+            if !self.place {
+                return Ok(None);
+            }
+            Ok(self.finished.pop().map(SinkReport::Placed))
+        }
+        fn abandon(&mut self) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn release(&mut self) -> Result<(), StorageError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_done_that_comes_before_the_last_file_is_in_place_is_answered_when_it_is() {
+        let mut rx = established(TransferHeader {
+            id: 1,
+            flags: 0,
+            overwrite: 0,
+            time_resolution_us: 1,
+            sync_interval_ms: 0,
+            verify: false,
+            shared_token: false,
+            total_files: 1,
+            total_bytes: 10,
+            dest_dir: String::new(),
+        });
+        let mut sink = PlacesWhenTold::default();
+        let meta = FileMeta {
+            path: "f".into(),
+            kind: EntryKind::File,
+            size: 10,
+            mtime_us: 0,
+            executable: false,
+        };
+        let file = Frame::File {
+            file: 0,
+            meta,
+            resume: 0,
+        };
+        assert_eq!(rx.on_frame(file, &mut sink), Ok(true));
+        let data = Frame::Data {
+            file: 0,
+            offset: 0,
+            data: &[7; 10],
+        };
+        assert_eq!(rx.on_frame(data, &mut sink), Ok(true));
+        assert_eq!(
+            sink.finished,
+            [0],
+            "every byte is here: the file is being finished"
+        );
+        // The DONE is taken in (acknowledged) though the file is not in place yet.
+        assert_eq!(rx.on_frame(Frame::Done, &mut sink), Ok(true));
+        rx.poll_sink(Instant::now(), &mut sink);
+        assert_eq!(rx.result_pending, None);
+        sink.place = true;
+        rx.poll_sink(Instant::now(), &mut sink);
+        assert_eq!(rx.result_pending, Some((ErrorCode::Ok, String::new())));
+        assert!(std::iter::from_fn(|| rx.poll_event())
+            .any(|event| matches!(event, ReceiverEvent::Complete)));
     }
 }

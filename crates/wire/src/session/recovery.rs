@@ -95,6 +95,8 @@ pub enum Content {
         start: u64,
         /// Byte count.
         len: u32,
+        /// Whether these bytes were sent before (and lost).
+        repair: bool,
     },
     /// Reliable control frames.
     Control(Box<[ControlItem]>),

@@ -2,7 +2,9 @@
 //! header, each entry's FILE frame just ahead of its data, file bytes at the paced rate without
 //! waiting for acknowledgements, repair of exactly what was lost before any new data, each
 //! file's DIGEST once it has been read, and the closing DONE/RESULT exchange that confirms
-//! every file is in place.
+//! every file is in place. The first flight leaves right behind the ClientFinish, without
+//! waiting a round trip for the receiver's ACCEPT: the receiver holds what comes before its
+//! verdict on the sender's credentials (an ACK, like the ACCEPT, says the verdict was yes).
 //!
 //! Acknowledged bytes (ACK) drive repair; the receiver's DURABLE and PLACED frames say what is
 //! on its stable storage, which is all a checkpoint may keep ([`SenderSession::durable`]). A
@@ -577,6 +579,9 @@ impl SenderSession {
                 t = t.min(x);
             }
         };
+        if matches!(self.state, State::Finish { .. }) {
+            consider(self.next_send_at);
+        }
         if matches!(self.state, State::Established) {
             consider(self.recovery.loss_time());
             consider(self.recovery.pto_deadline(self.config.max_ack_delay));
@@ -727,6 +732,15 @@ impl SenderSession {
         }
     }
 
+    /// The receiver accepted the sender's credentials.
+    fn on_accepted(&mut self) {
+        if !matches!(self.state, State::Finish { .. }) {
+            return;
+        }
+        self.state = State::Established;
+        self.events.push_back(SenderEvent::Accepted);
+    }
+
     fn on_protected(&mut self, now: Instant, datagram: &mut [u8]) {
         let Some(protection) = self.protection.as_mut() else {
             return;
@@ -746,13 +760,10 @@ impl SenderSession {
                 }
             };
             match frame {
-                Frame::Accept => {
-                    if matches!(self.state, State::Finish { .. }) {
-                        self.state = State::Established;
-                        self.events.push_back(SenderEvent::Accepted);
-                    }
-                }
+                Frame::Accept => self.on_accepted(),
                 Frame::Ack { delay_us, ranges } => {
+                    // Only an accepting receiver acknowledges: its ACCEPT was lost.
+                    self.on_accepted();
                     if matches!(self.state, State::Established) {
                         self.on_ack(now, &ranges, Duration::from_micros(delay_us.into()));
                     }
@@ -855,7 +866,7 @@ impl SenderSession {
             self.sampler.on_acked(now, &state, u64::from(size));
             acked_bytes += u64::from(size);
             match content {
-                Content::Data { start, len } => {
+                Content::Data { start, len, .. } => {
                     self.acked.insert(start..start + u64::from(len));
                     let first = self.file_at(start);
                     let last = self.file_at(start + u64::from(len) - 1);
@@ -924,8 +935,14 @@ impl SenderSession {
         let requeued = self.control.len();
         for (content, _) in lost {
             match content {
-                Content::Data { start, len } => {
-                    self.repair.push_back(start..start + u64::from(len))
+                Content::Data { start, len, repair } => {
+                    let range = start..start + u64::from(len);
+                    if repair && self.all_sent() {
+                        // Lost twice, at the end of the transfer, when each loss costs a round
+                        // trip and nothing else waits: two copies go.
+                        self.repair.push_back(range.clone());
+                    }
+                    self.repair.push_back(range);
                 }
                 Content::Control(items) => {
                     for item in items.iter() {
@@ -1063,9 +1080,13 @@ impl SenderSession {
     ) -> Option<usize> {
         match &self.state {
             State::Hello { hello, .. } => return self.handshake_datagram(now, buf, hello.clone()),
-            State::Finish { finish } => return self.handshake_datagram(now, buf, finish.clone()),
+            // The receiver has the keys as soon as it has the ClientFinish: the first flight
+            // follows it at once rather than a round trip later, after the ACCEPT.
+            State::Finish { finish } if now >= self.handshake_resend_at => {
+                return self.handshake_datagram(now, buf, finish.clone())
+            }
             State::Closed => return self.close_datagram(buf),
-            State::Established => {}
+            State::Finish { .. } | State::Established => {}
         }
         let payload_cap = self.protection.as_ref()?.payload_capacity(self.datagram);
         let start = PROTECTED_HEADER_LEN;
@@ -1360,6 +1381,7 @@ impl SenderSession {
         let content = Content::Data {
             start,
             len: len as u32,
+            repair: repair.is_some(),
         };
         Ok(Some(self.seal(
             now,
@@ -1367,6 +1389,11 @@ impl SenderSession {
             pos - PROTECTED_HEADER_LEN,
             content,
         )))
+    }
+
+    /// Whether every new byte has been sent once.
+    fn all_sent(&self) -> bool {
+        self.cursor_file as usize >= self.files.len()
     }
 
     /// The range of new bytes the next datagram may carry, about `room` long: from the cursor

@@ -517,7 +517,7 @@ pub fn run_sampled(
                 while let Some(ev) = rx.poll_event() {
                     // A receiver's failure reaches the sender in its CLOSE.
                     if let ReceiverEvent::Authenticate { .. } = ev {
-                        rx.authorize(Ok(()));
+                        rx.authorize(now, Ok(()), &mut r.sink);
                     }
                 }
             }

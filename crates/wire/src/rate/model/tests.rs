@@ -13,7 +13,7 @@ const MS: Duration = Duration::from_millis(1);
 const RATE: u64 = 10_000_000;
 const RTT: Duration = Duration::from_millis(40);
 
-/// Feeds a controller the samples of a steady flow: one datagram per ACK, a pipe of one
+/// Feeds a controller the samples of a steady flow: one datagram sent per ACK, a pipe of one
 /// rate × RTT, the delivery rate and the RTT as given.
 struct Feed {
     c: ModelController,
@@ -99,6 +99,8 @@ impl Feed {
                 lost_credit -= 1.0;
                 self.c.on_loss(self.now, MTU, pipe);
             }
+            // One datagram goes for each that arrives: the pipe stays full.
+            self.c.on_sent(self.now, MTU, pipe);
             let prior = self.delivered.saturating_sub(pipe);
             let sample = RateSample {
                 delivery_rate: p.rate,
