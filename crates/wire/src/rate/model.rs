@@ -653,12 +653,11 @@ impl RateController for ModelController {
             self.measure_train(now, sample);
         }
         // App-limited samples say little about the path unless they beat the estimate, and
-        // the first estimate is a train's: a single sample can span a pause of the sender's
-        // (a first flight lost whole, then a probe and the repair), and startup would double
-        // from its low rate for many round trips.
+        // the first estimate takes a few datagrams' worth: the ACK of a probe (after a first
+        // flight lost whole, say) says nothing of the path's rate, and startup would double
+        // from it for many round trips.
         let bw = self.bw.get();
-        let measured = bw > 0
-            || (!self.measuring() && sample.delivered >= TRAIN_MIN_DATAGRAMS * self.max_datagram);
+        let measured = bw > 0 || sample.delivered >= TRAIN_MIN_DATAGRAMS * self.max_datagram;
         if sample.delivery_rate > 0
             && measured
             && (!sample.is_app_limited || sample.delivery_rate >= bw)
