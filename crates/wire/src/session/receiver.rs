@@ -962,18 +962,26 @@ impl ReceiverSession {
             if self.accept_pending && Frame::Accept.encode(out, &mut pos).is_some() {
                 self.accept_pending = false;
             }
-            if let Some((code, message)) = self.result_pending.take() {
-                let frame = Frame::Result {
-                    code: code as u8,
-                    message,
-                };
-                frame.encode(out, &mut pos)?;
-            }
             while let Some(report) = self.reports.front() {
                 if report.encode(out, &mut pos).is_none() {
                     break;
                 }
                 self.reports.pop_front();
+            }
+            // The RESULT follows the reports of the last files (a KEPT among them): the sender
+            // takes a RESULT OK for every file in place, written unless it heard otherwise.
+            if self.reports.is_empty() {
+                if let Some((code, message)) = self.result_pending.take() {
+                    let frame = Frame::Result {
+                        code: code as u8,
+                        message,
+                    };
+                    if frame.encode(out, &mut pos).is_none() {
+                        if let Frame::Result { message, .. } = frame {
+                            self.result_pending = Some((code, message));
+                        }
+                    }
+                }
             }
             while let Some(&id) = self.pongs.last() {
                 if (Frame::Pong { id }).encode(out, &mut pos).is_none() {
