@@ -97,6 +97,7 @@ pub fn run(input: &SenderInput) -> Outcome {
         time_resolution_us: 1,
         sync_interval_ms: 0,
         verify: input.verify,
+        skip: jetstream_wire::files::SkipRule::QuickCheck,
         total_files: 0,
         total_bytes: 0,
         dest_dir: String::new(),

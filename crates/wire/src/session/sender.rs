@@ -1,5 +1,7 @@
 //! The sending side of a session: handshake as initiator, then the transfer — the TRANSFER
-//! header, each entry's FILE frame just ahead of its data, file bytes at the paced rate without
+//! header, the entries' FILE frames up to [`ANNOUNCE_AHEAD`] ahead of the data, and each file's
+//! bytes once the receiver answered its FILE frame (ANSWERS: send it, it is kept, or check its
+//! digest; a file kept costs no byte of data and is never read), at the paced rate without
 //! waiting for acknowledgements, repair of exactly what was lost before any new data, each
 //! file's DIGEST once it has been read, and the closing DONE/RESULT exchange that confirms
 //! every file is in place.
@@ -12,7 +14,7 @@
 use super::recovery::{Content, ControlItem, Recovery};
 use super::{ErrorCode, Protection, SessionError, HANDSHAKE_RTO, MAX_HANDSHAKE_RTO};
 use crate::codec::{
-    self, Auth, ConnectionId, DatagramKind, Frame, Frames, Header, DATA_FRAME_OVERHEAD,
+    self, Answer, Auth, ConnectionId, DatagramKind, Frame, Frames, Header, DATA_FRAME_OVERHEAD,
     HANDSHAKE_HEADER_LEN, PROTECTED_HEADER_LEN,
 };
 use crate::crypto::aead::CipherLevel;
@@ -42,6 +44,12 @@ const DIGEST_BATCH: usize = 32;
 const DIGEST_DELAY: Duration = Duration::from_millis(2);
 /// Most Retry datagrams one handshake follows; a receiver asks once.
 const MAX_RETRIES: u32 = 3;
+/// How many entries are announced ahead of the one whose data goes out: the receiver answers
+/// them while data flows, so a tree of unchanged files costs round trips by the thousand
+/// files, not one each.
+const ANNOUNCE_AHEAD: u32 = 4096;
+/// Most FILE frames announced again at once when their answers were lost.
+const REANNOUNCE: usize = 1024;
 
 /// How a sender session behaves.
 #[derive(Clone, Debug)]
@@ -153,6 +161,11 @@ pub struct SenderStats {
     pub retries: u32,
     /// Entries complete at the receiver.
     pub files_complete: u32,
+    /// Entries the receiver kept as they were when they were announced (it held them, or
+    /// newer ones): none of their data was read or sent.
+    pub files_skipped: u32,
+    /// Sum of the sizes of those entries.
+    pub bytes_skipped: u64,
     /// Smoothed RTT.
     pub rtt: Duration,
     /// Smallest RTT seen.
@@ -271,6 +284,11 @@ pub struct SenderSession {
     /// Bytes on the receiver's stable storage, by its DURABLE, PLACED and KEPT frames.
     durable: RangeSet,
     meta_acked: RangeSet,
+    /// Entries whose FILE frame the receiver answered: only their data is sent.
+    answered: RangeSet,
+    /// When FILE frames acknowledged but not answered are announced again (their answers
+    /// may have been lost).
+    reannounce_at: Option<Instant>,
     /// Entries whose bytes, FILE frame and digest are all acknowledged.
     delivered: RangeSet,
     /// Entries the receiver reported complete.
@@ -370,6 +388,8 @@ impl SenderSession {
             acked,
             durable: RangeSet::new(),
             meta_acked: RangeSet::new(),
+            answered: RangeSet::new(),
+            reannounce_at: None,
             delivered: RangeSet::new(),
             placed: RangeSet::new(),
             transfer_acked: false,
@@ -560,6 +580,7 @@ impl SenderSession {
             consider(self.next_send_at);
             consider(self.keepalive_at());
             consider(self.digest_retry_at);
+            consider(self.reannounce_at);
             if let Done::Sent { resend_at } = self.done {
                 consider(Some(resend_at));
             }
@@ -598,6 +619,12 @@ impl SenderSession {
         }
         if self.keepalive_at().is_some_and(|t| now >= t) {
             self.probe_pending = true;
+        }
+        if self.reannounce_at.is_some_and(|t| now >= t) {
+            let unanswered = self.unanswered(REANNOUNCE);
+            self.control
+                .extend(unanswered.iter().map(|&file| ControlItem::Meta(file)));
+            self.arm_reannounce(now);
         }
         if let Done::Sent { resend_at } = self.done {
             if now >= resend_at {
@@ -812,6 +839,18 @@ impl SenderSession {
                     self.on_missing(file, range);
                 }
                 Frame::NewToken(token) => self.events.push_back(SenderEvent::NewToken(token)),
+                Frame::Answers { first, answers } => {
+                    if u64::from(first) + answers.len() as u64 > self.files.len() as u64 {
+                        self.protocol_error(format!("ANSWERS beyond file {first}"));
+                        return;
+                    }
+                    for (file, answer) in (first..).zip(answers) {
+                        self.on_answer(file, answer);
+                    }
+                    if self.unanswered(1).is_empty() {
+                        self.reannounce_at = None;
+                    }
+                }
                 Frame::Ping { .. } | Frame::Padding(_) => {}
                 other => {
                     self.protocol_error(format!("unexpected frame from receiver: {other:?}"));
@@ -847,6 +886,11 @@ impl SenderSession {
                             ControlItem::Meta(file) => {
                                 self.meta_acked.insert(u64::from(file)..u64::from(file) + 1);
                                 self.check_delivered(file);
+                                if self.reannounce_at.is_none()
+                                    && !self.answered.contains(u64::from(file))
+                                {
+                                    self.arm_reannounce(now);
+                                }
                             }
                             ControlItem::Digest(file) => {
                                 self.digest_acked
@@ -961,11 +1005,60 @@ impl SenderSession {
         }
     }
 
+    /// The receiver answered `file`'s FILE frame.
+    fn on_answer(&mut self, file: u32, answer: Answer) {
+        let f = u64::from(file);
+        self.answered.insert(f..f + 1);
+        if answer == Answer::Send {
+            return;
+        }
+        // Kept, or held whole to be checked: none of it is sent (unless a MISSING asks).
+        let size = self.file_size(file);
+        if let Some(range) = self.file_range(file, 0..size) {
+            self.durable.insert(range.clone());
+            self.acked.insert(range);
+        }
+        if answer == Answer::Kept && !self.placed.contains(f) {
+            self.stats.files_skipped += 1;
+            self.stats.bytes_skipped += size;
+            self.mark_placed(file, Placed::Kept { verified: false });
+        }
+        self.check_delivered(file);
+    }
+
+    /// Up to `max` entries whose FILE frame was acknowledged and is still unanswered.
+    fn unanswered(&self, max: usize) -> Vec<u32> {
+        let mut files = Vec::new();
+        for announced in self.meta_acked.iter() {
+            for gap in self.answered.gaps(announced) {
+                files.extend(
+                    gap.take(max - files.len())
+                        .filter(|&f| !self.placed.contains(f))
+                        .map(|f| f as u32),
+                );
+                if files.len() == max {
+                    return files;
+                }
+            }
+        }
+        files
+    }
+
+    /// Announces again, after twice the probe timeout without their answers, the entries
+    /// acknowledged and unanswered, if any.
+    fn arm_reannounce(&mut self, now: Instant) {
+        self.reannounce_at = (!self.unanswered(1).is_empty())
+            .then(|| now + self.recovery.rtt().pto(self.config.max_ack_delay) * 2);
+    }
+
     /// Records `file` complete at the receiver, as `placed` says.
     fn mark_placed(&mut self, file: u32, placed: Placed) {
         let f = u64::from(file);
         if !self.placed.contains(f) {
             self.placed.insert(f..f + 1);
+            // Complete implies answered and delivered: a kept file has no data to send.
+            self.answered.insert(f..f + 1);
+            self.delivered.insert(f..f + 1);
             let digest = self.digests.remove(&file);
             let (digest, kept) = match placed {
                 Placed::Written => (digest, false),
@@ -994,7 +1087,8 @@ impl SenderSession {
         self.digest_retry_at = None;
         while self.digest_next < self.cursor_file {
             let file = self.digest_next;
-            if self.needs_digest(file) {
+            // A file kept by the receiver is never read, not even to be hashed.
+            if self.needs_digest(file) && !self.placed.contains(u64::from(file)) {
                 match source.digest(file) {
                     Ok(Some(hash)) => {
                         self.digests.insert(file, hash);
@@ -1195,7 +1289,7 @@ impl SenderSession {
     ) -> Option<usize> {
         let needs_meta = !self.suspended
             && (self.meta_next as usize) < self.files.len()
-            && self.meta_next <= self.cursor_file;
+            && self.meta_next <= self.cursor_file.saturating_add(ANNOUNCE_AHEAD);
         if self.control.is_empty() && !needs_meta {
             return None;
         }
@@ -1227,7 +1321,10 @@ impl SenderSession {
             self.control.pop_front();
             items.push(item);
         }
-        while needs_meta && (self.meta_next as usize) < self.files.len() {
+        while needs_meta
+            && (self.meta_next as usize) < self.files.len()
+            && self.meta_next <= self.cursor_file.saturating_add(ANNOUNCE_AHEAD)
+        {
             let item = ControlItem::Meta(self.meta_next);
             if self
                 .encode_control(item, &mut buf[..end], &mut pos)
@@ -1337,7 +1434,7 @@ impl SenderSession {
     }
 
     /// The range of new bytes the next datagram may carry, about `room` long: from the cursor
-    /// on through the following files while they are announced and start from their first byte
+    /// on through the following files while they are answered and start from their first byte
     /// (a resumed file leaves a gap in the transfer's bytes). None when nothing new can go.
     fn new_data(&mut self, room: u64) -> Option<(u64, u64)> {
         let start = loop {
@@ -1347,7 +1444,9 @@ impl SenderSession {
                 self.cursor_file += 1;
                 self.cursor_offset = resumed(&self.config, &self.files, self.cursor_file);
             }
-            if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next {
+            if self.cursor_file as usize >= self.files.len()
+                || !self.answered.contains(u64::from(self.cursor_file))
+            {
                 return None;
             }
             let base = self.bases[self.cursor_file as usize];
@@ -1365,7 +1464,7 @@ impl SenderSession {
             file += 1;
             if limit - start >= room
                 || file >= self.files.len()
-                || file as u32 >= self.meta_next
+                || !self.answered.contains(file as u64)
                 || resumed(&self.config, &self.files, file as u32) > 0
             {
                 // Up to the next bytes the receiver already holds.
@@ -1405,6 +1504,7 @@ mod tests {
             time_resolution_us: 1,
             sync_interval_ms: 0,
             verify: false,
+            skip: crate::files::SkipRule::QuickCheck,
             total_files: 0,
             total_bytes: 0,
             dest_dir: String::new(),

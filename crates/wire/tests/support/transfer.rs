@@ -82,6 +82,9 @@ pub struct CheckingSink {
     pub corrupt: Vec<u32>,
     /// Files the sink leaves as it found them (held whole from before).
     pub kept: Vec<u32>,
+    /// Files the sink holds already by the skip rule: complete when announced, never written
+    /// or finished.
+    pub same: Vec<u32>,
     /// The durable prefixes asked for, per file.
     pub synced: HashMap<u32, u64>,
     reports: VecDeque<SinkReport>,
@@ -108,7 +111,10 @@ impl DataSink for CheckingSink {
     }
 
     fn kept(&self, file: u32) -> Option<Kept> {
-        self.kept.contains(&file).then_some(Kept::InPlace)
+        if self.same.contains(&file) {
+            return Some(Kept::Same);
+        }
+        self.kept.contains(&file).then_some(Kept::Check)
     }
 
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
@@ -221,6 +227,8 @@ pub struct Flow {
     pub corrupt: Vec<u32>,
     /// Files the receiver's sink leaves as it found them (held whole from before).
     pub kept: Vec<u32>,
+    /// Files the receiver's sink holds by the skip rule, complete once announced.
+    pub same: Vec<u32>,
     /// Whether files are checked against their digests.
     pub verify: bool,
     /// Datagrams each side seals under one key before moving to fresh keys.
@@ -242,6 +250,7 @@ impl Flow {
             held: Vec::new(),
             corrupt: Vec::new(),
             kept: Vec::new(),
+            same: Vec::new(),
             verify: true,
             key_update_interval: DEFAULT_KEY_UPDATE_INTERVAL,
         }
@@ -365,6 +374,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 total_bytes: 0,
                 sync_interval_ms: 0,
                 verify: flow.verify,
+                skip: jetstream_wire::files::SkipRule::QuickCheck,
                 dest_dir: String::new(),
             };
             let sender = SenderSession::new(
@@ -384,6 +394,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     held: flow.held,
                     corrupt: flow.corrupt,
                     kept: flow.kept,
+                    same: flow.same,
                     ..CheckingSink::default()
                 },
                 outcome: FlowOutcome {
@@ -495,7 +506,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 match ev {
                     SenderEvent::Complete => {
                         assert_eq!(
-                            r.sink.finished.len(),
+                            r.sink.finished.len() + r.sink.same.len() as u64,
                             r.sink.metas.len() as u64,
                             "confirmed before the files were in place"
                         );
