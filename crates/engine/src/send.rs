@@ -23,7 +23,7 @@ use crate::walk::WalkEntry;
 use jetstream_wire::codec::Auth;
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
-use jetstream_wire::files::{DataSource, Digest, TransferHeader};
+use jetstream_wire::files::{DataSource, Digest, SkipRule, TransferHeader};
 use jetstream_wire::ranges::RangeSet;
 use jetstream_wire::rate::RateLimits;
 use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession, SenderStats};
@@ -88,6 +88,9 @@ pub struct SendOptions {
     pub resume: Checkpoint,
     /// Check every file against its digest at the receiver.
     pub verify: bool,
+    /// Which files the receiver keeps as they are, so that they are neither read nor sent.
+    /// [`SkipRule::Checksum`] checks digests, as `verify` does.
+    pub skip: SkipRule,
     /// How often the receiver makes what it received durable (`None`: its default).
     pub sync_interval: Option<Duration>,
 }
@@ -133,8 +136,14 @@ impl SendOptions {
             control: None,
             resume: Checkpoint::default(),
             verify: true,
+            skip: SkipRule::QuickCheck,
             sync_interval: None,
         }
+    }
+
+    /// Whether the receiver checks files against their digests.
+    fn verifies(&self) -> bool {
+        self.verify || self.skip == SkipRule::Checksum
     }
 }
 
@@ -417,12 +426,12 @@ fn source_for(opts: &SendOptions, entries: &[&WalkEntry]) -> Box<dyn DataSource 
     let sizes = || entries.iter().map(|e| e.meta.size).collect();
     if opts.flags & flags::READ != 0 {
         let source = FileSource::new(entries.iter().map(|e| e.source.clone()).collect());
-        Box::new(if opts.verify {
+        Box::new(if opts.verifies() {
             source.with_digests(sizes())
         } else {
             source
         })
-    } else if opts.verify {
+    } else if opts.verifies() {
         Box::new(GeneratedSource::with_digests(sizes()))
     } else {
         Box::new(GeneratedSource::default())
@@ -471,7 +480,8 @@ async fn run_session(
         sync_interval_ms: opts.sync_interval.map_or(0, |d| {
             u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
         }),
-        verify: opts.verify,
+        verify: opts.verifies(),
+        skip: opts.skip,
         dest_dir: opts.dest_dir.clone(),
     };
     let metas = session_entries.iter().map(|e| e.meta.clone()).collect();
@@ -497,6 +507,8 @@ async fn run_session(
             packets_received: before.packets_received + stats.packets_received,
             packets_dropped: before.packets_dropped + stats.packets_dropped,
             key_updates: before.key_updates + stats.key_updates,
+            files_skipped: before.files_skipped + stats.files_skipped,
+            bytes_skipped: before.bytes_skipped + stats.bytes_skipped,
             bytes_acked: resume.bytes_done() + stats.bytes_acked,
             files_complete: u32::try_from(mapped.checkpoint.complete_files.len())
                 .unwrap_or(u32::MAX),

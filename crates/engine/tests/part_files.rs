@@ -3,6 +3,7 @@
 //! limit are removed, and where the file system keeps no extended attributes the resume record
 //! lives in a sidecar file that resumes, hides and goes with its part file.
 
+use jetstream_wire::files::SkipRule;
 use jetstream_engine::clients::Clients;
 use jetstream_engine::error::{Code, Error};
 use jetstream_engine::file_ops;
@@ -281,6 +282,8 @@ fn sink(sandbox: &Arc<Sandbox>) -> FileSink {
         write_mtime: true,
         only_newer: None,
         verify: true,
+        skip: SkipRule::Checksum,
+        time_resolution_us: 0,
         reserve_ahead: RESERVE_AHEAD,
         transfer: TransferId {
             sender: PublicKey([3; 32]),

@@ -161,8 +161,8 @@ pub struct SenderStats {
     pub retries: u32,
     /// Entries complete at the receiver.
     pub files_complete: u32,
-    /// Entries the receiver kept as they were when they were announced (it held them, or
-    /// newer ones): none of their data was read or sent.
+    /// Entries the receiver kept as they were (it held them, or newer ones): none of their
+    /// data was sent, and none read unless digests were compared.
     pub files_skipped: u32,
     /// Sum of the sizes of those entries.
     pub bytes_skipped: u64,
@@ -1018,9 +1018,7 @@ impl SenderSession {
             self.durable.insert(range.clone());
             self.acked.insert(range);
         }
-        if answer == Answer::Kept && !self.placed.contains(f) {
-            self.stats.files_skipped += 1;
-            self.stats.bytes_skipped += size;
+        if answer == Answer::Kept {
             self.mark_placed(file, Placed::Kept { verified: false });
         }
         self.check_delivered(file);
@@ -1062,7 +1060,11 @@ impl SenderSession {
             let digest = self.digests.remove(&file);
             let (digest, kept) = match placed {
                 Placed::Written => (digest, false),
-                Placed::Kept { verified } => (digest.filter(|_| verified), true),
+                Placed::Kept { verified } => {
+                    self.stats.files_skipped += 1;
+                    self.stats.bytes_skipped += self.file_size(file);
+                    (digest.filter(|_| verified), true)
+                }
             };
             self.events
                 .push_back(SenderEvent::FileComplete { file, digest, kept });
