@@ -93,6 +93,8 @@ async fn send_file(
     opts.cipher = CipherLevel::None;
     opts.transfer_id = transfer_id;
     opts.overwrite = jetstream_engine::flags::OVERWRITE_ALWAYS;
+    // Its sources have one size and may share a time: each is written whatever is there.
+    opts.skip = SkipRule::Whole;
     opts.timeout = Some(Duration::from_secs(30));
     if let Some(cap) = cap {
         opts.limits = RateLimits {
