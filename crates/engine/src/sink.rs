@@ -1053,7 +1053,13 @@ impl DataSink for FileSink {
         }
         let target = self.target(file, meta)?;
         let mut slot = match (self.opts.write, &meta.kind) {
-            (false, EntryKind::File) => Slot::Discard { size: meta.size },
+            // Nothing is written, but what would be kept is decided as ever (a dry run).
+            (false, EntryKind::File) => match self.sandbox.stat(&target) {
+                Ok(Some(found)) => self
+                    .keeps(meta, found)
+                    .map_or(Slot::Discard { size: meta.size }, Slot::Skipped),
+                _ => Slot::Discard { size: meta.size },
+            },
             (false, EntryKind::Directory | EntryKind::Symlink { .. }) => Slot::Discard { size: 0 },
             (true, EntryKind::Directory) => {
                 self.make_dirs(file, &target)?;

@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Version 1: every object kind.
 ///
@@ -289,6 +289,14 @@ CREATE TABLE sandbox_mappings (
     user_name TEXT PRIMARY KEY,
     path TEXT NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// Version 8: which files a transfer's receiver keeps as they are (`SKIP_*`; existing
+/// transfers compare size and time), and how many it kept.
+const V8: &str = "
+ALTER TABLE transfers ADD COLUMN skip_mode INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE transfers ADD COLUMN files_skipped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE transfers ADD COLUMN bytes_skipped INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Version 7: the per-file results of sent transfers, deleted with their transfer.
