@@ -79,3 +79,16 @@ export const TRANSFER_FLAG_DEFAULT = 3;
 export const TRANSFER_FLAG_WRITE_MTIME = 4;
 /** Skip files whose destination is as new or newer (within `fileTimeResolutionMicroseconds`). */
 export const TRANSFER_FLAG_WRITE_ONLY_NEWER = 8;
+
+/** `skipMode` (ours): send every file. */
+export const SKIP_NONE = 0;
+/**
+ * `skipMode`: keep a receiver's complete file of the source's size and modification time
+ * (within `fileTimeResolutionMicroseconds`) as it is, reading and sending none of it. The
+ * default.
+ */
+export const SKIP_SAME_SIZE_AND_TIME = 1;
+/** `skipMode`: keep a receiver's file of the source's size and digest (both sides hash it). */
+export const SKIP_SAME_CHECKSUM = 2;
+/** `skipMode`: keep any existing receiver's file. */
+export const SKIP_EXISTING = 3;

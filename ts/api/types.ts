@@ -150,8 +150,14 @@ export interface Transfer {
   userName: string | null;
   usesToken: boolean;
   transferLog: boolean;
+  /** The `SKIP_*` rule: which files the receiver keeps as they are. */
+  skipMode: number;
   totalFiles: number;
   filesComplete: number;
+  /** Files the receiver kept as they were (among `filesComplete`): none of their data sent. */
+  filesSkipped: number;
+  /** Sum of the sizes of those files. */
+  bytesSkipped: number;
   totalBytes: number;
   bytesSent: number;
   bytesAcked: number;
