@@ -874,7 +874,11 @@ fn tree_digests(root: &Path) -> std::collections::BTreeMap<String, String> {
             if path.is_dir() {
                 dirs.push(path);
             } else {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 found.insert(rel, digest(&path));
             }
         }
@@ -1016,7 +1020,10 @@ fn update_leaves_a_newer_receiver_copy_untouched_and_sends_the_older_ones() {
     set_mtime(&newer, std::time::SystemTime::now() + hour);
     fs::write(tree.join("newer-there"), b"source one, edited").unwrap();
     fs::write(tree.join("older-there"), b"source two, edited").unwrap();
-    set_mtime(&tree.join("older-there"), std::time::SystemTime::now() + hour);
+    set_mtime(
+        &tree.join("older-there"),
+        std::time::SystemTime::now() + hour,
+    );
 
     assert_eq!(bench.send(&tree, &["--update"]), (18, 1));
     assert_eq!(fs::read(&newer).unwrap(), b"edited at the receiver");
@@ -1050,7 +1057,10 @@ fn a_dry_run_lists_what_would_be_sent_and_changes_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let listed: Vec<&str> = stdout
         .lines()
-        .filter(|path| tree.join(path.strip_prefix("tree/").unwrap_or("")).is_file())
+        .filter(|path| {
+            tree.join(path.strip_prefix("tree/").unwrap_or(""))
+                .is_file()
+        })
         .collect();
     assert_eq!(listed, ["tree/b", "tree/sub/new"], "{stdout}");
     // The receiver holds what it held, byte for byte, and nothing more.

@@ -960,8 +960,8 @@ impl FileSink {
                 return Some(Kept::Newer);
             }
         }
-        let same_time = found.mtime_us.abs_diff(meta.mtime_us)
-            <= self.opts.time_resolution_us.unsigned_abs();
+        let same_time =
+            found.mtime_us.abs_diff(meta.mtime_us) <= self.opts.time_resolution_us.unsigned_abs();
         match self.opts.skip {
             SkipRule::QuickCheck if found.size == meta.size && same_time => Some(Kept::Same),
             SkipRule::Existing => Some(Kept::Same),

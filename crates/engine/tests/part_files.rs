@@ -3,7 +3,6 @@
 //! limit are removed, and where the file system keeps no extended attributes the resume record
 //! lives in a sidecar file that resumes, hides and goes with its part file.
 
-use jetstream_wire::files::SkipRule;
 use jetstream_engine::clients::Clients;
 use jetstream_engine::error::{Code, Error};
 use jetstream_engine::file_ops;
@@ -18,6 +17,7 @@ use jetstream_engine::sink::{FileSink, SinkOptions, RESERVE_AHEAD};
 use jetstream_engine::walk::WalkEntry;
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
+use jetstream_wire::files::SkipRule;
 use jetstream_wire::files::{DataSink, EntryKind, FileMeta, SinkReport};
 use jetstream_wire::rate::RateLimits;
 use rand::{RngCore, SeedableRng};

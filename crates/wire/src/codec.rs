@@ -970,7 +970,13 @@ mod tests {
             Frame::NewToken([8; TOKEN_LEN]),
             Frame::Answers {
                 first: 11,
-                answers: vec![Answer::Send, Answer::Kept, Answer::Check, Answer::Kept, Answer::Send],
+                answers: vec![
+                    Answer::Send,
+                    Answer::Kept,
+                    Answer::Check,
+                    Answer::Kept,
+                    Answer::Send,
+                ],
             },
             Frame::Answers {
                 first: u32::MAX,
@@ -1060,12 +1066,21 @@ mod tests {
     fn answers_are_packed_four_to_a_byte_and_malformed_ones_refused() {
         let frame = Frame::Answers {
             first: 3,
-            answers: vec![Answer::Kept, Answer::Check, Answer::Send, Answer::Kept, Answer::Kept],
+            answers: vec![
+                Answer::Kept,
+                Answer::Check,
+                Answer::Send,
+                Answer::Kept,
+                Answer::Kept,
+            ],
         };
         let mut buf = [0u8; 16];
         let mut pos = 0;
         frame.encode(&mut buf, &mut pos).unwrap();
-        assert_eq!(&buf[..pos], [FRAME_ANSWERS, 0, 0, 0, 3, 0, 5, 0b0110_0001, 0b0100_0000]);
+        assert_eq!(
+            &buf[..pos],
+            [FRAME_ANSWERS, 0, 0, 0, 3, 0, 5, 0b0110_0001, 0b0100_0000]
+        );
         let decode = |bytes: &[u8]| Frames::new(bytes).next().unwrap().map(|_| ());
         assert_eq!(decode(&buf[..pos]), Ok(()));
         let mut bad = buf[..pos].to_vec();

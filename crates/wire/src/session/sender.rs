@@ -289,6 +289,11 @@ pub struct SenderSession {
     /// When FILE frames acknowledged but not answered are announced again (their answers
     /// may have been lost).
     reannounce_at: Option<Instant>,
+    /// Entries the receiver holds a copy of to check against their digest (answered CHECK).
+    checking: RangeSet,
+    /// Bytes of the transfer never sent yet that a MISSING frame asked for (a copy that
+    /// failed its check): sending them is no repair.
+    unsent: RangeSet,
     /// Entries whose bytes, FILE frame and digest are all acknowledged.
     delivered: RangeSet,
     /// Entries the receiver reported complete.
@@ -390,6 +395,8 @@ impl SenderSession {
             meta_acked: RangeSet::new(),
             answered: RangeSet::new(),
             reannounce_at: None,
+            checking: RangeSet::new(),
+            unsent: RangeSet::new(),
             delivered: RangeSet::new(),
             placed: RangeSet::new(),
             transfer_acked: false,
@@ -1018,8 +1025,12 @@ impl SenderSession {
             self.durable.insert(range.clone());
             self.acked.insert(range);
         }
-        if answer == Answer::Kept {
-            self.mark_placed(file, Placed::Kept { verified: false });
+        match answer {
+            Answer::Kept => self.mark_placed(file, Placed::Kept { verified: false }),
+            Answer::Check => {
+                self.checking.insert(f..f + 1);
+            }
+            Answer::Send => {}
         }
         self.check_delivered(file);
     }
@@ -1080,6 +1091,10 @@ impl SenderSession {
         self.acked.remove(range.clone());
         self.durable.remove(range.clone());
         self.delivered.remove(f..f + 1);
+        if self.checking.contains(f) {
+            self.checking.remove(f..f + 1);
+            self.unsent.insert(range.clone());
+        }
         // One entry, however long: `data_datagram` takes a datagram's worth at a time.
         self.repair.push_back(range);
     }
@@ -1414,7 +1429,9 @@ impl SenderSession {
                 if at < range_end {
                     self.repair.push_front(at..range_end);
                 }
-                self.stats.bytes_retransmitted += len;
+                let again: u64 = self.unsent.gaps(start..at).map(|g| g.end - g.start).sum();
+                self.unsent.remove(start..at);
+                self.stats.bytes_retransmitted += again;
             }
             None => {
                 let file = self.file_at(start + len.saturating_sub(1));
