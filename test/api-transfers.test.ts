@@ -93,9 +93,10 @@ describe('createTransfer', () => {
   it('sends only what changed: skipMode decides, filesSkipped and bytesSkipped count', async () => {
     const { sender, destinationId, sandbox } = await pair({}, replacing);
     const src = tree(tempDir(), { 'a.bin': 200_000, 'b.bin': 100_000, 'd/c.txt': 5 });
-    const manifestId = await manifestOf(sender, 'tree', src);
     const landed = join(sandbox, 'tree');
     const send = async (skipMode?: number) => {
+      // A manifest holds the sizes and times of its walk: each send walks the tree anew.
+      const manifestId = await manifestOf(sender, 'tree', src);
       const created = await sender.send.createTransfer(destinationId, manifestId, {
         overwriteMode: constants.OVERWRITE_ALWAYS,
         ...(skipMode === undefined ? {} : { skipMode }),
@@ -470,7 +471,11 @@ describe('getTransferFiles', () => {
     tree(landed, { 'held.txt': readFileSync(join(src, 'held.txt')) });
     utimesSync(join(landed, 'held.txt'), time, time);
     const manifestId = await manifestOf(sender, 'tree', src);
-    const t = await sender.send.createTransfer(destinationId, manifestId, { destinationPath: 'in' });
+    // Digests compared: the held file is kept once its digest matches the source's.
+    const t = await sender.send.createTransfer(destinationId, manifestId, {
+      destinationPath: 'in',
+      skipMode: constants.SKIP_SAME_CHECKSUM,
+    });
     expect((await sender.send.waitForTransfer(t)).status).toBe('complete');
 
     const all = await sender.send.getTransferFiles(t);
