@@ -40,7 +40,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/jetstream-sync.XXXXXX")
 [[ "$WORK" != *[[:space:]]* ]] || die "the work directory must not contain spaces"
 RECV_PID=""
 cleanup() {
-    [[ -n "$RECV_PID" ]] && kill "$RECV_PID" 2>/dev/null && wait "$RECV_PID" 2>/dev/null
+    if [[ -n "$RECV_PID" ]]; then
+        kill "$RECV_PID" 2>/dev/null || true
+        wait "$RECV_PID" 2>/dev/null || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
