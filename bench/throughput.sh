@@ -162,8 +162,9 @@ foreground() {
     return "$status"
 }
 
-# keystream N: N deterministic pseudo-random bytes at about 1 GB/s (see BENCHMARKING.md). The
-# producer dies of SIGPIPE when `head` has enough, so callers check the size they received.
+# keystream N: N deterministic pseudo-random bytes at about 1 GB/s (/dev/urandom gives about a
+# tenth of that). The producer dies of SIGPIPE when `head` has enough, so callers check the size
+# they received.
 keystream() {
     { openssl enc -aes-128-ctr -pass pass:x -nosalt -pbkdf2 -in /dev/zero 2>/dev/null || true; } | head -c "$1"
 }

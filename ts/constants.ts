@@ -1,6 +1,6 @@
 /**
  * The public constants of the jetstream API: ports, manifest entry flags, cipher levels,
- * overwrite modes, symlink policies and transfer flags. The values are part of the wire and
+ * overwrite modes, symlink policies, transfer flags and rate-control methods. The values are part of the wire and
  * command contract and never change once shipped.
  *
  * @module
@@ -80,6 +80,18 @@ export const TRANSFER_FLAG_WRITE_MTIME = 4;
 /** Skip files whose destination is as new or newer (within `fileTimeResolutionMicroseconds`). */
 export const TRANSFER_FLAG_WRITE_ONLY_NEWER = 8;
 
+/**
+ * Rate-control method of a connection (`rateControlMethod`): fill the path. Losses without a
+ * growing queue are taken as random and never lower the rate; only a queue above the delay
+ * target does. The default.
+ */
+export const RATE_CONTROL_FILL = 0;
+/**
+ * Rate-control method of a connection (`rateControlMethod`): fair to TCP. Losses that come
+ * with any rise in delay are congestion, and the rate drops to 0.7 of what was delivered, as a
+ * TCP CUBIC flow on the same queue does; random loss without a rise in delay is still ignored.
+ */
+export const RATE_CONTROL_FAIR = 1;
 /** `skipMode` (ours): send every file. */
 export const SKIP_NONE = 0;
 /**

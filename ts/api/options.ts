@@ -39,9 +39,10 @@ export interface ParamTypes {
    * Local UDP port the destination's transfers send from. A fixed port carries one transfer at
    * a time: while it is held (by another transfer to the destination, or by another program) a
    * transfer waits for it, and fails after its `timeoutSeconds` with an error naming the port.
-   * 0 picks a new port per transfer. -1 asks to share this server's receive port "if
-   * possible": it is not possible here (`getServerInfo().multiplexAvailable` is false), so -1
-   * picks a new port per transfer, as 0 does.
+   * 0 picks a new port per transfer. -1 sends over this server's receive port, shared by all
+   * such transfers and by those arriving on it, when the server receives
+   * (`getServerInfo().multiplexAvailable`); otherwise it picks a new port per transfer, as 0
+   * does.
    */
   senderPort: number;
   /** Create a new destination even if a matching one exists. */
@@ -115,7 +116,7 @@ export interface ParamTypes {
   sendRate: number;
   /** Turn the rate controller on or off. */
   rateControlEnabled: boolean;
-  /** Rate control method (internal and debugging use). */
+  /** Rate-control method: `RATE_CONTROL_FILL` (0, the default) or `RATE_CONTROL_FAIR` (1). */
   rateControlMethod: number;
   /** Value stored under a user-data key. */
   value: string;

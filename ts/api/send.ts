@@ -62,8 +62,8 @@ export class SendInterface extends RequestTracking<SendMethod> {
    * @param options `sendRateMax` (kbit/s, ignored for an existing destination),
    *   `destinationPort`, `authenticateDestination` with `destinationPublicKey`, `relayAddress`,
    *   `relayPort`, `senderPort` (a fixed local port, one
-   *   transfer at a time; 0: any; -1: share the receive port if possible, which it is not when
-   *   `multiplexAvailable` is false, and then any), `exclusive`, `permanent`
+   *   transfer at a time; 0: any; -1: share the receive port when `multiplexAvailable`, else
+   *   any), `exclusive`, `permanent`
    */
   createDestination(
     destinationAddress: string,
@@ -519,7 +519,8 @@ export class SendInterface extends RequestTracking<SendMethod> {
    *
    * @param connectionId the connection, by id or structure
    * @param options `sendRateMin`, `sendRateMax`, `sendRate` (kbit/s), `rateControlEnabled`,
-   *   `rateControlMethod` (internal and debugging use)
+   *   `rateControlMethod` (`RATE_CONTROL_FILL` or `RATE_CONTROL_FAIR`; transfers started after
+   *   the change use it)
    */
   updateConnectionParamsAsync(
     connectionId: IdOr<Connection>,

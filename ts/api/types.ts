@@ -72,7 +72,17 @@ export interface Connection {
   sendRateMin: number;
   sendRateMax: number | null;
   rateControllerActive: boolean;
+  /** `RATE_CONTROL_FILL` (0) or `RATE_CONTROL_FAIR` (1); transfers started after a change use it. */
   rateControlMethod: number;
+  /**
+   * The rate in kbit/s the path carried when the last transfer over the connection measured
+   * it; the next transfer starts pacing from it. `null` before any transfer measured it.
+   */
+  measuredRate: number | null;
+  /** The smallest round-trip time that transfer measured. */
+  measuredMinRttMs: number | null;
+  /** The fraction of what that transfer sent that was lost, 0 to 1. */
+  measuredLossRate: number | null;
   roundTripTimeMs: number | null;
   lossRate: number;
   bytesSent: number;
@@ -418,6 +428,10 @@ export interface ReceivedTransfer {
   bytesReceived: number;
   startTime: number;
   endTime: number | null;
+  /** The account the sender logged in as (`createTransfer`'s userName), if it did. */
+  userName: string | null;
+  /** A download by one of the sender's shared tokens. */
+  usesToken: boolean;
 }
 
 /** A sender this receiver has heard from (`RecvInterface.getSourcesAsync`). */

@@ -1,8 +1,28 @@
-//! The named choices of the command line (cipher levels, overwrite modes) and the API codes
-//! they stand for.
+//! The named choices of the command line (cipher levels, overwrite modes, rate-control
+//! policies) and the API codes they stand for.
 
 use clap::ValueEnum;
 use jetstream_engine::flags;
+use jetstream_wire::rate::RatePolicy;
+
+/// `--rate-control`: the connection's `rateControlMethod`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RateControl {
+    /// Fill the path: random loss never lowers the rate, only a growing queue does.
+    Fill,
+    /// Fair to TCP: losses that come with a rise in delay lower the rate as TCP CUBIC does.
+    Fair,
+}
+
+impl RateControl {
+    /// The `rateControlMethod` number.
+    pub fn code(self) -> u32 {
+        match self {
+            RateControl::Fill => RatePolicy::Fill.number(),
+            RateControl::Fair => RatePolicy::Fair.number(),
+        }
+    }
+}
 
 /// `--cipher`, `--min-cipher`: a `MIN_CIPHER_*` level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

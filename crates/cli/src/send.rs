@@ -6,7 +6,7 @@
 mod follow;
 mod remote;
 
-use crate::choices::{self, Cipher, Overwrite};
+use crate::choices::{self, Cipher, Overwrite, RateControl};
 use crate::config;
 use crate::control_port::ControlArgs;
 use crate::engine::Engine;
@@ -65,6 +65,18 @@ pub struct SendArgs {
     /// Most kilobits per second to send.
     #[arg(long)]
     rate: Option<u64>,
+    /// How rate control treats loss: `fill` fills the path and takes losses without a growing
+    /// queue as random; `fair` backs off on losses that come with a rise in delay, as TCP does,
+    /// to share a path with TCP flows. With --server, the server's connection to the receiver
+    /// keeps the choice for later transfers.
+    #[arg(long, value_enum, default_value = "fill")]
+    rate_control: RateControl,
+    /// What the last transfer to each receiver measured of the path (its rate, RTT and loss):
+    /// the next transfer to that receiver starts at the rate it carried, checked in the first
+    /// round trips, rather than finding it again [default: $XDG_CONFIG_HOME/jetstream/known_paths,
+    /// or ~/.config/jetstream/known_paths].
+    #[arg(long, value_name = "FILE", conflicts_with = "server")]
+    known_paths: Option<PathBuf>,
     /// The receiver's public key; the transfer fails if the receiver holds another. Without
     /// it, the receiver's key is checked in the known receivers.
     #[arg(long, value_parser = choices::public_key)]
@@ -204,11 +216,16 @@ async fn send_here(args: &SendArgs) -> Result<(), Error> {
         (None, Some(path)) => Some(path.clone()),
         (None, None) => Some(config::file("known_receivers", "--known-receivers")?),
     };
+    let known_paths_file = match &args.known_paths {
+        Some(path) => path.clone(),
+        None => config::file("known_paths", "--known-paths")?,
+    };
     let mappings = mappings(args, local_name)?;
     let engine = Engine::open(EngineOptions {
         identity_file: Some(identity_file),
         known_receivers: Some(known_receivers_file.is_some()),
         known_receivers_file,
+        known_paths_file: Some(known_paths_file),
         receive: Some(false),
         verify: Some(!args.no_verify),
         mtu: args.mtu,
@@ -323,6 +340,14 @@ async fn create_transfer(
         destination["authenticateDestination"] = json!(true);
     }
     let destination = commands.execute("createDestination", destination).await?;
+    let request = commands
+        .execute(
+            "updateConnectionParamsAsync",
+            json!({ "connectionId": destination["connectionId"],
+                    "rateControlMethod": args.rate_control.code() }),
+        )
+        .await?;
+    commands.execute("getRequestResult", request).await?;
     let manifest = commands
         .execute("createManifest", json!({ "mappings": mappings }))
         .await?;

@@ -729,6 +729,72 @@ fn generated_bytes_are_sent_without_reading_a_file() {
 }
 
 #[test]
+fn what_a_send_measured_of_the_path_is_kept_for_the_next_send_to_the_receiver() {
+    let dst = tempfile::tempdir().unwrap();
+    let sender = Home::new();
+    let rx = receiver(
+        &Home::new(),
+        dst.path(),
+        "127.0.0.1:0",
+        &[
+            "--authorized-key",
+            &sender.key(),
+            "--max-overwrite",
+            "always",
+        ],
+    );
+    let send = |extra: &[&str]| {
+        let mut args = vec![
+            "--generate",
+            "30M",
+            "--overwrite",
+            "always",
+            "--to",
+            &rx.addr,
+        ];
+        args.extend(["--destination-key", &rx.key]);
+        args.extend(extra);
+        sender.send(&args)
+    };
+    let known = sender.config().join("known_paths");
+    succeeded(&send(&["--rate-control", "fair"]));
+    let text = fs::read_to_string(&known).unwrap();
+    let figures = |text: &str| -> (u64, u64, f64) {
+        let line = text.lines().next().unwrap_or_default();
+        let words: Vec<&str> = line.split(' ').collect();
+        assert_eq!(words.len(), 4, "{text}");
+        assert_eq!(words[0], rx.addr, "{text}");
+        (
+            words[1].parse().unwrap(),
+            words[2].parse().unwrap(),
+            words[3].parse().unwrap(),
+        )
+    };
+    let (rate, rtt_us, loss) = figures(&text);
+    assert!(
+        rate > 0 && rtt_us > 0 && (0.0..=0.5).contains(&loss),
+        "{text}"
+    );
+    // The next send to the receiver starts from it and leaves its own figures in its place.
+    succeeded(&send(&[]));
+    let text = fs::read_to_string(&known).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    figures(&text);
+    // --known-paths names another file; a policy that does not exist is refused.
+    let elsewhere = dst.path().join("paths");
+    succeeded(&send(&["--known-paths", elsewhere.to_str().unwrap()]));
+    figures(&fs::read_to_string(&elsewhere).unwrap());
+    let out = send(&["--rate-control", "fast"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--rate-control"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::remove_file(dst.path().join("generated")).unwrap();
+}
+
+#[test]
 fn a_discarding_receiver_writes_nothing() {
     const SIZE: u64 = 5 << 20;
     let dst = tempfile::tempdir().unwrap();

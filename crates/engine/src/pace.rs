@@ -1,13 +1,15 @@
-//! Waiting on a socket with sub-millisecond precision: the pacer asks for waits far shorter
+//! Waiting for datagrams with sub-millisecond precision: the pacer asks for waits far shorter
 //! than the runtime's 1 ms timer, so a wait ends on a high-resolution [`Alarm`] (a timerfd) and
 //! the thread sleeps until then; only waits shorter than a wake-up's own delay are spent
 //! polling. (Polling through every short wait kept a sender's core busy that a receiver on the
 //! same machine, or the kernel's writeback, needed.)
 
+use crate::multiplex::Route;
 use crate::udp::UdpEndpoint;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 
@@ -83,49 +85,104 @@ impl Alarm {
     }
 }
 
-/// Hands every datagram already queued on the socket to `handle`, without waiting. Returns how
-/// many there were.
-pub async fn drain(
-    endpoint: &UdpEndpoint,
-    buf: &mut [u8],
-    handle: &mut (dyn FnMut(Instant, SocketAddr, &mut [u8]) + Send),
-) -> io::Result<usize> {
-    let mut count = 0;
-    loop {
-        let batch = tokio::select! {
-            biased;
-            batch = endpoint.recv(buf) => batch?,
-            _ = std::future::ready(()) => return Ok(count),
-        };
-        let now = Instant::now();
-        for (addr, datagram) in batch {
-            handle(now, addr, datagram);
-            count += 1;
+/// Datagrams one [`drain`] hands over before it returns, so that a loop that drains and then
+/// sends goes on sending however fast datagrams arrive (a flood at its port, or a burst of
+/// acknowledgements).
+const DRAIN_AT_MOST: usize = 1024;
+
+/// Routed datagrams handed over in one batch at most.
+const ROUTED_BATCH: usize = 64;
+
+/// Where a loop's datagrams come from: a socket of its own, or what the receive loop routes to
+/// a session that sends over the receive port.
+pub enum Inbound {
+    /// A socket, and the buffer its batches are received into.
+    Socket {
+        endpoint: Arc<UdpEndpoint>,
+        buf: Vec<u8>,
+    },
+    /// A connection's share of the receive port.
+    Routed(Route),
+}
+
+impl Inbound {
+    /// The datagrams of `endpoint`.
+    pub fn socket(endpoint: Arc<UdpEndpoint>) -> Inbound {
+        let buf = vec![0u8; endpoint.recv_buffer_len()];
+        Inbound::Socket { endpoint, buf }
+    }
+
+    /// Waits for the next batch and hands it to `handle`; how many datagrams it held.
+    async fn next(
+        &mut self,
+        handle: &mut (dyn FnMut(Instant, SocketAddr, &mut [u8]) + Send),
+    ) -> io::Result<usize> {
+        match self {
+            Inbound::Socket { endpoint, buf } => {
+                let batch = endpoint.recv(buf).await?;
+                let now = Instant::now();
+                let mut count = 0;
+                for (addr, datagram) in batch {
+                    handle(now, addr, datagram);
+                    count += 1;
+                }
+                Ok(count)
+            }
+            Inbound::Routed(route) => {
+                let mut next = route.recv().await.ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        "the receive port this transfer sends over was closed",
+                    )
+                })?;
+                let mut count = 1;
+                loop {
+                    handle(next.at, next.from, &mut next.datagram);
+                    match route.try_recv() {
+                        Some(more) if count < ROUTED_BATCH => next = more,
+                        _ => return Ok(count),
+                    }
+                    count += 1;
+                }
+            }
         }
     }
 }
 
+/// Hands the datagrams already waiting to `handle`, without waiting, up to a batch past
+/// [`DRAIN_AT_MOST`]. Returns how many there were.
+pub async fn drain(
+    inbound: &mut Inbound,
+    handle: &mut (dyn FnMut(Instant, SocketAddr, &mut [u8]) + Send),
+) -> io::Result<usize> {
+    let mut count = 0;
+    while count < DRAIN_AT_MOST {
+        let received = tokio::select! {
+            biased;
+            received = inbound.next(handle) => received?,
+            _ = std::future::ready(()) => return Ok(count),
+        };
+        count += received;
+    }
+    Ok(count)
+}
+
 /// Waits until a batch of datagrams arrives (handing them to `handle`) or `deadline` passes.
 pub async fn recv_until(
-    endpoint: &UdpEndpoint,
+    inbound: &mut Inbound,
     alarm: &Alarm,
-    buf: &mut [u8],
     deadline: Instant,
     handle: &mut (dyn FnMut(Instant, SocketAddr, &mut [u8]) + Send),
 ) -> io::Result<()> {
     if deadline.saturating_duration_since(Instant::now()) >= SPIN_BELOW {
-        let batch = tokio::select! {
-            batch = endpoint.recv(buf) => batch?,
+        tokio::select! {
+            received = inbound.next(handle) => received?,
             slept = alarm.sleep_until(deadline) => return slept,
         };
-        let now = Instant::now();
-        for (addr, datagram) in batch {
-            handle(now, addr, datagram);
-        }
         return Ok(());
     }
     while Instant::now() < deadline {
-        if drain(endpoint, buf, handle).await? > 0 {
+        if drain(inbound, handle).await? > 0 {
             return Ok(());
         }
         // Give way to any other thread ready on this core (with none it returns at once): on a

@@ -8,6 +8,7 @@ use crate::clients::Clients;
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::intake::{Intake, IntakeLimit};
+use crate::multiplex::{SendRoutes, Serving};
 use crate::overwrite::{OverwriteLimit, OverwriteMode};
 use crate::pace;
 use crate::parts::{self, TransferId};
@@ -156,6 +157,8 @@ pub struct ReceiverControls {
     verdicts: Arc<Mutex<Vec<(u64, LoginVerdict)>>>,
     /// The relay this receiver is reached through, if any.
     relay: Arc<Mutex<RelayPath>>,
+    /// The sending sessions that share the receive port.
+    pub routes: SendRoutes,
 }
 
 /// The relay a receiver is reached through: its data address, whose datagrams are frames of
@@ -214,7 +217,7 @@ struct Active {
 
 /// A receiver bound to its UDP port.
 pub struct Receiver {
-    endpoint: UdpEndpoint,
+    endpoint: Arc<UdpEndpoint>,
     identity: Identity,
     sandbox: Arc<Sandbox>,
     opts: ReceiveOptions,
@@ -245,12 +248,12 @@ impl Receiver {
         if removed + kept > 0 {
             tracing::info!("part files left by an earlier run: {removed} with nothing durable removed, {kept} kept for resumption");
         }
-        let endpoint = UdpEndpoint::bind(opts.listen).map_err(|e| {
+        let endpoint = Arc::new(UdpEndpoint::bind(opts.listen).map_err(|e| {
             Error::new(
                 Code::Unavailable,
                 format!("cannot listen on {}: {e}", opts.listen),
             )
-        })?;
+        })?);
         Ok(Receiver {
             endpoint,
             identity,
@@ -296,7 +299,8 @@ impl Receiver {
         &mut self,
         on_event: &mut (dyn FnMut(ReceiveEvent) -> ControlFlow<()> + Send),
     ) -> Result<()> {
-        let mut inbuf = vec![0u8; self.endpoint.recv_buffer_len()];
+        let mut inbound = pace::Inbound::socket(self.endpoint.clone());
+        let _serving = Serving::start(self.controls.routes.clone(), self.endpoint.clone());
         let alarm = pace::Alarm::new()
             .map_err(|e| Error::new(Code::Io, format!("cannot make a timer: {e}")))?;
         let mut out = vec![0u8; max_datagram_for(&self.opts.listen)];
@@ -351,14 +355,15 @@ impl Receiver {
                 .min()
                 .unwrap_or(now + Duration::from_secs(1));
             let Receiver {
-                endpoint,
                 identity,
                 sandbox,
                 opts,
                 sessions,
                 admission,
+                controls,
                 ..
             } = self;
+            let routes = &controls.routes;
             let mut handle = |at: Instant, from: SocketAddr, datagram: &mut [u8]| {
                 // A frame from the relay carries a peer's datagram as the peer sent it.
                 let (peer, datagram, via) = match relay {
@@ -384,6 +389,10 @@ impl Receiver {
                             .session
                             .handle_datagram(at, datagram, &mut active.storage);
                     }
+                    return;
+                }
+                // An answer to one of this engine's sending sessions on this port.
+                if via.is_none() && routes.deliver(&cid, at, peer, datagram) {
                     return;
                 }
                 let Header::Handshake { kind, .. } = header else {
@@ -430,9 +439,7 @@ impl Receiver {
                     }
                 }
             };
-            if let Err(e) =
-                pace::recv_until(endpoint, &alarm, &mut inbuf, deadline, &mut handle).await
-            {
+            if let Err(e) = pace::recv_until(&mut inbound, &alarm, deadline, &mut handle).await {
                 // An ICMP answer to one of our datagrams (a sender that went away) surfaces
                 // here; it concerns that sender alone, whose session times out.
                 if !is_transient(&e) {

@@ -134,7 +134,7 @@ struct Table {
 struct Shared {
     identity: Identity,
     opts: RelayOptions,
-    data: UdpEndpoint,
+    data: Arc<UdpEndpoint>,
     table: Mutex<Table>,
 }
 
@@ -154,7 +154,7 @@ impl Relay {
     /// Binds the control and data ports.
     pub async fn bind(identity: Identity, opts: RelayOptions) -> io::Result<Relay> {
         let control = TcpListener::bind(opts.control).await?;
-        let data = UdpEndpoint::bind(opts.data)?;
+        let data = Arc::new(UdpEndpoint::bind(opts.data)?);
         // A frame is longer than the datagram it carries, which was sized for a path without
         // the relay: on a path of the same MTU it must leave in fragments.
         data.allow_fragments()?;
@@ -367,6 +367,7 @@ fn release(shared: &Shared, id: u64) {
 async fn serve_public(shared: Arc<Shared>, id: u64, public: Arc<UdpEndpoint>) {
     let mut inbuf = vec![0u8; public.recv_buffer_len()];
     let mut framed = Vec::new();
+    let mut out = Outgoing::default();
     loop {
         // A closed allocation's task ends at its next datagram or within a second.
         let batch =
@@ -380,39 +381,41 @@ async fn serve_public(shared: Arc<Shared>, id: u64, public: Arc<UdpEndpoint>) {
                 Err(_) => return,
             };
         let now = Instant::now();
-        for (peer, datagram) in batch {
-            let server = {
-                let mut table = shared.table();
-                let Some(allocation) = table.by_id.get_mut(&id) else {
-                    return;
-                };
-                allocation.permit(peer, now);
-                match allocation.server {
-                    Some(server) if allocation.bucket.take(datagram.len()) => server,
-                    _ => continue,
-                }
+        {
+            let mut table = shared.table();
+            let Some(allocation) = table.by_id.get_mut(&id) else {
+                return;
             };
-            frame::frame_data(&peer, datagram, &mut framed);
-            if let Err(e) = shared.data.send(server, &framed, framed.len()).await {
-                tracing::debug!(id, %server, "forwarding to the server: {e}");
+            for (peer, datagram) in batch {
+                allocation.permit(peer, now);
+                let Some(server) = allocation.server else {
+                    continue;
+                };
+                if allocation.bucket.take(datagram.len()) {
+                    frame::frame_data(&peer, datagram, &mut framed);
+                    out.push(&shared.data, server, &framed);
+                }
             }
         }
+        out.send().await;
     }
 }
 
 /// The data port: BIND frames from servers, and DATA frames to forward to their peers.
 async fn serve_data(shared: &Shared) -> io::Result<()> {
     let mut inbuf = vec![0u8; shared.data.recv_buffer_len()];
+    let mut out = Outgoing::default();
     loop {
-        for (from, frame) in shared.data.recv(&mut inbuf).await? {
-            match frame.first() {
-                Some(&BIND) => bind(shared, frame, from),
-                Some(&DATA) => {
-                    let Some((peer, datagram)) = frame::read_data(frame) else {
-                        continue;
-                    };
-                    let public = {
-                        let mut table = shared.table();
+        let batch = shared.data.recv(&mut inbuf).await?;
+        {
+            let mut table = shared.table();
+            for (from, frame) in batch {
+                match frame.first() {
+                    Some(&BIND) => bind(&mut table, frame, from),
+                    Some(&DATA) => {
+                        let Some((peer, datagram)) = frame::read_data(frame) else {
+                            continue;
+                        };
                         let Some(id) = table.by_server.get(&from).copied() else {
                             continue;
                         };
@@ -423,28 +426,81 @@ async fn serve_data(shared: &Shared) -> io::Result<()> {
                             .peers
                             .get(&peer)
                             .is_some_and(|at| at.elapsed() < shared.opts.peer_idle);
-                        if !permitted || !allocation.bucket.take(datagram.len()) {
-                            continue;
+                        if permitted && allocation.bucket.take(datagram.len()) {
+                            out.push(&allocation.public, peer, datagram);
                         }
-                        allocation.public.clone()
-                    };
-                    if let Err(e) = public.send(peer, datagram, datagram.len()).await {
-                        tracing::debug!(%peer, "forwarding to a peer: {e}");
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
+        out.send().await;
+    }
+}
+
+/// The datagrams one received batch makes the relay send, grouped into runs that one GSO call
+/// each carries: consecutive datagrams out of one endpoint to one address, all of one size but
+/// the last. A sender's data datagrams are of one size, and so are their frames to one server.
+#[derive(Default)]
+struct Outgoing {
+    bytes: Vec<u8>,
+    runs: Vec<Run>,
+}
+
+/// One run of [`Outgoing`]: `bytes[start..end]`.
+struct Run {
+    endpoint: Arc<UdpEndpoint>,
+    to: SocketAddr,
+    segment: usize,
+    start: usize,
+    end: usize,
+}
+
+impl Outgoing {
+    /// Adds `datagram`, to be sent to `to` out of `endpoint`. An empty one is dropped: the
+    /// protocol never sends one.
+    fn push(&mut self, endpoint: &Arc<UdpEndpoint>, to: SocketAddr, datagram: &[u8]) {
+        if datagram.is_empty() {
+            return;
+        }
+        self.bytes.extend_from_slice(datagram);
+        let end = self.bytes.len();
+        if let Some(run) = self.runs.last_mut() {
+            let same_size =
+                (run.end - run.start) % run.segment == 0 && datagram.len() <= run.segment;
+            if same_size && run.to == to && Arc::ptr_eq(&run.endpoint, endpoint) {
+                run.end = end;
+                return;
+            }
+        }
+        self.runs.push(Run {
+            endpoint: endpoint.clone(),
+            to,
+            segment: datagram.len(),
+            start: end - datagram.len(),
+            end,
+        });
+    }
+
+    /// Sends every run and empties the batch; a datagram that cannot be sent is dropped (its
+    /// sender repairs the loss), as on any hop.
+    async fn send(&mut self) {
+        for run in self.runs.drain(..) {
+            let contents = &self.bytes[run.start..run.end];
+            if let Err(e) = run.endpoint.send(run.to, contents, run.segment).await {
+                tracing::debug!(to = %run.to, "forwarding: {e}");
+            }
+        }
+        self.bytes.clear();
     }
 }
 
 /// A BIND frame from `from`: with the nonce its allocation expects and its server's signature,
 /// `from` becomes that server's data address, and the server hears of it with the next nonce.
-fn bind(shared: &Shared, frame: &[u8], from: SocketAddr) {
+fn bind(table: &mut Table, frame: &[u8], from: SocketAddr) {
     let Some((id, nonce)) = frame::read_bind(frame) else {
         return;
     };
-    let mut table = shared.table();
     let Some(allocation) = table.by_id.get_mut(&id) else {
         return;
     };

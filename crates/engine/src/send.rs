@@ -14,21 +14,23 @@ use crate::address_tokens;
 use crate::error::{Code, Error, Result};
 use crate::flags;
 use crate::known_receivers::{KnownReceivers, Recognized};
-use crate::pace;
+use crate::multiplex::SendRoutes;
+use crate::pace::{self, Inbound};
 use crate::resume::Resume;
 use crate::source::{FileSource, GeneratedSource};
 use crate::store::Checkpoint;
 use crate::udp::{max_datagram_for, UdpEndpoint};
 use crate::walk::WalkEntry;
-use jetstream_wire::codec::Auth;
+use jetstream_wire::codec::{Auth, ConnectionId};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
 use jetstream_wire::files::{DataSource, Digest, SkipRule, TransferHeader};
 use jetstream_wire::ranges::RangeSet;
-use jetstream_wire::rate::RateLimits;
+use jetstream_wire::rate::{PathMemory, RateLimits, RatePolicy};
 use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession, SenderStats};
 use ring::rand::SystemRandom;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -69,6 +71,11 @@ pub struct SendOptions {
     pub limits: RateLimits,
     /// Rate control on, or a fixed rate at the cap.
     pub rate_control: bool,
+    /// What rate control does with loss and shared queues.
+    pub rate_policy: RatePolicy,
+    /// What an earlier transfer measured about the path to this receiver: rate control starts
+    /// from it (and checks it) instead of starting up.
+    pub path_memory: Option<PathMemory>,
     /// `TRANSFER_FLAG_*` bits.
     pub flags: u32,
     /// `OVERWRITE_*` mode.
@@ -88,11 +95,17 @@ pub struct SendOptions {
     pub resume: Checkpoint,
     /// Check every file against its digest at the receiver.
     pub verify: bool,
+    /// The transfer is a download by one of this engine's shared tokens (the receiver records
+    /// it).
+    pub shared_token: bool,
     /// Which files the receiver keeps as they are, so that they are neither read nor sent.
     /// [`SkipRule::Checksum`] checks digests, as `verify` does.
     pub skip: SkipRule,
     /// How often the receiver makes what it received durable (`None`: its default).
     pub sync_interval: Option<Duration>,
+    /// Send from the receive port these routes share (`senderPort` -1), while a receiver
+    /// serves it; otherwise from `local_port`.
+    pub multiplex: Option<SendRoutes>,
 }
 
 /// What a caller can change while a transfer runs; the sender applies each new value.
@@ -127,6 +140,8 @@ impl SendOptions {
             auth: Auth::default(),
             limits: RateLimits::default(),
             rate_control: true,
+            rate_policy: RatePolicy::default(),
+            path_memory: None,
             flags: flags::DEFAULT | flags::WRITE_MTIME,
             overwrite: flags::OVERWRITE_NEVER,
             time_resolution_us: 0,
@@ -136,8 +151,10 @@ impl SendOptions {
             control: None,
             resume: Checkpoint::default(),
             verify: true,
+            shared_token: false,
             skip: SkipRule::QuickCheck,
             sync_interval: None,
+            multiplex: None,
         }
     }
 
@@ -234,15 +251,21 @@ pub struct SendReport {
     pub receiver_key: Option<PublicKey>,
     /// Sessions started again after one died.
     pub reconnects: u32,
+    /// What rate control measured about the path, to seed the next transfer to this receiver
+    /// ([`SendOptions::path_memory`]); `None` when the last session measured nothing worth
+    /// keeping (it ended too soon).
+    pub path_memory: Option<PathMemory>,
 }
 
 /// The socket and sizes every session of a transfer shares.
 struct Link {
-    endpoint: UdpEndpoint,
+    endpoint: Arc<UdpEndpoint>,
     to: SocketAddr,
     /// Datagram size to start with, and the largest the path may carry.
     base: usize,
     limit: usize,
+    /// The receive port's routes, when the endpoint is the receive port's.
+    routes: Option<SendRoutes>,
 }
 
 /// How a session ended without completing.
@@ -315,6 +338,10 @@ pub async fn send(
             Err(Ended::Fatal(e)) => return Err(e),
             Err(Ended::Retry(e)) => e,
         };
+        // The receive port may have closed meanwhile: the next session looks again.
+        if link.as_ref().is_some_and(|l| l.routes.is_some()) {
+            link = None;
+        }
         let now = Instant::now();
         if report.acked.len() + report.checkpoint.acked.len() > before {
             last_progress = now;
@@ -378,6 +405,20 @@ impl Link {
     /// be freed (by another transfer to the same destination, which holds it while it runs):
     /// that is worth another attempt; any other failure ends the transfer.
     async fn open(opts: &SendOptions) -> std::result::Result<Link, Ended> {
+        if let Some((routes, endpoint)) = opts
+            .multiplex
+            .as_ref()
+            .and_then(|routes| Some((routes, routes.endpoint()?)))
+        {
+            let base = max_datagram_for(&opts.to);
+            return Ok(Link {
+                endpoint,
+                to: opts.to,
+                base,
+                limit: opts.mtu.map_or(base, |mtu| mtu_datagram(mtu, base)),
+                routes: Some(routes.clone()),
+            });
+        }
         let local: SocketAddr = match opts.to {
             SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, opts.local_port).into(),
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, opts.local_port).into(),
@@ -406,19 +447,33 @@ impl Link {
             .map_err(|e| Ended::Fatal(socket_error(e, opts.to)))?;
         // Start at the size any 1,500-byte path carries; probe up to what the route allows.
         let base = max_datagram_for(&opts.to);
-        // IP and UDP headers: what a 1,500-byte packet holds beyond the base datagram.
-        let ip_udp = 1500 - base;
         let limit = match opts.mtu {
-            Some(mtu) => mtu.saturating_sub(ip_udp).max(MIN_DATAGRAM),
+            Some(mtu) => mtu_datagram(mtu, base),
             None => endpoint.path_max_datagram().unwrap_or(base),
         };
         Ok(Link {
-            endpoint,
+            endpoint: Arc::new(endpoint),
             to: opts.to,
             base: base.min(limit),
             limit,
+            routes: None,
         })
     }
+
+    /// Where the datagrams of the session with connection id `cid` come from.
+    fn inbound(&self, cid: ConnectionId) -> Inbound {
+        match &self.routes {
+            Some(routes) => Inbound::Routed(routes.route(cid)),
+            None => Inbound::socket(self.endpoint.clone()),
+        }
+    }
+}
+
+/// The largest datagram a path of `mtu` bytes carries, where `base` is what a 1,500-byte one
+/// does.
+fn mtu_datagram(mtu: usize, base: usize) -> usize {
+    // IP and UDP headers: what a 1,500-byte packet holds beyond the base datagram.
+    mtu.saturating_sub(1500 - base).max(MIN_DATAGRAM)
 }
 
 /// The reader of a session's entries, hashing them when files are verified.
@@ -463,6 +518,8 @@ async fn run_session(
         auth: opts.auth.clone(),
         limits: opts.limits,
         rate_control: opts.rate_control,
+        rate_policy: opts.rate_policy,
+        path_memory: opts.path_memory,
         idle_timeout: opts
             .timeout
             .map_or(SESSION_SILENCE, |t| t.min(SESSION_SILENCE)),
@@ -481,6 +538,7 @@ async fn run_session(
             u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
         }),
         verify: opts.verifies(),
+        shared_token: opts.shared_token,
         skip: opts.skip,
         dest_dir: opts.dest_dir.clone(),
     };
@@ -522,7 +580,7 @@ async fn run_session(
     let to = link.to;
     let gso = endpoint.max_gso_segments().clamp(1, MAX_BATCH);
     let mut out = vec![0u8; (link.base * gso).max(2 * link.limit)];
-    let mut inbuf = vec![0u8; endpoint.recv_buffer_len()];
+    let mut inbound = link.inbound(session.connection_id());
     let alarm = pace::Alarm::new()
         .map_err(|e| Ended::Fatal(Error::new(Code::Io, format!("cannot make a timer: {e}"))))?;
     let mut controls_changed = true;
@@ -563,7 +621,7 @@ async fn run_session(
             }
         }
         // Take whatever has arrived, without waiting.
-        let drained = pace::drain(endpoint, &mut inbuf, &mut |at, addr, datagram| {
+        let drained = pace::drain(&mut inbound, &mut |at, addr, datagram| {
             if addr == to {
                 session.handle_datagram(at, datagram);
             }
@@ -679,6 +737,7 @@ async fn run_session(
                         stats: report.stats.clone(),
                         receiver_key: report.receiver_key,
                         reconnects: report.reconnects,
+                        path_memory: session.path_memory(),
                     });
                 }
                 SenderEvent::FileComplete { file, digest, kept } => {
@@ -712,7 +771,7 @@ async fn run_session(
                 session.handle_datagram(at, datagram);
             }
         };
-        let wait = pace::recv_until(endpoint, &alarm, &mut inbuf, deadline, &mut handle);
+        let wait = pace::recv_until(&mut inbound, &alarm, deadline, &mut handle);
         // A change of the controls (suspend, a new rate, a failure) ends the wait at once.
         let received = match control.as_mut() {
             Some(watched) => tokio::select! {

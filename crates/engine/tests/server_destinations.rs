@@ -1,6 +1,6 @@
 //! What a destination asks of the sessions sent to it, on loopback: `senderPort` binds the
 //! sender's UDP port (a port held elsewhere is waited for and named when the transfer gives
-//! up; -1 picks a new port, since this server cannot multiplex its receive port), and
+//! up; -1 sends over the server's receive port, which goes on receiving), and
 //! `schedulePingAsync` measures the round trip inside a running transfer's session when there
 //! is one, with no new handshake.
 
@@ -95,27 +95,61 @@ async fn a_fixed_sender_port_is_bound_and_a_port_in_use_is_named() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sender_port_minus_one_sends_from_a_new_port_as_multiplexing_is_not_available() {
+async fn sender_port_minus_one_sends_over_the_receive_port_which_keeps_receiving() {
     let dir = tempfile::tempdir().unwrap();
     let sender = open(&dir.path().join("a")).await;
     let receiver = open(&dir.path().join("b")).await;
     support::authorize(&receiver, &sender).await;
+    support::authorize(&sender, &receiver).await;
     let info = ok(&sender, "getServerInfo", json!({})).await;
-    assert_eq!(info["multiplexAvailable"], false);
+    assert_eq!(info["multiplexAvailable"], true);
     let src = dir.path().join("src");
-    let manifest_id = file_manifest(&sender, &src, 10_000).await;
+    let manifest_id = file_manifest(&sender, &src, 2_000_000).await;
     let params = json!({ "destinationAddress": "127.0.0.1",
                          "destinationPort": receiver.info().recv_port, "senderPort": -1 });
     let created = ok(&sender, "createDestination", params).await;
     assert_eq!(created["senderPort"], -1);
     let destination_id = created["destinationId"].as_str().unwrap();
-    let done = transfer(&sender, destination_id, &manifest_id, json!({})).await;
-    assert_eq!(done["status"], "complete", "{done}");
+    // A transfer the other way arrives on the same port meanwhile.
+    let back_src = dir.path().join("back");
+    let back_manifest = file_manifest(&receiver, &back_src, 1_000_000).await;
+    let params = json!({ "destinationAddress": "127.0.0.1",
+                         "destinationPort": sender.info().recv_port });
+    let back_destination = ok(&receiver, "createDestination", params).await;
+    let back_destination = back_destination["destinationId"].as_str().unwrap();
+
+    let (one, two, back) = tokio::join!(
+        transfer(
+            &sender,
+            destination_id,
+            &manifest_id,
+            json!({ "destinationPath": "one" })
+        ),
+        transfer(
+            &sender,
+            destination_id,
+            &manifest_id,
+            json!({ "destinationPath": "two" })
+        ),
+        transfer(
+            &receiver,
+            back_destination,
+            &back_manifest,
+            json!({ "destinationPath": "back" })
+        ),
+    );
+    for done in [&one, &two, &back] {
+        assert_eq!(done["status"], "complete", "{done}");
+    }
     let sandbox = dir.path().join("b/received");
-    assert_eq!(digests(&sandbox.join("t")), digests(&src));
-    let port = source_port(&receiver).await;
-    assert_ne!(port, sender.info().recv_port);
-    assert_ne!(port, 0);
+    assert_eq!(digests(&sandbox.join("one/t")), digests(&src));
+    assert_eq!(digests(&sandbox.join("two/t")), digests(&src));
+    let back_dir = dir.path().join("a/received/back/t");
+    assert_eq!(digests(&back_dir), digests(&back_src));
+    // Both transfers came from the sender's receive port.
+    assert_eq!(source_port(&receiver).await, sender.info().recv_port);
+    let sources = ok_async(&receiver, "getSourcesAsync", json!({})).await;
+    assert_eq!(sources[0]["numTransfers"], 2, "{sources}");
     sender.close().await;
     receiver.close().await;
 }

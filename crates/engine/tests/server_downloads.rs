@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
-use support::{authorize, call, digests, ok, open};
+use support::{authorize, call, digests, ok, ok_async, open};
 
 const HOLDER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -113,8 +113,13 @@ async fn a_token_downloads_its_manifest_within_its_limits_and_no_more() {
 
     let done = download(&server, &caller, &holder, "first").await.unwrap();
     assert_eq!(done["status"], "complete", "{done}");
+    assert_eq!(done["usesToken"], true, "{done}");
     let received = dir.path().join("holder/received/first/tree");
     assert_eq!(digests(&received), digests(&src));
+    // The holder's records tell a download from a transfer sent to it.
+    let arrived = ok_async(&holder, "getTransfersAsync", json!({})).await;
+    assert_eq!(arrived[0]["usesToken"], true, "{arrived}");
+    assert_eq!(arrived[0]["userName"], Value::Null, "{arrived}");
     let counted = ok(&server, "getSharedToken", json!({ "token": once })).await;
     assert_eq!(counted["downloadCount"], 1);
     refused_because(

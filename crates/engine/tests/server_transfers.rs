@@ -5,12 +5,13 @@
 #[allow(dead_code)]
 mod support;
 
+use jetstream_engine::error::Code;
 use jetstream_engine::server::Server;
 use jetstream_engine::store::Store;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use support::{destination, digests, generated_pair, ok, open, sessions};
+use support::{call, destination, digests, generated_pair, ok, open, sessions};
 
 async fn transfer(server: &Server, id: u64) -> Value {
     ok(server, "getTransfer", json!({ "transferId": id })).await
@@ -275,6 +276,74 @@ async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() 
         "{second} B/s, fixed at 2 MB/s"
     );
     ok(&sender, "failTransfer", json!({ "transferId": id })).await;
+    sender.close().await;
+    receiver.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_transfer_leaves_what_it_measured_of_the_path_on_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sender, receiver, destination_id, manifest_id) =
+        generated_pair(dir.path(), 50_000_000).await;
+    let destination = ok(
+        &sender,
+        "getDestination",
+        json!({ "destinationId": destination_id }),
+    )
+    .await;
+    let connection_id = destination["connectionId"].clone();
+    let connection = ok(
+        &sender,
+        "getConnection",
+        json!({ "connectionId": connection_id }),
+    )
+    .await;
+    assert_eq!(connection["measuredRate"], Value::Null, "{connection}");
+    // The fair method is one the connection takes; a method that does not exist is refused.
+    let request = ok(
+        &sender,
+        "updateConnectionParamsAsync",
+        json!({ "connectionId": connection_id, "rateControlMethod": 1 }),
+    )
+    .await;
+    assert_eq!(
+        ok(&sender, "getRequestResult", request).await["rateControlMethod"],
+        1
+    );
+    let refused = call(
+        &sender,
+        "updateConnectionParamsAsync",
+        json!({ "connectionId": connection_id, "rateControlMethod": 2 }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code, Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message.contains("rateControlMethod 2"),
+        "{refused:?}"
+    );
+
+    let created = ok(
+        &sender,
+        "createTransfer",
+        json!({ "destinationId": destination_id, "manifestId": manifest_id, "transferFlags": 0 }),
+    )
+    .await;
+    let id = created["transferId"].as_u64().unwrap();
+    let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    let connection = ok(
+        &sender,
+        "getConnection",
+        json!({ "connectionId": connection_id }),
+    )
+    .await;
+    assert_eq!(connection["rateControlMethod"], 1);
+    let rate = connection["measuredRate"].as_f64().unwrap_or(0.0);
+    let rtt = connection["measuredMinRttMs"].as_f64().unwrap_or(0.0);
+    let loss = connection["measuredLossRate"].as_f64().unwrap_or(-1.0);
+    assert!(rate > 0.0 && rtt > 0.0, "{connection}");
+    assert!((0.0..=0.5).contains(&loss), "{connection}");
     sender.close().await;
     receiver.close().await;
 }

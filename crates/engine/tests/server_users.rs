@@ -10,7 +10,7 @@ use jetstream_engine::server::{store_file, Server};
 use jetstream_engine::store::Store;
 use serde_json::{json, Value};
 use std::path::Path;
-use support::{call, digests, ok, open};
+use support::{call, digests, ok, ok_async, open};
 
 /// A receiving server in `dir` with users ann and bob, each confined to `users/<name>`.
 async fn receiver_with_users(dir: &Path) -> Server {
@@ -134,6 +134,23 @@ async fn users_receive_into_their_own_roots_and_bad_logins_write_nothing() {
     assert_eq!(failed, [&json!("ann"), &json!("carol")]);
     let started = events(&receiver, "receivedStarted").await;
     assert_eq!(started[0]["userName"], "ann", "{started:?}");
+    // The receiver's records say whose transfers they were.
+    let received = ok_async(&receiver, "getTransfersAsync", json!({})).await;
+    let complete: Vec<(&Value, &Value)> = received
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "complete")
+        .map(|t| (&t["userName"], &t["usesToken"]))
+        .collect();
+    assert_eq!(
+        complete,
+        [
+            (&json!("ann"), &json!(false)),
+            (&json!("bob"), &json!(false))
+        ],
+        "{received}"
+    );
     sender.close().await;
     receiver.close().await;
 }

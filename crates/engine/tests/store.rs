@@ -404,6 +404,9 @@ fn connections_round_trip() {
         send_rate_max: Some(None),
         rate_controller_active: Some(false),
         rate_control_method: Some(2),
+        measured_rate: Some(500_000.0),
+        measured_min_rtt_ms: Some(300.0),
+        measured_loss_rate: Some(0.05),
         round_trip_time_ms: Some(40.5),
         loss_rate: Some(0.01),
         bytes_sent: Some(1 << 40),
@@ -421,6 +424,12 @@ fn connections_round_trip() {
     assert_eq!(updated.send_rate_max, None);
     assert!(!updated.rate_controller_active);
     assert_eq!(updated.rate_control_method, 2);
+    // What a transfer measured of the path comes back as rate control takes it.
+    let memory = updated.path_memory().expect("figures stored");
+    assert_eq!(memory.bandwidth, 62_500_000);
+    assert_eq!(memory.min_rtt, std::time::Duration::from_millis(300));
+    assert_eq!(memory.loss, 0.05);
+    assert_eq!(created.path_memory(), None);
     assert_eq!(updated.round_trip_time_ms, Some(40.5));
     assert_eq!(updated.loss_rate, 0.01);
     assert_eq!(updated.bytes_sent, 1 << 40);

@@ -67,6 +67,15 @@ impl Shape<'_> {
     }
 }
 
+/// What a FILE frame announces: a file, a directory, or a link and its target (any text,
+/// inside or outside the destination).
+#[derive(Arbitrary, Clone, Debug)]
+pub enum KindSpec {
+    File,
+    Directory,
+    Symlink { target: String },
+}
+
 /// The parameters of a TRANSFER frame.
 #[derive(Arbitrary, Clone, Debug)]
 pub struct HeaderSpec {
@@ -78,6 +87,7 @@ pub struct HeaderSpec {
     total_bytes: u64,
     sync_interval_ms: u32,
     verify: bool,
+    shared_token: bool,
     skip: u8,
     dest_dir: String,
 }
@@ -95,6 +105,7 @@ impl HeaderSpec {
             total_bytes: self.total_bytes,
             sync_interval_ms: self.sync_interval_ms,
             verify: self.verify,
+            shared_token: self.shared_token,
             skip: SkipRule::from_u8(self.skip % 4).unwrap_or_default(),
             dest_dir: clip(&self.dest_dir, MAX_PATH_LEN),
         }
@@ -117,7 +128,7 @@ pub enum FrameSpec {
     /// FILE with any size, kind and path.
     File {
         file: Pick,
-        directory: bool,
+        kind: KindSpec,
         executable: bool,
         size: Pick,
         mtime_us: i64,
@@ -192,7 +203,7 @@ impl FrameSpec {
             FrameSpec::Transfer(header) => Frame::Transfer(header.resolve(shape)),
             FrameSpec::File {
                 file,
-                directory,
+                kind,
                 executable,
                 size,
                 mtime_us,
@@ -200,16 +211,23 @@ impl FrameSpec {
                 path,
             } => {
                 let file = shape.file(*file);
-                let size = size.within(shape.size(file));
+                let path = clip(path, MAX_PATH_LEN);
+                // A link carries no data, and its target shares the path's room.
+                let (kind, size) = match kind {
+                    KindSpec::File => (EntryKind::File, size.within(shape.size(file))),
+                    KindSpec::Directory => (EntryKind::Directory, size.within(shape.size(file))),
+                    KindSpec::Symlink { target } => (
+                        EntryKind::Symlink {
+                            target: clip(target, MAX_PATH_LEN - path.len()),
+                        },
+                        0,
+                    ),
+                };
                 Frame::File {
                     file,
                     meta: FileMeta {
-                        path: clip(path, MAX_PATH_LEN),
-                        kind: if *directory {
-                            EntryKind::Directory
-                        } else {
-                            EntryKind::File
-                        },
+                        path,
+                        kind,
                         size,
                         mtime_us: *mtime_us,
                         executable: *executable,

@@ -97,6 +97,7 @@ pub fn run(input: &SenderInput) -> Outcome {
         time_resolution_us: 1,
         sync_interval_ms: 0,
         verify: input.verify,
+        shared_token: false,
         skip: jetstream_wire::files::SkipRule::QuickCheck,
         total_files: 0,
         total_bytes: 0,

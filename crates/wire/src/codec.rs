@@ -342,6 +342,11 @@ const FRAME_NEW_TOKEN: u8 = 0x1f;
 const FRAME_KEPT: u8 = 0x20;
 const FRAME_ANSWERS: u8 = 0x21;
 
+/// A transfer header's bits: every file's digest is checked...
+const HEADER_VERIFY: u8 = 1;
+/// ...and the transfer is a download by shared token.
+const HEADER_SHARED_TOKEN: u8 = 2;
+
 /// A CLOSE frame's file index when the failure concerns no file (no transfer has that many).
 const NO_FILE: u32 = u32::MAX;
 
@@ -409,7 +414,14 @@ impl Frame<'_> {
                 w.u32(t.total_files)?;
                 w.u64(t.total_bytes)?;
                 w.u32(t.sync_interval_ms)?;
-                w.u8(u8::from(t.verify))?;
+                let mut bits = 0;
+                if t.verify {
+                    bits |= HEADER_VERIFY;
+                }
+                if t.shared_token {
+                    bits |= HEADER_SHARED_TOKEN;
+                }
+                w.u8(bits)?;
                 w.u8(t.skip.code())?;
                 w.str16(&t.dest_dir)?;
             }
@@ -597,22 +609,34 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
             }
             Frame::Ack { delay_us, ranges }
         }
-        FRAME_TRANSFER => Frame::Transfer(TransferHeader {
-            id: r.u64("transfer id")?,
-            flags: r.u32("transfer flags")?,
-            overwrite: r.u8("overwrite mode")?,
-            time_resolution_us: r.u64("time resolution")?,
-            total_files: r.u32("total files")?,
-            total_bytes: r.u64("total bytes")?,
-            sync_interval_ms: r.u32("sync interval")?,
-            verify: match r.u8("verify")? {
-                0 => false,
-                1 => true,
-                _ => return Err(CodecError::Invalid("verify")),
-            },
-            skip: SkipRule::from_u8(r.u8("skip rule")?).ok_or(CodecError::Invalid("skip rule"))?,
-            dest_dir: r.str16("destination directory", MAX_PATH_LEN)?,
-        }),
+        FRAME_TRANSFER => {
+            let id = r.u64("transfer id")?;
+            let flags = r.u32("transfer flags")?;
+            let overwrite = r.u8("overwrite mode")?;
+            let time_resolution_us = r.u64("time resolution")?;
+            let total_files = r.u32("total files")?;
+            let total_bytes = r.u64("total bytes")?;
+            let sync_interval_ms = r.u32("sync interval")?;
+            let header_bits = r.u8("header bits")?;
+            if header_bits & !(HEADER_VERIFY | HEADER_SHARED_TOKEN) != 0 {
+                return Err(CodecError::Invalid("header bits"));
+            }
+            let skip =
+                SkipRule::from_u8(r.u8("skip rule")?).ok_or(CodecError::Invalid("skip rule"))?;
+            Frame::Transfer(TransferHeader {
+                id,
+                flags,
+                overwrite,
+                time_resolution_us,
+                total_files,
+                total_bytes,
+                sync_interval_ms,
+                verify: header_bits & HEADER_VERIFY != 0,
+                shared_token: header_bits & HEADER_SHARED_TOKEN != 0,
+                skip,
+                dest_dir: r.str16("destination directory", MAX_PATH_LEN)?,
+            })
+        }
         FRAME_FILE => {
             let file = r.u32("file index")?;
             let kind = r.u8("entry kind")?;
@@ -900,6 +924,7 @@ mod tests {
                 total_bytes: 5,
                 sync_interval_ms: 1500,
                 verify: true,
+                shared_token: true,
                 skip: SkipRule::QuickCheck,
                 dest_dir: "in/box".into(),
             }),

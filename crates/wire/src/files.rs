@@ -67,6 +67,9 @@ pub struct TransferHeader {
     pub sync_interval_ms: u32,
     /// Whether every file's digest is checked before it is complete.
     pub verify: bool,
+    /// Whether the transfer is a download: sent to the holder of one of the sender's shared
+    /// tokens, which the sender checked (the receiver keeps it in its records).
+    pub shared_token: bool,
     /// Which announced files the receiver keeps as they are, so that none of their data is
     /// sent.
     pub skip: SkipRule,

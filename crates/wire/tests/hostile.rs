@@ -97,6 +97,7 @@ fn header() -> TransferHeader {
         time_resolution_us: 0,
         sync_interval_ms: 0,
         verify: false,
+        shared_token: false,
         skip: jetstream_wire::files::SkipRule::QuickCheck,
         total_files: 1,
         total_bytes: 1 << 30,

@@ -467,6 +467,7 @@ fn a_sender_asked_to_retry_repeats_its_hello_with_the_token_a_few_times_at_most(
         total_bytes: 0,
         sync_interval_ms: 0,
         verify: false,
+        shared_token: false,
         skip: jetstream_wire::files::SkipRule::QuickCheck,
         dest_dir: String::new(),
     };

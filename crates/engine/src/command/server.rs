@@ -56,9 +56,12 @@ impl FromArgs for GetEventLog {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateBandwidthLimits {
-    /// The new incoming cap: `Some(None)` removes it.
+    /// The new incoming cap: `Some(None)` removes it (and serializes as null; `None` is left
+    /// out).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub incoming_kbps: Option<Option<f64>>,
     /// The new outgoing cap: `Some(None)` removes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outgoing_kbps: Option<Option<f64>>,
 }
 

@@ -228,7 +228,7 @@ impl Actor {
             sandbox_dir: opts.sandbox_dir.display().to_string(),
             min_cipher: u32::from(opts.min_cipher as u8),
             encryption_available: true,
-            multiplex_available: false,
+            multiplex_available: local.is_some(),
             auth_required: opts.auth_required,
             only_authorized_clients_allowed: receiver.clients().only_authorized,
             max_overwrite_mode: u32::from(opts.max_overwrite.widest().code()),

@@ -16,6 +16,7 @@ use crate::store::{
     NewConnection,
 };
 use jetstream_wire::crypto::handshake::PublicKey;
+use jetstream_wire::rate::RatePolicy;
 use serde_json::{json, Value};
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -214,11 +215,16 @@ impl Actor {
                 ),
             ));
         }
-        if p.rate_control_method.is_some_and(|m| m != 0) {
+        if let Some(m) = p
+            .rate_control_method
+            .filter(|&m| RatePolicy::from_number(m).is_none())
+        {
             return Err(Error::new(
                 Code::InvalidArgument,
-                "updateConnectionParamsAsync: rateControlMethod: only 0 (the default \
-                 model-based controller) exists",
+                format!(
+                    "updateConnectionParamsAsync: rateControlMethod {m}: expected 0 (fill the \
+                     path) or 1 (fair to TCP)"
+                ),
             ));
         }
         self.store.update_connection(
@@ -252,6 +258,9 @@ impl Actor {
     pub(super) fn destination_session(&self, destination: &Destination, opts: &mut SendOptions) {
         opts.expected_key = expected_key(destination);
         opts.local_port = local_port(destination.params.sender_port);
+        if destination.params.sender_port == -1 {
+            opts.multiplex = self.receiver.send_routes();
+        }
         opts.known_receivers = self
             .opts
             .known_receivers_file
@@ -330,9 +339,8 @@ pub(super) fn resolve(destination: &Destination) -> Result<SocketAddr> {
 }
 
 /// The local UDP port of a destination's `senderPort`: a fixed port as given, else 0 (the
-/// system picks one). -1 asks to multiplex the sender over this server's receive port "if
-/// possible"; this server cannot (its `multiplexAvailable` is false: the receive endpoint
-/// does not route answers to sending sessions), so -1 picks a new port per transfer as 0 does.
+/// system picks one). -1 sends over this server's receive port while it receives
+/// (`multiplexAvailable`), and from a new port as 0 does when it only sends.
 fn local_port(sender_port: i32) -> u16 {
     u16::try_from(sender_port).unwrap_or(0)
 }

@@ -103,7 +103,7 @@ impl Actor {
         else {
             unreachable!("parsed as createTransfer")
         };
-        let transfer = self.create_transfer(&transfer)?;
+        let transfer = self.create_transfer_by(&transfer, true)?;
         self.record(NewEvent {
             transfer_id: transfer["transferId"].as_u64(),
             ..NewEvent::new(

@@ -31,6 +31,11 @@ pub struct ServerOptions {
     /// receiver records its key, and a receiver presenting another is refused. `None`: a
     /// receiver's key is checked only when its destination pins one.
     pub known_receivers_file: Option<PathBuf>,
+    /// What the last transfer to each receiver measured about the path, kept besides the
+    /// connections of the store for senders whose store does not last: a transfer over a
+    /// connection that measured nothing yet starts from the receiver's line, and a completed
+    /// transfer writes its figures there too. `None`: the store's connections only.
+    pub known_paths_file: Option<PathBuf>,
     /// The UDP address transfers to this server arrive at (port 0 picks one); `None`: this
     /// server only sends.
     pub recv_listen: Option<SocketAddr>,
@@ -97,6 +102,7 @@ impl ServerOptions {
         ServerOptions {
             identity_file: state_dir.join(IDENTITY_FILE),
             known_receivers_file: Some(state_dir.join(KNOWN_RECEIVERS_FILE)),
+            known_paths_file: None,
             sandbox_dir: state_dir.join("received"),
             transfer_log_dir: state_dir.join("transfer-logs"),
             state_dir,
@@ -139,6 +145,8 @@ pub struct EngineOptions {
     pub known_receivers_file: Option<PathBuf>,
     /// `false`: no known receivers file (see [`ServerOptions::known_receivers_file`]).
     pub known_receivers: Option<bool>,
+    /// [`ServerOptions::known_paths_file`].
+    pub known_paths_file: Option<PathBuf>,
     /// `false`: this server only sends (no receiver, no UDP port).
     pub receive: Option<bool>,
     /// [`ServerOptions::sandbox_dir`].
@@ -204,6 +212,7 @@ impl TryFrom<EngineOptions> for ServerOptions {
             (_, Some(file)) => opts.known_receivers_file = Some(file),
             (_, None) => {}
         }
+        opts.known_paths_file = options.known_paths_file;
         if let Some(dir) = options.sandbox_dir {
             opts.sandbox_dir = dir;
         }

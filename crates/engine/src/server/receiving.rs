@@ -10,6 +10,7 @@ use crate::authorized_keys::AuthorizedKeys;
 use crate::clients::{ClientList, Clients};
 use crate::command::GetReceivedTransfers;
 use crate::error::{Code, Error, Result};
+use crate::multiplex::SendRoutes;
 use crate::receive::{LoginVerdict, ReceiveEvent, ReceiveOptions, Receiver, ReceiverControls};
 use crate::store::{EventKind, NewEvent, NewReceived, Page, Store};
 use jetstream_relay::link;
@@ -130,6 +131,12 @@ impl ReceiverHandle {
         }
     }
 
+    /// The routes of sessions sending over the receive port; `None` when the server only
+    /// sends.
+    pub(super) fn send_routes(&self) -> Option<SendRoutes> {
+        self.controls.as_ref().map(|c| c.routes.clone())
+    }
+
     /// Asks the receiver to give back the part files no session writes; the answer is how many
     /// were removed and how many kept. A server that only sends has none.
     pub(super) fn sweep_parts(&self) -> oneshot::Receiver<(usize, usize)> {
@@ -245,6 +252,8 @@ impl Actor {
                     total_files: u64::from(header.total_files),
                     total_bytes: header.total_bytes,
                     start_time: now,
+                    user_name: user.clone(),
+                    uses_token: header.shared_token,
                 })
                 .map(|id| {
                     self.receiver.arriving.insert((peer, header.id), id);

@@ -4,8 +4,10 @@
 use super::{
     delete, get, query, sql_limit, update, Columns, ConnectionState, Record, Result, Store, Table,
 };
+use jetstream_wire::rate::PathMemory;
 use rusqlite::{params, Connection as Db, Row};
 use serde::Serialize;
+use std::time::Duration;
 
 /// A new connection's address and rate settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,7 +28,8 @@ pub struct NewConnection {
     pub send_rate_max: Option<f64>,
     /// Whether the rate controller adjusts the rate.
     pub rate_controller_active: bool,
-    /// Rate control method (reserved for debugging).
+    /// Rate control method: 0 fills the path, 1 is fair to TCP
+    /// ([`jetstream_wire::rate::RatePolicy`]).
     pub rate_control_method: u32,
 }
 
@@ -49,8 +52,15 @@ pub struct Connection {
     pub send_rate_max: Option<f64>,
     /// Whether the rate controller adjusts the rate.
     pub rate_controller_active: bool,
-    /// Rate control method.
+    /// Rate control method: 0 fills the path, 1 is fair to TCP.
     pub rate_control_method: u32,
+    /// The rate in kbit/s the path carried when a transfer over it last measured it (what the
+    /// next transfer starts from); `None` before any did.
+    pub measured_rate: Option<f64>,
+    /// The smallest RTT that transfer measured.
+    pub measured_min_rtt_ms: Option<f64>,
+    /// The fraction of what that transfer sent that was lost, 0 to 1.
+    pub measured_loss_rate: Option<f64>,
     /// Last measured round-trip time.
     pub round_trip_time_ms: Option<f64>,
     /// Fraction of packets lost, 0 to 1.
@@ -88,6 +98,12 @@ pub struct ConnectionUpdate {
     pub rate_controller_active: Option<bool>,
     /// Rate control method.
     pub rate_control_method: Option<u32>,
+    /// The rate the path carried, kbit/s.
+    pub measured_rate: Option<f64>,
+    /// The path's smallest RTT.
+    pub measured_min_rtt_ms: Option<f64>,
+    /// The fraction of what was sent that was lost on the path.
+    pub measured_loss_rate: Option<f64>,
     /// Measured round-trip time.
     pub round_trip_time_ms: Option<f64>,
     /// Fraction of packets lost.
@@ -102,6 +118,28 @@ pub struct ConnectionUpdate {
     pub last_recv_time: Option<i64>,
     /// Last send time (Unix µs).
     pub last_send_time: Option<i64>,
+}
+
+impl Connection {
+    /// What the last transfer over the connection measured about the path, as rate control
+    /// takes it; `None` before any did (or when the stored figures make no sense).
+    pub fn path_memory(&self) -> Option<PathMemory> {
+        let rate = self.measured_rate?;
+        let rtt = Duration::try_from_secs_f64(self.measured_min_rtt_ms? / 1000.0).ok()?;
+        PathMemory::new((rate * 1000.0 / 8.0) as u64, rtt, self.measured_loss_rate?)
+    }
+}
+
+impl ConnectionUpdate {
+    /// The figures of `memory` to write, in the connection's units (kbit/s, ms).
+    pub fn measured(memory: &PathMemory) -> ConnectionUpdate {
+        ConnectionUpdate {
+            measured_rate: Some(memory.bandwidth as f64 * 8.0 / 1000.0),
+            measured_min_rtt_ms: Some(memory.min_rtt.as_secs_f64() * 1000.0),
+            measured_loss_rate: Some(memory.loss),
+            ..ConnectionUpdate::default()
+        }
+    }
 }
 
 impl Record for Connection {
@@ -129,6 +167,9 @@ impl Record for Connection {
             send_rate_max: c.get("send_rate_max")?,
             rate_controller_active: c.get("rate_controller_active")?,
             rate_control_method: c.get("rate_control_method")?,
+            measured_rate: c.get("measured_rate")?,
+            measured_min_rtt_ms: c.get("measured_min_rtt_ms")?,
+            measured_loss_rate: c.get("measured_loss_rate")?,
             round_trip_time_ms: c.get("round_trip_time_ms")?,
             loss_rate: c.get("loss_rate")?,
             bytes_sent: c.get("bytes_sent")?,
@@ -209,6 +250,9 @@ impl Store {
             send_rate_max => "send_rate_max",
             rate_controller_active => "rate_controller_active",
             rate_control_method => "rate_control_method",
+            measured_rate => "measured_rate",
+            measured_min_rtt_ms => "measured_min_rtt_ms",
+            measured_loss_rate => "measured_loss_rate",
             round_trip_time_ms => "round_trip_time_ms",
             loss_rate => "loss_rate",
             bytes_sent => "bytes_sent",

@@ -39,6 +39,10 @@ pub struct ReceivedTransfer {
     pub start_time: i64,
     /// When it ended (Unix µs).
     pub end_time: Option<i64>,
+    /// The account the sender logged in as, if it did.
+    pub user_name: Option<String>,
+    /// A download by one of the sender's shared tokens.
+    pub uses_token: bool,
 }
 
 /// A sender this receiver has heard from.
@@ -74,6 +78,10 @@ pub struct NewReceived {
     pub total_bytes: u64,
     /// Now (Unix µs).
     pub start_time: i64,
+    /// The account the sender logged in as, if it did.
+    pub user_name: Option<String>,
+    /// A download by one of the sender's shared tokens.
+    pub uses_token: bool,
 }
 
 fn received(row: &Row<'_>) -> rusqlite::Result<ReceivedTransfer> {
@@ -92,6 +100,8 @@ fn received(row: &Row<'_>) -> rusqlite::Result<ReceivedTransfer> {
         bytes_received: c.get("bytes_received")?,
         start_time: c.get("start_time")?,
         end_time: c.get("end_time")?,
+        user_name: c.get("user_name")?,
+        uses_token: c.get("uses_token")?,
     })
 }
 
@@ -101,8 +111,9 @@ impl Store {
         self.db
             .prepare_cached(
                 "INSERT INTO received_transfers (sender_key, sender_address, sender_transfer_id,
-                     destination_path, status, total_files, total_bytes, start_time)
-                 VALUES (?1, ?2, ?3, ?4, 'receiving', ?5, ?6, ?7)",
+                     destination_path, status, total_files, total_bytes, start_time, user_name,
+                     uses_token)
+                 VALUES (?1, ?2, ?3, ?4, 'receiving', ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 new.sender_key,
@@ -111,7 +122,9 @@ impl Store {
                 new.destination_path,
                 new.total_files,
                 new.total_bytes,
-                new.start_time
+                new.start_time,
+                new.user_name,
+                new.uses_token
             ])?;
         Ok(self.db.last_insert_rowid() as u64)
     }

@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Version 1: every object kind.
 ///
@@ -291,14 +291,6 @@ CREATE TABLE sandbox_mappings (
 ) WITHOUT ROWID;
 ";
 
-/// Version 8: which files a transfer's receiver keeps as they are (`SKIP_*`; existing
-/// transfers compare size and time), and how many it kept.
-const V8: &str = "
-ALTER TABLE transfers ADD COLUMN skip_mode INTEGER NOT NULL DEFAULT 1;
-ALTER TABLE transfers ADD COLUMN files_skipped INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE transfers ADD COLUMN bytes_skipped INTEGER NOT NULL DEFAULT 0;
-";
-
 /// Version 7: the per-file results of sent transfers, deleted with their transfer.
 const V7: &str = "
 CREATE TABLE transfer_files (
@@ -314,4 +306,27 @@ CREATE TABLE transfer_files (
     end_time INTEGER,
     PRIMARY KEY (transfer_id, idx)
 ) WITHOUT ROWID;
+";
+
+/// Version 8: who a received transfer was for: the account the sender logged in as, and whether
+/// it was a download by one of the sender's shared tokens.
+const V8: &str = "
+ALTER TABLE received_transfers ADD COLUMN user_name TEXT;
+ALTER TABLE received_transfers ADD COLUMN uses_token INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Version 9: what the last transfer over a connection measured about its path (the rate it
+/// carried in kbit/s, its smallest RTT and the fraction lost), which the next one starts from.
+const V9: &str = "
+ALTER TABLE connections ADD COLUMN measured_rate REAL;
+ALTER TABLE connections ADD COLUMN measured_min_rtt_ms REAL;
+ALTER TABLE connections ADD COLUMN measured_loss_rate REAL;
+";
+
+/// Version 10: which files a transfer's receiver keeps as they are (`SKIP_*`; existing
+/// transfers compare size and time), and how many it kept.
+const V10: &str = "
+ALTER TABLE transfers ADD COLUMN skip_mode INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE transfers ADD COLUMN files_skipped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE transfers ADD COLUMN bytes_skipped INTEGER NOT NULL DEFAULT 0;
 ";

@@ -68,7 +68,7 @@ pub struct TransferParams {
     pub timeout_seconds: f64,
     /// User the receiver authenticates.
     pub user_name: Option<String>,
-    /// Authenticated with a shared token.
+    /// Authenticated with a shared token, or a download by one of this engine's shared tokens.
     pub uses_token: bool,
     /// Write a per-transfer log.
     pub transfer_log: bool,

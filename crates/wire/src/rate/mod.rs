@@ -14,13 +14,17 @@ use std::time::{Duration, Instant};
 pub mod delivery;
 mod filter;
 pub mod fixed;
+pub mod memory;
 pub mod model;
 pub mod pacer;
+pub mod policy;
 
 pub use delivery::{DeliverySampler, PacketState};
 pub use fixed::FixedController;
+pub use memory::PathMemory;
 pub use model::ModelController;
 pub use pacer::Pacer;
+pub use policy::RatePolicy;
 
 /// One delivery-rate sample (draft-cheng-iccrg-delivery-rate-estimation), made from one ACK.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +70,11 @@ pub trait RateController: Send + std::fmt::Debug {
     /// follow.
     fn set_max_datagram(&mut self, size: usize) {
         let _ = size;
+    }
+    /// What the controller measured about the path, to seed the next transfer to the same
+    /// destination; `None` until it measured anything worth keeping.
+    fn path_memory(&self) -> Option<PathMemory> {
+        None
     }
     /// A short stable name for statistics (`rateControlMethod`).
     fn name(&self) -> &'static str;

@@ -1074,6 +1074,7 @@ mod tests {
             time_resolution_us: 1,
             sync_interval_ms: 0,
             verify: false,
+            shared_token: false,
             skip: crate::files::SkipRule::QuickCheck,
             total_files: 2,
             total_bytes: u64::MAX,

@@ -25,7 +25,7 @@ use crate::ranges::RangeSet;
 use crate::rate::delivery::DeliverySampler;
 use crate::rate::model::ModelController;
 use crate::rate::pacer::Pacer;
-use crate::rate::{FixedController, RateController, RateLimits};
+use crate::rate::{FixedController, PathMemory, RateController, RateLimits, RatePolicy};
 use ring::rand::SecureRandom;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -69,6 +69,11 @@ pub struct SenderConfig {
     pub limits: RateLimits,
     /// `false` sends at `limits.max` (or `limits.min` without a cap) with no rate control.
     pub rate_control: bool,
+    /// What rate control does with loss and shared queues.
+    pub rate_policy: RatePolicy,
+    /// What an earlier transfer measured about the path to this receiver: rate control starts
+    /// from it (and checks it) instead of starting up.
+    pub path_memory: Option<PathMemory>,
     /// Fail when the receiver has not been heard for this long.
     pub idle_timeout: Duration,
     /// The receiver's longest acknowledgement delay.
@@ -93,6 +98,8 @@ impl Default for SenderConfig {
             auth: Auth::default(),
             limits: RateLimits::default(),
             rate_control: true,
+            rate_policy: RatePolicy::default(),
+            path_memory: None,
             idle_timeout: Duration::from_secs(10),
             max_ack_delay: super::receiver::DEFAULT_MAX_ACK_DELAY,
             resume: Vec::new(),
@@ -257,10 +264,19 @@ fn resumed(config: &SenderConfig, files: &[FileMeta], file: u32) -> u64 {
     config.resume.get(file as usize).map_or(0, |&n| n.min(size))
 }
 
-/// The rate controller of a session: model-based, or fixed at `fixed` bytes per second.
-fn controller_for(fixed: Option<u64>, datagram: usize) -> Box<dyn RateController> {
+/// The rate controller of a session: model-based under the configured policy, or fixed at
+/// `fixed` bytes per second.
+fn controller_for(
+    fixed: Option<u64>,
+    config: &SenderConfig,
+    datagram: usize,
+) -> Box<dyn RateController> {
     match fixed {
-        None => Box::new(ModelController::new(datagram)),
+        None => Box::new(ModelController::with(
+            datagram,
+            config.rate_policy,
+            config.path_memory,
+        )),
         Some(rate) => Box::new(FixedController::new(rate)),
     }
 }
@@ -379,7 +395,7 @@ impl SenderSession {
             ..header
         };
         let fixed = (!config.rate_control).then(|| config.limits.max.unwrap_or(config.limits.min));
-        let controller = controller_for(fixed, config.max_datagram);
+        let controller = controller_for(fixed, &config, config.max_datagram);
         Ok(SenderSession {
             cid,
             state: State::Hello { initiator, hello },
@@ -477,6 +493,13 @@ impl SenderSession {
         }
     }
 
+    /// What rate control measured about the path so far (bottleneck rate, min RTT, loss), for
+    /// the caller to keep per destination and pass to the next session's
+    /// [`SenderConfig::path_memory`]; `None` until it measured anything worth keeping.
+    pub fn path_memory(&self) -> Option<PathMemory> {
+        self.controller.path_memory()
+    }
+
     /// The byte ranges of the transfer the receiver acknowledged (files laid end to end in
     /// order).
     pub fn acked(&self) -> &RangeSet {
@@ -528,7 +551,7 @@ impl SenderSession {
             return;
         }
         self.config.rate_control = fixed.is_none();
-        self.controller = controller_for(fixed, self.datagram);
+        self.controller = controller_for(fixed, &self.config, self.datagram);
     }
 
     /// Sends a PING; its PONG gives a [`SenderEvent::Pong`].
@@ -1523,6 +1546,7 @@ mod tests {
             time_resolution_us: 1,
             sync_interval_ms: 0,
             verify: false,
+            shared_token: false,
             skip: crate::files::SkipRule::QuickCheck,
             total_files: 0,
             total_bytes: 0,

@@ -224,17 +224,21 @@ impl Run {
                 let tag = tag_of(&a);
                 self.flows[(tag >> PN_BITS) as usize].on_ack(now, tag & ((1 << PN_BITS) - 1));
             }
-            let mut next = [data.next_arrival(), acks.next_arrival()]
-                .into_iter()
-                .flatten()
-                .min();
+            let mut next = None;
             for flow in &mut self.flows {
                 for wake in [flow.expire(now), flow.send(now, &mut data)]
                     .into_iter()
                     .flatten()
                 {
-                    next = Some(next.map_or(wake, |n| n.min(wake)));
+                    next = Some(next.map_or(wake, |n: Instant| n.min(wake)));
                 }
+            }
+            // After the sends: what they put on the link arrives too.
+            for arrival in [data.next_arrival(), acks.next_arrival()]
+                .into_iter()
+                .flatten()
+            {
+                next = Some(next.map_or(arrival, |n: Instant| n.min(arrival)));
             }
             match next {
                 Some(t) => now = t.max(now),

@@ -3,4 +3,5 @@
 
 pub mod bulk;
 pub mod link;
+pub mod startup;
 pub mod transfer;

@@ -11,7 +11,7 @@ use jetstream_wire::files::{
     TransferHeader,
 };
 use jetstream_wire::ranges::RangeSet;
-use jetstream_wire::rate::RateLimits;
+use jetstream_wire::rate::{PathMemory, RateLimits, RatePolicy};
 use jetstream_wire::session::{
     ReceiverConfig, ReceiverEvent, ReceiverSession, ReceiverStats, SenderConfig, SenderEvent,
     SenderSession, SessionError, DEFAULT_KEY_UPDATE_INTERVAL,
@@ -233,6 +233,10 @@ pub struct Flow {
     pub verify: bool,
     /// Datagrams each side seals under one key before moving to fresh keys.
     pub key_update_interval: u64,
+    /// The rate-control policy.
+    pub policy: RatePolicy,
+    /// What an earlier transfer measured about the path.
+    pub memory: Option<PathMemory>,
 }
 
 impl Flow {
@@ -253,6 +257,8 @@ impl Flow {
             same: Vec::new(),
             verify: true,
             key_update_interval: DEFAULT_KEY_UPDATE_INTERVAL,
+            policy: RatePolicy::Fill,
+            memory: None,
         }
     }
 }
@@ -307,6 +313,8 @@ pub struct FlowOutcome {
     pub sender_key_updates: u64,
     /// The receiver's counters (all zero when it never started).
     pub receiver_stats: ReceiverStats,
+    /// What the sender's rate control measured about the path by the end.
+    pub path_memory: Option<PathMemory>,
 }
 
 impl FlowOutcome {
@@ -323,6 +331,9 @@ pub struct Outcome {
     pub flows: Vec<FlowOutcome>,
     /// Datagram bytes the forward link dropped (random, burst and queue).
     pub lost_bytes: u64,
+    /// Datagrams the forward link was given and datagrams it dropped because its queue was full,
+    /// each counted from the start to the end of each window of `rate_window`.
+    pub link_by_window: Vec<(u64, u64)>,
     pub rate_window: Duration,
 }
 
@@ -340,6 +351,16 @@ struct Running {
 /// Runs `flows` over one forward and one reverse link until every flow ends or `limit` of
 /// virtual time passes.
 pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
+    run_sampled(forward, flows, limit, Duration::from_millis(100))
+}
+
+/// [`run`], counting deliveries, sends and queue drops in windows of `rate_window`.
+pub fn run_sampled(
+    forward: LinkConfig,
+    flows: Vec<Flow>,
+    limit: Duration,
+    rate_window: Duration,
+) -> Outcome {
     let rng = SystemRandom::new();
     let sender_id = Identity::generate(&rng).unwrap();
     let receiver_id = Identity::generate(&rng).unwrap();
@@ -347,7 +368,6 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
         seed: forward.seed ^ 0x5eed,
         ..forward.clone()
     };
-    let rate_window = Duration::from_millis(100);
     let base = Instant::now();
     let mut fwd = Link::new(forward);
     let mut rev = Link::new(reverse);
@@ -363,6 +383,8 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 idle_timeout: Duration::from_secs(30),
                 resume: flow.resume.clone(),
                 key_update_interval: flow.key_update_interval,
+                rate_policy: flow.policy,
+                path_memory: flow.memory,
                 ..SenderConfig::default()
             };
             let header = TransferHeader {
@@ -374,6 +396,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 total_bytes: 0,
                 sync_interval_ms: 0,
                 verify: flow.verify,
+                shared_token: false,
                 skip: jetstream_wire::files::SkipRule::QuickCheck,
                 dest_dir: String::new(),
             };
@@ -414,6 +437,7 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                     final_datagram: 0,
                     sender_key_updates: 0,
                     receiver_stats: ReceiverStats::default(),
+                    path_memory: None,
                 },
                 started: false,
                 start: flow.start,
@@ -437,7 +461,13 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
         v[w] += n;
     };
     let mut source = GeneratedFiles;
+    let mut link_by_window: Vec<(u64, u64)> = Vec::new();
     loop {
+        let stats = fwd.stats();
+        let last = link_by_window.last().copied().unwrap_or_default();
+        let w = window_of(now);
+        link_by_window.resize(w + 1, last);
+        link_by_window[w] = (stats.sent.datagrams, stats.dropped_queue.datagrams);
         // Timers.
         for r in running.iter_mut() {
             if !r.started {
@@ -580,10 +610,12 @@ pub fn run(forward: LinkConfig, flows: Vec<Flow>, limit: Duration) -> Outcome {
                 o.final_datagram = r.sender.max_datagram();
                 o.sender_key_updates = r.sender.stats().key_updates;
                 o.receiver_stats = r.receiver.map(|rx| rx.stats()).unwrap_or_default();
+                o.path_memory = r.sender.path_memory();
                 o
             })
             .collect(),
         lost_bytes: stats.dropped_random.bytes + stats.dropped_queue.bytes,
+        link_by_window,
         rate_window,
     }
 }

@@ -25,6 +25,15 @@ pub(super) const DEFAULT_TIMEOUT_SECONDS: f64 = 30.0;
 
 impl Actor {
     pub(in crate::server) fn create_transfer(&mut self, p: &CreateTransfer) -> Result<Value> {
+        self.create_transfer_by(p, p.token.is_some())
+    }
+
+    /// Creates a transfer; `uses_token`: it carries a shared token or is a download by one.
+    pub(in crate::server) fn create_transfer_by(
+        &mut self,
+        p: &CreateTransfer,
+        uses_token: bool,
+    ) -> Result<Value> {
         let destination = self.store.get_destination(&p.destination_id)?;
         let manifest = self.store.get_manifest(&p.manifest_id)?;
         if manifest.status == ManifestStatus::Error {
@@ -72,7 +81,7 @@ impl Actor {
                 .unwrap_or(0),
             timeout_seconds: p.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
             user_name: p.user_name.clone(),
-            uses_token: p.token.is_some(),
+            uses_token,
             transfer_log: p.transfer_log.unwrap_or(false),
             skip_mode: p
                 .skip_mode

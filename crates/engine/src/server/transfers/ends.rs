@@ -2,11 +2,16 @@
 //! the store and the event log and answered to whoever waits for it.
 
 use crate::error::{Code, Error};
+use crate::known_paths;
 use crate::send::SendReport;
 use crate::server::actor::{now_us, stored, to_json, Actor};
+use crate::server::destinations::receiver_name;
 use crate::server::events::{EventError, ServerEvent, TransferReport};
 use crate::server::runner::Outcome;
-use crate::store::{self, ConnectionState, DestinationUpdate, EventKind, NewEvent, TransferStatus};
+use crate::store::{
+    self, ConnectionState, ConnectionUpdate, DestinationUpdate, EventKind, NewEvent, TransferStatus,
+};
+use jetstream_wire::rate::PathMemory;
 
 impl Actor {
     /// A session ended: records how, answers the waiters, and starts what was waiting.
@@ -19,7 +24,10 @@ impl Actor {
         // A completed session reported its final figures just before it ended.
         let result = match outcome {
             _ if run.failed => None,
-            Ok(report) => Some(End::Complete(Box::new(report))),
+            Ok(report) => {
+                self.remember_path(&run.destination_id, report.path_memory.as_ref());
+                Some(End::Complete(Box::new(report)))
+            }
             Err(e) => Some(End::Failed(Some(e.code), e.message)),
         };
         if let Some(result) = result {
@@ -34,6 +42,28 @@ impl Actor {
         // Resumed while its session was still stopping, it starts again now.
         self.start_queue.push(id);
         self.start_ready();
+    }
+
+    /// Keeps what a completed transfer measured about its path in its destination's
+    /// connection (and the known-paths file, if any): the next transfer to the receiver starts
+    /// from it.
+    fn remember_path(&mut self, destination_id: &str, memory: Option<&PathMemory>) {
+        let (Some(memory), Ok(destination)) = (memory, self.store.get_destination(destination_id))
+        else {
+            return;
+        };
+        if let Some(file) = &self.opts.known_paths_file {
+            if let Err(e) = known_paths::record(file, &receiver_name(&destination), memory) {
+                tracing::warn!("known paths {}: {e}", file.display());
+            }
+        }
+        if let Some(connection_id) = destination.connection_id {
+            stored(
+                format_args!("connection {connection_id}: path figures"),
+                self.store
+                    .update_connection(connection_id, &ConnectionUpdate::measured(memory)),
+            );
+        }
     }
 
     /// Records the end of a transfer and answers its waiters. When the store cannot record it

@@ -5,15 +5,17 @@
 use super::ends::End;
 use crate::error::{Code, Result};
 use crate::flags;
+use crate::known_paths;
 use crate::send::{Controls, SendOptions};
 use crate::server::actor::Actor;
-use crate::server::destinations::resolve;
+use crate::server::destinations::{receiver_name, resolve};
 use crate::server::runner::{Launch, Listed, Running};
 use crate::store::{
     ConnectionState, EventKind, ManifestStatus, NewEvent, Transfer, TransferStatus,
 };
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::files::SkipRule;
+use jetstream_wire::rate::RatePolicy;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -54,8 +56,10 @@ impl Actor {
         for t in transfers.into_iter().filter(|t| t.processing) {
             let id = t.transfer_id;
             if t.params.user_name.is_some() || t.params.uses_token {
-                // Its password or token was never stored.
-                let message = "the engine restarted and the transfer's credentials are not kept";
+                // Its password or token was never stored, nor the session that let a token's
+                // holder download.
+                let message = "the engine restarted and the transfer's credentials (a \
+                               password, or the session of a shared token's holder) are not kept";
                 self.end_transfer(id, End::Failed(None, message.to_owned()));
                 continue;
             }
@@ -153,6 +157,7 @@ impl Actor {
             .unwrap_or_default();
         opts.flags = params.transfer_flags;
         opts.verify = self.opts.verify;
+        opts.shared_token = params.uses_token;
         opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_NEVER);
         opts.time_resolution_us = params.file_time_resolution_microseconds;
         opts.skip = u8::try_from(params.skip_mode)
@@ -170,6 +175,17 @@ impl Actor {
             .and_then(|id| self.store.get_connection(id).ok())
         {
             opts.rate_control = connection.rate_controller_active;
+            // Checked when it was set; a value from elsewhere falls back to the default.
+            opts.rate_policy =
+                RatePolicy::from_number(connection.rate_control_method).unwrap_or_default();
+            opts.path_memory = connection.path_memory();
+        }
+        if opts.path_memory.is_none() {
+            opts.path_memory = self
+                .opts
+                .known_paths_file
+                .as_deref()
+                .and_then(|file| known_paths::get(file, &receiver_name(&destination)));
         }
         // Paused until the rebalance that follows every start says whether its lane and
         // priority let it send: a session let go at once could send a burst first.

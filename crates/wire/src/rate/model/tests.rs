@@ -71,8 +71,13 @@ struct Seen {
 impl Feed {
     /// A controller fed 20 rounds at [`RATE`] and [`RTT`]: past startup and drain.
     fn steady() -> Self {
+        Self::steady_under(RatePolicy::Fill)
+    }
+
+    /// [`Feed::steady`] under `policy`.
+    fn steady_under(policy: RatePolicy) -> Self {
         let mut feed = Self {
-            c: ModelController::new(MTU as usize),
+            c: ModelController::with(MTU as usize, policy, None),
             now: Instant::now(),
             delivered: 0,
         };
@@ -130,8 +135,8 @@ fn before_any_sample_the_initial_window_is_paced_out() {
     let c = ModelController::new(MTU as usize);
     assert_eq!(c.window(), 64 * MTU);
     assert_eq!(c.min_rtt(), None);
-    // The initial window over the nominal 10 ms, at the startup gain.
-    let expected = (per_second(64 * MTU, NOMINAL_RTT) as f64 * STARTUP_GAIN) as u64;
+    // The initial window paced over two milliseconds.
+    let expected = per_second(64 * MTU, INITIAL_FLIGHT_TIME);
     assert_eq!(c.pacing_rate(), expected);
 }
 
@@ -194,6 +199,30 @@ fn a_steady_ack_delay_with_random_loss_is_not_congestion() {
         "it drained: {}",
         seen.lowest_pacing
     );
+}
+
+#[test]
+fn the_fair_policy_backs_off_on_loss_with_a_slight_delay_rise_where_the_default_does_not() {
+    // 2% lost while the mean delay rises 1 ms: too little of a rise for the default policy to
+    // take the losses as anything but random, enough for the fair one, which then gives up
+    // more than the rate it was delivered (CUBIC's 0.7).
+    let signal = phase(8, RATE * 8 / 10, RTT + MS).loss(0.02);
+    let mut fill = Feed::steady();
+    let seen = fill.run(signal);
+    assert_eq!(fill.c.bandwidth(), RATE);
+    assert!(seen.lowest_pacing >= RATE * 3 / 4, "fill drained");
+    let mut fair = Feed::steady_under(RatePolicy::Fair);
+    assert_eq!(fair.c.bandwidth(), RATE);
+    let seen = fair.run(signal);
+    assert!(
+        seen.lowest_pacing <= RATE * 8 / 10 * 7 / 10,
+        "fair paced no lower than {}",
+        seen.lowest_pacing
+    );
+    // Random loss without any rise in delay leaves both alone.
+    let mut fair = Feed::steady_under(RatePolicy::Fair);
+    fair.run(phase(8, RATE * 9 / 10, RTT).loss(0.1));
+    assert_eq!(fair.c.bandwidth(), RATE);
 }
 
 #[test]
@@ -375,10 +404,10 @@ fn closed_loop_keeps_its_rate_through_random_loss() {
 fn closed_loop_backs_off_when_the_queue_grows() {
     let mut lp = Loop::new(RATE, None);
     lp.run(Duration::from_secs(4));
-    // The bottleneck halves: the queue grows, and the estimate follows well before the
-    // 10-round filter window (over 600 ms at these RTTs) would forget the old rate.
+    // The bottleneck halves: the queue grows, and the estimate follows before the 10-round
+    // filter window (over 800 ms at the RTTs the queue makes) would forget the old rate.
     lp.rate = RATE / 2;
-    let lowest = lp.run(Duration::from_millis(400));
+    let lowest = lp.run(Duration::from_millis(600));
     assert!(lowest <= RATE * 55 / 100, "estimate stayed at {lowest}");
     // Once the queue drained, the flow fills the smaller pipe without rebuilding it.
     lp.run(Duration::from_secs(2));

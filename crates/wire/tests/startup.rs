@@ -1,0 +1,85 @@
+//! Start-up through the simulator at 500 Mbit/s: a new path reaches 90% of the link's rate
+//! within 8 round trips of the handshake, a path remembered from an earlier transfer within 3,
+//! and the bottleneck's queue (one bandwidth-delay product) drops at most 1% of what start-up
+//! sent.
+
+#[allow(dead_code)]
+mod support;
+
+use jetstream_wire::rate::PathMemory;
+use std::time::Duration;
+use support::startup::{measure, Startup};
+use support::transfer::Flow;
+
+const LINK: u64 = 500_000_000;
+
+/// A transfer long enough to outlast the start-up, measured over 16 round trips.
+fn transfer(rtt_ms: u64, loss: f64, seed: u64, memory: Option<PathMemory>) -> Startup {
+    let size = LINK / 8 * rtt_ms * 30 / 1000;
+    let flow = Flow {
+        memory,
+        ..Flow::single(size)
+    };
+    let s = measure(LINK, Duration::from_millis(rtt_ms), loss, seed, flow, 16);
+    eprintln!("{rtt_ms} ms, loss {loss}, memory {memory:?}: {s:?}");
+    s
+}
+
+/// Asserts the start-up figures: at most `rounds` round trips to 90%, at most 1% dropped.
+fn assert_startup(s: &Startup, rounds: f64) {
+    let rtts = s.rtts_to_90.expect("never reached 90% of the link");
+    assert!(rtts <= rounds, "{rtts} round trips to 90%: {s:?}");
+    assert!(
+        s.loss_fraction() <= 0.01,
+        "start-up lost {:.2}% to the queue: {s:?}",
+        100.0 * s.loss_fraction()
+    );
+}
+
+/// A first transfer on a new path, then a second that starts from what the first measured.
+fn new_then_remembered(rtt_ms: u64, loss: f64, seed: u64) {
+    let first = transfer(rtt_ms, loss, seed, None);
+    assert_startup(&first, 8.0);
+    let memory = first.memory.expect("the first transfer measured the path");
+    // What was measured is the rate that fills the link once random losses are taken out of
+    // what is sent (the simulator loses them before the bottleneck), within 10%.
+    let link_bytes = LINK as f64 / 8.0 / (1.0 - loss);
+    assert!(
+        (memory.bandwidth as f64 - link_bytes).abs() <= 0.1 * link_bytes,
+        "{memory:?}"
+    );
+    assert!(
+        memory.min_rtt >= Duration::from_millis(rtt_ms),
+        "{memory:?}"
+    );
+    let second = transfer(rtt_ms, loss, seed + 1, Some(memory));
+    assert_startup(&second, 3.0);
+}
+
+#[test]
+fn startup_500mbit_100ms_1pct() {
+    new_then_remembered(100, 0.01, 31);
+}
+
+#[test]
+fn startup_500mbit_300ms_5pct() {
+    new_then_remembered(300, 0.05, 34);
+}
+
+#[test]
+fn startup_500mbit_600ms_10pct() {
+    new_then_remembered(600, 0.10, 33);
+}
+
+#[test]
+fn a_remembered_rate_the_path_no_longer_carries_is_given_up() {
+    // Remembered at four times what the link now carries: the check sees the queue build and
+    // falls back to what the path delivers, which it then fills.
+    let stale = PathMemory::new(4 * LINK / 8, Duration::from_millis(100), 0.0).unwrap();
+    let s = transfer(100, 0.01, 41, Some(stale));
+    let rtts = s.rtts_to_90.expect("never reached 90% of the link");
+    assert!(rtts <= 8.0, "{rtts} round trips to 90%: {s:?}");
+    // It remembers what the path carries now, not the stale rate.
+    let memory = s.memory.expect("measured");
+    assert!(memory.bandwidth < 2 * LINK / 8, "{memory:?}");
+}
