@@ -629,9 +629,13 @@ impl RateController for ModelController {
         if self.measuring() {
             self.measure_train(now, sample);
         }
-        // App-limited samples say little about the path unless they beat the estimate.
+        // App-limited samples say little about the path unless they beat the estimate, and
+        // the first one only when it measured a few datagrams' worth (not the announcements a
+        // sender makes while its data waits for the receiver's answer).
+        let bw = self.bw.get();
+        let measured = bw > 0 || sample.delivered >= TRAIN_MIN_DATAGRAMS * self.max_datagram;
         if sample.delivery_rate > 0
-            && (!sample.is_app_limited || sample.delivery_rate >= self.bw.get())
+            && (!sample.is_app_limited || (measured && sample.delivery_rate >= bw))
         {
             self.bw.update(self.round, sample.delivery_rate);
         }

@@ -1207,6 +1207,11 @@ impl SenderSession {
         if matches!(self.state, State::Closed) {
             return self.close_datagram(buf);
         }
+        if self.awaiting_answer() && self.repair.is_empty() {
+            // What goes out now is announcements and the like, less than the path could take:
+            // their acknowledgements do not measure it.
+            self.sampler.on_app_limited(self.recovery.in_flight());
+        }
         if let Some(len) = self.control_datagram(now, buf, end, false) {
             return Some(len);
         }
@@ -1473,6 +1478,12 @@ impl SenderSession {
             pos - PROTECTED_HEADER_LEN,
             content,
         )))
+    }
+
+    /// Whether the next new bytes wait for the receiver's answer to their file's FILE frame.
+    fn awaiting_answer(&self) -> bool {
+        (self.cursor_file as usize) < self.files.len()
+            && !self.answered.contains(u64::from(self.cursor_file))
     }
 
     /// The range of new bytes the next datagram may carry, about `room` long: from the cursor
