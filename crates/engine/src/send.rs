@@ -589,6 +589,7 @@ async fn run_session(
     let mut next_progress = Instant::now();
     let mut heard = false;
     let mut key_checked = opts.expected_key.is_some() || opts.known_receivers.is_none();
+    let mut stall = Stall::new(Instant::now());
     loop {
         let now = Instant::now();
         if let Some(watched) = control
@@ -608,6 +609,7 @@ async fn run_session(
                 flush(&mut session, endpoint, to, &mut out, source.as_mut()).await;
                 return Err(Ended::Fatal(Error::new(Code::InvalidState, message)));
             }
+            stall.suspended = controls.suspended;
             if controls.suspended {
                 session.suspend();
             } else {
@@ -692,6 +694,7 @@ async fn run_session(
             match event {
                 SenderEvent::Connected { peer, cipher } => {
                     heard = true;
+                    stall = Stall::new(now);
                     report.receiver_key = Some(peer);
                     report.cipher = Some(cipher);
                     report.connected = true;
@@ -758,6 +761,19 @@ async fn run_session(
             observe(&session, report);
             tracing::debug!(stats = ?report.stats, "progress");
             report.publish(progress);
+            let stalled = stall.check(now, &report.stats);
+            if heard && opts.timeout.is_some_and(|t| stalled >= t) {
+                // The receiver answers but takes nothing: a new session starts from what it
+                // holds, and the transfer's timeout still counts from the last progress.
+                let message = format!(
+                    "nothing acknowledged for {:.0} s while the receiver answered",
+                    stalled.as_secs_f64()
+                );
+                session.close(ErrorCode::Stopped, message.clone());
+                flush(&mut session, endpoint, to, &mut out, source.as_mut()).await;
+                observe(&session, report);
+                return Err(Ended::Retry(Error::new(Code::TimedOut, message)));
+            }
         }
         if more {
             continue;
@@ -806,6 +822,34 @@ fn recognize(opts: &SendOptions, key: &PublicKey) -> Result<Option<Recognized>> 
         );
     }
     Ok(Some(recognized))
+}
+
+/// How long a session has gone without progress: no byte newly acknowledged and no file newly
+/// complete, while not suspended on purpose.
+struct Stall {
+    since: Instant,
+    mark: (u64, u32),
+    suspended: bool,
+}
+
+impl Stall {
+    fn new(now: Instant) -> Stall {
+        Stall {
+            since: now,
+            mark: (0, 0),
+            suspended: false,
+        }
+    }
+
+    /// The time since the last progress `stats` show.
+    fn check(&mut self, now: Instant, stats: &SenderStats) -> Duration {
+        let mark = (stats.bytes_acked, stats.files_complete);
+        if mark != self.mark || self.suspended {
+            self.mark = mark;
+            self.since = now;
+        }
+        now.saturating_duration_since(self.since)
+    }
 }
 
 /// The kernel reports an ICMP "port unreachable" answer as `ConnectionRefused` on the next
@@ -867,5 +911,28 @@ async fn flush(
     while let Some(n) = session.poll_transmit(now, out, source) {
         // Best effort: the session is over whatever happens to this datagram.
         let _ = endpoint.send(to, &out[..n], n).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stall_counts_from_the_last_progress_and_not_while_suspended() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut stall = Stall::new(t0);
+        let mut stats = SenderStats::default();
+        assert_eq!(stall.check(at(5), &stats), Duration::from_secs(5));
+        stats.bytes_acked = 1000;
+        assert_eq!(stall.check(at(6), &stats), Duration::ZERO);
+        assert_eq!(stall.check(at(9), &stats), Duration::from_secs(3));
+        stats.files_complete = 1;
+        assert_eq!(stall.check(at(10), &stats), Duration::ZERO);
+        stall.suspended = true;
+        assert_eq!(stall.check(at(30), &stats), Duration::ZERO);
+        stall.suspended = false;
+        assert_eq!(stall.check(at(32), &stats), Duration::from_secs(2));
     }
 }

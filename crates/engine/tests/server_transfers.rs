@@ -217,6 +217,27 @@ async fn a_transfer_interrupted_by_a_restart_resumes_without_resending_complete_
     t.receiver.close().await;
 }
 
+/// The id of the connection of destination `destination_id`.
+async fn connection_of(server: &Server, destination_id: &str) -> Value {
+    let destination = ok(
+        server,
+        "getDestination",
+        json!({ "destinationId": destination_id }),
+    )
+    .await;
+    destination["connectionId"].clone()
+}
+
+/// The connection `connection_id`.
+async fn get_connection(server: &Server, connection_id: &Value) -> Value {
+    ok(
+        server,
+        "getConnection",
+        json!({ "connectionId": connection_id }),
+    )
+    .await
+}
+
 /// Bytes per second acknowledged by transfer `id` over `span`.
 async fn measured_rate(server: &Server, id: u64, span: Duration) -> f64 {
     let start = transfer(server, id).await["bytesAcked"].as_u64().unwrap();
@@ -231,13 +252,7 @@ async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() 
     let dir = tempfile::tempdir().unwrap();
     let (sender, receiver, destination_id, manifest_id) =
         generated_pair(dir.path(), 50_000_000).await;
-    let destination = ok(
-        &sender,
-        "getDestination",
-        json!({ "destinationId": destination_id }),
-    )
-    .await;
-    let connection_id = destination["connectionId"].clone();
+    let connection_id = connection_of(&sender, &destination_id).await;
     let fix = |kbps: u32| {
         let sender = &sender;
         let connection_id = connection_id.clone();
@@ -285,19 +300,8 @@ async fn a_completed_transfer_leaves_what_it_measured_of_the_path_on_its_connect
     let dir = tempfile::tempdir().unwrap();
     let (sender, receiver, destination_id, manifest_id) =
         generated_pair(dir.path(), 50_000_000).await;
-    let destination = ok(
-        &sender,
-        "getDestination",
-        json!({ "destinationId": destination_id }),
-    )
-    .await;
-    let connection_id = destination["connectionId"].clone();
-    let connection = ok(
-        &sender,
-        "getConnection",
-        json!({ "connectionId": connection_id }),
-    )
-    .await;
+    let connection_id = connection_of(&sender, &destination_id).await;
+    let connection = get_connection(&sender, &connection_id).await;
     assert_eq!(connection["measuredRate"], Value::Null, "{connection}");
     // The fair method is one the connection takes; a method that does not exist is refused.
     let request = ok(
@@ -332,12 +336,7 @@ async fn a_completed_transfer_leaves_what_it_measured_of_the_path_on_its_connect
     let id = created["transferId"].as_u64().unwrap();
     let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
     assert_eq!(done["status"], "complete", "{done}");
-    let connection = ok(
-        &sender,
-        "getConnection",
-        json!({ "connectionId": connection_id }),
-    )
-    .await;
+    let connection = get_connection(&sender, &connection_id).await;
     assert_eq!(connection["rateControlMethod"], 1);
     let rate = connection["measuredRate"].as_f64().unwrap_or(0.0);
     let rtt = connection["measuredMinRttMs"].as_f64().unwrap_or(0.0);

@@ -211,17 +211,28 @@ impl FrameSpec {
                 path,
             } => {
                 let file = shape.file(*file);
-                let path = clip(path, MAX_PATH_LEN);
-                // A link carries no data, and its target shares the path's room.
-                let (kind, size) = match kind {
-                    KindSpec::File => (EntryKind::File, size.within(shape.size(file))),
-                    KindSpec::Directory => (EntryKind::Directory, size.within(shape.size(file))),
-                    KindSpec::Symlink { target } => (
-                        EntryKind::Symlink {
-                            target: clip(target, MAX_PATH_LEN - path.len()),
-                        },
-                        0,
+                // A link carries no data, and its target (not empty, no NUL: the codec refuses
+                // those) shares the path's room.
+                let (path, kind, size) = match kind {
+                    KindSpec::File => (
+                        clip(path, MAX_PATH_LEN),
+                        EntryKind::File,
+                        size.within(shape.size(file)),
                     ),
+                    KindSpec::Directory => (
+                        clip(path, MAX_PATH_LEN),
+                        EntryKind::Directory,
+                        size.within(shape.size(file)),
+                    ),
+                    KindSpec::Symlink { target } => {
+                        let path = clip(path, MAX_PATH_LEN - 1);
+                        let target: String = target.chars().filter(|&c| c != '\0').collect();
+                        let target = match clip(&target, MAX_PATH_LEN - path.len()) {
+                            t if t.is_empty() => ".".to_owned(),
+                            t => t,
+                        };
+                        (path, EntryKind::Symlink { target }, 0)
+                    }
                 };
                 Frame::File {
                     file,

@@ -498,3 +498,30 @@ fn a_sender_asked_to_retry_repeats_its_hello_with_the_token_a_few_times_at_most(
     }
     assert_eq!(sender.stats().retries, 3);
 }
+
+#[test]
+fn lost_file_frames_and_digests_are_repaired_under_heavy_loss() {
+    // A FILE frame and, later, its file's DIGEST are both lost, and the repair must carry them
+    // in the order the receiver can take them.
+    let files: Vec<_> = (0..200)
+        .map(|i| file(&format!("f{i}"), 20_000 + (i * 7_919 % 80_000) as u64))
+        .collect();
+    for seed in 0..12 {
+        let cfg = link(200 * MBIT, Duration::from_millis(2), 0.2, 300 + seed);
+        let flow = Flow {
+            files: files.clone(),
+            verify: true,
+            ..Flow::single(0)
+        };
+        let outcome = run(cfg, vec![flow], Duration::from_secs(60));
+        let f = &outcome.flows[0];
+        assert!(f.result.is_ok(), "seed {seed}: {:?}", f.result);
+        assert!(
+            f.complete_at.is_some(),
+            "seed {seed}: stalled after {} bytes",
+            f.received_bytes
+        );
+        assert_eq!(f.received_bytes, f.total_bytes, "seed {seed}");
+        assert_eq!(f.files_finished, files.len() as u64, "seed {seed}");
+    }
+}

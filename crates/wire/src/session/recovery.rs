@@ -104,8 +104,10 @@ pub enum Content {
     Probe,
 }
 
-/// A control frame that must arrive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A control frame that must arrive. The order is the one the receiver can take them in: the
+/// TRANSFER frame before any FILE frame, and a file's FILE frame before its DIGEST (a frame
+/// that comes before the one it depends on makes the receiver drop its whole datagram).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ControlItem {
     /// The TRANSFER frame.
     Transfer,

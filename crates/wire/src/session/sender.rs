@@ -972,6 +972,7 @@ impl SenderSession {
             self.controller
                 .on_loss(now, bytes, self.recovery.in_flight());
         }
+        let requeued = self.control.len();
         for (content, _) in lost {
             match content {
                 Content::Data { start, len } => {
@@ -992,6 +993,15 @@ impl SenderSession {
                 Content::MtuProbe(_) => self.mtu.on_lost(),
                 Content::Probe => {}
             }
+        }
+        if self.control.len() > requeued {
+            // Losses are found in the order things were sent, which can put a file's DIGEST
+            // ahead of the FILE frame it depends on (sent again later, lost again): repaired in
+            // that order they would be dropped together for good.
+            let mut queue = Vec::from(std::mem::take(&mut self.control));
+            queue.sort_unstable();
+            queue.dedup();
+            self.control = queue.into();
         }
     }
 
