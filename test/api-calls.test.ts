@@ -158,7 +158,8 @@ const DOCUMENTED: Record<string, string> = {
   createTransfer:
     'destinationId, manifestId, destinationPath?, userName?, password?, priority?, ' +
     'transferFlags?, checkpointFrequencySeconds?, sendRateMax?, priorityLane?, overwriteMode?, ' +
-    'minCipher?, fileTimeResolutionMicroseconds?, timeoutSeconds?, userData?, token?, transferLog?',
+    'minCipher?, fileTimeResolutionMicroseconds?, timeoutSeconds?, userData?, token?, ' +
+    'transferLog?, skipMode?',
   deleteDestination: 'destinationId',
   deleteManifest: 'manifestId',
   deleteObjectUserData: 'objId, key',

@@ -4,7 +4,7 @@
  * waiting, suspend/resume, failing, deleting and per-transfer rate caps.
  */
 
-import { existsSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,47 @@ describe('createTransfer', () => {
     // WRITE_MTIME: modification times follow the source.
     const landed = statSync(join(sandbox, 'deep', 'in', 'tree', 'a.bin'));
     expect(Math.trunc(landed.mtimeMs)).toBe(Math.trunc(statSync(join(src, 'a.bin')).mtimeMs));
+  });
+
+  it('sends only what changed: skipMode decides, filesSkipped and bytesSkipped count', async () => {
+    const { sender, destinationId, sandbox } = await pair({}, replacing);
+    const src = tree(tempDir(), { 'a.bin': 200_000, 'b.bin': 100_000, 'd/c.txt': 5 });
+    const landed = join(sandbox, 'tree');
+    const send = async (skipMode?: number) => {
+      // A manifest holds the sizes and times of its walk: each send walks the tree anew.
+      const manifestId = await manifestOf(sender, 'tree', src);
+      const created = await sender.send.createTransfer(destinationId, manifestId, {
+        overwriteMode: constants.OVERWRITE_ALWAYS,
+        ...(skipMode === undefined ? {} : { skipMode }),
+      });
+      const done = await sender.send.waitForTransfer(created);
+      expect(done.status).toBe('complete');
+      expect(digests(landed)).toEqual(digests(src));
+      return done;
+    };
+    const first = await send();
+    expect(first).toMatchObject({ skipMode: constants.SKIP_SAME_SIZE_AND_TIME, filesSkipped: 0 });
+    expect(first.bytesAcked).toBe(300_005);
+
+    // Unchanged: no file data at all, every file skipped, and listed as skipped.
+    const again = await send();
+    expect(again).toMatchObject({ filesSkipped: 3, bytesSkipped: 300_005, bytesSent: 0 });
+    const files = await sender.send.getTransferFiles(again.transferId);
+    const regular = files.filter((f) => f.fileSize > 0);
+    expect(regular.map((f) => f.status)).toEqual(['skipped', 'skipped', 'skipped']);
+
+    // One file changed: only its bytes go.
+    writeFileSync(join(src, 'b.bin'), bytes(100_001, 99));
+    const changed = await send();
+    expect(changed).toMatchObject({ filesSkipped: 2, bytesSkipped: 200_005 });
+    // Its bytes (and a repair or two, on a loaded machine), none of the others.
+    expect(changed.bytesSent).toBeGreaterThanOrEqual(100_001);
+    expect(changed.bytesSent).toBeLessThan(200_000);
+
+    // SKIP_NONE sends everything again.
+    const whole = await send(constants.SKIP_NONE);
+    expect(whole).toMatchObject({ skipMode: constants.SKIP_NONE, filesSkipped: 0 });
+    expect(whole.bytesSent).toBeGreaterThanOrEqual(300_006);
   });
 
   it('records the cipher agreed, never below minCipher', async () => {
@@ -430,7 +471,11 @@ describe('getTransferFiles', () => {
     tree(landed, { 'held.txt': readFileSync(join(src, 'held.txt')) });
     utimesSync(join(landed, 'held.txt'), time, time);
     const manifestId = await manifestOf(sender, 'tree', src);
-    const t = await sender.send.createTransfer(destinationId, manifestId, { destinationPath: 'in' });
+    // Digests compared: the held file is kept once its digest matches the source's.
+    const t = await sender.send.createTransfer(destinationId, manifestId, {
+      destinationPath: 'in',
+      skipMode: constants.SKIP_SAME_CHECKSUM,
+    });
     expect((await sender.send.waitForTransfer(t)).status).toBe('complete');
 
     const all = await sender.send.getTransferFiles(t);

@@ -88,6 +88,7 @@ describe('typed overloads', () => {
       | 'userData'
       | 'token'
       | 'transferLog'
+      | 'skipMode'
     >();
   });
 

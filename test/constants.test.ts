@@ -32,6 +32,11 @@ const API_TABLE: Record<string, number | string> = {
   TRANSFER_FLAG_DEFAULT: 3,
   TRANSFER_FLAG_WRITE_MTIME: 4,
   TRANSFER_FLAG_WRITE_ONLY_NEWER: 8,
+  // Ours: which files a receiver keeps as they are (createTransfer's skipMode).
+  SKIP_NONE: 0,
+  SKIP_SAME_SIZE_AND_TIME: 1,
+  SKIP_SAME_CHECKSUM: 2,
+  SKIP_EXISTING: 3,
 };
 
 describe('constants', () => {

@@ -92,3 +92,15 @@ export const RATE_CONTROL_FILL = 0;
  * TCP CUBIC flow on the same queue does; random loss without a rise in delay is still ignored.
  */
 export const RATE_CONTROL_FAIR = 1;
+/** `skipMode` (ours): send every file. */
+export const SKIP_NONE = 0;
+/**
+ * `skipMode`: keep a receiver's complete file of the source's size and modification time
+ * (within `fileTimeResolutionMicroseconds`) as it is, reading and sending none of it. The
+ * default.
+ */
+export const SKIP_SAME_SIZE_AND_TIME = 1;
+/** `skipMode`: keep a receiver's file of the source's size and digest (both sides hash it). */
+export const SKIP_SAME_CHECKSUM = 2;
+/** `skipMode`: keep any existing receiver's file. */
+export const SKIP_EXISTING = 3;

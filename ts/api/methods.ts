@@ -68,6 +68,7 @@ export const SEND_METHODS = {
       'userData',
       'token',
       'transferLog',
+      'skipMode',
     ],
   },
   deleteDestination: { required: ['destinationId'], optional: [] },

@@ -97,6 +97,11 @@ export interface ParamTypes {
   token: string;
   /** Write a log of this transfer (the server must be configured for it). */
   transferLog: boolean;
+  /**
+   * A `SKIP_*` constant: which files the receiver keeps as they are, so that none of their
+   * data is read or sent; default `SKIP_SAME_SIZE_AND_TIME`.
+   */
+  skipMode: number;
   /** Why a transfer is failed. */
   errorMessage: string;
   /** At most this many results. */

@@ -162,7 +162,8 @@ export class SendInterface extends RequestTracking<SendMethod> {
    *   first, default 100), `transferFlags`, `checkpointFrequencySeconds`, `sendRateMax`,
    *   `priorityLane`, `overwriteMode`, `minCipher`, `fileTimeResolutionMicroseconds`,
    *   `timeoutSeconds`, `userData`, `transferLog`; unset ones come from the destination's
-   *   transfer defaults
+   *   transfer defaults; and `skipMode` (ours), which files the receiver keeps as they are
+   *   (`SKIP_*`, default `SKIP_SAME_SIZE_AND_TIME`)
    */
   createTransfer(
     destinationId: IdOr<Destination>,
@@ -188,6 +189,7 @@ export class SendInterface extends RequestTracking<SendMethod> {
     userData?: UserData,
     token?: string,
     transferLog?: boolean,
+    skipMode?: number,
   ): Promise<Transfer>;
   createTransfer(...args: unknown[]): Promise<unknown> {
     return this.call('createTransfer', args);

@@ -160,8 +160,14 @@ export interface Transfer {
   userName: string | null;
   usesToken: boolean;
   transferLog: boolean;
+  /** The `SKIP_*` rule: which files the receiver keeps as they are. */
+  skipMode: number;
   totalFiles: number;
   filesComplete: number;
+  /** Files the receiver kept as they were (among `filesComplete`): none of their data sent. */
+  filesSkipped: number;
+  /** Sum of the sizes of those files. */
+  bytesSkipped: number;
   totalBytes: number;
   bytesSent: number;
   bytesAcked: number;
@@ -212,8 +218,9 @@ export interface TransferFile {
   /**
    * The BLAKE3 digest (64 hex digits) of the source bytes, which the receiver verified the
    * file it placed (or, skipped, the file it held) against; `null` until it did, and for
-   * directories, empty files, transfers without verification and files skipped for being
-   * as new at the receiver (`TRANSFER_FLAG_WRITE_ONLY_NEWER`).
+   * directories, empty files, transfers without verification and files skipped without
+   * comparing digests (for their size and time, `SKIP_SAME_SIZE_AND_TIME`; for existing,
+   * `SKIP_EXISTING`; or for being as new at the receiver, `TRANSFER_FLAG_WRITE_ONLY_NEWER`).
    */
   digest: string | null;
   /** Why it failed, if it did. */

@@ -48,9 +48,10 @@ impl Progress {
         self.bar.set_length(number("totalBytes"));
         self.bar.set_position(number("bytesAcked"));
         self.bar.set_message(format!(
-            "{}/{} files",
+            "{}/{} files ({} skipped)",
             number("filesComplete"),
-            number("totalFiles")
+            number("totalFiles"),
+            number("filesSkipped")
         ));
     }
 

@@ -5,7 +5,9 @@
 //! unless allowed, a sender remembers each receiver's key, and received files honour the
 //! receiver's umask and never change a file through another hard link. For testing a network
 //! alone: a sender that generates its bytes and a receiver that writes nothing. A receiver
-//! removes the part files left longer than `--keep-partial`.
+//! removes the part files left longer than `--keep-partial`. A send again costs only what
+//! changed: unchanged files are skipped by size and time (or digest, or age), and a dry run
+//! lists what would go.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -930,4 +932,210 @@ fn the_receiver_removes_part_files_left_longer_than_keep_partial() {
         );
         assert_eq!(names(dst.path()), left, "--keep-partial {keep}");
     }
+}
+
+/// Digests of every regular file below `root`, by path relative to it.
+fn tree_digests(root: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                found.insert(rel, digest(&path));
+            }
+        }
+    }
+    found
+}
+
+/// Sets the modification time of `path`.
+fn set_mtime(path: &Path, time: std::time::SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(time)
+        .unwrap();
+}
+
+/// A receiver on loopback that accepts `sender` and lets it replace files, and what the sends
+/// to it print.
+struct SyncPair {
+    sender: Home,
+    rx: Receiver,
+    dst: tempfile::TempDir,
+}
+
+impl SyncPair {
+    fn new() -> SyncPair {
+        let sender = Home::new();
+        let dst = tempfile::tempdir().unwrap();
+        let rx = receiver(
+            &Home::new(),
+            dst.path(),
+            "127.0.0.1:0",
+            &[
+                "--authorized-key",
+                &sender.key(),
+                "--max-overwrite",
+                "always",
+            ],
+        );
+        SyncPair { sender, rx, dst }
+    }
+
+    /// `jetstream send PATH --overwrite always ARGS` to the receiver: its new data bytes (the
+    /// sender's counter, repairs aside) and the files it skipped, from its summary.
+    fn send(&self, path: &Path, args: &[&str]) -> (u64, u64) {
+        let out = self.send_output(path, args);
+        let said = succeeded(&out);
+        let line = said.lines().find(|l| l.starts_with("sent ")).unwrap();
+        (count_after(line, "sent "), count_after(line, "skipped "))
+    }
+
+    fn send_output(&self, path: &Path, args: &[&str]) -> Output {
+        let mut all = vec![
+            path.to_str().unwrap(),
+            "--to",
+            &self.rx.addr,
+            "--destination-key",
+            &self.rx.key,
+            "--overwrite",
+            "always",
+        ];
+        all.extend_from_slice(args);
+        self.sender.send(&all)
+    }
+
+    fn landed(&self, name: &str) -> PathBuf {
+        self.dst.path().join(name)
+    }
+}
+
+#[test]
+fn an_unchanged_tree_sends_no_file_data_and_one_changed_file_of_a_thousand_is_all_that_goes() {
+    let src = tempfile::tempdir().unwrap();
+    let tree = src.path().join("tree");
+    let mut total = 0u64;
+    for i in 0..1000u32 {
+        let dir = tree.join(format!("d{}", i % 10));
+        fs::create_dir_all(&dir).unwrap();
+        let content: Vec<u8> = (0..1000 + i * 3).map(|j| (i * 31 + j) as u8).collect();
+        total += content.len() as u64;
+        fs::write(dir.join(format!("f{i}")), content).unwrap();
+    }
+    let bench = SyncPair::new();
+    assert_eq!(bench.send(&tree, &[]), (total, 0));
+    assert_eq!(tree_digests(&bench.landed("tree")), tree_digests(&tree));
+
+    // Sent again unchanged: not one byte of file data, every file skipped.
+    assert_eq!(bench.send(&tree, &[]), (0, 1000));
+    assert_eq!(tree_digests(&bench.landed("tree")), tree_digests(&tree));
+
+    // One file changed (new bytes, one more of them): only it goes.
+    let changed = tree.join("d7/f517");
+    let mut content = fs::read(&changed).unwrap();
+    content.iter_mut().for_each(|b| *b = b.wrapping_add(1));
+    content.push(9);
+    fs::write(&changed, &content).unwrap();
+    assert_eq!(bench.send(&tree, &[]), (content.len() as u64, 999));
+    assert_eq!(tree_digests(&bench.landed("tree")), tree_digests(&tree));
+}
+
+#[test]
+fn same_size_and_time_but_other_bytes_is_sent_with_checksum_and_skipped_without() {
+    let (_dir, file) = source("data.bin", &vec![7u8; 100_000]);
+    let bench = SyncPair::new();
+    assert_eq!(bench.send(&file, &[]), (100_000, 0));
+    // The receiver's copy changes behind the sender's back, keeping its size and time.
+    let landed = bench.landed("data.bin");
+    let time = fs::metadata(&landed).unwrap().modified().unwrap();
+    fs::write(&landed, vec![8u8; 100_000]).unwrap();
+    set_mtime(&landed, time);
+    let other = digest(&landed);
+
+    // Size and time say it is the same: skipped, left as it is.
+    assert_eq!(bench.send(&file, &[]), (0, 1));
+    assert_eq!(digest(&landed), other);
+    // Digests say otherwise: sent.
+    assert_eq!(bench.send(&file, &["--checksum"]), (100_000, 0));
+    assert_eq!(digest(&landed), digest(&file));
+    // And once they match, skipped again by digest.
+    assert_eq!(bench.send(&file, &["--checksum"]), (0, 1));
+    assert_eq!(digest(&landed), digest(&file));
+}
+
+#[test]
+fn update_leaves_a_newer_receiver_copy_untouched_and_sends_the_older_ones() {
+    let src = tempfile::tempdir().unwrap();
+    let tree = src.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("newer-there"), b"source one").unwrap();
+    fs::write(tree.join("older-there"), b"source two").unwrap();
+    let bench = SyncPair::new();
+    assert_eq!(bench.send(&tree, &[]), (20, 0));
+    // The receiver's first copy is edited there later than the source; the source's second
+    // file is edited after the receiver's copy.
+    let newer = bench.landed("tree/newer-there");
+    fs::write(&newer, b"edited at the receiver").unwrap();
+    let hour = Duration::from_secs(3600);
+    set_mtime(&newer, std::time::SystemTime::now() + hour);
+    fs::write(tree.join("newer-there"), b"source one, edited").unwrap();
+    fs::write(tree.join("older-there"), b"source two, edited").unwrap();
+    set_mtime(
+        &tree.join("older-there"),
+        std::time::SystemTime::now() + hour,
+    );
+
+    assert_eq!(bench.send(&tree, &["--update"]), (18, 1));
+    assert_eq!(fs::read(&newer).unwrap(), b"edited at the receiver");
+    assert_eq!(
+        digest(&bench.landed("tree/older-there")),
+        digest(&tree.join("older-there"))
+    );
+    // Without --update the newer copy is replaced like any other changed file.
+    assert_eq!(bench.send(&tree, &[]), (18, 1));
+    assert_eq!(tree_digests(&bench.landed("tree")), tree_digests(&tree));
+}
+
+#[test]
+fn a_dry_run_lists_what_would_be_sent_and_changes_nothing() {
+    let src = tempfile::tempdir().unwrap();
+    let tree = src.path().join("tree");
+    fs::create_dir_all(tree.join("sub")).unwrap();
+    for name in ["a", "b", "sub/c"] {
+        fs::write(tree.join(name), format!("content of {name}")).unwrap();
+    }
+    let bench = SyncPair::new();
+    bench.send(&tree, &[]);
+    let before = tree_digests(&bench.landed("tree"));
+    assert_eq!(before, tree_digests(&tree));
+    fs::write(tree.join("b"), b"b, changed").unwrap();
+    fs::write(tree.join("sub/new"), b"a new file").unwrap();
+
+    let out = bench.send_output(&tree, &["--dry-run"]);
+    let said = succeeded(&out);
+    assert!(said.contains("nothing changed"), "{said}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let listed: Vec<&str> = stdout
+        .lines()
+        .filter(|path| {
+            tree.join(path.strip_prefix("tree/").unwrap_or(""))
+                .is_file()
+        })
+        .collect();
+    assert_eq!(listed, ["tree/b", "tree/sub/new"], "{stdout}");
+    // The receiver holds what it held, byte for byte, and nothing more.
+    assert_eq!(tree_digests(&bench.landed("tree")), before);
+    // The real send then does what the dry run said.
+    assert_eq!(bench.send(&tree, &[]), (20, 2));
+    assert_eq!(tree_digests(&bench.landed("tree")), tree_digests(&tree));
 }

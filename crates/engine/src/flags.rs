@@ -29,6 +29,16 @@ pub const OVERWRITE_ALWAYS: u8 = 4;
 /// Part file; the old target is kept as `NAME.jetbak`.
 pub const OVERWRITE_BACKUP: u8 = 5;
 
+/// Send every file (`SKIP_NONE`) — ours, like the other `SKIP_*` rules of `skipMode`.
+pub const SKIP_NONE: u8 = 0;
+/// Keep a receiver's file of the same size and modification time, within
+/// `fileTimeResolutionMicroseconds` (`SKIP_SAME_SIZE_AND_TIME`, the default).
+pub const SKIP_SAME_SIZE_AND_TIME: u8 = 1;
+/// Keep a receiver's file of the same size and digest (`SKIP_SAME_CHECKSUM`).
+pub const SKIP_SAME_CHECKSUM: u8 = 2;
+/// Keep any existing receiver's file (`SKIP_EXISTING`).
+pub const SKIP_EXISTING: u8 = 3;
+
 /// Send symbolic links as themselves (`SYMLINKS_PRESERVE`).
 pub const SYMLINKS_PRESERVE: u8 = 4;
 

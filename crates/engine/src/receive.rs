@@ -763,6 +763,8 @@ impl DataSink for Storage {
             only_newer: (header.flags & flags::WRITE_ONLY_NEWER != 0)
                 .then_some(header.time_resolution_us as i64),
             verify: header.verify,
+            skip: header.skip,
+            time_resolution_us: i64::try_from(header.time_resolution_us).unwrap_or(i64::MAX),
             reserve_ahead: RESERVE_AHEAD,
             transfer: TransferId {
                 sender: self.sender.ok_or_else(|| {

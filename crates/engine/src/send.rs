@@ -24,7 +24,7 @@ use crate::walk::WalkEntry;
 use jetstream_wire::codec::{Auth, ConnectionId};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
-use jetstream_wire::files::{DataSource, Digest, TransferHeader};
+use jetstream_wire::files::{DataSource, Digest, SkipRule, TransferHeader};
 use jetstream_wire::ranges::RangeSet;
 use jetstream_wire::rate::{PathMemory, RateLimits, RatePolicy};
 use jetstream_wire::session::{ErrorCode, SenderConfig, SenderEvent, SenderSession, SenderStats};
@@ -98,6 +98,9 @@ pub struct SendOptions {
     /// The transfer is a download by one of this engine's shared tokens (the receiver records
     /// it).
     pub shared_token: bool,
+    /// Which files the receiver keeps as they are, so that they are neither read nor sent.
+    /// [`SkipRule::Checksum`] checks digests, as `verify` does.
+    pub skip: SkipRule,
     /// How often the receiver makes what it received durable (`None`: its default).
     pub sync_interval: Option<Duration>,
     /// Send from the receive port these routes share (`senderPort` -1), while a receiver
@@ -149,9 +152,15 @@ impl SendOptions {
             resume: Checkpoint::default(),
             verify: true,
             shared_token: false,
+            skip: SkipRule::QuickCheck,
             sync_interval: None,
             multiplex: None,
         }
+    }
+
+    /// Whether the receiver checks files against their digests.
+    fn verifies(&self) -> bool {
+        self.verify || self.skip == SkipRule::Checksum
     }
 }
 
@@ -472,12 +481,12 @@ fn source_for(opts: &SendOptions, entries: &[&WalkEntry]) -> Box<dyn DataSource 
     let sizes = || entries.iter().map(|e| e.meta.size).collect();
     if opts.flags & flags::READ != 0 {
         let source = FileSource::new(entries.iter().map(|e| e.source.clone()).collect());
-        Box::new(if opts.verify {
+        Box::new(if opts.verifies() {
             source.with_digests(sizes())
         } else {
             source
         })
-    } else if opts.verify {
+    } else if opts.verifies() {
         Box::new(GeneratedSource::with_digests(sizes()))
     } else {
         Box::new(GeneratedSource::default())
@@ -516,6 +525,8 @@ async fn run_session(
             .map_or(SESSION_SILENCE, |t| t.min(SESSION_SILENCE)),
         resume: resume.offsets().to_vec(),
         token: address_tokens::get(link.to),
+        // Only a skip rule, or writing only newer files, can answer other than "send".
+        await_answers: opts.skip != SkipRule::Whole || opts.flags & flags::WRITE_ONLY_NEWER != 0,
         ..SenderConfig::default()
     };
     let header = TransferHeader {
@@ -528,8 +539,9 @@ async fn run_session(
         sync_interval_ms: opts.sync_interval.map_or(0, |d| {
             u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
         }),
-        verify: opts.verify,
+        verify: opts.verifies(),
         shared_token: opts.shared_token,
+        skip: opts.skip,
         dest_dir: opts.dest_dir.clone(),
     };
     let metas = session_entries.iter().map(|e| e.meta.clone()).collect();
@@ -555,6 +567,8 @@ async fn run_session(
             packets_received: before.packets_received + stats.packets_received,
             packets_dropped: before.packets_dropped + stats.packets_dropped,
             key_updates: before.key_updates + stats.key_updates,
+            files_skipped: before.files_skipped + stats.files_skipped,
+            bytes_skipped: before.bytes_skipped + stats.bytes_skipped,
             bytes_acked: resume.bytes_done() + stats.bytes_acked,
             files_complete: u32::try_from(mapped.checkpoint.complete_files.len())
                 .unwrap_or(u32::MAX),

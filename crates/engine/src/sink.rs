@@ -15,8 +15,10 @@
 //! in an LRU for writing; each is handed to the worker that finishes its file.
 //!
 //! What an earlier session left is found when a file is announced: a part file (or in-place
-//! target) with a matching record gives its durable prefix, and a target that already has the
-//! source's size and time is offered whole, to be checked against the digest.
+//! target) with a matching record gives its durable prefix. What the target already holds is
+//! decided then too, by the transfer's [`SkipRule`]: a complete target (never a part file) of
+//! the source's size and time is kept as it is, or, comparing digests, offered whole to be
+//! checked against the sender's digest.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -28,7 +30,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::sync::Arc;
 
 use jetstream_wire::files::{
-    DataSink, Digest, EntryKind, FileMeta, Kept, SinkReport, StorageError,
+    DataSink, Digest, EntryKind, FileMeta, Kept, SinkReport, SkipRule, StorageError,
 };
 
 use crate::digest::{hash_file, InOrder};
@@ -82,9 +84,12 @@ pub struct SinkOptions {
     /// `Some(resolution_us)`: skip a file whose destination's mtime is as new as the source's
     /// or newer, within `resolution_us` (`TRANSFER_FLAG_WRITE_ONLY_NEWER`).
     pub only_newer: Option<i64>,
-    /// Files are checked against the sender's digests: a target that already has the source's
-    /// size and time is then offered whole instead of written again.
+    /// Files are checked against the sender's digests.
     pub verify: bool,
+    /// Which existing targets are kept as they are instead of being written.
+    pub skip: SkipRule,
+    /// Modification times this close (microseconds) are equal, for [`SkipRule::QuickCheck`].
+    pub time_resolution_us: i64,
     /// Most bytes reserved for files ahead of their data (a larger file is still reserved when
     /// it is the only one ahead): the space one session can hold before it sends anything.
     pub reserve_ahead: u64,
@@ -139,10 +144,10 @@ enum Slot {
     Discard {
         size: u64,
     },
-    /// Skipped because the destination is as new: data is dropped.
-    Skipped,
-    /// The target already has the source's size and time: offered whole, and placed once
-    /// its digest matches; otherwise written as `fallback` says (none: refused).
+    /// Kept as found, for the reason given: nothing is written.
+    Skipped(Kept),
+    /// The target already has the source's size: offered whole, and placed once its digest
+    /// matches; otherwise written as `fallback` says (none: refused).
     Verify {
         target: Box<str>,
         fallback: Option<Box<Active>>,
@@ -903,13 +908,9 @@ impl FileSink {
             if found.kind == StatKind::Directory {
                 return Err(error(file, format!("{target:?} exists and is a directory")));
             }
-            if let Some(resolution) = self.opts.only_newer {
-                if found.kind == StatKind::File
-                    && found.mtime_us.saturating_add(resolution) >= meta.mtime_us
-                {
-                    self.skipped.push(file);
-                    return Ok(Slot::Skipped);
-                }
+            if let Some(kept) = self.keeps(meta, found) {
+                self.skipped.push(file);
+                return Ok(Slot::Skipped(kept));
             }
         }
         if self.is_offered_whole(meta, existing) {
@@ -947,16 +948,33 @@ impl FileSink {
         })
     }
 
+    /// Whether the `found` target is kept as it is, and why: as new as the source when only
+    /// newer files are written, or holding the file by the skip rule. The target is complete:
+    /// data is only ever written to a part file or (in place) before the time is set.
+    fn keeps(&self, meta: &FileMeta, found: Stat) -> Option<Kept> {
+        if found.kind != StatKind::File {
+            return None;
+        }
+        if let Some(resolution) = self.opts.only_newer {
+            if found.mtime_us.saturating_add(resolution) >= meta.mtime_us {
+                return Some(Kept::Newer);
+            }
+        }
+        let same_time =
+            found.mtime_us.abs_diff(meta.mtime_us) <= self.opts.time_resolution_us.unsigned_abs();
+        match self.opts.skip {
+            SkipRule::QuickCheck if found.size == meta.size && same_time => Some(Kept::Same),
+            SkipRule::Existing => Some(Kept::Same),
+            _ => None,
+        }
+    }
+
     /// Whether the existing target is offered whole for a digest check instead of being
-    /// written: it has the source's size and modification time, as a file this transfer (or an
-    /// earlier run of it) finished does. An empty one is placed as it is (so a mode that never
-    /// replaces a file still completes a transfer sent again).
+    /// written: digests are compared and it has the source's size.
     fn is_offered_whole(&self, meta: &FileMeta, existing: Option<Stat>) -> bool {
-        self.opts.verify
-            && self.opts.write_mtime
-            && existing.is_some_and(|st| {
-                st.kind == StatKind::File && st.size == meta.size && st.mtime_us == meta.mtime_us
-            })
+        self.opts.skip == SkipRule::Checksum
+            && self.opts.verify
+            && existing.is_some_and(|st| st.kind == StatKind::File && st.size == meta.size)
     }
 
     /// How an announced file is written over the `existing` target, by the overwrite mode.
@@ -1035,7 +1053,13 @@ impl DataSink for FileSink {
         }
         let target = self.target(file, meta)?;
         let mut slot = match (self.opts.write, &meta.kind) {
-            (false, EntryKind::File) => Slot::Discard { size: meta.size },
+            // Nothing is written, but what would be kept is decided as ever (a dry run).
+            (false, EntryKind::File) => match self.sandbox.stat(&target) {
+                Ok(Some(found)) => self
+                    .keeps(meta, found)
+                    .map_or(Slot::Discard { size: meta.size }, Slot::Skipped),
+                _ => Slot::Discard { size: meta.size },
+            },
             (false, EntryKind::Directory | EntryKind::Symlink { .. }) => Slot::Discard { size: 0 },
             (true, EntryKind::Directory) => {
                 self.make_dirs(file, &target)?;
@@ -1085,8 +1109,8 @@ impl DataSink for FileSink {
 
     fn kept(&self, file: u32) -> Option<Kept> {
         match self.slots.get(&file) {
-            Some(Slot::Verify { .. }) => Some(Kept::InPlace),
-            Some(Slot::Skipped) => Some(Kept::Newer),
+            Some(Slot::Verify { .. }) => Some(Kept::Check),
+            Some(Slot::Skipped(kept)) => Some(*kept),
             _ => None,
         }
     }
@@ -1129,7 +1153,7 @@ impl DataSink for FileSink {
         }
         let size = match self.slots.get(&file) {
             None => return Err(error(file, "data for a file that was never announced")),
-            Some(Slot::Done | Slot::Skipped | Slot::Verify { .. }) => return Ok(()),
+            Some(Slot::Done | Slot::Skipped(_) | Slot::Verify { .. }) => return Ok(()),
             Some(Slot::Directory { .. }) => return Err(error(file, "data for a directory")),
             Some(Slot::Link { .. } | Slot::Refused { .. }) => {
                 return Err(error(file, "data for a link"))
@@ -1170,7 +1194,7 @@ impl DataSink for FileSink {
             .get_mut(&file)
             .ok_or_else(|| error(file, "finish of a file that was never announced"))?;
         match mem::replace(slot, Slot::Done) {
-            Slot::Done | Slot::Skipped | Slot::Discard { .. } => {}
+            Slot::Done | Slot::Skipped(_) | Slot::Discard { .. } => {}
             Slot::Directory { path, mtime_us } => {
                 // Files finished before the directory are renamed into it first.
                 self.submit_finishes();

@@ -17,6 +17,7 @@ use jetstream_engine::sink::{FileSink, SinkOptions, RESERVE_AHEAD};
 use jetstream_engine::walk::WalkEntry;
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::{Identity, PublicKey};
+use jetstream_wire::files::SkipRule;
 use jetstream_wire::files::{DataSink, EntryKind, FileMeta, SinkReport};
 use jetstream_wire::rate::RateLimits;
 use rand::{RngCore, SeedableRng};
@@ -92,6 +93,8 @@ async fn send_file(
     opts.cipher = CipherLevel::None;
     opts.transfer_id = transfer_id;
     opts.overwrite = jetstream_engine::flags::OVERWRITE_ALWAYS;
+    // Its sources have one size and may share a time: each is written whatever is there.
+    opts.skip = SkipRule::Whole;
     opts.timeout = Some(Duration::from_secs(30));
     if let Some(cap) = cap {
         opts.limits = RateLimits {
@@ -281,6 +284,8 @@ fn sink(sandbox: &Arc<Sandbox>) -> FileSink {
         write_mtime: true,
         only_newer: None,
         verify: true,
+        skip: SkipRule::Checksum,
+        time_resolution_us: 0,
         reserve_ahead: RESERVE_AHEAD,
         transfer: TransferId {
             sender: PublicKey([3; 32]),

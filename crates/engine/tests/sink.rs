@@ -1,6 +1,7 @@
 //! The file writer: overwrite modes, finishing, out-of-order data, WRITE off, hostile paths and
 //! bounded descriptors.
 
+use jetstream_wire::files::SkipRule;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -75,6 +76,8 @@ fn options() -> SinkOptions {
         write_mtime: false,
         only_newer: None,
         verify: false,
+        skip: SkipRule::Checksum,
+        time_resolution_us: 0,
         reserve_ahead: jetstream_engine::sink::RESERVE_AHEAD,
         transfer: TransferId {
             sender: PublicKey([7; 32]),
@@ -232,6 +235,8 @@ fn a_mode_that_never_replaces_places_an_empty_file_that_is_already_there() {
         overwrite: OverwriteMode::Never,
         write_mtime: true,
         verify: true,
+        skip: SkipRule::Checksum,
+        time_resolution_us: 0,
         ..options()
     });
     sink.open(0, &meta).unwrap();
@@ -713,6 +718,8 @@ fn a_target_with_the_sources_size_and_time_is_checked_not_written() {
     let opts = SinkOptions {
         write_mtime: true,
         verify: true,
+        skip: SkipRule::Checksum,
+        time_resolution_us: 0,
         overwrite: OverwriteMode::Never,
         ..options()
     };
@@ -826,6 +833,8 @@ fn a_file_killed_at_any_step_ends_complete_and_right_or_is_received_again() {
     let opts = SinkOptions {
         write_mtime: true,
         verify: true,
+        skip: SkipRule::Checksum,
+        time_resolution_us: 0,
         ..options()
     };
     let mut meta = file_meta("f", data.len());

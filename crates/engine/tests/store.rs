@@ -68,6 +68,7 @@ fn params() -> TransferParams {
         user_name: Some("alice".to_owned()),
         uses_token: false,
         transfer_log: true,
+        skip_mode: 2,
     }
 }
 
@@ -680,6 +681,8 @@ fn transfers_round_trip() {
     let progress = TransferProgress {
         total_files: 10,
         files_complete: 4,
+        files_skipped: 3,
+        bytes_skipped: 1 << 20,
         total_bytes: 1 << 33,
         total_blocks: (1 << 33) / 256,
         bytes_sent: 1 << 32,

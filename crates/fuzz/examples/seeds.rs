@@ -67,6 +67,7 @@ fn codec_seeds() -> Vec<Vec<u8>> {
         sync_interval_ms: 1000,
         verify: true,
         shared_token: false,
+        skip: jetstream_wire::files::SkipRule::QuickCheck,
         total_files: 1,
         total_bytes: 5000,
         dest_dir: "inbox".into(),

@@ -5,9 +5,10 @@
 
 use arbitrary::Arbitrary;
 use jetstream_wire::codec::{
+    Answer, MAX_ANSWERS,
     Frame, Frames, DIGEST_LEN, MAX_ACK_RANGES, MAX_MESSAGE_LEN, MAX_PATH_LEN,
 };
-use jetstream_wire::files::{EntryKind, FileMeta, TransferHeader};
+use jetstream_wire::files::{EntryKind, FileMeta, SkipRule, TransferHeader};
 
 /// Longest DATA payload a spec picks inside a file: it fits an ordinary datagram.
 const DATA_WITHIN: u64 = 1024;
@@ -87,6 +88,7 @@ pub struct HeaderSpec {
     sync_interval_ms: u32,
     verify: bool,
     shared_token: bool,
+    skip: u8,
     dest_dir: String,
 }
 
@@ -104,6 +106,7 @@ impl HeaderSpec {
             sync_interval_ms: self.sync_interval_ms,
             verify: self.verify,
             shared_token: self.shared_token,
+            skip: SkipRule::from_u8(self.skip % 4).unwrap_or_default(),
             dest_dir: clip(&self.dest_dir, MAX_PATH_LEN),
         }
     }
@@ -156,6 +159,8 @@ pub enum FrameSpec {
     Missing { file: Pick, start: Pick, len: Pick },
     /// DIGEST.
     Digest { file: Pick, hash: [u8; DIGEST_LEN] },
+    /// ANSWERS from a file on, each answer a code picked among the three.
+    Answers { first: Pick, answers: Vec<u8> },
 }
 
 impl FrameSpec {
@@ -280,6 +285,23 @@ impl FrameSpec {
                 file: shape.file(*file),
                 hash: *hash,
             },
+            FrameSpec::Answers { first, answers } => {
+                let first = shape.file(*first);
+                let room = (u64::from(u32::MAX) - u64::from(first) + 1).min(MAX_ANSWERS as u64);
+                let mut answers: Vec<Answer> = answers
+                    .iter()
+                    .take(room as usize)
+                    .map(|code| match code % 3 {
+                        0 => Answer::Send,
+                        1 => Answer::Kept,
+                        _ => Answer::Check,
+                    })
+                    .collect();
+                if answers.is_empty() {
+                    answers.push(Answer::Send);
+                }
+                Frame::Answers { first, answers }
+            }
         }
     }
 }

@@ -98,6 +98,7 @@ pub fn run(input: &SenderInput) -> Outcome {
         sync_interval_ms: 0,
         verify: input.verify,
         shared_token: false,
+        skip: jetstream_wire::files::SkipRule::QuickCheck,
         total_files: 0,
         total_bytes: 0,
         dest_dir: String::new(),

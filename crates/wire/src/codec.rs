@@ -10,11 +10,11 @@
 
 use crate::crypto::handshake::CLIENT_HELLO_LEN;
 use crate::crypto::token::{Token, TOKEN_LEN};
-use crate::files::{EntryKind, FileMeta, TransferHeader};
+use crate::files::{EntryKind, FileMeta, SkipRule, TransferHeader};
 use std::ops::Range;
 
 /// The protocol version carried by handshake datagrams.
-pub const VERSION: u8 = 4;
+pub const VERSION: u8 = 5;
 /// Length of a connection id.
 pub const CID_LEN: usize = 8;
 /// Length of the plaintext header of a protected datagram.
@@ -32,6 +32,8 @@ pub const MAX_PATH_LEN: usize = 1024;
 pub const MAX_MESSAGE_LEN: usize = 512;
 /// Length of a file digest (BLAKE3).
 pub const DIGEST_LEN: usize = 32;
+/// Most answers one ANSWERS frame carries (a quarter byte each).
+pub const MAX_ANSWERS: usize = 2048;
 
 /// A connection id, chosen by the initiator.
 pub type ConnectionId = [u8; CID_LEN];
@@ -289,6 +291,36 @@ pub enum Frame<'a> {
     /// A resumption token from the receiver: the sender's next ClientHello from the same
     /// address carries it and skips the retry round trip.
     NewToken(Token),
+    /// The receiver's answers to the FILE frames of files `first..first + answers.len()`, in
+    /// order: whether each is sent. The sender sends no byte of a file before its answer.
+    Answers {
+        /// The first file answered.
+        first: u32,
+        /// One answer per file, at most [`MAX_ANSWERS`].
+        answers: Vec<Answer>,
+    },
+}
+
+/// What the receiver wants of an announced file ([`Frame::Answers`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Send it (but for a prefix a DURABLE frame before the answer says the receiver holds).
+    Send,
+    /// The receiver keeps its own copy as it is: the file is complete, nothing is sent.
+    Kept,
+    /// The receiver holds a copy of the file's size and checks it against the file's digest:
+    /// send the digest, and the data only if a MISSING frame asks for it.
+    Check,
+}
+
+impl Answer {
+    fn code(self) -> u8 {
+        match self {
+            Answer::Send => 0,
+            Answer::Kept => 1,
+            Answer::Check => 2,
+        }
+    }
 }
 
 const FRAME_PADDING: u8 = 0x00;
@@ -308,6 +340,7 @@ const FRAME_MISSING: u8 = 0x1d;
 const FRAME_DIGEST: u8 = 0x1e;
 const FRAME_NEW_TOKEN: u8 = 0x1f;
 const FRAME_KEPT: u8 = 0x20;
+const FRAME_ANSWERS: u8 = 0x21;
 
 /// A transfer header's bits: every file's digest is checked...
 const HEADER_VERIFY: u8 = 1;
@@ -323,7 +356,7 @@ impl Frame<'_> {
         match self {
             Frame::Data { data, .. } => DATA_FRAME_OVERHEAD + data.len(),
             Frame::Ack { ranges, .. } => 1 + 4 + 2 + 16 * ranges.len(),
-            Frame::Transfer(t) => 1 + 8 + 4 + 1 + 8 + 4 + 8 + 4 + 1 + 2 + t.dest_dir.len(),
+            Frame::Transfer(t) => 1 + 8 + 4 + 1 + 8 + 4 + 8 + 4 + 1 + 1 + 2 + t.dest_dir.len(),
             Frame::File { meta, .. } => {
                 let target = match &meta.kind {
                     EntryKind::Symlink { target } => 2 + target.len(),
@@ -342,6 +375,7 @@ impl Frame<'_> {
             Frame::Missing { .. } => 1 + 4 + 8 + 8,
             Frame::Digest { .. } => 1 + 4 + DIGEST_LEN,
             Frame::NewToken(_) => 1 + TOKEN_LEN,
+            Frame::Answers { answers, .. } => 1 + 4 + 2 + answers.len().div_ceil(4),
         }
     }
 
@@ -388,6 +422,7 @@ impl Frame<'_> {
                     bits |= HEADER_SHARED_TOKEN;
                 }
                 w.u8(bits)?;
+                w.u8(t.skip.code())?;
                 w.str16(&t.dest_dir)?;
             }
             Frame::File { file, meta, resume } => {
@@ -465,6 +500,22 @@ impl Frame<'_> {
             Frame::NewToken(token) => {
                 w.u8(FRAME_NEW_TOKEN)?;
                 w.bytes(token)?;
+            }
+            Frame::Answers { first, answers } => {
+                if answers.len() > MAX_ANSWERS {
+                    return None;
+                }
+                w.u8(FRAME_ANSWERS)?;
+                w.u32(*first)?;
+                w.u16(answers.len() as u16)?;
+                // Four to a byte, the first in the highest bits.
+                for four in answers.chunks(4) {
+                    let byte = four
+                        .iter()
+                        .enumerate()
+                        .fold(0u8, |b, (i, a)| b | a.code() << (6 - 2 * i));
+                    w.u8(byte)?;
+                }
             }
         }
         *pos = w.pos;
@@ -570,6 +621,8 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
             if header_bits & !(HEADER_VERIFY | HEADER_SHARED_TOKEN) != 0 {
                 return Err(CodecError::Invalid("header bits"));
             }
+            let skip =
+                SkipRule::from_u8(r.u8("skip rule")?).ok_or(CodecError::Invalid("skip rule"))?;
             Frame::Transfer(TransferHeader {
                 id,
                 flags,
@@ -580,6 +633,7 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
                 sync_interval_ms,
                 verify: header_bits & HEADER_VERIFY != 0,
                 shared_token: header_bits & HEADER_SHARED_TOKEN != 0,
+                skip,
                 dest_dir: r.str16("destination directory", MAX_PATH_LEN)?,
             })
         }
@@ -678,6 +732,28 @@ fn decode_frame<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, CodecError> {
             hash: r.array("digest")?,
         },
         FRAME_NEW_TOKEN => Frame::NewToken(r.array("token")?),
+        FRAME_ANSWERS => {
+            let first = r.u32("first answered file")?;
+            let count = usize::from(r.u16("answer count")?);
+            if count == 0 || count > MAX_ANSWERS || u64::from(first) + count as u64 > 1 << 32 {
+                return Err(CodecError::Invalid("answer count"));
+            }
+            let packed = r.take(count.div_ceil(4), "answers")?;
+            let mut answers = Vec::with_capacity(count);
+            for i in 0..packed.len() * 4 {
+                let code = packed[i / 4] >> (6 - 2 * (i % 4)) & 3;
+                answers.push(match code {
+                    // Bits past the last answer are zero.
+                    0 if i >= count => continue,
+                    _ if i >= count => return Err(CodecError::Invalid("answers")),
+                    0 => Answer::Send,
+                    1 => Answer::Kept,
+                    2 => Answer::Check,
+                    _ => return Err(CodecError::Invalid("answer")),
+                });
+            }
+            Frame::Answers { first, answers }
+        }
         kind => {
             return Err(CodecError::UnknownKind {
                 what: "frame",
@@ -849,6 +925,7 @@ mod tests {
                 sync_interval_ms: 1500,
                 verify: true,
                 shared_token: true,
+                skip: SkipRule::QuickCheck,
                 dest_dir: "in/box".into(),
             }),
             Frame::File {
@@ -916,6 +993,20 @@ mod tests {
                 hash: [7; DIGEST_LEN],
             },
             Frame::NewToken([8; TOKEN_LEN]),
+            Frame::Answers {
+                first: 11,
+                answers: vec![
+                    Answer::Send,
+                    Answer::Kept,
+                    Answer::Check,
+                    Answer::Kept,
+                    Answer::Send,
+                ],
+            },
+            Frame::Answers {
+                first: u32::MAX,
+                answers: vec![Answer::Check],
+            },
         ]
     }
 
@@ -994,6 +1085,48 @@ mod tests {
             Frames::new(&buf).collect::<Result<Vec<_>, _>>(),
             Err(CodecError::Invalid("entry kind"))
         );
+    }
+
+    #[test]
+    fn answers_are_packed_four_to_a_byte_and_malformed_ones_refused() {
+        let frame = Frame::Answers {
+            first: 3,
+            answers: vec![
+                Answer::Kept,
+                Answer::Check,
+                Answer::Send,
+                Answer::Kept,
+                Answer::Kept,
+            ],
+        };
+        let mut buf = [0u8; 16];
+        let mut pos = 0;
+        frame.encode(&mut buf, &mut pos).unwrap();
+        assert_eq!(
+            &buf[..pos],
+            [FRAME_ANSWERS, 0, 0, 0, 3, 0, 5, 0b0110_0001, 0b0100_0000]
+        );
+        let decode = |bytes: &[u8]| Frames::new(bytes).next().unwrap().map(|_| ());
+        assert_eq!(decode(&buf[..pos]), Ok(()));
+        let mut bad = buf[..pos].to_vec();
+        bad[8] |= 1; // a bit past the last answer
+        assert_eq!(decode(&bad), Err(CodecError::Invalid("answers")));
+        let mut bad = buf[..pos].to_vec();
+        bad[7] |= 0b1100_0000; // no answer has code 3
+        assert_eq!(decode(&bad), Err(CodecError::Invalid("answer")));
+        let none = [FRAME_ANSWERS, 0, 0, 0, 3, 0, 0];
+        assert_eq!(decode(&none), Err(CodecError::Invalid("answer count")));
+        // Files past the last index a transfer can have.
+        let past = [FRAME_ANSWERS, 255, 255, 255, 255, 0, 2, 0];
+        assert_eq!(decode(&past), Err(CodecError::Invalid("answer count")));
+        let many = Frame::Answers {
+            first: 0,
+            answers: vec![Answer::Send; MAX_ANSWERS + 1],
+        };
+        let mut big = vec![0u8; 4096];
+        let mut pos = 0;
+        assert!(many.encode(&mut big, &mut pos).is_none());
+        assert_eq!(pos, 0);
     }
 
     #[test]

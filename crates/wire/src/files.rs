@@ -70,12 +70,57 @@ pub struct TransferHeader {
     /// Whether the transfer is a download: sent to the holder of one of the sender's shared
     /// tokens, which the sender checked (the receiver keeps it in its records).
     pub shared_token: bool,
+    /// Which announced files the receiver keeps as they are, so that none of their data is
+    /// sent.
+    pub skip: SkipRule,
     /// How many entries the transfer has.
     pub total_files: u32,
     /// Sum of the entries' sizes.
     pub total_bytes: u64,
     /// Directory below the receiver's root that receives the entries ("" for the root).
     pub dest_dir: String,
+}
+
+/// How the receiver decides, when a file is announced, that its target already holds it: such a
+/// file is kept as it is and none of its data is sent. Only a complete target counts (never a
+/// part file); `TRANSFER_FLAG_WRITE_ONLY_NEWER` keeps a target as new as the source whatever
+/// the rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SkipRule {
+    /// Every file is sent.
+    #[default]
+    Whole,
+    /// A target of the source's size and modification time (within the transfer's time
+    /// resolution) is kept: rsync's quick check.
+    QuickCheck,
+    /// A target of the source's size is hashed and kept when its digest matches the sender's
+    /// (the transfer's files are verified).
+    Checksum,
+    /// Any existing target is kept.
+    Existing,
+}
+
+impl SkipRule {
+    /// The rule of its code on the wire.
+    pub fn from_u8(code: u8) -> Option<SkipRule> {
+        Some(match code {
+            0 => SkipRule::Whole,
+            1 => SkipRule::QuickCheck,
+            2 => SkipRule::Checksum,
+            3 => SkipRule::Existing,
+            _ => return None,
+        })
+    }
+
+    /// The rule's code on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            SkipRule::Whole => 0,
+            SkipRule::QuickCheck => 1,
+            SkipRule::Checksum => 2,
+            SkipRule::Existing => 3,
+        }
+    }
 }
 
 /// The digest of a whole file (BLAKE3).
@@ -120,12 +165,15 @@ pub enum SinkReport {
 /// Why a sink leaves a file as it found it ([`DataSink::kept`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kept {
-    /// Its target already holds the file: same size and time, checked against the sender's
-    /// digest when files are verified.
-    InPlace,
+    /// Its target holds the file by the transfer's [`SkipRule`]: it stays as it is, complete
+    /// at once.
+    Same,
     /// Its target is as new as the source and only newer files are written: it stays as it
-    /// is, different from the source.
+    /// is, different from the source, complete at once.
     Newer,
+    /// Its target has the source's size and is checked against the sender's digest: kept
+    /// when it matches, written otherwise.
+    Check,
 }
 
 /// Where a receiving session puts file bytes.
@@ -146,8 +194,9 @@ pub trait DataSink {
     /// an earlier session (0 for none): they are not written again.
     fn open(&mut self, file: u32, meta: &FileMeta) -> Result<u64, StorageError>;
     /// Whether `file`, just opened, is to be left as the sink found it, and why; `None` when
-    /// it is written. Such a file is reported KEPT rather than PLACED once it is complete,
-    /// unless its digest check fails and it is written after all.
+    /// it is written. A file kept [`Kept::Same`] or [`Kept::Newer`] is complete at once and
+    /// never finished; one to [`Kept::Check`] is held whole, finished with the sender's digest
+    /// and reported KEPT, unless its digest check fails and it is written after all.
     fn kept(&self, file: u32) -> Option<Kept> {
         let _ = file;
         None

@@ -123,6 +123,7 @@ fn header() -> TransferHeader {
         sync_interval_ms: 0,
         verify: false,
         shared_token: false,
+        skip: jetstream_wire::files::SkipRule::QuickCheck,
         total_files: 1,
         total_bytes: 1 << 30,
         dest_dir: String::new(),

@@ -194,6 +194,41 @@ fn files_the_receiver_already_holds_are_reported_kept() {
 }
 
 #[test]
+fn files_the_receiver_answers_kept_cost_no_data_through_lost_answers() {
+    // A tree sent again: the receiver answers most announcements "kept" (ANSWERS frames, some
+    // lost on the way back); the sender sends only the others' bytes, and every file is
+    // reported, the kept ones as kept.
+    let count = 3000u32;
+    let files: Vec<_> = (0..count)
+        .map(|i| file(&format!("t/f{i}"), 1000 + u64::from(i % 7) * 333))
+        .collect();
+    let same: Vec<u32> = (0..count).filter(|i| i % 100 != 7).collect();
+    let sent: u64 = files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !same.contains(&(*i as u32)))
+        .map(|(_, f)| f.size)
+        .sum();
+    let flow = Flow {
+        files,
+        cipher: CipherLevel::Aes128Gcm,
+        same: same.clone(),
+        ..Flow::single(0)
+    };
+    let cfg = link(100 * MBIT, Duration::from_millis(20), 0.05, 29);
+    let outcome = run(cfg, vec![flow], Duration::from_secs(120));
+    let f = &outcome.flows[0];
+    assert!(f.result.is_ok(), "{:?}", f.result);
+    assert_eq!(f.received_bytes, sent);
+    assert_eq!(f.bytes_sent - f.retransmitted, sent);
+    assert_eq!(f.receiver_stats.files_kept as usize, same.len());
+    let mut reported = f.reported.clone();
+    reported.sort_unstable();
+    let expected: Vec<(u32, bool)> = (0..count).map(|i| (i, same.contains(&i))).collect();
+    assert_eq!(reported, expected);
+}
+
+#[test]
 fn what_the_receiver_holds_is_not_sent_again_even_unclaimed() {
     // A second run of the same transfer without a checkpoint: the receiver says how much of
     // the file it holds and the sender skips it (beyond what it sent before hearing so).
@@ -433,6 +468,7 @@ fn a_sender_asked_to_retry_repeats_its_hello_with_the_token_a_few_times_at_most(
         sync_interval_ms: 0,
         verify: false,
         shared_token: false,
+        skip: jetstream_wire::files::SkipRule::QuickCheck,
         dest_dir: String::new(),
     };
     let files = vec![file("f", 10)];

@@ -6,6 +6,7 @@
 #[allow(dead_code)]
 mod support;
 
+use jetstream_wire::files::SkipRule;
 use jetstream_wire::rate::PathMemory;
 use std::time::Duration;
 use support::startup::{measure, Startup};
@@ -84,29 +85,47 @@ fn a_remembered_rate_the_path_no_longer_carries_is_given_up() {
     assert!(memory.bandwidth < 2 * LINK / 8, "{memory:?}");
 }
 
+/// The tenths of `rtt` in which data first left the sender and first reached the receiver,
+/// for one file sent under `skip`.
+fn first_data(rtt: Duration, skip: SkipRule) -> (Option<usize>, Option<usize>) {
+    let flow = Flow {
+        skip,
+        ..Flow::single(10_000_000)
+    };
+    let outcome = run_sampled(link(LINK, rtt, 0.0, 3), vec![flow], rtt * 4, rtt / 10);
+    let f = &outcome.flows[0];
+    (
+        f.sent_per_window.iter().position(|&b| b > 8_000),
+        f.delivered_per_window.iter().position(|&b| b > 0),
+    )
+}
+
 #[test]
 fn data_leaves_with_the_client_finish_not_a_round_trip_later() {
     // ClientHello out at 0, ServerHello back at one round trip: the ClientFinish and the first
     // flight go then, and reach the receiver half a round trip later, before any ACCEPT.
     let rtt = Duration::from_millis(100);
-    let window = rtt / 10;
-    let outcome = run_sampled(
-        link(LINK, rtt, 0.0, 3),
-        vec![Flow::single(10_000_000)],
-        rtt * 4,
-        window,
-    );
-    let f = &outcome.flows[0];
-    let first_sent = f.sent_per_window.iter().position(|&b| b > 8_000);
-    let first_received = f.delivered_per_window.iter().position(|&b| b > 0);
+    let (sent, received) = first_data(rtt, SkipRule::Whole);
     assert_eq!(
-        first_sent,
+        sent,
         Some(10),
-        "data left in window {first_sent:?} of {window:?}"
+        "data left in tenth {sent:?} of the round trip"
     );
     assert!(
-        first_received.is_some_and(|w| w <= 15),
-        "data arrived in window {first_received:?} of {window:?}"
+        received.is_some_and(|w| w <= 15),
+        "arrived in tenth {received:?}"
+    );
+    // Under a skip rule the FILE frames go with the ClientFinish, and the data of a file only
+    // once the receiver answered that it wants it: a round trip later.
+    let (sent, received) = first_data(rtt, SkipRule::QuickCheck);
+    assert_eq!(
+        sent,
+        Some(20),
+        "data left in tenth {sent:?} of the round trip"
+    );
+    assert!(
+        received.is_some_and(|w| w <= 25),
+        "arrived in tenth {received:?}"
     );
 }
 

@@ -5,7 +5,9 @@
 //! waits for its end, then prints the server's figures for it.
 
 use super::follow::follow;
-use super::{create_transfer, host_port, mappings, print_complete, server_name, SendArgs};
+use super::{
+    create_transfer, host_port, list_dry_run, mappings, print_complete, server_name, SendArgs,
+};
 use crate::control_port;
 use crate::progress::Progress;
 use jetstream_engine::error::{Code, Error};
@@ -28,7 +30,15 @@ pub async fn send(args: &SendArgs, server: &str) -> Result<(), Error> {
     if transfer["status"] != "complete" {
         return Err(failure(&transfer));
     }
+    if args.dry_run {
+        return list_dry_run(&client, id).await;
+    }
     let number = |name: &str| transfer[name].as_u64().unwrap_or(0);
+    eprintln!(
+        "skipped {} files the receiver held ({} bytes)",
+        number("filesSkipped"),
+        number("bytesSkipped")
+    );
     // From its first datagram (its request, when it sent none) to its end, on the server's clock.
     let start = transfer["startTime"]
         .as_i64()

@@ -70,6 +70,8 @@ pub(super) const PORT: Int<u16> = Int::new(0, u16::MAX as i128);
 pub(super) const SENDER_PORT: Int<i32> = Int::new(-1, u16::MAX as i128);
 /// An `OVERWRITE_*` mode.
 pub(super) const OVERWRITE_MODE: Int<u32> = Int::new(0, flags::OVERWRITE_BACKUP as i128);
+/// A `SKIP_*` rule.
+pub(super) const SKIP_MODE: Int<u32> = Int::new(0, flags::SKIP_EXISTING as i128);
 /// A `MIN_CIPHER_*` level.
 pub(super) const MIN_CIPHER: Int<u32> = Int::new(0, 3);
 /// `TRANSFER_FLAG_*` bits.

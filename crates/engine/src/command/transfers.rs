@@ -5,7 +5,7 @@ use super::args::{Args, Bool, Int, NonBlank, Ref, StringMap, Text};
 use super::error::CommandError;
 use super::params::{
     FromArgs, COUNT_U32, COUNT_U64, DESTINATION_ID, LIMIT, MANIFEST_ID, MIN_CIPHER, OVERWRITE_MODE,
-    PRIORITY, RATE, RATE_OR_UNLIMITED, SECONDS, TRANSFER_FLAGS, TRANSFER_ID,
+    PRIORITY, RATE, RATE_OR_UNLIMITED, SECONDS, SKIP_MODE, TRANSFER_FLAGS, TRANSFER_ID,
 };
 use crate::store::TransferDefaults;
 use serde::Serialize;
@@ -31,7 +31,8 @@ impl FromArgs for TransferDefaults {
 
 /// `createTransfer(destinationId, manifestId, destinationPath, userName, password, priority,
 /// transferFlags, checkpointFrequencySeconds, sendRateMax, priorityLane, overwriteMode,
-/// minCipher, fileTimeResolutionMicroseconds, timeoutSeconds, userData, token, transferLog)`.
+/// minCipher, fileTimeResolutionMicroseconds, timeoutSeconds, userData, token, transferLog,
+/// skipMode)`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTransfer {
@@ -57,6 +58,8 @@ pub struct CreateTransfer {
     pub token: Option<String>,
     /// Write a per-transfer log.
     pub transfer_log: Option<bool>,
+    /// `SKIP_*`: which files the receiver keeps as they are instead of receiving them.
+    pub skip_mode: Option<u32>,
 }
 
 impl FromArgs for CreateTransfer {
@@ -72,6 +75,7 @@ impl FromArgs for CreateTransfer {
             user_data: args.opt("userData", &StringMap)?,
             token: args.opt("token", &NonBlank)?,
             transfer_log: args.opt("transferLog", &Bool)?,
+            skip_mode: args.opt("skipMode", &SKIP_MODE)?,
         };
         if params.user_name.is_some() && params.token.is_some() {
             return Err(args.conflict("give only one of userName and token".into()));

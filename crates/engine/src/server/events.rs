@@ -115,6 +115,8 @@ pub struct TransferReport {
     pub bytes_retransmitted: u64,
     /// Bytes the receiver already held and were not sent.
     pub bytes_skipped: u64,
+    /// Entries the receiver kept as they were (none of their data sent).
+    pub files_skipped: u64,
     /// Seconds from the first datagram to the receiver's confirmation.
     pub seconds: f64,
     /// Sessions started again after one died.
@@ -129,6 +131,7 @@ impl From<&crate::send::SendReport> for TransferReport {
             bytes_sent: report.stats.bytes_sent,
             bytes_retransmitted: report.stats.bytes_retransmitted,
             bytes_skipped: report.bytes_skipped,
+            files_skipped: u64::from(report.stats.files_skipped),
             seconds: report.elapsed.as_secs_f64(),
             reconnects: u64::from(report.reconnects),
         }

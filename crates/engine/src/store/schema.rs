@@ -9,7 +9,7 @@ use rusqlite::{Connection as Db, TransactionBehavior};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Version 1: every object kind.
 ///
@@ -321,4 +321,12 @@ const V9: &str = "
 ALTER TABLE connections ADD COLUMN measured_rate REAL;
 ALTER TABLE connections ADD COLUMN measured_min_rtt_ms REAL;
 ALTER TABLE connections ADD COLUMN measured_loss_rate REAL;
+";
+
+/// Version 10: which files a transfer's receiver keeps as they are (`SKIP_*`; existing
+/// transfers compare size and time), and how many it kept.
+const V10: &str = "
+ALTER TABLE transfers ADD COLUMN skip_mode INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE transfers ADD COLUMN files_skipped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE transfers ADD COLUMN bytes_skipped INTEGER NOT NULL DEFAULT 0;
 ";

@@ -72,6 +72,8 @@ pub struct TransferParams {
     pub uses_token: bool,
     /// Write a per-transfer log.
     pub transfer_log: bool,
+    /// `SKIP_*` rule: which files the receiver keeps as they are.
+    pub skip_mode: u32,
 }
 
 /// Progress counters of a transfer, written by the sender as it goes.
@@ -82,6 +84,11 @@ pub struct TransferProgress {
     pub total_files: u64,
     /// Files fully acknowledged.
     pub files_complete: u64,
+    /// Files the receiver kept as they were (counted in `files_complete`): none of their
+    /// data was sent.
+    pub files_skipped: u64,
+    /// Sum of the sizes of those files.
+    pub bytes_skipped: u64,
     /// Bytes in the transfer.
     pub total_bytes: u64,
     /// Blocks in the transfer.
@@ -113,6 +120,8 @@ impl TransferProgress {
         vec![
             ("total_files", &self.total_files),
             ("files_complete", &self.files_complete),
+            ("files_skipped", &self.files_skipped),
+            ("bytes_skipped", &self.bytes_skipped),
             ("total_bytes", &self.total_bytes),
             ("total_blocks", &self.total_blocks),
             ("bytes_sent", &self.bytes_sent),
@@ -240,6 +249,7 @@ impl Record for Transfer {
                 user_name: c.get("user_name")?,
                 uses_token: c.get("uses_token")?,
                 transfer_log: c.get("transfer_log")?,
+                skip_mode: c.get("skip_mode")?,
             },
             status,
             processing: status.is_processing(),
@@ -249,6 +259,8 @@ impl Record for Transfer {
             progress: TransferProgress {
                 total_files: c.get("total_files")?,
                 files_complete: c.get("files_complete")?,
+                files_skipped: c.get("files_skipped")?,
+                bytes_skipped: c.get("bytes_skipped")?,
                 total_bytes: c.get("total_bytes")?,
                 total_blocks: c.get("total_blocks")?,
                 bytes_sent: c.get("bytes_sent")?,
@@ -291,9 +303,9 @@ impl Store {
                  priority_lane, send_rate_max, overwrite_mode, transfer_flags, min_cipher,
                  checkpoint_frequency_seconds, file_time_resolution_us, timeout_seconds,
                  user_name, uses_token, transfer_log, block_size, status, request_time,
-                 queue_time)
+                 queue_time, skip_mode)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?18)",
+                 ?18, ?18, ?19)",
         )?
         .execute(params![
             new.destination_id,
@@ -314,6 +326,7 @@ impl Store {
             new.block_size,
             TransferStatus::Pending,
             new.request_time,
+            p.skip_mode,
         ])?;
         let id = tx.last_insert_rowid();
         let object_id = id.to_string();

@@ -8,8 +8,8 @@
 //!
 //! Startup is paced from the first packet and measures the bottleneck from the spacing of ACKs
 //! rather than waiting for the window to grow. The initial window leaves paced over two
-//! milliseconds (never as one burst), and then nothing more until the first ACK. The ACKs of
-//! each round form a train: the bytes it delivered over the time it spanned are the rate the
+//! milliseconds (never as one burst), and then nothing more until the first estimate. The ACKs
+//! of each round form a train: the bytes it delivered over the time it spanned are the rate the
 //! bottleneck let through, or the rate sent at when that is lower. This packet-train estimate
 //! jumps the first round to what the path carries instead of a window per RTT. The pacing rate
 //! is then twice the estimate, doubling each round while the path keeps up, and startup ends:
@@ -49,9 +49,16 @@
 //! that it yields to TCP flows on the same queue as they yield to each other. Random loss with
 //! no rise in delay is still not congestion.
 //!
-//! There is no ProbeRTT phase that empties the pipe: a delay that three reactions in a row did
-//! not shrink (a longer path, jitter, a queue others keep full) is taken as part of the path's
-//! RTT instead, and any lower RTT sample lowers the minimum again at once.
+//! There is no ProbeRTT phase that empties the pipe periodically. A delay that three reactions
+//! in a row did not shrink (a longer path, jitter, a queue others keep full) is checked by one
+//! longer drain, up to three rounds: if the RTT falls back within the target of the minimum
+//! meanwhile, the queue was (partly) this flow's and the minimum stands; otherwise the lowest
+//! RTT seen is taken as the path's. Flows of this kind that share a bottleneck all see their
+//! reactions fail while the others refill the queue; were the delay taken as the path's at
+//! once, the first flow to do so would keep the queue full against the others, which go on
+//! yielding to a delay they measure from the true minimum (the latecomer problem of delay-based
+//! control). Draining alongside them, it sees the queue empty instead. Any lower RTT sample
+//! lowers the minimum again at once.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -68,7 +75,7 @@ const STARTUP_WINDOW_GAIN: f64 = 3.0;
 /// The first flight, the initial window, is paced over this long: fast enough that the
 /// spacing of its ACKs shows the bottleneck's rate on many paths, spread enough that the
 /// pacer's bucket (a millisecond of the rate) holds half of it, never all of it at once. Once
-/// it is out, the rate falls to the window per nominal RTT until the first ACK, so that
+/// it is out, the rate falls to the window per nominal RTT until the first estimate, so that
 /// nothing beyond the window leaves on the strength of the fast rate.
 const INITIAL_FLIGHT_TIME: Duration = Duration::from_millis(2);
 /// How much later than its pace a train's packets may have left before the train starts again
@@ -144,8 +151,12 @@ enum Mode {
     Startup,
     /// Pacing at a remembered path's rate until `until_round`, watching for a queue.
     Check { until_round: u64 },
-    /// Emptying the queue; entered in `since_round`.
-    Drain { since_round: u64 },
+    /// Emptying the queue; entered in `since_round`. With `lowest`, the lowest RTT sampled
+    /// since, the drain checks whether a delay that reactions did not shrink is the path's.
+    Drain {
+        since_round: u64,
+        lowest: Option<Duration>,
+    },
     /// Cycling through [`PROBE_GAINS`]; the current phase began at `since`.
     ProbeBw { phase: usize, since: Instant },
 }
@@ -244,7 +255,7 @@ pub struct ModelController {
     round_max_rate: u64,
     /// The highest pacing rate asked for so far: no ACK train can show more than was sent.
     max_pacing: u64,
-    /// Bytes sent before the first ACK (the first flight).
+    /// Bytes sent before the first estimate (the first flight, then what followed it).
     first_flight: u64,
     /// Bytes acknowledged and bytes declared lost, in total.
     acked: u64,
@@ -309,6 +320,11 @@ impl ModelController {
             return 0.0;
         }
         (self.lost as f64 / total as f64).min(PathMemory::MAX_LOSS)
+    }
+
+    /// The queueing delay a flow keeps at most over a path of `min_rtt`.
+    fn queue_target(min_rtt: Duration) -> Duration {
+        QUEUE_DELAY_FLOOR.max(min_rtt / 4)
     }
 
     /// How far the RTT must rise over the minimum to show a queue growing.
@@ -455,6 +471,7 @@ impl ModelController {
     fn enter_drain(&mut self) {
         self.mode = Mode::Drain {
             since_round: self.round,
+            lowest: None,
         };
     }
 
@@ -515,7 +532,7 @@ impl ModelController {
         self.recent_means.push_back(mean);
         let quiet = self.recent_means.iter().min().copied().unwrap_or(mean);
 
-        let target = QUEUE_DELAY_FLOOR.max(min_rtt / 4);
+        let target = Self::queue_target(min_rtt);
         let delayed = standing > target;
         let heavy_loss = period.lost as f64 / bytes as f64 > CONGESTION_LOSS_RATE;
         // Losses while a queue builds that is not this flow's own probe: a full queue too short
@@ -548,10 +565,14 @@ impl ModelController {
                     let shrank = self.reacted_at.is_none_or(|last| mean + target / 8 < last);
                     self.futile = if shrank { 0 } else { self.futile + 1 };
                     if self.futile >= FUTILE_REACTIONS {
-                        // Draining does not shrink this delay: take it as the path's.
-                        self.min_rtt = Some(period_min);
+                        // Reactions did not shrink this delay: drain for longer to see whether
+                        // it is the path's.
                         self.reacted_at = None;
                         self.futile = 0;
+                        self.mode = Mode::Drain {
+                            since_round: self.round,
+                            lowest: Some(period_min),
+                        };
                         return;
                     }
                 }
@@ -576,8 +597,23 @@ impl ModelController {
         let bdp = self.bdp().unwrap_or(0);
         match self.mode {
             Mode::Startup | Mode::Check { .. } => {}
-            Mode::Drain { since_round } => {
+            Mode::Drain {
+                since_round,
+                lowest: None,
+            } => {
                 if in_flight <= bdp || self.round >= since_round + DRAIN_MAX_ROUNDS {
+                    self.enter_probe_bw(now);
+                }
+            }
+            Mode::Drain {
+                since_round,
+                lowest: Some(lowest),
+            } => {
+                let min_rtt = self.min_rtt.unwrap_or(lowest);
+                if lowest <= min_rtt + Self::queue_target(min_rtt) {
+                    self.enter_probe_bw(now);
+                } else if self.round >= since_round + DRAIN_MAX_ROUNDS {
+                    self.min_rtt = Some(lowest);
                     self.enter_probe_bw(now);
                 }
             }
@@ -609,7 +645,11 @@ impl RateController for ModelController {
     /// Sending changes nothing in the model but the highest rate sent at, which bounds what an
     /// ACK train may show.
     fn on_sent(&mut self, now: Instant, bytes: u64, _in_flight: u64) {
-        if self.acked == 0 {
+        // Counted until the path is measured, not until the first ACK: a sender whose first
+        // datagrams (announcements waiting for the receiver's answer) are acknowledged before
+        // its data goes would otherwise send that data at the first flight's rate, and twice
+        // the initial window, since its window covers what the rate sends between ACK bursts.
+        if self.bw.get() == 0 {
             self.first_flight += bytes;
         }
         let rate = self.pacing_rate();
@@ -636,6 +676,13 @@ impl RateController for ModelController {
         period.max_rate = period.max_rate.max(sample.delivery_rate);
         period.min_rtt = Some(period.min_rtt.map_or(sample.rtt, |m| m.min(sample.rtt)));
 
+        if let Mode::Drain {
+            lowest: Some(lowest),
+            ..
+        } = &mut self.mode
+        {
+            *lowest = (*lowest).min(sample.rtt);
+        }
         let round_start = sample.prior_delivered >= self.next_round_delivered;
         if round_start {
             self.round += 1;
@@ -654,7 +701,8 @@ impl RateController for ModelController {
         }
         // App-limited samples say little about the path unless they beat the estimate, and
         // the first estimate takes a few datagrams' worth: the ACK of a probe (after a first
-        // flight lost whole, say) says nothing of the path's rate, and startup would double
+        // flight lost whole, say) or of the announcements a sender makes while its data waits
+        // for the receiver's answer says nothing of the path's rate, and startup would double
         // from it for many round trips.
         let bw = self.bw.get();
         let measured = bw > 0 || sample.delivered >= TRAIN_MIN_DATAGRAMS * self.max_datagram;

@@ -14,8 +14,8 @@
 use super::protection::Drop;
 use super::{ErrorCode, Protection, SessionError};
 use crate::codec::{
-    self, Auth, ConnectionId, DatagramKind, Frame, Frames, Header, HANDSHAKE_HEADER_LEN,
-    MAX_ACK_RANGES, PROTECTED_HEADER_LEN,
+    self, Answer, Auth, ConnectionId, DatagramKind, Frame, Frames, Header, HANDSHAKE_HEADER_LEN,
+    MAX_ACK_RANGES, MAX_ANSWERS, PROTECTED_HEADER_LEN,
 };
 use crate::crypto::aead::CipherLevel;
 use crate::crypto::handshake::{Identity, PublicKey, Responder};
@@ -124,6 +124,11 @@ pub struct ReceiverStats {
     pub bytes_resumed: u64,
     /// Files whose digest did not match the sender's (each was received again).
     pub digest_mismatches: u32,
+    /// Entries kept as they were when announced (the sink already held them, or held newer
+    /// ones): none of their data was sent.
+    pub files_kept: u32,
+    /// Sum of the sizes of those entries.
+    pub bytes_kept: u64,
     /// The session failed and could not make what it had received durable (or, given up by
     /// the sender, remove it).
     pub final_sync_failed: bool,
@@ -165,8 +170,8 @@ struct FileRx {
     sync_asked: u64,
     /// Its digest did not match once already.
     mismatched: bool,
-    /// The sink leaves it as it found it ([`DataSink::kept`]).
-    kept: Option<Kept>,
+    /// The sink holds it whole and checks it against the sender's digest ([`Kept::Check`]).
+    checking: bool,
 }
 
 impl FileRx {
@@ -187,7 +192,9 @@ pub struct ReceiverSession {
     header: Option<TransferHeader>,
     files: HashMap<u32, FileRx>,
     completed: RangeSet,
-    /// DURABLE, PLACED, KEPT, MISSING and NEW_TOKEN frames to send.
+    /// Entries complete as soon as announced: the sink kept them as they were.
+    kept: RangeSet,
+    /// DURABLE, PLACED, KEPT, MISSING, ANSWERS and NEW_TOKEN frames to send.
     reports: VecDeque<Frame<'static>>,
     next_sync: Option<Instant>,
     /// A failed session made what it had received durable (or abandoned it).
@@ -261,6 +268,7 @@ impl ReceiverSession {
             header: None,
             files: HashMap::new(),
             completed: RangeSet::new(),
+            kept: RangeSet::new(),
             reports: VecDeque::new(),
             next_sync: None,
             final_sync_done: false,
@@ -480,14 +488,14 @@ impl ReceiverSession {
                     self.completed.insert(u64::from(file)..u64::from(file) + 1);
                     self.events.push_back(ReceiverEvent::FileComplete(file));
                     // A file whose digest did not match was written after all.
-                    self.reports
-                        .push_back(match rx.kept.filter(|_| !rx.mismatched) {
-                            Some(kept) => Frame::Kept {
-                                file,
-                                verified: kept == Kept::InPlace,
-                            },
-                            None => Frame::Placed { file },
-                        });
+                    self.reports.push_back(if rx.checking && !rx.mismatched {
+                        Frame::Kept {
+                            file,
+                            verified: true,
+                        }
+                    } else {
+                        Frame::Placed { file }
+                    });
                 }
             }
             SinkReport::Refused { file, reason } => {
@@ -746,12 +754,22 @@ impl ReceiverSession {
                 if file >= header.total_files {
                     return Err(protocol(format!("file index {file} out of range")));
                 }
+                // Announced again: the answer (or the PLACED frame) may have been lost.
+                if self.kept.contains(file.into()) {
+                    self.answer(file, Answer::Kept);
+                    return Ok(true);
+                }
                 if self.completed.contains(file.into()) {
-                    // The PLACED frame may have been lost.
                     self.reports.push_back(Frame::Placed { file });
                     return Ok(true);
                 }
-                if self.files.contains_key(&file) {
+                if let Some(rx) = self.files.get(&file) {
+                    let answer = if rx.checking {
+                        Answer::Check
+                    } else {
+                        Answer::Send
+                    };
+                    self.answer(file, answer);
                     return Ok(true);
                 }
                 if meta.kind != EntryKind::File && meta.size != 0 {
@@ -762,19 +780,41 @@ impl ReceiverSession {
                     .open(file, &meta)
                     .map_err(SessionError::from)?
                     .min(meta.size);
+                let checking = match sink.kept(file) {
+                    Some(Kept::Same | Kept::Newer) => {
+                        let f = u64::from(file);
+                        self.completed.insert(f..f + 1);
+                        self.kept.insert(f..f + 1);
+                        self.stats.files_kept += 1;
+                        self.stats.bytes_kept = self.stats.bytes_kept.saturating_add(meta.size);
+                        self.events.push_back(ReceiverEvent::FileComplete(file));
+                        self.answer(file, Answer::Kept);
+                        return Ok(true);
+                    }
+                    Some(Kept::Check) => true,
+                    None => false,
+                };
+                // A copy to check is held whole; otherwise what an earlier session left.
+                let held = if checking { meta.size } else { held };
                 let mut received = RangeSet::new();
                 received.insert(0..held);
-                // The sink vouches for `held`, but the sizes it is clamped to are the sender's.
-                self.stats.bytes_resumed = self.stats.bytes_resumed.saturating_add(held);
-                if held > 0 || resume > 0 {
-                    // The sender learns what this side holds, whatever it claimed.
-                    self.reports.push_back(Frame::Durable { file, bytes: held });
-                }
-                if resume > held {
-                    self.reports.push_back(Frame::Missing {
-                        file,
-                        range: held..resume,
-                    });
+                if checking {
+                    self.answer(file, Answer::Check);
+                } else {
+                    // The sink vouches for `held`, but the sizes it is clamped to are the
+                    // sender's.
+                    self.stats.bytes_resumed = self.stats.bytes_resumed.saturating_add(held);
+                    if held > 0 || resume > 0 {
+                        // The sender learns what this side holds, whatever it claimed.
+                        self.reports.push_back(Frame::Durable { file, bytes: held });
+                    }
+                    if resume > held {
+                        self.reports.push_back(Frame::Missing {
+                            file,
+                            range: held..resume,
+                        });
+                    }
+                    self.answer(file, Answer::Send);
                 }
                 self.files.insert(
                     file,
@@ -782,12 +822,12 @@ impl ReceiverSession {
                         path: meta.path,
                         size: meta.size,
                         received,
-                        verify,
+                        verify: verify || checking,
                         digest: None,
                         finishing: false,
                         sync_asked: held,
                         mismatched: false,
-                        kept: sink.kept(file),
+                        checking,
                     },
                 );
                 self.maybe_finish(file, sink)?;
@@ -866,6 +906,24 @@ impl ReceiverSession {
             other => return Err(protocol(format!("unexpected frame from sender: {other:?}"))),
         }
         Ok(true)
+    }
+
+    /// Queues the answer to `file`'s announcement, in the ANSWERS frame of the files just
+    /// before it when there is one still to send, so that a tree of small files is answered
+    /// a few thousand files a frame.
+    fn answer(&mut self, file: u32, answer: Answer) {
+        if let Some(Frame::Answers { first, answers }) = self.reports.back_mut() {
+            if u64::from(*first) + answers.len() as u64 == u64::from(file)
+                && answers.len() < MAX_ANSWERS
+            {
+                answers.push(answer);
+                return;
+            }
+        }
+        self.reports.push_back(Frame::Answers {
+            first: file,
+            answers: vec![answer],
+        });
     }
 
     /// Hands `file` to the sink to be made final once every byte and (when it is verified)
@@ -1100,6 +1158,7 @@ mod tests {
             sync_interval_ms: 0,
             verify: false,
             shared_token: false,
+            skip: crate::files::SkipRule::QuickCheck,
             total_files: 2,
             total_bytes: u64::MAX,
             dest_dir: String::new(),
@@ -1167,6 +1226,7 @@ mod tests {
             sync_interval_ms: 0,
             verify: false,
             shared_token: false,
+            skip: crate::files::SkipRule::Whole,
             total_files: 1,
             total_bytes: 10,
             dest_dir: String::new(),

@@ -1,5 +1,7 @@
 //! The sending side of a session: handshake as initiator, then the transfer — the TRANSFER
-//! header, each entry's FILE frame just ahead of its data, file bytes at the paced rate without
+//! header, the entries' FILE frames up to [`ANNOUNCE_AHEAD`] ahead of the data, and each file's
+//! bytes once the receiver answered its FILE frame (ANSWERS: send it, it is kept, or check its
+//! digest; a file kept costs no byte of data and is never read), at the paced rate without
 //! waiting for acknowledgements, repair of exactly what was lost before any new data, each
 //! file's DIGEST once it has been read, and the closing DONE/RESULT exchange that confirms
 //! every file is in place. The first flight leaves right behind the ClientFinish, without
@@ -14,7 +16,7 @@
 use super::recovery::{Content, ControlItem, Recovery};
 use super::{ErrorCode, Protection, SessionError, HANDSHAKE_RTO, MAX_HANDSHAKE_RTO};
 use crate::codec::{
-    self, Auth, ConnectionId, DatagramKind, Frame, Frames, Header, DATA_FRAME_OVERHEAD,
+    self, Answer, Auth, ConnectionId, DatagramKind, Frame, Frames, Header, DATA_FRAME_OVERHEAD,
     HANDSHAKE_HEADER_LEN, PROTECTED_HEADER_LEN,
 };
 use crate::crypto::aead::CipherLevel;
@@ -44,6 +46,12 @@ const DIGEST_BATCH: usize = 32;
 const DIGEST_DELAY: Duration = Duration::from_millis(2);
 /// Most Retry datagrams one handshake follows; a receiver asks once.
 const MAX_RETRIES: u32 = 3;
+/// How many entries are announced ahead of the one whose data goes out: the receiver answers
+/// them while data flows, so a tree of unchanged files costs round trips by the thousand
+/// files, not one each.
+const ANNOUNCE_AHEAD: u32 = 4096;
+/// Most FILE frames announced again at once when their answers were lost.
+const REANNOUNCE: usize = 1024;
 
 /// How a sender session behaves.
 #[derive(Clone, Debug)]
@@ -80,6 +88,10 @@ pub struct SenderConfig {
     pub token: Option<Token>,
     /// Datagrams sealed under one key before the session moves to fresh keys.
     pub key_update_interval: u64,
+    /// Whether a file's data waits for the receiver's answer to its FILE frame. Without a
+    /// skip rule (and without a rule that keeps newer targets) every answer is "send": the
+    /// data follows its FILE frame at once, a round trip earlier.
+    pub await_answers: bool,
 }
 
 impl Default for SenderConfig {
@@ -99,6 +111,7 @@ impl Default for SenderConfig {
             resume: Vec::new(),
             token: None,
             key_update_interval: super::DEFAULT_KEY_UPDATE_INTERVAL,
+            await_answers: true,
         }
     }
 }
@@ -162,6 +175,11 @@ pub struct SenderStats {
     pub retries: u32,
     /// Entries complete at the receiver.
     pub files_complete: u32,
+    /// Entries the receiver kept as they were (it held them, or newer ones): none of their
+    /// data was sent, and none read unless digests were compared.
+    pub files_skipped: u32,
+    /// Sum of the sizes of those entries.
+    pub bytes_skipped: u64,
     /// Smoothed RTT.
     pub rtt: Duration,
     /// Smallest RTT seen.
@@ -289,6 +307,16 @@ pub struct SenderSession {
     /// Bytes on the receiver's stable storage, by its DURABLE, PLACED and KEPT frames.
     durable: RangeSet,
     meta_acked: RangeSet,
+    /// Entries whose FILE frame the receiver answered: only their data is sent.
+    answered: RangeSet,
+    /// When FILE frames acknowledged but not answered are announced again (their answers
+    /// may have been lost).
+    reannounce_at: Option<Instant>,
+    /// Entries the receiver holds a copy of to check against their digest (answered CHECK).
+    checking: RangeSet,
+    /// Bytes of the transfer never sent yet that a MISSING frame asked for (a copy that
+    /// failed its check): sending them is no repair.
+    unsent: RangeSet,
     /// Entries whose bytes, FILE frame and digest are all acknowledged.
     delivered: RangeSet,
     /// Entries the receiver reported complete.
@@ -351,6 +379,10 @@ impl SenderSession {
                 "too many files in one transfer",
             ));
         }
+        let answered = match config.await_answers {
+            true => RangeSet::new(),
+            false => std::iter::once(0..files.len() as u64).collect(),
+        };
         let mut bases = Vec::with_capacity(files.len());
         let mut total = 0u64;
         for f in &files {
@@ -388,6 +420,10 @@ impl SenderSession {
             acked,
             durable: RangeSet::new(),
             meta_acked: RangeSet::new(),
+            answered,
+            reannounce_at: None,
+            checking: RangeSet::new(),
+            unsent: RangeSet::new(),
             delivered: RangeSet::new(),
             placed: RangeSet::new(),
             transfer_acked: false,
@@ -588,6 +624,7 @@ impl SenderSession {
             consider(self.next_send_at);
             consider(self.keepalive_at());
             consider(self.digest_retry_at);
+            consider(self.reannounce_at);
             if let Done::Sent { resend_at } = self.done {
                 consider(Some(resend_at));
             }
@@ -626,6 +663,12 @@ impl SenderSession {
         }
         if self.keepalive_at().is_some_and(|t| now >= t) {
             self.probe_pending = true;
+        }
+        if self.reannounce_at.is_some_and(|t| now >= t) {
+            let unanswered = self.unanswered(REANNOUNCE);
+            self.control
+                .extend(unanswered.iter().map(|&file| ControlItem::Meta(file)));
+            self.arm_reannounce(now);
         }
         if let Done::Sent { resend_at } = self.done {
             if now >= resend_at {
@@ -846,6 +889,18 @@ impl SenderSession {
                     self.on_missing(file, range);
                 }
                 Frame::NewToken(token) => self.events.push_back(SenderEvent::NewToken(token)),
+                Frame::Answers { first, answers } => {
+                    if u64::from(first) + answers.len() as u64 > self.files.len() as u64 {
+                        self.protocol_error(format!("ANSWERS beyond file {first}"));
+                        return;
+                    }
+                    for (file, answer) in (first..).zip(answers) {
+                        self.on_answer(file, answer);
+                    }
+                    if self.unanswered(1).is_empty() {
+                        self.reannounce_at = None;
+                    }
+                }
                 Frame::Ping { .. } | Frame::Padding(_) => {}
                 other => {
                     self.protocol_error(format!("unexpected frame from receiver: {other:?}"));
@@ -881,6 +936,11 @@ impl SenderSession {
                             ControlItem::Meta(file) => {
                                 self.meta_acked.insert(u64::from(file)..u64::from(file) + 1);
                                 self.check_delivered(file);
+                                if self.reannounce_at.is_none()
+                                    && !self.answered.contains(u64::from(file))
+                                {
+                                    self.arm_reannounce(now);
+                                }
                             }
                             ControlItem::Digest(file) => {
                                 self.digest_acked
@@ -1011,15 +1071,70 @@ impl SenderSession {
         }
     }
 
+    /// The receiver answered `file`'s FILE frame.
+    fn on_answer(&mut self, file: u32, answer: Answer) {
+        let f = u64::from(file);
+        self.answered.insert(f..f + 1);
+        if answer == Answer::Send {
+            return;
+        }
+        // Kept, or held whole to be checked: none of it is sent (unless a MISSING asks).
+        let size = self.file_size(file);
+        if let Some(range) = self.file_range(file, 0..size) {
+            self.durable.insert(range.clone());
+            self.acked.insert(range);
+        }
+        match answer {
+            Answer::Kept => self.mark_placed(file, Placed::Kept { verified: false }),
+            Answer::Check => {
+                self.checking.insert(f..f + 1);
+            }
+            Answer::Send => {}
+        }
+        self.check_delivered(file);
+    }
+
+    /// Up to `max` entries whose FILE frame was acknowledged and is still unanswered.
+    fn unanswered(&self, max: usize) -> Vec<u32> {
+        let mut files = Vec::new();
+        for announced in self.meta_acked.iter() {
+            for gap in self.answered.gaps(announced) {
+                files.extend(
+                    gap.take(max - files.len())
+                        .filter(|&f| !self.placed.contains(f))
+                        .map(|f| f as u32),
+                );
+                if files.len() == max {
+                    return files;
+                }
+            }
+        }
+        files
+    }
+
+    /// Announces again, after twice the probe timeout without their answers, the entries
+    /// acknowledged and unanswered, if any.
+    fn arm_reannounce(&mut self, now: Instant) {
+        self.reannounce_at = (!self.unanswered(1).is_empty())
+            .then(|| now + self.recovery.rtt().pto(self.config.max_ack_delay) * 2);
+    }
+
     /// Records `file` complete at the receiver, as `placed` says.
     fn mark_placed(&mut self, file: u32, placed: Placed) {
         let f = u64::from(file);
         if !self.placed.contains(f) {
             self.placed.insert(f..f + 1);
+            // Complete implies answered and delivered: a kept file has no data to send.
+            self.answered.insert(f..f + 1);
+            self.delivered.insert(f..f + 1);
             let digest = self.digests.remove(&file);
             let (digest, kept) = match placed {
                 Placed::Written => (digest, false),
-                Placed::Kept { verified } => (digest.filter(|_| verified), true),
+                Placed::Kept { verified } => {
+                    self.stats.files_skipped += 1;
+                    self.stats.bytes_skipped += self.file_size(file);
+                    (digest.filter(|_| verified), true)
+                }
             };
             self.events
                 .push_back(SenderEvent::FileComplete { file, digest, kept });
@@ -1035,6 +1150,10 @@ impl SenderSession {
         self.acked.remove(range.clone());
         self.durable.remove(range.clone());
         self.delivered.remove(f..f + 1);
+        if self.checking.contains(f) {
+            self.checking.remove(f..f + 1);
+            self.unsent.insert(range.clone());
+        }
         // One entry, however long: `data_datagram` takes a datagram's worth at a time.
         self.repair.push_back(range);
     }
@@ -1044,7 +1163,8 @@ impl SenderSession {
         self.digest_retry_at = None;
         while self.digest_next < self.cursor_file {
             let file = self.digest_next;
-            if self.needs_digest(file) {
+            // A file kept by the receiver is never read, not even to be hashed.
+            if self.needs_digest(file) && !self.placed.contains(u64::from(file)) {
                 match source.digest(file) {
                     Ok(Some(hash)) => {
                         self.digests.insert(file, hash);
@@ -1126,6 +1246,11 @@ impl SenderSession {
         self.poll_digests(now, source);
         if matches!(self.state, State::Closed) {
             return self.close_datagram(buf);
+        }
+        if self.awaiting_answer() && self.repair.is_empty() {
+            // What goes out now is announcements and the like, less than the path could take:
+            // their acknowledgements do not measure it.
+            self.sampler.on_app_limited(self.recovery.in_flight());
         }
         if let Some(len) = self.control_datagram(now, buf, end, false) {
             return Some(len);
@@ -1249,7 +1374,7 @@ impl SenderSession {
     ) -> Option<usize> {
         let needs_meta = !self.suspended
             && (self.meta_next as usize) < self.files.len()
-            && self.meta_next <= self.cursor_file;
+            && self.meta_next <= self.cursor_file.saturating_add(ANNOUNCE_AHEAD);
         if self.control.is_empty() && !needs_meta {
             return None;
         }
@@ -1281,7 +1406,10 @@ impl SenderSession {
             self.control.pop_front();
             items.push(item);
         }
-        while needs_meta && (self.meta_next as usize) < self.files.len() {
+        while needs_meta
+            && (self.meta_next as usize) < self.files.len()
+            && self.meta_next <= self.cursor_file.saturating_add(ANNOUNCE_AHEAD)
+        {
             let item = ControlItem::Meta(self.meta_next);
             if self
                 .encode_control(item, &mut buf[..end], &mut pos)
@@ -1369,7 +1497,9 @@ impl SenderSession {
                 if at < range_end {
                     self.repair.push_front(at..range_end);
                 }
-                self.stats.bytes_retransmitted += len;
+                let again: u64 = self.unsent.gaps(start..at).map(|g| g.end - g.start).sum();
+                self.unsent.remove(start..at);
+                self.stats.bytes_retransmitted += again;
             }
             None => {
                 let file = self.file_at(start + len.saturating_sub(1));
@@ -1396,8 +1526,14 @@ impl SenderSession {
         self.cursor_file as usize >= self.files.len()
     }
 
+    /// Whether the next new bytes wait for the receiver's answer to their file's FILE frame.
+    fn awaiting_answer(&self) -> bool {
+        (self.cursor_file as usize) < self.files.len()
+            && !self.answered.contains(u64::from(self.cursor_file))
+    }
+
     /// The range of new bytes the next datagram may carry, about `room` long: from the cursor
-    /// on through the following files while they are announced and start from their first byte
+    /// on through the following files while they are answered and start from their first byte
     /// (a resumed file leaves a gap in the transfer's bytes). None when nothing new can go.
     fn new_data(&mut self, room: u64) -> Option<(u64, u64)> {
         let start = loop {
@@ -1407,7 +1543,9 @@ impl SenderSession {
                 self.cursor_file += 1;
                 self.cursor_offset = resumed(&self.config, &self.files, self.cursor_file);
             }
-            if self.cursor_file as usize >= self.files.len() || self.cursor_file >= self.meta_next {
+            if self.cursor_file as usize >= self.files.len()
+                || !self.answered.contains(u64::from(self.cursor_file))
+            {
                 return None;
             }
             let base = self.bases[self.cursor_file as usize];
@@ -1425,7 +1563,7 @@ impl SenderSession {
             file += 1;
             if limit - start >= room
                 || file >= self.files.len()
-                || file as u32 >= self.meta_next
+                || !self.answered.contains(file as u64)
                 || resumed(&self.config, &self.files, file as u32) > 0
             {
                 // Up to the next bytes the receiver already holds.
@@ -1466,6 +1604,7 @@ mod tests {
             sync_interval_ms: 0,
             verify: false,
             shared_token: false,
+            skip: crate::files::SkipRule::QuickCheck,
             total_files: 0,
             total_bytes: 0,
             dest_dir: String::new(),

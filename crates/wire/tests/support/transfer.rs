@@ -7,7 +7,7 @@ use jetstream_wire::codec::{Header, HANDSHAKE_HEADER_LEN};
 use jetstream_wire::crypto::aead::CipherLevel;
 use jetstream_wire::crypto::handshake::Identity;
 use jetstream_wire::files::{
-    DataSink, DataSource, Digest, EntryKind, FileMeta, Kept, SinkReport, StorageError,
+    DataSink, DataSource, Digest, EntryKind, FileMeta, Kept, SinkReport, SkipRule, StorageError,
     TransferHeader,
 };
 use jetstream_wire::ranges::RangeSet;
@@ -82,6 +82,9 @@ pub struct CheckingSink {
     pub corrupt: Vec<u32>,
     /// Files the sink leaves as it found them (held whole from before).
     pub kept: Vec<u32>,
+    /// Files the sink holds already by the skip rule: complete when announced, never written
+    /// or finished.
+    pub same: Vec<u32>,
     /// The durable prefixes asked for, per file.
     pub synced: HashMap<u32, u64>,
     reports: VecDeque<SinkReport>,
@@ -108,7 +111,10 @@ impl DataSink for CheckingSink {
     }
 
     fn kept(&self, file: u32) -> Option<Kept> {
-        self.kept.contains(&file).then_some(Kept::InPlace)
+        if self.same.contains(&file) {
+            return Some(Kept::Same);
+        }
+        self.kept.contains(&file).then_some(Kept::Check)
     }
 
     fn write_at(&mut self, file: u32, offset: u64, data: &[u8]) -> Result<(), StorageError> {
@@ -221,6 +227,11 @@ pub struct Flow {
     pub corrupt: Vec<u32>,
     /// Files the receiver's sink leaves as it found them (held whole from before).
     pub kept: Vec<u32>,
+    /// Files the receiver's sink holds by the skip rule, complete once announced.
+    pub same: Vec<u32>,
+    /// The transfer's skip rule (the sink keeps the files of `same` whatever it is); with
+    /// [`SkipRule::Whole`] data does not wait for the answers.
+    pub skip: SkipRule,
     /// Whether files are checked against their digests.
     pub verify: bool,
     /// Datagrams each side seals under one key before moving to fresh keys.
@@ -246,6 +257,8 @@ impl Flow {
             held: Vec::new(),
             corrupt: Vec::new(),
             kept: Vec::new(),
+            same: Vec::new(),
+            skip: SkipRule::QuickCheck,
             verify: true,
             key_update_interval: DEFAULT_KEY_UPDATE_INTERVAL,
             policy: RatePolicy::Fill,
@@ -376,6 +389,7 @@ pub fn run_sampled(
                 key_update_interval: flow.key_update_interval,
                 rate_policy: flow.policy,
                 path_memory: flow.memory,
+                await_answers: flow.skip != SkipRule::Whole,
                 ..SenderConfig::default()
             };
             let header = TransferHeader {
@@ -388,6 +402,7 @@ pub fn run_sampled(
                 sync_interval_ms: 0,
                 verify: flow.verify,
                 shared_token: false,
+                skip: flow.skip,
                 dest_dir: String::new(),
             };
             let sender = SenderSession::new(
@@ -407,6 +422,7 @@ pub fn run_sampled(
                     held: flow.held,
                     corrupt: flow.corrupt,
                     kept: flow.kept,
+                    same: flow.same,
                     ..CheckingSink::default()
                 },
                 outcome: FlowOutcome {
@@ -525,7 +541,7 @@ pub fn run_sampled(
                 match ev {
                     SenderEvent::Complete => {
                         assert_eq!(
-                            r.sink.finished.len(),
+                            r.sink.finished.len() + r.sink.same.len() as u64,
                             r.sink.metas.len() as u64,
                             "confirmed before the files were in place"
                         );

@@ -83,6 +83,9 @@ impl Actor {
             user_name: p.user_name.clone(),
             uses_token,
             transfer_log: p.transfer_log.unwrap_or(false),
+            skip_mode: p
+                .skip_mode
+                .unwrap_or(u32::from(flags::SKIP_SAME_SIZE_AND_TIME)),
         };
         let transfer = self.store.insert_transfer(&NewTransfer {
             destination_id: destination.destination_id.clone(),

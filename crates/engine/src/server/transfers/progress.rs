@@ -214,6 +214,8 @@ fn progress_of(p: &Progress) -> TransferProgress {
     TransferProgress {
         total_files: u64::from(p.total_files),
         files_complete: u64::from(stats.files_complete),
+        files_skipped: u64::from(stats.files_skipped),
+        bytes_skipped: stats.bytes_skipped,
         total_bytes: p.total_bytes,
         total_blocks: blocks(p.total_bytes),
         bytes_sent: stats.bytes_sent,

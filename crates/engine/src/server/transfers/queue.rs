@@ -14,6 +14,7 @@ use crate::store::{
     ConnectionState, EventKind, ManifestStatus, NewEvent, Transfer, TransferStatus,
 };
 use jetstream_wire::crypto::aead::CipherLevel;
+use jetstream_wire::files::SkipRule;
 use jetstream_wire::rate::RatePolicy;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -159,6 +160,10 @@ impl Actor {
         opts.shared_token = params.uses_token;
         opts.overwrite = u8::try_from(params.overwrite_mode).unwrap_or(flags::OVERWRITE_NEVER);
         opts.time_resolution_us = params.file_time_resolution_microseconds;
+        opts.skip = u8::try_from(params.skip_mode)
+            .ok()
+            .and_then(SkipRule::from_u8)
+            .unwrap_or(SkipRule::QuickCheck);
         opts.timeout = idle_limit(params.timeout_seconds);
         opts.sync_interval = (params.checkpoint_frequency_seconds > 0)
             .then(|| Duration::from_secs(params.checkpoint_frequency_seconds.into()));

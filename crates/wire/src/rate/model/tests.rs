@@ -249,6 +249,69 @@ fn a_delay_that_draining_does_not_shrink_becomes_the_path_rtt() {
 }
 
 #[test]
+fn a_delay_that_empties_while_this_flow_drains_is_not_taken_as_the_path_rtt() {
+    // A queue shared with flows like this one: its reactions do not shrink it while the others
+    // refill it, but it empties while this flow drains for longer, as they drain too.
+    let mut feed = Feed::steady();
+    let queued = RTT + 15 * MS;
+    let mut rounds = 0;
+    while !matches!(
+        feed.c.mode,
+        Mode::Drain {
+            lowest: Some(_),
+            ..
+        }
+    ) {
+        feed.run(phase(1, RATE, queued));
+        assert_eq!(
+            feed.c.min_rtt(),
+            Some(RTT),
+            "the queue was taken as the path's"
+        );
+        rounds += 1;
+        assert!(rounds < 40, "the reactions were never found futile");
+    }
+    feed.run(phase(1, RATE, RTT + MS));
+    assert_eq!(feed.c.min_rtt(), Some(RTT));
+    assert!(
+        matches!(feed.c.mode, Mode::ProbeBw { .. }),
+        "{:?}",
+        feed.c.mode
+    );
+}
+
+#[test]
+fn acknowledged_announcements_do_not_prolong_the_first_flight() {
+    // The first datagrams, small announcements, are acknowledged before any data goes; that
+    // measures nothing, and the data still leaves at the first flight's rate for one initial
+    // window only.
+    let mut c = ModelController::new(MTU as usize);
+    let start = Instant::now();
+    let fast = c.pacing_rate();
+    c.on_sent(start, 100, 100);
+    let sample = RateSample {
+        delivery_rate: per_second(100, RTT),
+        rtt: RTT,
+        interval: RTT,
+        delivered: 100,
+        prior_delivered: 0,
+        is_app_limited: true,
+        acked_bytes: 100,
+        lost_bytes: 0,
+    };
+    c.on_ack(start + RTT, &sample, 0);
+    assert_eq!(c.bandwidth(), 0, "the announcements measured the path");
+    assert_eq!(c.pacing_rate(), fast);
+    let window = c.window();
+    let mut sent = 0;
+    while sent < window {
+        sent += MTU;
+        c.on_sent(start + RTT, MTU, sent);
+    }
+    assert_eq!(c.pacing_rate(), per_second(window, NOMINAL_RTT));
+}
+
+#[test]
 fn app_limited_samples_below_the_estimate_are_ignored() {
     let mut feed = Feed::steady();
     feed.run(phase(15, RATE / 5, RTT).app_limited());
