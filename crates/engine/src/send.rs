@@ -696,7 +696,7 @@ async fn run_session(
             match event {
                 SenderEvent::Connected { peer, cipher } => {
                     heard = true;
-                    stall = Stall::new(now);
+                    stall.restart(now);
                     report.receiver_key = Some(peer);
                     report.cipher = Some(cipher);
                     report.connected = true;
@@ -843,6 +843,11 @@ impl Stall {
         }
     }
 
+    /// Counts from `now` again (the handshake took its time, and was no stall).
+    fn restart(&mut self, now: Instant) {
+        self.since = now;
+    }
+
     /// The time since the last progress `stats` show.
     fn check(&mut self, now: Instant, stats: &SenderStats) -> Duration {
         let mark = (stats.bytes_acked, stats.files_complete);
@@ -936,5 +941,9 @@ mod tests {
         assert_eq!(stall.check(at(30), &stats), Duration::ZERO);
         stall.suspended = false;
         assert_eq!(stall.check(at(32), &stats), Duration::from_secs(2));
+        // A session held from before it connected stays held after.
+        stall.suspended = true;
+        stall.restart(at(33));
+        assert_eq!(stall.check(at(60), &stats), Duration::ZERO);
     }
 }

@@ -1127,6 +1127,12 @@ impl SenderSession {
             // Complete implies answered and delivered: a kept file has no data to send.
             self.answered.insert(f..f + 1);
             self.delivered.insert(f..f + 1);
+            // In place at the receiver: every byte of it is there, and durably, whatever ACKs
+            // are still on their way (a receiver that discards what it gets places at once).
+            if let Some(range) = self.file_range(file, 0..self.file_size(file)) {
+                self.acked.insert(range.clone());
+                self.durable.insert(range);
+            }
             let digest = self.digests.remove(&file);
             let (digest, kept) = match placed {
                 Placed::Written => (digest, false),
