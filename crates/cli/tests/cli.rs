@@ -730,19 +730,7 @@ fn generated_bytes_are_sent_without_reading_a_file() {
 
 #[test]
 fn what_a_send_measured_of_the_path_is_kept_for_the_next_send_to_the_receiver() {
-    let dst = tempfile::tempdir().unwrap();
-    let sender = Home::new();
-    let rx = receiver(
-        &Home::new(),
-        dst.path(),
-        "127.0.0.1:0",
-        &[
-            "--authorized-key",
-            &sender.key(),
-            "--max-overwrite",
-            "always",
-        ],
-    );
+    let SyncPair { sender, rx, dst } = SyncPair::new();
     let send = |extra: &[&str]| {
         let mut args = vec![
             "--generate",
