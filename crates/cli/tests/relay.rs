@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
+use wan_link::netns;
 
 const BIN: &str = env!("CARGO_BIN_EXE_jetstream");
 const USER: &str = "ops";
@@ -22,6 +23,7 @@ struct Namespaces {
     sender: String,
     receiver: String,
     relay: String,
+    _made: netns::Namespaces,
 }
 
 impl Namespaces {
@@ -29,15 +31,14 @@ impl Namespaces {
     /// nothing between its links (a new namespace does not).
     fn make() -> Namespaces {
         let id = std::process::id();
+        let [sender, receiver, relay] = ["s", "r", "x"].map(|side| format!("js-{side}-{id}"));
+        let made = netns::Namespaces::make([&sender, &receiver, &relay].map(String::from));
         let ns = Namespaces {
-            sender: format!("js-s-{id}"),
-            receiver: format!("js-r-{id}"),
-            relay: format!("js-x-{id}"),
+            sender,
+            receiver,
+            relay,
+            _made: made.unwrap(),
         };
-        for name in [&ns.sender, &ns.receiver, &ns.relay] {
-            ip(&["netns", "add", name]);
-            ip(&["-n", name, "link", "set", "lo", "up"]);
-        }
         for (side, net, a, b) in [
             (&ns.sender, "1", "vs", "xs"),
             (&ns.receiver, "2", "vr", "xr"),
@@ -79,21 +80,8 @@ impl Namespaces {
     }
 }
 
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for name in [&self.sender, &self.receiver, &self.relay] {
-            let _ = Command::new("ip").args(["netns", "del", name]).status();
-        }
-    }
-}
-
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    netns::ip(args).unwrap();
 }
 
 /// Runs `command`, which must succeed: its stdout.

@@ -7,9 +7,9 @@ use crate::link::{Counters, Link};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use wan_link::netns::ip;
 
 /// The largest packet a read returns (the devices' MTU is far below it).
 const READ_BUFFER: usize = 65_536;
@@ -122,19 +122,6 @@ impl Tun {
     fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
-}
-
-/// Runs `ip ARGS`, failing with its message.
-fn ip(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("ip").args(args).output()?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(io::Error::other(format!(
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    )))
 }
 
 /// Moves packets from `from` through `link` into `to` for ever, publishing the link's counters

@@ -10,42 +10,11 @@ use std::os::fd::AsRawFd;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use wan_link::netns::Namespaces;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wan-link");
 const RTT_MS: u64 = 40;
 const LOSS_PERCENT: f64 = 1.0;
-
-/// Two namespaces with only loopback up; removed when dropped.
-struct Namespaces([String; 2]);
-
-impl Namespaces {
-    fn make() -> Namespaces {
-        let id = std::process::id();
-        let names = [format!("wan-t{id}a"), format!("wan-t{id}b")];
-        for name in &names {
-            ip(&["netns", "add", name]);
-            ip(&["-n", name, "link", "set", "lo", "up"]);
-        }
-        Namespaces(names)
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", name]).status();
-        }
-    }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The emulator, stopped by SIGTERM when dropped.
 struct Emulator {
@@ -56,7 +25,14 @@ struct Emulator {
 impl Emulator {
     fn start(ns: &Namespaces, series: &std::path::Path) -> Emulator {
         let mut child = Command::new(BIN)
-            .args(["--ns-a", &ns.0[0], "--ns-b", &ns.0[1], "--rate-mbit", "200"])
+            .args([
+                "--ns-a",
+                ns.name(0),
+                "--ns-b",
+                ns.name(1),
+                "--rate-mbit",
+                "200",
+            ])
             .args(["--rtt-ms", &RTT_MS.to_string()])
             .args(["--loss-percent", &LOSS_PERCENT.to_string()])
             .args(["--queue-bytes", "67108864", "--series"])
@@ -137,9 +113,10 @@ fn tcp_crosses_the_emulated_link_with_its_delay_and_loss() {
     }
     let dir = tempfile::tempdir().unwrap();
     let series = dir.path().join("series.csv");
-    let ns = Namespaces::make();
+    let id = std::process::id();
+    let ns = Namespaces::make([format!("wan-t{id}a"), format!("wan-t{id}b")]).unwrap();
     let emulator = Emulator::start(&ns, &series);
-    let listener = in_netns(&ns.0[1], || TcpListener::bind("198.18.0.2:0").unwrap())
+    let listener = in_netns(ns.name(1), || TcpListener::bind("198.18.0.2:0").unwrap())
         .join()
         .unwrap();
     let server: SocketAddr = listener.local_addr().unwrap();
@@ -155,7 +132,7 @@ fn tcp_crosses_the_emulated_link_with_its_delay_and_loss() {
         received
     });
     let sent = data.clone();
-    let handshakes = in_netns(&ns.0[0], move || {
+    let handshakes = in_netns(ns.name(0), move || {
         let handshakes: Vec<Duration> = (0..5)
             .map(|_| {
                 let start = Instant::now();
@@ -177,11 +154,11 @@ fn tcp_crosses_the_emulated_link_with_its_delay_and_loss() {
     assert!(fastest < Duration::from_millis(RTT_MS + 60), "{fastest:?}");
 
     // 20,000 datagrams, to measure the loss on enough packets.
-    let sink = in_netns(&ns.0[1], || UdpSocket::bind("198.18.0.2:0").unwrap())
+    let sink = in_netns(ns.name(1), || UdpSocket::bind("198.18.0.2:0").unwrap())
         .join()
         .unwrap();
     let sink_addr = sink.local_addr().unwrap();
-    in_netns(&ns.0[0], move || {
+    in_netns(ns.name(0), move || {
         let socket = UdpSocket::bind("198.18.0.1:0").unwrap();
         for _ in 0..20_000 {
             socket.send_to(&[0u8; 200], sink_addr).unwrap();
