@@ -81,6 +81,26 @@ pub struct TransferHeader {
     pub dest_dir: String,
 }
 
+#[cfg(test)]
+impl TransferHeader {
+    /// The header of a plain transfer of `total_files` entries and `total_bytes`, for tests.
+    pub(crate) fn plain(total_files: u32, total_bytes: u64) -> TransferHeader {
+        TransferHeader {
+            id: 1,
+            flags: 0,
+            overwrite: 0,
+            time_resolution_us: 1,
+            sync_interval_ms: 0,
+            verify: false,
+            shared_token: false,
+            skip: SkipRule::QuickCheck,
+            total_files,
+            total_bytes,
+            dest_dir: String::new(),
+        }
+    }
+}
+
 /// How the receiver decides, when a file is announced, that its target already holds it: such a
 /// file is kept as it is and none of its data is sent. Only a complete target counts (never a
 /// part file); `TRANSFER_FLAG_WRITE_ONLY_NEWER` keeps a target as new as the source whatever

@@ -1150,19 +1150,7 @@ mod tests {
 
     #[test]
     fn resumed_bytes_of_huge_files_saturate_instead_of_overflowing() {
-        let mut rx = established(TransferHeader {
-            id: 1,
-            flags: 0,
-            overwrite: 0,
-            time_resolution_us: 1,
-            sync_interval_ms: 0,
-            verify: false,
-            shared_token: false,
-            skip: crate::files::SkipRule::QuickCheck,
-            total_files: 2,
-            total_bytes: u64::MAX,
-            dest_dir: String::new(),
-        });
+        let mut rx = established(TransferHeader::plain(2, u64::MAX));
         for file in 0..2 {
             let meta = FileMeta {
                 path: format!("f{file}"),
@@ -1219,17 +1207,8 @@ mod tests {
     #[test]
     fn a_done_that_comes_before_the_last_file_is_in_place_is_answered_when_it_is() {
         let mut rx = established(TransferHeader {
-            id: 1,
-            flags: 0,
-            overwrite: 0,
-            time_resolution_us: 1,
-            sync_interval_ms: 0,
-            verify: false,
-            shared_token: false,
             skip: crate::files::SkipRule::Whole,
-            total_files: 1,
-            total_bytes: 10,
-            dest_dir: String::new(),
+            ..TransferHeader::plain(1, 10)
         });
         let mut sink = PlacesWhenTold::default();
         let meta = FileMeta {

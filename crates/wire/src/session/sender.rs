@@ -1602,19 +1602,7 @@ mod tests {
     fn session(files: Vec<FileMeta>) -> Result<SenderSession, SessionError> {
         let rng = SystemRandom::new();
         let identity = Identity::generate(&rng).expect("identity");
-        let header = TransferHeader {
-            id: 1,
-            flags: 0,
-            overwrite: 0,
-            time_resolution_us: 1,
-            sync_interval_ms: 0,
-            verify: false,
-            shared_token: false,
-            skip: crate::files::SkipRule::QuickCheck,
-            total_files: 0,
-            total_bytes: 0,
-            dest_dir: String::new(),
-        };
+        let header = TransferHeader::plain(0, 0);
         SenderSession::new(
             Instant::now(),
             &rng,
