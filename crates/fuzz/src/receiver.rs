@@ -230,6 +230,15 @@ impl Driven for Receiver {
             Frame::Placed { file } | Frame::Kept { file, .. } => {
                 assert!(self.sink.is_placed(*file), "PLACED {file}");
             }
+            Frame::Answers { first, answers } => {
+                // Only announced files are answered.
+                for file in (*first..).take(answers.len()) {
+                    assert!(
+                        self.sink.size_of(file).is_some(),
+                        "ANSWERS about file {file}"
+                    );
+                }
+            }
             Frame::Accept
             | Frame::Result { .. }
             | Frame::Close { .. }
