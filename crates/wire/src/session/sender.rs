@@ -1532,10 +1532,15 @@ impl SenderSession {
         self.cursor_file as usize >= self.files.len()
     }
 
-    /// Whether the next new bytes wait for the receiver's answer to their file's FILE frame.
+    /// Whether the next new bytes wait for their file's FILE frame to go or to be answered.
     fn awaiting_answer(&self) -> bool {
-        (self.cursor_file as usize) < self.files.len()
-            && !self.answered.contains(u64::from(self.cursor_file))
+        (self.cursor_file as usize) < self.files.len() && !self.may_send(self.cursor_file)
+    }
+
+    /// Whether `file`'s data may go: its FILE frame went (data ahead of it would be dropped)
+    /// and the receiver answered that it wants it (or, without a skip rule, will).
+    fn may_send(&self, file: u32) -> bool {
+        file < self.meta_next && self.answered.contains(u64::from(file))
     }
 
     /// The range of new bytes the next datagram may carry, about `room` long: from the cursor
@@ -1549,9 +1554,7 @@ impl SenderSession {
                 self.cursor_file += 1;
                 self.cursor_offset = resumed(&self.config, &self.files, self.cursor_file);
             }
-            if self.cursor_file as usize >= self.files.len()
-                || !self.answered.contains(u64::from(self.cursor_file))
-            {
+            if self.cursor_file as usize >= self.files.len() || !self.may_send(self.cursor_file) {
                 return None;
             }
             let base = self.bases[self.cursor_file as usize];
@@ -1569,7 +1572,7 @@ impl SenderSession {
             file += 1;
             if limit - start >= room
                 || file >= self.files.len()
-                || !self.answered.contains(file as u64)
+                || !self.may_send(file as u32)
                 || resumed(&self.config, &self.files, file as u32) > 0
             {
                 // Up to the next bytes the receiver already holds.
