@@ -5,8 +5,7 @@
 
 use arbitrary::Arbitrary;
 use jetstream_wire::codec::{
-    Answer, MAX_ANSWERS,
-    Frame, Frames, DIGEST_LEN, MAX_ACK_RANGES, MAX_MESSAGE_LEN, MAX_PATH_LEN,
+    Answer, Frame, Frames, DIGEST_LEN, MAX_ACK_RANGES, MAX_ANSWERS, MAX_MESSAGE_LEN, MAX_PATH_LEN,
 };
 use jetstream_wire::files::{EntryKind, FileMeta, SkipRule, TransferHeader};
 

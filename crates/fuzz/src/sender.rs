@@ -242,9 +242,9 @@ impl Driven for Sender {
                     "DATA {offset}..{end} of {file}"
                 );
                 assert!(
-                    (*offset..)
+                    (0u64..)
                         .zip(data.iter())
-                        .all(|(at, &b)| b == pattern(*file, at)),
+                        .all(|(i, &b)| b == pattern(*file, offset + i)),
                     "DATA {offset}..{end} of {file} is not the file's"
                 );
             }

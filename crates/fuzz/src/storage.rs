@@ -68,8 +68,10 @@ impl DataSource for PatternSource {
                 message: "read failed".into(),
             });
         }
-        for (at, byte) in (offset..).zip(buf.iter_mut()) {
-            *byte = pattern(file, at);
+        // Counted from the buffer: `offset..` would step past the file's last byte, and
+        // overflow at the end of a file of the largest size.
+        for (i, byte) in buf.iter_mut().enumerate() {
+            *byte = pattern(file, offset + i as u64);
         }
         Ok(())
     }
@@ -273,5 +275,18 @@ impl DataSink for CheckingSink {
 
     fn release(&mut self) -> Result<(), StorageError> {
         self.call(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_bytes_of_a_file_of_the_largest_size_are_read() {
+        let mut source = PatternSource::new(vec![u64::MAX], SourceSpec::default());
+        let mut buf = [0u8; 4];
+        source.read_at(0, u64::MAX - 4, &mut buf).unwrap();
+        assert_eq!(buf[3], pattern(0, u64::MAX - 1));
     }
 }
