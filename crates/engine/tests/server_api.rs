@@ -11,7 +11,7 @@ use jetstream_engine::server::{Caller, Server};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::{code, generated_pair, ok, open};
+use support::{code, generated_pair, ok, open, plain_transfer};
 
 /// Runs `method` for `caller` and returns its result (for an `*Async` method: the result of
 /// its request).
@@ -606,13 +606,7 @@ async fn the_incoming_cap_limits_what_the_receiver_accepts() {
         json!({ "incomingKbps": 8_000 }),
     )
     .await;
-    let created = ok(
-        &sender,
-        "createTransfer",
-        json!({ "destinationId": destination_id, "manifestId": manifest_id, "transferFlags": 0 }),
-    )
-    .await;
-    let id = created["transferId"].as_u64().unwrap();
+    let id = plain_transfer(&sender, &destination_id, &manifest_id).await;
     sending(&sender, id).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let start = counter(&sender, id, "bytesAcked").await;

@@ -11,7 +11,7 @@ use jetstream_engine::store::Store;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use support::{call, destination, digests, generated_pair, ok, open, sessions};
+use support::{call, destination, digests, generated_pair, ok, open, plain_transfer, sessions};
 
 async fn transfer(server: &Server, id: u64) -> Value {
     ok(server, "getTransfer", json!({ "transferId": id })).await
@@ -271,13 +271,7 @@ async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() 
     };
     // 8,000 kbit/s: 1 MB/s, from the start.
     assert_eq!(fix(8000).await["rateControllerActive"], false);
-    let created = ok(
-        &sender,
-        "createTransfer",
-        json!({ "destinationId": destination_id, "manifestId": manifest_id, "transferFlags": 0 }),
-    )
-    .await;
-    let id = created["transferId"].as_u64().unwrap();
+    let id = plain_transfer(&sender, &destination_id, &manifest_id).await;
     until(&sender, id, |t| t["status"] == "sending").await;
     let first = measured_rate(&sender, id, Duration::from_secs(2)).await;
     assert!(
@@ -329,13 +323,7 @@ async fn a_completed_transfer_leaves_what_it_measured_of_the_path_on_its_connect
         "{refused:?}"
     );
 
-    let created = ok(
-        &sender,
-        "createTransfer",
-        json!({ "destinationId": destination_id, "manifestId": manifest_id, "transferFlags": 0 }),
-    )
-    .await;
-    let id = created["transferId"].as_u64().unwrap();
+    let id = plain_transfer(&sender, &destination_id, &manifest_id).await;
     let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
     assert_eq!(done["status"], "complete", "{done}");
     let connection = get_connection(&sender, &connection_id).await;

@@ -30,6 +30,16 @@ pub async fn ok(server: &Server, method: &str, params: Value) -> Value {
         .unwrap_or_else(|e| panic!("{method}: {e:?}"))
 }
 
+/// Creates a transfer of `manifest_id` to `destination_id` with no flags (nothing read from
+/// disk, nothing written) and returns its id.
+pub async fn plain_transfer(server: &Server, destination_id: &str, manifest_id: &str) -> u64 {
+    let params = json!({ "destinationId": destination_id, "manifestId": manifest_id,
+                         "transferFlags": 0 });
+    ok(server, "createTransfer", params).await["transferId"]
+        .as_u64()
+        .expect("a transfer id")
+}
+
 /// [`call`], which must fail: its error code.
 pub async fn code(server: &Server, method: &str, params: Value) -> Code {
     call(server, method, params).await.unwrap_err().code
