@@ -4,10 +4,12 @@
 //! `{"code", "message"}` answers back into engine errors.
 
 use crate::pin::Pinned;
+use crate::reply::KEEP_ALIVE;
+use crate::serve::DEFAULT_HEADER_TIMEOUT;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use jetstream_engine::error::{Code, Error, Result};
@@ -17,12 +19,16 @@ use rustls::{ClientConfig, RootCertStore};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 /// How long a connection to the port may take to open (TCP and TLS).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much sooner than the port closes an idle connection the client stops reusing it: a
+/// request sent just as the port closes the connection would be lost with it.
+const IDLE_MARGIN: Duration = Duration::from_secs(1);
 
 /// How a client reaches and trusts a control port.
 #[derive(Clone, Debug, Default)]
@@ -44,7 +50,14 @@ pub struct Client {
     port: u16,
     tls: Option<(TlsConnector, ServerName<'static>)>,
     token: Mutex<Option<String>>,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    idle: Mutex<Vec<Idle>>,
+}
+
+/// An open connection waiting for the next call.
+struct Idle {
+    sender: SendRequest<Full<Bytes>>,
+    /// When the port may close it for idleness, less [`IDLE_MARGIN`]; not reused after.
+    reuse_until: Instant,
 }
 
 impl std::fmt::Debug for Client {
@@ -85,8 +98,9 @@ impl Client {
             token: Mutex::new(opts.token),
             idle: Mutex::new(Vec::new()),
         };
+        // Kept for the first call; the port's idle timeout is not known before it answers.
         let connection = client.open().await?;
-        client.idle().push(connection);
+        client.keep(connection, DEFAULT_HEADER_TIMEOUT);
         Ok(client)
     }
 
@@ -167,10 +181,14 @@ impl Client {
     ) -> Result<(StatusCode, Bytes)> {
         let mut request = self.build(method, path, body)?;
         loop {
-            let Some(mut sender) = self.idle().pop() else {
+            let Some(Idle {
+                mut sender,
+                reuse_until,
+            }) = self.idle().pop()
+            else {
                 break;
             };
-            if sender.ready().await.is_err() {
+            if Instant::now() >= reuse_until || sender.ready().await.is_err() {
                 continue;
             }
             match sender.try_send_request(request).await {
@@ -221,6 +239,7 @@ impl Client {
             .headers()
             .get(CONNECTION)
             .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+        let idle_timeout = idle_timeout(response.headers());
         let body = response
             .into_body()
             .collect()
@@ -228,9 +247,23 @@ impl Client {
             .map_err(|e| self.unavailable(e))?
             .to_bytes();
         if !closing {
-            self.idle().push(sender);
+            self.keep(sender, idle_timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT));
         }
         Ok((status, body))
+    }
+
+    /// Keeps `sender` for a later call while the port keeps it open: `idle_timeout` from now.
+    fn keep(&self, sender: SendRequest<Full<Bytes>>, idle_timeout: Duration) {
+        if let Some(left) = idle_timeout
+            .checked_sub(IDLE_MARGIN)
+            .filter(|left| !left.is_zero())
+        {
+            let reuse_until = Instant::now() + left;
+            self.idle().push(Idle {
+                sender,
+                reuse_until,
+            });
+        }
     }
 
     /// A new connection to the port, TLS established.
@@ -266,7 +299,7 @@ impl Client {
             })?
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SendRequest<Full<Bytes>>>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -318,6 +351,18 @@ where
         }
     });
     Ok(sender)
+}
+
+/// How long the port keeps an idle connection open, from its `Keep-Alive: timeout=SECONDS`.
+fn idle_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(KEEP_ALIVE)?.to_str().ok()?;
+    value.split(',').find_map(|param| {
+        let (name, seconds) = param.split_once('=')?;
+        (name.trim().eq_ignore_ascii_case("timeout"))
+            .then(|| seconds.trim().parse().ok())
+            .flatten()
+            .map(Duration::from_secs)
+    })
 }
 
 /// The error an answer other than 200 carries.
@@ -399,4 +444,26 @@ fn server_name(host: &str) -> Result<ServerName<'static>> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(bare.to_owned())
         .map_err(|e| Error::new(Code::InvalidArgument, format!("host {host}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_timeout_is_read_from_the_keep_alive_header() {
+        let timeout = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(KEEP_ALIVE, HeaderValue::try_from(value).unwrap());
+            idle_timeout(&headers)
+        };
+        assert_eq!(timeout("timeout=10"), Some(Duration::from_secs(10)));
+        assert_eq!(
+            timeout("max=100, Timeout = 5"),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(timeout("max=100"), None);
+        assert_eq!(timeout("timeout=soon"), None);
+        assert_eq!(idle_timeout(&HeaderMap::new()), None);
+    }
 }

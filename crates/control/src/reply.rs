@@ -3,10 +3,14 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use jetstream_engine::error::{Code, Error};
 use serde_json::json;
+use std::time::Duration;
+
+/// The header that tells a client how long an idle connection stays open.
+pub(crate) const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// What every handler answers with.
 pub(crate) type Reply = Response<Full<Bytes>>;
@@ -57,6 +61,18 @@ pub(crate) fn closing(mut reply: Reply) -> Reply {
     reply
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
+    reply
+}
+
+/// `reply`, telling the client how long the connection may stay idle before the port closes it
+/// (`Keep-Alive: timeout=SECONDS`), so that it stops reusing the connection before then; a
+/// reply that closes the connection is left as it is.
+pub(crate) fn keep_alive(mut reply: Reply, idle: Duration) -> Reply {
+    if !reply.headers().contains_key(CONNECTION) {
+        let value = HeaderValue::try_from(format!("timeout={}", idle.as_secs()))
+            .expect("digits and letters make a header value");
+        reply.headers_mut().insert(KEEP_ALIVE, value);
+    }
     reply
 }
 

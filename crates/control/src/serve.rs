@@ -31,6 +31,10 @@ use tokio_rustls::TlsAcceptor;
 /// 100 MiB, and each is a file descriptor (the packaged service allows 65,536).
 const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
+/// How long the port waits for a request's head by default, which is also how long a
+/// keep-alive connection may stay idle.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How the control port serves.
 #[derive(Clone, Debug)]
 pub struct ControlOptions {
@@ -60,7 +64,7 @@ impl Default for ControlOptions {
         ControlOptions {
             allow_remote: false,
             max_body: 8 << 20,
-            header_timeout: Duration::from_secs(10),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: Duration::from_secs(30),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             tls: None,
@@ -235,7 +239,10 @@ where
     let header_timeout = shared.opts.header_timeout;
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { Ok::<_, Infallible>(route(&shared, peer, request).await) }
+        async move {
+            let reply = route(&shared, peer, request).await;
+            Ok::<_, Infallible>(reply::keep_alive(reply, header_timeout))
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

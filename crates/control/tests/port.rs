@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use support::{connect, post, read_answer, Port};
 
@@ -291,6 +293,69 @@ async fn a_connection_beyond_the_limit_is_served_once_another_closes() {
     })
     .await
     .unwrap();
+    port.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_reused_only_while_the_port_keeps_it_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = Port::start(
+        dir.path(),
+        ControlOptions {
+            auth_required: false,
+            header_timeout: Duration::from_secs(3),
+            ..ControlOptions::default()
+        },
+    )
+    .await;
+    // The port tells how long it keeps an idle connection.
+    let addr = port.addr;
+    let answer = tokio::task::spawn_blocking(move || {
+        post(&mut connect(addr), r#"{"method":"getDestinations"}"#)
+    })
+    .await
+    .unwrap();
+    assert!(
+        answer.headers.contains("\r\nkeep-alive: timeout=3\r\n"),
+        "{}",
+        answer.headers
+    );
+    // A client, through a relay that counts the connections it opens.
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_port = relay.local_addr().unwrap().port();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&opened);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = relay.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    let client = Client::connect(
+        "127.0.0.1",
+        relay_port,
+        ClientOptions {
+            plain: true,
+            ..ClientOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let call = || async { client.execute("getDestinations", json!({})).await.unwrap() };
+    assert_eq!(call().await, json!([]));
+    assert_eq!(call().await, json!([]));
+    assert_eq!(opened.load(Ordering::SeqCst), 1, "calls in a row share one");
+    // Idle for 2.5 s of the 3: too close to the port's closing it to be sent a request.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(call().await, json!([]));
+    assert_eq!(
+        opened.load(Ordering::SeqCst),
+        2,
+        "a new one near the idle limit"
+    );
     port.stop().await;
 }
 
