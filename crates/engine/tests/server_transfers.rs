@@ -295,7 +295,7 @@ async fn turning_rate_control_off_fixes_the_rate_at_the_connections_send_rate() 
 async fn a_completed_transfer_leaves_what_it_measured_of_the_path_on_its_connection() {
     let dir = tempfile::tempdir().unwrap();
     let (sender, receiver, destination_id, manifest_id) =
-        generated_pair(dir.path(), 50_000_000).await;
+        generated_pair(dir.path(), 100_000_000).await;
     let connection_id = connection_of(&sender, &destination_id).await;
     let connection = get_connection(&sender, &connection_id).await;
     assert_eq!(connection["measuredRate"], Value::Null, "{connection}");
@@ -323,6 +323,13 @@ async fn a_completed_transfer_leaves_what_it_measured_of_the_path_on_its_connect
         "{refused:?}"
     );
 
+    // A path with a bottleneck for start-up to find: the receiver takes in 800 Mbit/s.
+    ok(
+        &receiver,
+        "updateBandwidthLimits",
+        json!({ "incomingKbps": 800_000 }),
+    )
+    .await;
     let id = plain_transfer(&sender, &destination_id, &manifest_id).await;
     let done = ok(&sender, "waitForTransfer", json!({ "transferId": id })).await;
     assert_eq!(done["status"], "complete", "{done}");

@@ -93,7 +93,8 @@ pub enum ReceiverEvent {
     TransferStarted(TransferHeader),
     /// An entry is complete: durable, verified and in place.
     FileComplete(u32),
-    /// Every entry is in place and the sender knows it.
+    /// Every entry is in place; the RESULT that tells the sender so is on its way (and is
+    /// sent again while the session lingers, should the sender ask with a DONE).
     Complete,
     /// The session failed.
     Failed(SessionError),
@@ -471,7 +472,22 @@ impl ReceiverSession {
 
     fn on_report(&mut self, report: SinkReport) {
         self.take_report(report);
-        if self.done_early && self.files.is_empty() && matches!(self.state, State::Established) {
+        self.finish_when_complete();
+    }
+
+    /// Answers as a DONE would once the sender's DONE came early, or once every entry the
+    /// header announced is complete: the sender then learns that the transfer is complete
+    /// half a round trip after the last file was placed, instead of after its DONE went out
+    /// and the RESULT came back. (A lost RESULT is asked for again by the sender's DONE.)
+    fn finish_when_complete(&mut self) {
+        if !self.files.is_empty() || !matches!(self.state, State::Established) {
+            return;
+        }
+        let all_complete = self
+            .header
+            .as_ref()
+            .is_some_and(|h| self.completed.len() == u64::from(h.total_files));
+        if self.done_early || all_complete {
             self.on_done();
         }
     }
@@ -727,6 +743,8 @@ impl ReceiverSession {
                 now + self.config.max_ack_delay
             });
         }
+        // The last entries may complete on their announcement (kept, empty, directories).
+        self.finish_when_complete();
     }
 
     /// Returns Ok(false) when the frame depends on one not received yet.
@@ -1026,21 +1044,6 @@ impl ReceiverSession {
                 }
                 self.reports.pop_front();
             }
-            // The RESULT follows the reports of the last files (a KEPT among them): the sender
-            // takes a RESULT OK for every file in place, written unless it heard otherwise.
-            if self.reports.is_empty() {
-                if let Some((code, message)) = self.result_pending.take() {
-                    let frame = Frame::Result {
-                        code: code as u8,
-                        message,
-                    };
-                    if frame.encode(out, &mut pos).is_none() {
-                        if let Frame::Result { message, .. } = frame {
-                            self.result_pending = Some((code, message));
-                        }
-                    }
-                }
-            }
             while let Some(&id) = self.pongs.last() {
                 if (Frame::Pong { id }).encode(out, &mut pos).is_none() {
                     break;
@@ -1066,6 +1069,22 @@ impl ReceiverSession {
                     self.ack_deadline = None;
                     self.last_ack_sent = Some(now);
                     self.stats.acks_sent += 1;
+                }
+            }
+            // The RESULT comes last: after the reports of the last files (a KEPT among them),
+            // since the sender takes a RESULT OK for every file in place, written unless it
+            // heard otherwise; and after the ACK, which a closed sender no longer reads.
+            if self.reports.is_empty() {
+                if let Some((code, message)) = self.result_pending.take() {
+                    let frame = Frame::Result {
+                        code: code as u8,
+                        message,
+                    };
+                    if frame.encode(out, &mut pos).is_none() {
+                        if let Frame::Result { message, .. } = frame {
+                            self.result_pending = Some((code, message));
+                        }
+                    }
                 }
             }
             if pos == PROTECTED_HEADER_LEN {
