@@ -22,7 +22,7 @@ const DIGEST_DELAY: Duration = Duration::from_millis(2);
 /// How many entries are announced ahead of the one whose data goes out: the receiver answers
 /// them while data flows, so a tree of unchanged files costs round trips by the thousand
 /// files, not one each.
-const ANNOUNCE_AHEAD: u32 = 4096;
+pub(super) const ANNOUNCE_AHEAD: u32 = 4096;
 
 impl SenderSession {
     /// The most bytes in flight: the controller's window, but never less than what the current
