@@ -237,10 +237,11 @@ fn keys(n: usize) -> String {
 fn describe_admission(counters: &AdmissionCounters) -> String {
     let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
     format!(
-        "sessions admitted: {}; ClientHellos answered with a Retry: {} without a token, {} with \
-         a bad one, {} left unanswered (too many from their address); refused over the \
-         handshake limits: {}; other datagrams dropped: {}",
+        "sessions admitted: {} ({} at once, without a Retry); ClientHellos answered with a \
+         Retry: {} without a token, {} with a bad one, {} left unanswered (too many from their \
+         address); refused over the handshake limits: {}; other datagrams dropped: {}",
         n(&counters.admitted),
+        n(&counters.admitted_unproven),
         n(&counters.retries),
         n(&counters.bad_tokens),
         n(&counters.retries_withheld),

@@ -167,6 +167,13 @@ fn render(m: &Metrics, calls: &Calls) -> String {
         "Sessions the receiver admitted since the server started.",
         a.admitted as f64,
     );
+    t.single(
+        "jetstream_sessions_admitted_without_token_total",
+        "counter",
+        "Sessions the receiver admitted without an address token (no Retry: it was quiet) since \
+         the server started; a share of jetstream_sessions_admitted_total.",
+        a.admitted_unproven as f64,
+    );
     t.metric(
         "jetstream_handshake_refusals_total",
         "counter",

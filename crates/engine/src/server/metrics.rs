@@ -27,6 +27,8 @@ pub struct ConnectionFigures {
 pub struct Admission {
     /// Sessions started.
     pub admitted: u64,
+    /// Of those, the ones started without an address token, by a quiet receiver.
+    pub admitted_unproven: u64,
     /// ClientHellos without an address token, answered with a Retry.
     pub retries: u64,
     /// ClientHellos with a bad address token, answered with a Retry.
@@ -91,6 +93,7 @@ impl Reader {
                 .collect(),
             admission: Admission {
                 admitted: n(&counters.admitted),
+                admitted_unproven: n(&counters.admitted_unproven),
                 retries: n(&counters.retries),
                 bad_tokens: n(&counters.bad_tokens),
                 retries_withheld: n(&counters.retries_withheld),
