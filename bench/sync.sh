@@ -79,10 +79,14 @@ check() {
     cmp -s <(digests "$SRC") <(digests "$1") || die "$1 differs from the source"
 }
 
-# timed NAME COMMAND...: runs COMMAND, prints NAME and its seconds, keeps its stderr.
+# timed NAME COMMAND...: runs COMMAND, prints NAME and its seconds, keeps its stderr. The file
+# systems are synced first, untimed: no run waits for the disk to write back what an earlier
+# run (of either tool, or the copy) left in the page cache, which a run that syncs its files
+# (ours does; rsync and cp do not) would otherwise pay for.
 timed() {
     local name=$1 start end
     shift
+    sync
     start=$(now_seconds)
     "$@" 2>"$WORK/$name.err" >"$WORK/$name.out" || die "$name failed: $(cat "$WORK/$name.err")"
     end=$(now_seconds)
