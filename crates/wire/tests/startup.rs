@@ -86,18 +86,26 @@ fn a_remembered_rate_the_path_no_longer_carries_is_given_up() {
     assert!(memory.bandwidth < 2 * LINK / 8, "{memory:?}");
 }
 
-/// The tenths of `rtt` in which data first left the sender and first reached the receiver,
-/// for one file sent under `skip`.
-fn first_data(rtt: Duration, skip: SkipRule) -> (Option<usize>, Option<usize>) {
+/// For one file sent under `skip` over a loss-free link: the tenths of `rtt` in which a flight
+/// first left the sender, in which file bytes first reached the receiver, and by whose end the
+/// receiver had got 90% of what the link carries in a round trip, over the last round trip.
+fn first_data(rtt: Duration, skip: SkipRule) -> (Option<usize>, Option<usize>, Option<usize>) {
     let flow = Flow {
         skip,
-        ..Flow::single(10_000_000)
+        ..Flow::single(50_000_000)
     };
-    let outcome = run_sampled(link(LINK, rtt, 0.0, 3), vec![flow], rtt * 4, rtt / 10);
+    let outcome = run_sampled(link(LINK, rtt, 0.0, 3), vec![flow], rtt * 8, rtt / 10);
     let f = &outcome.flows[0];
+    let delivered = &f.delivered_per_window;
+    let target = 0.9 * LINK as f64 / 8.0 * rtt.as_secs_f64();
+    let full = (0..delivered.len()).find(|&w| {
+        let round: u64 = delivered[w.saturating_sub(9)..=w].iter().sum();
+        round as f64 >= target
+    });
     (
         f.sent_per_window.iter().position(|&b| b > 8_000),
-        f.delivered_per_window.iter().position(|&b| b > 0),
+        delivered.iter().position(|&b| b > 0),
+        full,
     )
 }
 
@@ -106,7 +114,7 @@ fn data_leaves_with_the_client_finish_not_a_round_trip_later() {
     // ClientHello out at 0, ServerHello back at one round trip: the ClientFinish and the first
     // flight go then, and reach the receiver half a round trip later, before any ACCEPT.
     let rtt = Duration::from_millis(100);
-    let (sent, received) = first_data(rtt, SkipRule::Whole);
+    let (sent, received, whole_full) = first_data(rtt, SkipRule::Whole);
     assert_eq!(
         sent,
         Some(10),
@@ -117,16 +125,23 @@ fn data_leaves_with_the_client_finish_not_a_round_trip_later() {
         "arrived in tenth {received:?}"
     );
     // Under a skip rule the FILE frames go with the ClientFinish, and the data of a file only
-    // once the receiver answered that it wants it: a round trip later.
-    let (sent, received) = first_data(rtt, SkipRule::QuickCheck);
+    // once the receiver answered that it wants it: a round trip later. The first flight is
+    // padding then, whose acknowledgements measure the path as data would: the data leaves at
+    // the path's rate, and the link is full as soon as without a skip rule.
+    let (sent, received, full) = first_data(rtt, SkipRule::QuickCheck);
     assert_eq!(
         sent,
-        Some(20),
-        "data left in tenth {sent:?} of the round trip"
+        Some(10),
+        "the first flight left in tenth {sent:?} of the round trip"
     );
     assert!(
-        received.is_some_and(|w| w <= 25),
-        "arrived in tenth {received:?}"
+        received.is_some_and(|w| (20..=25).contains(&w)),
+        "data arrived in tenth {received:?}"
+    );
+    assert!(whole_full.is_some(), "never full without a skip rule");
+    assert_eq!(
+        full, whole_full,
+        "full in tenth {full:?}, not {whole_full:?}"
     );
 }
 

@@ -146,6 +146,9 @@ pub struct SenderSession {
     /// Size of the datagrams sent now.
     datagram: usize,
     mtu: MtuSearch,
+    /// Bytes of padding the first flight may still carry to measure the path while the data
+    /// waits for the receiver's answers (see [`SenderSession::rate_probe`]).
+    rate_probe_left: u64,
     probe_pending: bool,
     close_pending: Option<(ErrorCode, String, Option<u32>)>,
     pings: VecDeque<(u64, Option<Instant>)>,
@@ -207,6 +210,13 @@ impl SenderSession {
         };
         let fixed = (!config.rate_control).then(|| config.limits.max.unwrap_or(config.limits.min));
         let controller = controller_for(fixed, &config, config.max_datagram);
+        // A path remembered needs no measuring; without answers to wait for, the first flight
+        // is data and measures the path itself.
+        let rate_probe_left = if config.await_answers && config.path_memory.is_none() {
+            controller.window()
+        } else {
+            0
+        };
         Ok(SenderSession {
             cid,
             state: State::Hello { initiator, hello },
@@ -245,6 +255,7 @@ impl SenderSession {
             next_send_at: None,
             datagram: config.max_datagram,
             mtu: MtuSearch::new(config.max_datagram, config.max_datagram_limit),
+            rate_probe_left,
             probe_pending: false,
             close_pending: None,
             pings: VecDeque::new(),

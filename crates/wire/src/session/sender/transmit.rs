@@ -124,7 +124,9 @@ impl SenderSession {
         if matches!(self.state, State::Closed) {
             return self.close_datagram(buf);
         }
-        if self.awaiting_answer() && self.repair.is_empty() {
+        let waiting = self.awaiting_answer() && self.repair.is_empty();
+        let probing = waiting && self.rate_probe_left > 0;
+        if waiting && !probing {
             // What goes out now is announcements and the like, less than the path could take:
             // their acknowledgements do not measure it.
             self.sampler.on_app_limited(self.recovery.in_flight());
@@ -145,6 +147,9 @@ impl SenderSession {
                 }
             }
         }
+        if probing {
+            return self.rate_probe(now, buf, end);
+        }
         // No new data went out: digests waiting for company go now.
         if let Some(len) = self.control_datagram(now, buf, end, true) {
             return Some(len);
@@ -158,6 +163,18 @@ impl SenderSession {
         }
         self.sampler.on_app_limited(self.recovery.in_flight());
         None
+    }
+
+    /// A datagram of padding in the first flight, while the data waits for the receiver's
+    /// answers to the FILE frames that went with the ClientFinish: the first flight measures
+    /// the path as a flight of data would (its ACK train comes back with the answers), so the
+    /// data leaves at the path's rate instead of starting to measure it a round trip later.
+    /// One initial window of it at most; the receiver acknowledges it and drops it.
+    fn rate_probe(&mut self, now: Instant, buf: &mut [u8], end: usize) -> Option<usize> {
+        let mut pos = PROTECTED_HEADER_LEN;
+        Frame::Padding(end - pos).encode(&mut buf[..end], &mut pos)?;
+        self.rate_probe_left = self.rate_probe_left.saturating_sub(self.datagram as u64);
+        Some(self.seal(now, buf, pos - PROTECTED_HEADER_LEN, Content::Probe))
     }
 
     fn close_datagram(&mut self, buf: &mut [u8]) -> Option<usize> {
