@@ -59,9 +59,6 @@ pub const RESERVE_AHEAD: u64 = 1 << 30;
 const INLINE_HASH_BYTES: u64 = 1 << 20;
 /// Finished files handed to the worker together: they share one sync of each directory.
 const FINISH_BATCH: usize = 64;
-/// Finished files handed over together from which one sync of the file system makes them
-/// durable, instead of one sync each.
-const SYNC_FILE_SYSTEM_FROM: usize = 16;
 /// Threads that create and finish files. One: creations and renames in one directory take its
 /// lock in turn, and on two cores a second thread mostly spun waiting for it.
 const FILE_WORKERS: usize = 1;
@@ -205,8 +202,6 @@ pub struct FileSink {
     to_finish: Vec<Finishing>,
     /// Finishes and syncs the workers have not reported yet.
     finishing: usize,
-    /// Batches of finished files the workers have not reported yet.
-    batches: usize,
     /// Failures of the workers' jobs, not reported yet.
     failures: VecDeque<StorageError>,
     /// What the workers' jobs came to, not reported yet.
@@ -250,11 +245,8 @@ enum Outcome {
         file: u32,
         result: Result<u64, StorageError>,
     },
-    /// Each finished (or verified) file's end; `batch` when a [`Job::Finish`] came to it.
-    Finished {
-        batch: bool,
-        results: Vec<(u32, Result<Finished, StorageError>)>,
-    },
+    /// Each finished (or verified) file's end.
+    Finished(Vec<(u32, Result<Finished, StorageError>)>),
 }
 
 /// A written file to be made final; `handle` is its descriptor when the writer held one.
@@ -301,19 +293,13 @@ impl Finisher {
                 file,
                 result: self.sync(file, &path, &record),
             },
-            Job::Finish(files) => Outcome::Finished {
-                batch: true,
-                results: self.complete_all(files),
-            },
+            Job::Finish(files) => Outcome::Finished(self.complete_all(files)),
             Job::Verify {
                 file,
                 target,
                 digest,
                 fallback,
-            } => Outcome::Finished {
-                batch: false,
-                results: vec![(file, self.verify(file, &target, digest, fallback))],
-            },
+            } => Outcome::Finished(vec![(file, self.verify(file, &target, digest, fallback))]),
         }
     }
 
@@ -394,14 +380,11 @@ impl Finisher {
                 Err(e) => results.push((file, Err(e))),
             }
         }
-        // Group commit: a full batch with one sync of its file system; a few files (those
-        // that trickle in while most are kept) each alone, since a file system's sync also
-        // waits for every other writer's data.
+        // Group commit: one file is synced alone, several with one sync of their file system.
         let synced = match ready.as_slice() {
-            [(_, handle, _), ..] if ready.len() >= SYNC_FILE_SYSTEM_FROM => {
-                sync_file_system(handle)
-            }
-            few => few.iter().try_for_each(|(_, handle, _)| handle.sync_all()),
+            [] => Ok(()),
+            [(_, handle, _)] => handle.sync_all(),
+            [(_, handle, _), ..] => sync_file_system(handle),
         };
         for (file, handle, active) in ready {
             drop(handle);
@@ -625,7 +608,6 @@ impl FileSink {
             written: InOrder::default(),
             to_finish: Vec::new(),
             finishing: 0,
-            batches: 0,
             failures: VecDeque::new(),
             reports: VecDeque::new(),
             skipped: Vec::new(),
@@ -706,8 +688,7 @@ impl FileSink {
                     Err(e) => self.failures.push_back(e),
                 }
             }
-            Outcome::Finished { batch, results } => {
-                self.batches -= usize::from(batch);
+            Outcome::Finished(results) => {
                 for (file, result) in results {
                     self.finishing -= 1;
                     match result {
@@ -881,7 +862,6 @@ impl FileSink {
             .as_mut()
             .expect("a sink that writes has workers");
         workers.submit(Job::Finish(mem::take(&mut self.to_finish)));
-        self.batches += 1;
     }
 
     /// Creates `dir` (and its parents) unless this sink already has.
@@ -1302,12 +1282,8 @@ impl DataSink for FileSink {
     }
 
     fn poll_report(&mut self) -> Result<Option<SinkReport>, StorageError> {
+        self.submit_finishes();
         self.poll()?;
-        // Group commit: files finished while a batch is being made durable wait for it and go
-        // together, instead of a batch for every few files.
-        if self.batches == 0 {
-            self.submit_finishes();
-        }
         Ok(self.reports.pop_front())
     }
 
