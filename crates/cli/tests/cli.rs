@@ -92,12 +92,16 @@ impl Drop for Receiver {
 }
 
 impl Receiver {
-    /// Waits (a few seconds at most) until its stderr holds `text`; what it holds then.
+    /// Waits (a few seconds at most) until its stderr holds `text` and the end of that line;
+    /// what it holds then.
     fn wait_for_stderr(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let stderr = self.stderr.lock().unwrap().clone();
-            if stderr.contains(text) || Instant::now() > deadline {
+            let line_ended = stderr
+                .find(text)
+                .is_some_and(|at| stderr[at..].contains('\n'));
+            if line_ended || Instant::now() > deadline {
                 return stderr;
             }
             thread::sleep(Duration::from_millis(20));
