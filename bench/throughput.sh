@@ -171,7 +171,7 @@ keystream() {
 
 # make_source: the test file or directory, generated once and reused while complete.
 make_source() {
-    if [[ -e "$SRC.complete" ]]; then
+    if [[ -e "$SRC" && -e "$SRC.complete" ]]; then
         log "reusing $SRC"
         return
     fi

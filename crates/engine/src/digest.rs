@@ -1,6 +1,8 @@
-//! File digests (BLAKE3): [`InOrder`] hashes files from bytes handed over in order (the
-//! receiver's writes of small files), [`hash_file`] reads a whole file back (the receiver, for
-//! any other file, before it calls it complete), and [`Digests`] follows the sender's reads so
+//! File digests (BLAKE3): [`Partial`] is a file's hash carried over its first bytes;
+//! [`HashAhead`] is a thread of the lowest priority that carries the receiver's hashes of large
+//! files over their written prefixes while they are written, and [`Partial::finish`] reads back
+//! what is left when a file is finished; [`InOrder`] hashes files from bytes handed over in
+//! order (the receiver's writes of small files), and [`Digests`] follows the sender's reads so
 //! that each file is hashed as it is read, with what the reads skipped (a resumed prefix) read
 //! again on a worker thread.
 
@@ -8,7 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError, Weak};
+use std::thread;
 
 use jetstream_wire::files::{Digest, StorageError};
 
@@ -19,27 +22,140 @@ const READ_BYTES: usize = 1 << 20;
 
 /// The digest of the first `size` bytes of `file`, read back with positioned reads.
 pub fn hash_file(file: &File, size: u64) -> io::Result<Digest> {
-    hash_range(blake3::Hasher::new(), 0, size, &mut |offset, buf| {
-        file.read_exact_at(buf, offset)
-    })
+    Partial::default().finish(file, size)
 }
 
-/// Feeds bytes `from..to` to `hasher`, fetched by `read` a chunk at a time.
-fn hash_range(
-    mut hasher: blake3::Hasher,
-    from: u64,
-    to: u64,
-    read: &mut dyn FnMut(u64, &mut [u8]) -> io::Result<()>,
-) -> io::Result<Digest> {
-    let mut buf = vec![0u8; (to - from).min(READ_BYTES as u64) as usize];
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(buf.len() as u64) as usize;
-        read(at, &mut buf[..n])?;
-        hasher.update(&buf[..n]);
-        at += n as u64;
+/// The hash of a file's first [`Partial::hashed`] bytes, to be carried on.
+#[derive(Default)]
+pub struct Partial {
+    hasher: blake3::Hasher,
+    hashed: u64,
+}
+
+impl Partial {
+    /// How many bytes from the start are hashed.
+    pub fn hashed(&self) -> u64 {
+        self.hashed
     }
-    Ok(*hasher.finalize().as_bytes())
+
+    /// Hashes the bytes of `file` up to `to` not hashed yet, read back.
+    pub fn advance(&mut self, file: &File, to: u64) -> io::Result<()> {
+        self.read_to(to, &mut |offset, buf| file.read_exact_at(buf, offset))
+    }
+
+    /// The digest of the first `size` bytes of `file`, reading back what is not hashed yet.
+    pub fn finish(mut self, file: &File, size: u64) -> io::Result<Digest> {
+        self.advance(file, size)?;
+        Ok(self.digest())
+    }
+
+    fn digest(&self) -> Digest {
+        *self.hasher.finalize().as_bytes()
+    }
+
+    /// Hashes the bytes up to `to` not hashed yet, fetched by `read` a chunk at a time.
+    fn read_to(
+        &mut self,
+        to: u64,
+        read: &mut dyn FnMut(u64, &mut [u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut buf = vec![0u8; to.saturating_sub(self.hashed).min(READ_BYTES as u64) as usize];
+        while self.hashed < to {
+            let n = (to - self.hashed).min(buf.len() as u64) as usize;
+            read(self.hashed, &mut buf[..n])?;
+            self.hasher.update(&buf[..n]);
+            self.hashed += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Bytes `data` at `offset`: what of them follows the hashed prefix is hashed.
+    fn update(&mut self, offset: u64, data: &[u8]) {
+        let end = offset + data.len() as u64;
+        if offset <= self.hashed && self.hashed < end {
+            self.hasher.update(&data[(self.hashed - offset) as usize..]);
+            self.hashed = end;
+        }
+    }
+}
+
+/// A file's hash carried ahead while it is written: advanced by [`HashAhead`], taken (leaving
+/// `None`, which stops any advance still asked) when the file is finished.
+pub type Shared = Arc<Mutex<Option<Partial>>>;
+
+/// A thread of the lowest CPU priority that carries files' hashes over their written prefixes:
+/// it runs on the time the transfer leaves idle, so that little is left to hash when a file is
+/// finished, and it never takes a core from the threads that move the data.
+pub struct HashAhead {
+    jobs: mpsc::Sender<Ahead>,
+}
+
+/// Carry `partial` over the first `to` bytes of `file`.
+struct Ahead {
+    /// Gone once its file is finished or its writer has ended: nothing is left to do.
+    partial: Weak<Mutex<Option<Partial>>>,
+    file: File,
+    to: u64,
+}
+
+impl HashAhead {
+    /// Starts the thread; it ends when this is dropped and the hashes asked before are done.
+    pub fn new() -> io::Result<Self> {
+        let (jobs, asked) = mpsc::channel::<Ahead>();
+        thread::Builder::new()
+            .name("jetstream-hash".into())
+            .spawn(move || {
+                // SAFETY: setpriority has no memory effects; on Linux a thread id names this
+                // thread alone.
+                let tid = unsafe { libc::gettid() };
+                if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) } != 0 {
+                    tracing::debug!(error = %io::Error::last_os_error(), "hashing at normal priority");
+                }
+                let mut buf = vec![0u8; READ_BYTES];
+                for ahead in asked {
+                    ahead.run(&mut buf);
+                }
+            })?;
+        Ok(HashAhead { jobs })
+    }
+
+    /// Asks that `partial` be carried over the first `to` bytes of `file`, which are written
+    /// and final.
+    pub fn ask(&self, partial: &Shared, file: File, to: u64) {
+        // The thread only ends with this sender.
+        let _ = self.jobs.send(Ahead {
+            partial: Arc::downgrade(partial),
+            file,
+            to,
+        });
+    }
+}
+
+impl Ahead {
+    /// Hashes a chunk at a time, each under the lock, so that a finish waits for one at most.
+    fn run(self, buf: &mut [u8]) {
+        loop {
+            let Some(partial) = self.partial.upgrade() else {
+                return;
+            };
+            let mut partial = partial.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(partial) = partial.as_mut() else {
+                return;
+            };
+            let at = partial.hashed;
+            if at >= self.to {
+                return;
+            }
+            let n = (self.to - at).min(buf.len() as u64) as usize;
+            if let Err(e) = self.file.read_exact_at(&mut buf[..n], at) {
+                // Started again when it is finished, from the file as it is then.
+                tracing::debug!(error = %e, "hashing ahead");
+                *partial = Partial::default();
+                return;
+            }
+            partial.update(at, &buf[..n]);
+        }
+    }
 }
 
 /// How a source fetches bytes of one of its files, for the hashing worker.
@@ -48,8 +164,7 @@ pub type Fetch = Arc<dyn Fn(u32, u64, &mut [u8]) -> io::Result<()> + Send + Sync
 /// A hash left unfinished by the reads: the rest of a file, read on the worker.
 struct CatchUp {
     file: u32,
-    hasher: blake3::Hasher,
-    from: u64,
+    partial: Partial,
     size: u64,
 }
 
@@ -57,8 +172,8 @@ struct CatchUp {
 /// order (a repair, a resumed prefix) has no digest here and must be hashed another way.
 #[derive(Default)]
 pub struct InOrder {
-    /// Hash state and the next offset it needs, for files whose bytes have begun.
-    running: HashMap<u32, (blake3::Hasher, u64)>,
+    /// Hashes of files whose bytes have begun.
+    running: HashMap<u32, Partial>,
     done: HashMap<u32, Digest>,
 }
 
@@ -73,18 +188,11 @@ impl InOrder {
             self.running.remove(&file);
             return;
         }
-        let (hasher, next) = self
-            .running
-            .entry(file)
-            .or_insert_with(|| (blake3::Hasher::new(), 0));
-        let end = offset + data.len() as u64;
-        if offset <= *next && *next < end {
-            hasher.update(&data[(*next - offset) as usize..]);
-            *next = end;
-            if end == size {
-                let (hasher, _) = self.running.remove(&file).expect("just updated");
-                self.done.insert(file, *hasher.finalize().as_bytes());
-            }
+        let partial = self.running.entry(file).or_default();
+        partial.update(offset, data);
+        if partial.hashed == size {
+            self.done.insert(file, partial.digest());
+            self.running.remove(&file);
         }
     }
 
@@ -94,8 +202,8 @@ impl InOrder {
         self.done.remove(&file)
     }
 
-    /// The unfinished hash of `file` and the offset it needs next, taken away.
-    fn take_running(&mut self, file: u32) -> Option<(blake3::Hasher, u64)> {
+    /// The unfinished hash of `file`, taken away.
+    fn take_running(&mut self, file: u32) -> Option<Partial> {
         self.running.remove(&file)
     }
 }
@@ -154,14 +262,10 @@ impl Digests {
             return Ok(Some(*blake3::hash(&[]).as_bytes()));
         }
         if self.catching_up.insert(file) {
-            let (hasher, from) = self
-                .hashes
-                .take_running(file)
-                .unwrap_or_else(|| (blake3::Hasher::new(), 0));
+            let partial = self.hashes.take_running(file).unwrap_or_default();
             self.worker()?.submit(CatchUp {
                 file,
-                hasher,
-                from,
+                partial,
                 size,
             });
         }
@@ -185,11 +289,14 @@ impl Digests {
         if self.worker.is_none() {
             let fetch = self.fetch.clone();
             let worker = Workers::new(1, "jetstream-hash", move |job: CatchUp| {
-                let mut read = |offset: u64, buf: &mut [u8]| fetch(job.file, offset, buf);
-                (
-                    job.file,
-                    hash_range(job.hasher, job.from, job.size, &mut read),
-                )
+                let CatchUp {
+                    file,
+                    mut partial,
+                    size,
+                } = job;
+                let mut read = |offset: u64, buf: &mut [u8]| fetch(file, offset, buf);
+                let digest = partial.read_to(size, &mut read).map(|()| partial.digest());
+                (file, digest)
             })
             .map_err(|e| StorageError {
                 file: 0,

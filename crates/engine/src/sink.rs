@@ -27,13 +27,13 @@ use std::io;
 use std::mem;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use jetstream_wire::files::{
     DataSink, Digest, EntryKind, FileMeta, Kept, SinkReport, SkipRule, StorageError,
 };
 
-use crate::digest::{hash_file, InOrder};
+use crate::digest::{HashAhead, InOrder, Partial, Shared};
 use crate::links::{self, Existing};
 use crate::overwrite::OverwriteMode;
 use crate::parts::{self, TransferId};
@@ -57,6 +57,9 @@ pub const RESERVE_AHEAD: u64 = 1 << 30;
 /// thread, which has time to spare for them, sparing the file thread a read back); larger ones
 /// are read back on the file thread, off the receiving thread that bounds their rate.
 const INLINE_HASH_BYTES: u64 = 1 << 20;
+/// A larger file's written prefix is read back and hashed by [`HashAhead`] each time it has
+/// grown by this much (or become durable), so that little is left to hash when it is finished.
+const HASH_AHEAD_BYTES: u64 = 64 << 20;
 /// Finished files handed to the worker together: they share one sync of each directory.
 const FINISH_BATCH: usize = 64;
 /// Threads that create and finish files. One: creations and renames in one directory take its
@@ -114,6 +117,12 @@ struct Active {
     recorded: bool,
     /// A newer session of the transfer writes this file now: this one must not touch it.
     taken_over: bool,
+    /// How far from the start the file is written without a gap, as this sink knows.
+    written_to: u64,
+    /// How far [`HashAhead`] was asked to hash it (see [`HASH_AHEAD_BYTES`]).
+    hash_asked: u64,
+    /// Its hash so far, carried ahead by [`HashAhead`].
+    hashed: Option<Shared>,
 }
 
 impl Active {
@@ -198,6 +207,8 @@ pub struct FileSink {
     prepared: HashMap<u32, File>,
     /// Hashes of small files from the bytes written (see [`INLINE_HASH_BYTES`]).
     written: InOrder,
+    /// Hashes larger files as they are written; started when first needed.
+    ahead: Option<HashAhead>,
     /// Finished files not handed to a worker yet (see [`FINISH_BATCH`]).
     to_finish: Vec<Finishing>,
     /// Finishes and syncs the workers have not reported yet.
@@ -317,18 +328,23 @@ impl Finisher {
         Ok(record.durable)
     }
 
-    /// Whether the first `size` bytes of `handle` have `digest` (always, without one).
+    /// Whether the first `size` bytes of `handle` have `digest` (always, without one), going on
+    /// from `partial`, the hash carried over its prefix while it was written.
     fn matches(
         &self,
         file: u32,
         handle: &File,
         size: u64,
         digest: Option<Digest>,
+        partial: Option<Partial>,
     ) -> Result<bool, StorageError> {
         let Some(digest) = digest else {
             return Ok(true);
         };
-        let found = hash_file(handle, size).map_err(|e| error(file, format!("hashing: {e}")))?;
+        let found = partial
+            .unwrap_or_default()
+            .finish(handle, size)
+            .map_err(|e| error(file, format!("hashing: {e}")))?;
         Ok(found == digest)
     }
 
@@ -346,7 +362,7 @@ impl Finisher {
             .open_file(target, Access::Read)
             .map_err(|e| error(file, e))?;
         let size = handle.metadata().map_err(|e| error(file, e))?.len();
-        if !self.matches(file, &handle, size, digest)? {
+        if !self.matches(file, &handle, size, digest, None)? {
             return fallback.map(Finished::Mismatch).ok_or_else(|| {
                 error(
                     file,
@@ -416,7 +432,7 @@ impl Finisher {
         let Finishing {
             file,
             handle,
-            active,
+            mut active,
             digest,
             written,
         } = finishing;
@@ -432,7 +448,12 @@ impl Finisher {
         };
         let matches = match (digest, written) {
             (Some(digest), Some(written)) => digest == written,
-            _ => self.matches(file, &handle, active.size, digest)?,
+            _ => {
+                let partial = (active.hashed.take()).and_then(|shared| {
+                    shared.lock().unwrap_or_else(PoisonError::into_inner).take()
+                });
+                self.matches(file, &handle, active.size, digest, partial)?
+            }
         };
         if !matches {
             return Ok(Ready::Mismatch(active));
@@ -606,6 +627,7 @@ impl FileSink {
             preparing: HashSet::new(),
             prepared: HashMap::new(),
             written: InOrder::default(),
+            ahead: None,
             to_finish: Vec::new(),
             finishing: 0,
             failures: VecDeque::new(),
@@ -697,8 +719,11 @@ impl FileSink {
                             self.sandbox.part_owners().release(&target, self.owner);
                             self.reports.push_back(SinkReport::Placed(file));
                         }
-                        Ok(Finished::Mismatch(active)) => {
+                        Ok(Finished::Mismatch(mut active)) => {
                             // Written again from the start, into the same file.
+                            active.written_to = 0;
+                            active.hash_asked = 0;
+                            active.hashed = None;
                             self.slots.insert(file, Slot::File(active));
                             self.reports.push_back(SinkReport::Mismatch(file));
                         }
@@ -824,7 +849,46 @@ impl FileSink {
             .map_err(|e| {
                 let path = active.write_path();
                 error(file, format!("writing {path:?}: {e}"))
-            })
+            })?;
+        let end = offset + data.len() as u64;
+        if offset <= active.written_to && active.written_to < end {
+            active.written_to = end;
+            if self.opts.verify && end - active.hash_asked >= HASH_AHEAD_BYTES {
+                return self.hash_ahead(file, end);
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks [`HashAhead`] to carry the hash of `file` over its first `to` bytes, which are
+    /// written and final, when its digest is checked and it is hashed from disk.
+    fn hash_ahead(&mut self, file: u32, to: u64) -> Result<(), StorageError> {
+        match self.slots.get(&file) {
+            Some(Slot::File(active))
+                if self.opts.verify
+                    && active.size > INLINE_HASH_BYTES
+                    && to > active.hash_asked => {}
+            _ => return Ok(()),
+        }
+        let slot = self.handle(file)?;
+        let handle = (self.files.get(slot).try_clone())
+            .map_err(|e| error(file, format!("cannot hash ahead: {e}")))?;
+        let ahead = match &mut self.ahead {
+            Some(ahead) => ahead,
+            none => none.insert(
+                HashAhead::new()
+                    .map_err(|e| error(file, format!("cannot start the hashing thread: {e}")))?,
+            ),
+        };
+        let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
+            return Ok(());
+        };
+        active.hash_asked = to;
+        let hashed = active
+            .hashed
+            .get_or_insert_with(|| Arc::new(Mutex::new(Some(Partial::default()))));
+        ahead.ask(hashed, handle, to);
+        Ok(())
     }
 
     /// Hands a written file to a worker, with its descriptor, to be made final.
@@ -1027,6 +1091,9 @@ impl FileSink {
             prepared: false,
             recorded: false,
             taken_over: false,
+            written_to: 0,
+            hash_asked: 0,
+            hashed: None,
         }))
     }
 
@@ -1098,6 +1165,7 @@ impl DataSink for FileSink {
             // A kept file is already created and sized; any file found may carry a record.
             active.prepared = held > 0;
             active.recorded = found.is_some();
+            active.written_to = held;
         }
         self.slots.insert(file, slot);
         if ahead && held == 0 {
@@ -1271,12 +1339,14 @@ impl DataSink for FileSink {
                 .as_mut()
                 .expect("a sink that writes has workers");
             active.recorded = true;
+            active.written_to = active.written_to.max(durable);
             workers.submit(Job::Sync {
                 file,
                 path: active.write_path(),
                 record: Record::now(active.size, active.mtime_us, durable),
             });
             self.finishing += 1;
+            self.hash_ahead(file, durable)?;
         }
         Ok(())
     }

@@ -6,6 +6,8 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::thread;
+use std::time::Duration;
 
 use jetstream_engine::overwrite::OverwriteMode;
 use jetstream_engine::parts::TransferId;
@@ -709,6 +711,71 @@ fn a_file_that_does_not_match_its_digest_is_not_placed() {
     sink.finish(0, Some(&wrong)).unwrap();
     assert_eq!(reports(&mut sink), [SinkReport::Placed(0)]);
     assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abcdeF");
+}
+
+/// A file larger than the part hashed as it comes in is hashed on a thread of its own while it is
+/// written (each time its written prefix grows by 64 MiB, and at each sync); what is left is
+/// hashed when it is finished. Bytes after a gap wait for it to be filled; a damaged byte
+/// anywhere is caught, and a file written again after that is hashed again from the start.
+#[test]
+fn a_large_file_hashed_while_it_is_written_is_checked_whole() {
+    let _guard = shared();
+    let fx = Fixture::new();
+    const MIB: usize = 1 << 20;
+    let mut data = vec![0u8; 170 * MIB + 12_345];
+    StdRng::seed_from_u64(9).fill_bytes(&mut data);
+    let right = *blake3::hash(&data).as_bytes();
+    let mut sink = fx.sink_with(SinkOptions {
+        verify: true,
+        ..options()
+    });
+    // MiB 41 comes after 42..100 (a repair), then 0..100 is synced, then the rest in order.
+    let pieces = data.len().div_ceil(MIB);
+    let order: Vec<usize> = (0..41)
+        .chain(42..100)
+        .chain([41])
+        .chain(100..pieces)
+        .collect();
+    let write = |sink: &mut FileSink, file: u32, bytes: &[u8]| {
+        for &i in &order {
+            let piece = &bytes[i * MIB..((i + 1) * MIB).min(bytes.len())];
+            sink.write_at(file, (i * MIB) as u64, piece).unwrap();
+            if i == 41 {
+                sink.sync(&[(file, 100 * MIB as u64)]).unwrap();
+            }
+            if i == 99 || i == 41 {
+                // Time for the hashing thread to read what it was asked before the next bytes
+                // come (the repair, the bytes after the synced prefix): hashing a byte not yet
+                // written would show as a mismatch of the right bytes.
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+        sink.finish(file, Some(&right)).unwrap();
+        let mut ends = reports(sink);
+        ends.retain(|r| !matches!(r, SinkReport::Durable { .. }));
+        ends
+    };
+    // Each into a new file: what is not written yet reads as zeros.
+    for (file, damaged) in [5, 41 * MIB + 7, 150 * MIB, data.len() - 1]
+        .into_iter()
+        .enumerate()
+    {
+        let file = file as u32;
+        let mut bad = data.clone();
+        bad[damaged] ^= 0x10;
+        sink.open(file, &file_meta(&format!("big{file}"), data.len()))
+            .unwrap();
+        let ends = write(&mut sink, file, &bad);
+        assert_eq!(ends, [SinkReport::Mismatch(file)], "{damaged}");
+        assert!(!fx.root().join(format!("big{file}")).exists(), "{damaged}");
+    }
+    sink.open(9, &file_meta("big9", data.len())).unwrap();
+    assert_eq!(write(&mut sink, 9, &data), [SinkReport::Placed(9)]);
+    assert_eq!(write(&mut sink, 0, &data), [SinkReport::Placed(0)]);
+    for name in ["big9", "big0"] {
+        let written = fs::read(fx.root().join(name)).unwrap();
+        assert_eq!(blake3::hash(&written).as_bytes(), &right, "{name}");
+    }
 }
 
 #[test]
