@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # A transfer under a flood of spoofed handshakes: the same transfer to a fresh receiver on
-# loopback, alone and while bench/lib/flood.py sends ClientHellos from a thousand source
-# addresses, in alternation; prints the median rate of each, their ratio, and the receiver's
-# CPU per junk datagram (the difference of its CPU seconds over the datagrams sent).
+# loopback, alone and while the `flood` example (crates/engine/examples/flood.rs) sends
+# ClientHellos from a thousand source addresses over SECONDS, in alternation; prints the
+# median rate of each, their ratio, and the receiver's CPU per junk datagram (the difference of
+# its CPU seconds over the datagrams sent).
 #
-#   bench/flood.sh SOURCE DST_DIR [ROUNDS] [HELLOS]
+#   bench/flood.sh SOURCE DST_DIR [ROUNDS] [HELLOS] [SECONDS]
 #
 # SOURCE is a file or directory (e.g. a 256 MiB file); DST_DIR receives the copies (deleted
-# after each run; /dev/shm keeps the disk out of it). HELLOS defaults to 100000.
+# after each run; /dev/shm keeps the disk out of it). HELLOS defaults to 100000, SECONDS to 0.4
+# (about what 256 MiB takes alone here: the flood should arrive while the transfer runs; the
+# receiver's last line counts the hellos it handled, answered or not, before it ended).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,13 +18,14 @@ REPO_DIR=$(dirname "$BENCH_DIR")
 # shellcheck source=lib/common.sh
 source "$BENCH_DIR/lib/common.sh"
 
-(($# >= 2)) || die "usage: bench/flood.sh SOURCE DST_DIR [ROUNDS] [HELLOS]"
-SRC=$1 DST=$2 ROUNDS=${3:-3} HELLOS=${4:-100000}
+(($# >= 2)) || die "usage: bench/flood.sh SOURCE DST_DIR [ROUNDS] [HELLOS] [SECONDS]"
+SRC=$1 DST=$2 ROUNDS=${3:-3} HELLOS=${4:-100000} SECONDS_=${5:-0.4}
 JETSTREAM="${JETSTREAM:-$REPO_DIR/target/release/jetstream}"
 BYTES=$(du -sb --apparent-size "$SRC" | cut -f1)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-require_cmd python3
+cargo build --release --quiet -p jetstream-engine --example flood || die "cannot build the flooder"
+FLOOD="$REPO_DIR/target/release/examples/flood"
 
 # The receiver accepts this sender's key alone; the sender pins the receiver's.
 SENDER_KEY=$("$JETSTREAM" key --key-file "$TMP/sender.key") || die "cannot make the sender's key"
@@ -33,9 +37,9 @@ run() {
     start_receiver "$TMP/recv.time" "$TMP/recv.out" --root "$dest" \
         --key-file "$TMP/receiver.key" --authorized-key "$SENDER_KEY"
     if ((flood)); then
-        python3 "$BENCH_DIR/lib/flood.py" "$RECV_ADDR" 1000 "$HELLOS" >"$TMP/flood.out" &
+        "$FLOOD" "$RECV_ADDR" 1000 "$HELLOS" "$SECONDS_" >"$TMP/flood.out" &
         flooder=$!
-        sleep 0.2
+        sleep 0.05
     fi
     local start end
     start=$(now_seconds)
