@@ -1,10 +1,9 @@
 //! File digests (BLAKE3): [`Partial`] is a file's hash carried over its first bytes;
-//! [`HashAhead`] is a thread of the lowest priority that carries the receiver's hashes of large
-//! files over their written prefixes while they are written, and [`Partial::finish`] reads back
-//! what is left when a file is finished; [`InOrder`] hashes files from bytes handed over in
-//! order (the receiver's writes of small files), and [`Digests`] follows the sender's reads so
-//! that each file is hashed as it is read, with what the reads skipped (a resumed prefix) read
-//! again on a worker thread.
+//! [`HashAhead`] is a thread of the lowest priority that carries the receiver's hashes of files
+//! over their written prefixes while they are written, and [`Partial::finish`] reads back what
+//! is left when a file is finished; [`Digests`] follows the sender's reads so that each file is
+//! hashed as it is read ([`InOrder`]), with what the reads skipped (a resumed prefix) read again
+//! on a worker thread.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -90,17 +89,21 @@ pub struct HashAhead {
     jobs: mpsc::Sender<Ahead>,
 }
 
-/// Carry `partial` over the first `to` bytes of `file`.
+/// How [`HashAhead`] opens the file at a path to read it.
+pub type Open = Box<dyn Fn(&str) -> io::Result<File> + Send>;
+
+/// Carry `partial` over the first `to` bytes of the file at `path`.
 struct Ahead {
     /// Gone once its file is finished or its writer has ended: nothing is left to do.
     partial: Weak<Mutex<Option<Partial>>>,
-    file: File,
+    path: String,
     to: u64,
 }
 
 impl HashAhead {
-    /// Starts the thread; it ends when this is dropped and the hashes asked before are done.
-    pub fn new() -> io::Result<Self> {
+    /// Starts the thread, which opens files with `open`; it ends when this is dropped and the
+    /// hashes asked before are done.
+    pub fn new(open: Open) -> io::Result<Self> {
         let (jobs, asked) = mpsc::channel::<Ahead>();
         thread::Builder::new()
             .name("jetstream-hash".into())
@@ -113,19 +116,19 @@ impl HashAhead {
                 }
                 let mut buf = vec![0u8; READ_BYTES];
                 for ahead in asked {
-                    ahead.run(&mut buf);
+                    ahead.run(&open, &mut buf);
                 }
             })?;
         Ok(HashAhead { jobs })
     }
 
-    /// Asks that `partial` be carried over the first `to` bytes of `file`, which are written
-    /// and final.
-    pub fn ask(&self, partial: &Shared, file: File, to: u64) {
+    /// Asks that `partial` be carried over the first `to` bytes of the file at `path`, which
+    /// are written and final.
+    pub fn ask(&self, partial: &Shared, path: String, to: u64) {
         // The thread only ends with this sender.
         let _ = self.jobs.send(Ahead {
             partial: Arc::downgrade(partial),
-            file,
+            path,
             to,
         });
     }
@@ -133,7 +136,9 @@ impl HashAhead {
 
 impl Ahead {
     /// Hashes a chunk at a time, each under the lock, so that a finish waits for one at most.
-    fn run(self, buf: &mut [u8]) {
+    /// A file that cannot be opened (placed under its final name since) is left to its finish.
+    fn run(self, open: &Open, buf: &mut [u8]) {
+        let mut file = None;
         loop {
             let Some(partial) = self.partial.upgrade() else {
                 return;
@@ -147,7 +152,14 @@ impl Ahead {
                 return;
             }
             let n = (self.to - at).min(buf.len() as u64) as usize;
-            if let Err(e) = self.file.read_exact_at(&mut buf[..n], at) {
+            let file = match &file {
+                Some(file) => file,
+                None => match open(&self.path) {
+                    Ok(opened) => file.insert(opened),
+                    Err(_) => return,
+                },
+            };
+            if let Err(e) = file.read_exact_at(&mut buf[..n], at) {
                 // Started again when it is finished, from the file as it is then.
                 tracing::debug!(error = %e, "hashing ahead");
                 *partial = Partial::default();
@@ -168,10 +180,11 @@ struct CatchUp {
     size: u64,
 }
 
-/// Hashes of files fed with their bytes in order from the start: a file whose bytes come out of
-/// order (a repair, a resumed prefix) has no digest here and must be hashed another way.
+/// Hashes of files fed with their bytes in order from the start (the sender's reads): a file
+/// whose bytes come out of order (a repair, a resumed prefix) has no digest here and must be
+/// hashed another way.
 #[derive(Default)]
-pub struct InOrder {
+struct InOrder {
     /// Hashes of files whose bytes have begun.
     running: HashMap<u32, Partial>,
     done: HashMap<u32, Digest>,
@@ -179,7 +192,7 @@ pub struct InOrder {
 
 impl InOrder {
     /// Bytes `data` at `offset` of `file`, of `size` bytes in all.
-    pub fn on_bytes(&mut self, file: u32, size: u64, offset: u64, data: &[u8]) {
+    fn on_bytes(&mut self, file: u32, size: u64, offset: u64, data: &[u8]) {
         if self.done.contains_key(&file) {
             return;
         }
@@ -194,12 +207,6 @@ impl InOrder {
             self.done.insert(file, partial.digest());
             self.running.remove(&file);
         }
-    }
-
-    /// The digest of `file` if all its bytes came in order (handed over once).
-    pub fn take(&mut self, file: u32) -> Option<Digest> {
-        self.running.remove(&file);
-        self.done.remove(&file)
     }
 
     /// The unfinished hash of `file`, taken away.

@@ -33,7 +33,7 @@ use jetstream_wire::files::{
     DataSink, Digest, EntryKind, FileMeta, Kept, SinkReport, SkipRule, StorageError,
 };
 
-use crate::digest::{HashAhead, InOrder, Partial, Shared};
+use crate::digest::{HashAhead, Partial, Shared};
 use crate::links::{self, Existing};
 use crate::overwrite::OverwriteMode;
 use crate::parts::{self, TransferId};
@@ -53,12 +53,9 @@ pub const OPEN_FILES: usize = 64;
 pub const PREPARED_AHEAD: usize = 32;
 /// What [`SinkOptions::reserve_ahead`] is unless the receiver says otherwise.
 pub const RESERVE_AHEAD: u64 = 1 << 30;
-/// Files up to this size are hashed from their bytes as they are written (on the receiving
-/// thread, which has time to spare for them, sparing the file thread a read back); larger ones
-/// are read back on the file thread, off the receiving thread that bounds their rate.
-const INLINE_HASH_BYTES: u64 = 1 << 20;
-/// A larger file's written prefix is read back and hashed by [`HashAhead`] each time it has
-/// grown by this much (or become durable), so that little is left to hash when it is finished.
+/// A file's written prefix is read back and hashed by [`HashAhead`], off the receiving thread
+/// that bounds the rate, each time it has grown by this much, become durable or reached the
+/// file's end, so that little or nothing is left to hash when the file is finished.
 const HASH_AHEAD_BYTES: u64 = 64 << 20;
 /// Finished files handed to the worker together: they share one sync of each directory.
 const FINISH_BATCH: usize = 64;
@@ -205,9 +202,7 @@ pub struct FileSink {
     preparing: HashSet<u32>,
     /// Files created ahead of their data, with their descriptors (not yet in `files`).
     prepared: HashMap<u32, File>,
-    /// Hashes of small files from the bytes written (see [`INLINE_HASH_BYTES`]).
-    written: InOrder,
-    /// Hashes larger files as they are written; started when first needed.
+    /// Hashes files as they are written; started when first needed.
     ahead: Option<HashAhead>,
     /// Finished files not handed to a worker yet (see [`FINISH_BATCH`]).
     to_finish: Vec<Finishing>,
@@ -266,8 +261,6 @@ struct Finishing {
     handle: Option<File>,
     active: Box<Active>,
     digest: Option<Digest>,
-    /// The digest of the bytes written, when they were hashed as they came.
-    written: Option<Digest>,
 }
 
 /// A finished file checked and given its metadata, before its sync.
@@ -434,7 +427,6 @@ impl Finisher {
             handle,
             mut active,
             digest,
-            written,
         } = finishing;
         let handle = match handle {
             Some(handle) => handle,
@@ -446,15 +438,9 @@ impl Finisher {
                 active.prepared,
             )?,
         };
-        let matches = match (digest, written) {
-            (Some(digest), Some(written)) => digest == written,
-            _ => {
-                let partial = (active.hashed.take()).and_then(|shared| {
-                    shared.lock().unwrap_or_else(PoisonError::into_inner).take()
-                });
-                self.matches(file, &handle, active.size, digest, partial)?
-            }
-        };
+        let partial = (active.hashed.take())
+            .and_then(|shared| shared.lock().unwrap_or_else(PoisonError::into_inner).take());
+        let matches = self.matches(file, &handle, active.size, digest, partial)?;
         if !matches {
             return Ok(Ready::Mismatch(active));
         }
@@ -626,7 +612,6 @@ impl FileSink {
             to_prepare: VecDeque::new(),
             preparing: HashSet::new(),
             prepared: HashMap::new(),
-            written: InOrder::default(),
             ahead: None,
             to_finish: Vec::new(),
             finishing: 0,
@@ -853,8 +838,8 @@ impl FileSink {
         let end = offset + data.len() as u64;
         if offset <= active.written_to && active.written_to < end {
             active.written_to = end;
-            if self.opts.verify && end - active.hash_asked >= HASH_AHEAD_BYTES {
-                return self.hash_ahead(file, end);
+            if end == active.size || end - active.hash_asked >= HASH_AHEAD_BYTES {
+                self.hash_ahead(file, end)?;
             }
         }
         Ok(())
@@ -863,31 +848,33 @@ impl FileSink {
     /// Asks [`HashAhead`] to carry the hash of `file` over its first `to` bytes, which are
     /// written and final, when its digest is checked and it is hashed from disk.
     fn hash_ahead(&mut self, file: u32, to: u64) -> Result<(), StorageError> {
-        match self.slots.get(&file) {
-            Some(Slot::File(active))
-                if self.opts.verify
-                    && active.size > INLINE_HASH_BYTES
-                    && to > active.hash_asked => {}
-            _ => return Ok(()),
-        }
-        let slot = self.handle(file)?;
-        let handle = (self.files.get(slot).try_clone())
-            .map_err(|e| error(file, format!("cannot hash ahead: {e}")))?;
-        let ahead = match &mut self.ahead {
-            Some(ahead) => ahead,
-            none => none.insert(
-                HashAhead::new()
-                    .map_err(|e| error(file, format!("cannot start the hashing thread: {e}")))?,
-            ),
-        };
-        let Some(Slot::File(active)) = self.slots.get_mut(&file) else {
+        if !self.opts.verify {
             return Ok(());
-        };
-        active.hash_asked = to;
-        let hashed = active
-            .hashed
-            .get_or_insert_with(|| Arc::new(Mutex::new(Some(Partial::default()))));
-        ahead.ask(hashed, handle, to);
+        }
+        let ahead =
+            match &mut self.ahead {
+                Some(ahead) => ahead,
+                none => {
+                    let sandbox = self.sandbox.clone();
+                    let open = move |path: &str| {
+                        (sandbox.open_file(path, Access::Read)).map_err(io::Error::other)
+                    };
+                    none.insert(HashAhead::new(Box::new(open)).map_err(|e| {
+                        error(file, format!("cannot start the hashing thread: {e}"))
+                    })?)
+                }
+            };
+        match self.slots.get_mut(&file) {
+            Some(Slot::File(active)) if to > active.hash_asked => {
+                active.hash_asked = to;
+                let path = active.write_path();
+                let hashed = active
+                    .hashed
+                    .get_or_insert_with(|| Arc::new(Mutex::new(Some(Partial::default()))));
+                ahead.ask(hashed, path, to);
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -907,7 +894,6 @@ impl FileSink {
             handle,
             active,
             digest: digest.copied(),
-            written: self.written.take(file),
         });
         self.finishing += 1;
         if self.to_finish.len() >= FINISH_BATCH {
@@ -1202,9 +1188,6 @@ impl DataSink for FileSink {
                 if end > run.size {
                     return Err(beyond(run.size));
                 }
-                if self.opts.verify && run.size <= INLINE_HASH_BYTES {
-                    self.written.on_bytes(file, run.size, offset, data);
-                }
                 let run_end = run.offset + self.buf.len() as u64;
                 if offset >= run.offset
                     && offset <= run_end
@@ -1237,9 +1220,6 @@ impl DataSink for FileSink {
         };
         if end > size {
             return Err(beyond(size));
-        }
-        if self.opts.verify && size <= INLINE_HASH_BYTES {
-            self.written.on_bytes(file, size, offset, data);
         }
         self.flush()?;
         self.poll()?;
