@@ -19,12 +19,7 @@ use crate::workers::Workers;
 /// Bytes read at a time when a file is read back to be hashed.
 const READ_BYTES: usize = 1 << 20;
 
-/// The digest of the first `size` bytes of `file`, read back with positioned reads.
-pub fn hash_file(file: &File, size: u64) -> io::Result<Digest> {
-    Partial::default().finish(file, size)
-}
-
-/// The hash of a file's first [`Partial::hashed`] bytes, to be carried on.
+/// The hash of a file's first `hashed` bytes, to be carried on.
 #[derive(Default)]
 pub struct Partial {
     hasher: blake3::Hasher,
@@ -32,19 +27,10 @@ pub struct Partial {
 }
 
 impl Partial {
-    /// How many bytes from the start are hashed.
-    pub fn hashed(&self) -> u64 {
-        self.hashed
-    }
-
-    /// Hashes the bytes of `file` up to `to` not hashed yet, read back.
-    pub fn advance(&mut self, file: &File, to: u64) -> io::Result<()> {
-        self.read_to(to, &mut |offset, buf| file.read_exact_at(buf, offset))
-    }
-
-    /// The digest of the first `size` bytes of `file`, reading back what is not hashed yet.
+    /// The digest of the first `size` bytes of `file`, reading back (with positioned reads)
+    /// what is not hashed yet.
     pub fn finish(mut self, file: &File, size: u64) -> io::Result<Digest> {
-        self.advance(file, size)?;
+        self.read_to(size, &mut |offset, buf| file.read_exact_at(buf, offset))?;
         Ok(self.digest())
     }
 

@@ -693,29 +693,34 @@ fn a_synced_prefix_is_reported_durable_and_kept_by_the_next_writer() {
     }
 }
 
+/// With `verify` the file is hashed while it is written; without, only when it is finished.
 #[test]
 fn a_file_that_does_not_match_its_digest_is_not_placed() {
     let _guard = shared();
-    let fx = Fixture::new();
-    let mut sink = fx.sink(OverwriteMode::Always);
-    sink.open(0, &file_meta("a", 6)).unwrap();
-    sink.write_at(0, 0, b"abcdef").unwrap();
-    let wrong = *blake3::hash(b"abcdeF").as_bytes();
-    sink.finish(0, Some(&wrong)).unwrap();
-    assert_eq!(reports(&mut sink), [SinkReport::Mismatch(0)]);
-    assert!(
-        !fx.root().join("a").exists(),
-        "a wrong file is never put in place"
-    );
-    sink.write_at(0, 0, b"abcdeF").unwrap();
-    sink.finish(0, Some(&wrong)).unwrap();
-    assert_eq!(reports(&mut sink), [SinkReport::Placed(0)]);
-    assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abcdeF");
+    for verify in [false, true] {
+        let fx = Fixture::new();
+        let mut sink = fx.sink_with(SinkOptions {
+            verify,
+            ..options()
+        });
+        sink.open(0, &file_meta("a", 6)).unwrap();
+        sink.write_at(0, 0, b"abcdef").unwrap();
+        let wrong = *blake3::hash(b"abcdeF").as_bytes();
+        sink.finish(0, Some(&wrong)).unwrap();
+        assert_eq!(reports(&mut sink), [SinkReport::Mismatch(0)], "{verify}");
+        assert!(
+            !fx.root().join("a").exists(),
+            "a wrong file is never put in place"
+        );
+        sink.write_at(0, 0, b"abcdeF").unwrap();
+        sink.finish(0, Some(&wrong)).unwrap();
+        assert_eq!(reports(&mut sink), [SinkReport::Placed(0)], "{verify}");
+        assert_eq!(fs::read(fx.root().join("a")).unwrap(), b"abcdeF");
+    }
 }
 
-/// A file larger than the part hashed as it comes in is hashed on a thread of its own while it is
-/// written (each time its written prefix grows by 64 MiB, and at each sync); what is left is
-/// hashed when it is finished. Bytes after a gap wait for it to be filled; a damaged byte
+/// A file is hashed on a thread of its own while it is written (each time its written prefix
+/// grows by 64 MiB, at each sync and at its end); what is left is hashed when it is finished. Bytes after a gap wait for it to be filled; a damaged byte
 /// anywhere is caught, and a file written again after that is hashed again from the start.
 #[test]
 fn a_large_file_hashed_while_it_is_written_is_checked_whole() {
